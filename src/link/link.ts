@@ -1,0 +1,26 @@
+/**
+ * A Link moves whole IPv4 packets between the stack and something else: a TUN
+ * device, another stack in memory, or a fault injector wrapping either.
+ *
+ * Receive is push-based and batched: a link calls `onReceive` once per batch
+ * (one poll wakeup of the TUN fd, one delivery tick of the memory link) with
+ * every packet it has, so the stack can coalesce its replies per batch.
+ */
+export interface Link {
+  /** Largest IPv4 packet this link carries, in bytes. */
+  readonly mtu: number;
+  /** Set by the owner (the stack). Called with each received batch. The
+   * buffers may be reused by the link after the call returns: copy what you keep. */
+  onReceive: ((packets: Buffer[]) => void) | null;
+  /** Send one IPv4 packet. `payload`, if given, follows `header` on the wire
+   * (written with writev by the TUN link, so the payload is never copied). */
+  send(header: Buffer, payload?: Buffer): void;
+  /** Stop delivering and release the device. Safe to call twice. */
+  close(): void;
+}
+
+/** Concatenate header and optional payload: for links that must own one buffer. */
+export function joinPacket(header: Buffer, payload?: Buffer): Buffer {
+  if (payload === undefined || payload.length === 0) return Buffer.from(header);
+  return Buffer.concat([header, payload], header.length + payload.length);
+}
