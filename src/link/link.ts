@@ -13,7 +13,11 @@ export interface Link {
    * buffers may be reused by the link after the call returns: copy what you keep. */
   onReceive: ((packets: Buffer[]) => void) | null;
   /** Send one IPv4 packet. `payload`, if given, follows `header` on the wire
-   * (written with writev by the TUN link, so the payload is never copied). */
+   * (written with writev by the TUN link, so the payload is never copied).
+   * The caller may reuse `header` as soon as send returns, so a link that
+   * keeps the packet must copy the header; `payload` is never mutated after
+   * it was sent and may be kept as it is. Never throws: a packet that cannot
+   * be sent is dropped and counted by the link. */
   send(header: Buffer, payload?: Buffer): void;
   /** Stop delivering and release the device. Safe to call twice. */
   close(): void;

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+/** The tuntcp command line. Each command lives in its own file. */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { upCommand } from './up.js';
+
+await yargs(hideBin(process.argv))
+  .scriptName('tuntcp')
+  .command(upCommand)
+  .demandCommand(1, 'name a command (see --help)')
+  .strict()
+  .help()
+  .alias('h', 'help')
+  .wrap(Math.min(100, process.stdout.columns || 100))
+  .parseAsync();

@@ -1,0 +1,59 @@
+/**
+ * Options shared by every command that starts a stack, and their checks.
+ * Fault flags apply on the stack's side of the link, in both directions.
+ */
+import { isIPv4 } from 'node:net';
+import type { Options } from 'yargs';
+
+export const stackOptions = {
+  tun: { type: 'string', default: 'tuntcp0', describe: 'TUN device name' },
+  addr: { type: 'string', default: '10.55.0.2', describe: "the stack's own IPv4 address" },
+  peer: { type: 'string', default: '10.55.0.1/24', describe: 'address/prefix of the kernel side of the TUN' },
+  mtu: { type: 'number', default: 1500, describe: 'MTU of the TUN device' },
+  pcap: { type: 'string', describe: 'write every packet in and out to this pcap file (LINKTYPE_RAW)' },
+  trace: { type: 'boolean', default: false, describe: "print every packet in tcpdump's format" },
+  absolute: { type: 'boolean', default: false, describe: 'with --trace: absolute sequence numbers (tcpdump -S)' },
+  loss: { type: 'number', default: 0, describe: 'percent of packets dropped (each direction)' },
+  duplicate: { type: 'number', default: 0, describe: 'percent of packets duplicated' },
+  reorder: { type: 'number', default: 0, describe: 'percent of packets held back and overtaken' },
+  delay: { type: 'number', default: 0, describe: 'one-way delay added in ms' },
+  jitter: { type: 'number', default: 0, describe: 'random extra delay up to this many ms' },
+  corrupt: { type: 'number', default: 0, describe: 'percent of packets with one byte changed' },
+  rate: { type: 'number', default: 0, describe: 'bottleneck rate in Mbit/s (0 = none)' },
+  seed: { type: 'number', default: 1, describe: 'seed of the fault injector PRNG' },
+} satisfies Record<string, Options>;
+
+export interface StackArgs {
+  tun: string;
+  addr: string;
+  peer: string;
+  mtu: number;
+  pcap?: string;
+  trace: boolean;
+  absolute: boolean;
+  loss: number;
+  duplicate: number;
+  reorder: number;
+  delay: number;
+  jitter: number;
+  corrupt: number;
+  rate: number;
+  seed: number;
+}
+
+/** Returns an error message for the first bad option, or null. */
+export function checkStackArgs(a: StackArgs): string | null {
+  if (!isIPv4(a.addr)) return `--addr ${a.addr} is not an IPv4 address`;
+  const [peerIp, len, ...rest] = a.peer.split('/');
+  const prefix = Number(len);
+  if (!peerIp || !isIPv4(peerIp) || rest.length > 0 || !Number.isInteger(prefix) || prefix < 1 || prefix > 32)
+    return `--peer ${a.peer} is not IPv4/prefix (e.g. 10.55.0.1/24)`;
+  if (peerIp === a.addr) return '--addr and --peer must differ';
+  if (!Number.isInteger(a.mtu) || a.mtu < 68 || a.mtu > 65535) return `--mtu ${a.mtu} is outside 68..65535`;
+  if (a.tun.length === 0 || a.tun.length > 15 || /[\s/]/.test(a.tun)) return `--tun ${a.tun} is not a valid interface name`;
+  for (const k of ['loss', 'duplicate', 'reorder', 'corrupt'] as const)
+    if (!(a[k] >= 0 && a[k] <= 100)) return `--${k} ${a[k]} is not a percentage`;
+  for (const k of ['delay', 'jitter', 'rate'] as const) if (!(a[k] >= 0)) return `--${k} ${a[k]} must be >= 0`;
+  if (!Number.isInteger(a.seed)) return `--seed ${a.seed} must be an integer`;
+  return null;
+}

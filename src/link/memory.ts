@@ -1,0 +1,82 @@
+/**
+ * Two links joined back to back in one process: what one sends, the other
+ * receives. Delivery is never synchronous (a stack must not re-enter itself
+ * while sending): packets sent during one turn are delivered together as one
+ * batch on a later tick, either the next setImmediate turn or, with a Clock,
+ * a timer `latencyMs` later on that clock (virtual time for simulations).
+ */
+import type { Clock } from '../stack/clock.js';
+import type { Link } from './link.js';
+import { joinPacket } from './link.js';
+
+export interface MemoryPairOptions {
+  mtu?: number;
+  /** Deliver through this clock instead of setImmediate. */
+  clock?: Clock;
+  /** One-way delay when a clock is given (ms, default 0). */
+  latencyMs?: number;
+}
+
+class MemoryLink implements Link {
+  onReceive: ((packets: Buffer[]) => void) | null = null;
+  peer: MemoryLink | null = null;
+  private queue: Buffer[] = [];
+  private scheduled = false;
+  private closed = false;
+  txPackets = 0;
+  rxPackets = 0;
+
+  constructor(
+    readonly mtu: number,
+    private readonly clock: Clock | undefined,
+    private readonly latencyMs: number,
+  ) {}
+
+  send(header: Buffer, payload?: Buffer): void {
+    const peer = this.peer;
+    if (this.closed || peer === null || peer.closed) return;
+    this.txPackets++;
+    peer.enqueue(joinPacket(header, payload));
+  }
+
+  private enqueue(packet: Buffer): void {
+    if (this.clock !== undefined && this.latencyMs > 0) {
+      // Each packet keeps its own arrival time; those due together still
+      // arrive as one batch because the clock runs them back to back.
+      this.clock.at(this.clock.now() + this.latencyMs, () => this.deliver([packet]));
+      return;
+    }
+    this.queue.push(packet);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const flush = (): void => {
+      this.scheduled = false;
+      const batch = this.queue;
+      this.queue = [];
+      this.deliver(batch);
+    };
+    if (this.clock !== undefined) this.clock.at(this.clock.now(), flush);
+    else setImmediate(flush);
+  }
+
+  private deliver(batch: Buffer[]): void {
+    if (this.closed || batch.length === 0) return;
+    this.rxPackets += batch.length;
+    this.onReceive?.(batch);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.queue = [];
+  }
+}
+
+/** Create two connected links. */
+export function createMemoryPair(opts: MemoryPairOptions = {}): [Link, Link] {
+  const mtu = opts.mtu ?? 1500;
+  const a = new MemoryLink(mtu, opts.clock, opts.latencyMs ?? 0);
+  const b = new MemoryLink(mtu, opts.clock, opts.latencyMs ?? 0);
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}

@@ -1,0 +1,39 @@
+/**
+ * A transparent wrapper that shows every packet passing between the stack and
+ * its link to observers (pcap writer, tcpdump-style tracer). It sits closest to
+ * the stack, so it records exactly what the stack sent and received (after any
+ * fault injection on the way in, before it on the way out).
+ */
+import type { Link } from './link.js';
+
+export type PacketDirection = 'in' | 'out';
+export type PacketObserver = (dir: PacketDirection, header: Buffer, payload?: Buffer) => void;
+
+export class TapLink implements Link {
+  onReceive: ((packets: Buffer[]) => void) | null = null;
+  private readonly observers: PacketObserver[] = [];
+
+  constructor(private readonly inner: Link) {
+    inner.onReceive = (packets) => {
+      for (const p of packets) for (const o of this.observers) o('in', p);
+      this.onReceive?.(packets);
+    };
+  }
+
+  get mtu(): number {
+    return this.inner.mtu;
+  }
+
+  observe(o: PacketObserver): void {
+    this.observers.push(o);
+  }
+
+  send(header: Buffer, payload?: Buffer): void {
+    for (const o of this.observers) o('out', header, payload);
+    this.inner.send(header, payload);
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Helpers for kernel tests. The runner starts every test/kernel file under
+ * `unshare --net`, so this process owns a private network namespace that
+ * disappears with it: devices and addresses made here cannot leak, and all
+ * traffic stays inside. `assertPrivateNamespace` refuses to run otherwise.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+
+export function assertPrivateNamespace(): void {
+  const ours = readlinkSync('/proc/self/ns/net');
+  const init = (() => {
+    try {
+      return readlinkSync('/proc/1/ns/net');
+    } catch {
+      return '';
+    }
+  })();
+  if (ours === init) {
+    throw new Error('kernel tests must run in a private network namespace: use `npm test` (it runs them under unshare --net)');
+  }
+  execFileSync('ip', ['link', 'set', 'lo', 'up']);
+}
+
+/** Run a command to completion without blocking the event loop (the stack runs in this process). */
+export function run(cmd: string, args: string[], timeoutMs = 20000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Resolve when `child` prints a line on stderr matching `re`, reject on exit or timeout. */
+export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs = 10000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`timeout waiting for ${re}; stderr so far: ${buf}`)), timeoutMs);
+    child.stderr!.on('data', (d) => {
+      buf += d;
+      const line = buf.split('\n').find((l) => re.test(l));
+      if (line !== undefined) {
+        clearTimeout(t);
+        resolve(line);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`exited with ${code} before ${re}; stderr: ${buf}`));
+    });
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function linkExists(name: string): boolean {
+  try {
+    execFileSync('ip', ['link', 'show', name], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}

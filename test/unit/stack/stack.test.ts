@@ -1,0 +1,147 @@
+// Exact-segment tests of the first stack: what it answers to ICMP echo and to
+// TCP segments for ports without a listener (RFC 9293 §3.10.7.1).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { VirtualClock } from '../../../src/stack/clock.js';
+import { createMemoryPair } from '../../../src/link/memory.js';
+import { Stack } from '../../../src/stack/stack.js';
+import { decodeIPv4, IPPROTO_TCP, IPPROTO_ICMP, type IPv4Packet } from '../../../src/wire/ipv4.js';
+import { buildTcpPacket, decodeTcp, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../../../src/wire/tcp.js';
+import { buildIcmpPacket, decodeIcmp, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST } from '../../../src/wire/icmp.js';
+import { Prng } from '../../../src/link/prng.js';
+
+const US = '10.55.0.2';
+const PEER = '10.55.0.1';
+
+function rig() {
+  const clock = new VirtualClock();
+  const [a, b] = createMemoryPair({ clock });
+  const stack = new Stack({ link: a, addr: US, clock });
+  const out: Buffer[] = [];
+  b.onReceive = (ps) => { for (const p of ps) out.push(Buffer.from(p)); };
+  const inject = (p: Buffer): Buffer[] => {
+    out.length = 0;
+    b.send(p);
+    clock.run(10);
+    return [...out];
+  };
+  return { stack, inject };
+}
+
+function tcp(fields: Partial<TcpFields> & { flags: number }, payload?: Buffer, dst = US): Buffer {
+  return buildTcpPacket(
+    { src: PEER, dst, protocol: IPPROTO_TCP, ttl: 64 },
+    { srcPort: 40312, dstPort: 80, seq: 0, ack: 0, window: 64240, ...fields },
+    payload,
+  );
+}
+
+function asTcp(p: Buffer): { ip: IPv4Packet; seg: TcpSegment } {
+  const ip = decodeIPv4(p);
+  if (typeof ip === 'string') throw new Error(ip);
+  const seg = decodeTcp(ip);
+  if (typeof seg === 'string') throw new Error(seg);
+  return { ip, seg };
+}
+
+test('SYN to a closed port: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>', () => {
+  const r = rig();
+  const out = r.inject(tcp({ flags: TCP_SYN, seq: 117557845, options: [{ kind: 'mss', mss: 1460 }] }));
+  assert.is(out.length, 1);
+  const { ip, seg } = asTcp(out[0]!);
+  assert.is(ip.src, US);
+  assert.is(ip.dst, PEER);
+  assert.is(seg.srcPort, 80);
+  assert.is(seg.dstPort, 40312);
+  assert.is(seg.flags, TCP_RST | TCP_ACK);
+  assert.is(seg.seq, 0);
+  assert.is(seg.ack, 117557846);
+  assert.is(seg.window, 0);
+  assert.is(seg.payload.length, 0);
+  assert.is(seg.options.list.length, 0);
+  assert.is(r.stack.counters.get('tcp_rst_sent'), 1);
+});
+
+test('SEG.LEN counts SYN, FIN and data, with wraparound', () => {
+  const r = rig();
+  const out = r.inject(tcp({ flags: TCP_SYN | TCP_FIN | TCP_PSH, seq: 0xfffffffa }, Buffer.alloc(10)));
+  const { seg } = asTcp(out[0]!);
+  assert.is(seg.flags, TCP_RST | TCP_ACK);
+  assert.is(seg.ack, (0xfffffffa + 12) % 2 ** 32);
+});
+
+test('segment with ACK to a closed port: <SEQ=SEG.ACK><CTL=RST>', () => {
+  const r = rig();
+  const out = r.inject(tcp({ flags: TCP_ACK | TCP_PSH, seq: 1000, ack: 0xdeadbeef }, Buffer.from('hello')));
+  assert.is(out.length, 1);
+  const { seg } = asTcp(out[0]!);
+  assert.is(seg.flags, TCP_RST);
+  assert.is(seg.seq, 0xdeadbeef);
+  assert.is(seg.ack, 0);
+  assert.is(seg.window, 0);
+});
+
+test('never a RST in answer to a RST', () => {
+  const r = rig();
+  assert.is(r.inject(tcp({ flags: TCP_RST, seq: 5 })).length, 0);
+  assert.is(r.inject(tcp({ flags: TCP_RST | TCP_ACK, seq: 5, ack: 9 })).length, 0);
+  assert.is(r.stack.counters.get('tcp_rst_no_connection'), 2);
+  assert.is(r.stack.counters.get('tcp_rst_sent'), 0);
+});
+
+test('ICMP echo request gets a reply with the same id, seq and data', () => {
+  const r = rig();
+  const data = Buffer.from('0123456789abcdef0123456789abcdef0123456789abcdef');
+  const req = buildIcmpPacket({ src: PEER, dst: US, protocol: IPPROTO_ICMP, ttl: 64 }, ICMP_ECHO_REQUEST, 0, (0x1234 << 16) | 7, data);
+  const out = r.inject(req);
+  assert.is(out.length, 1);
+  const ip = decodeIPv4(out[0]!);
+  if (typeof ip === 'string') throw new Error(ip);
+  assert.is(ip.src, US);
+  assert.is(ip.dst, PEER);
+  const msg = decodeIcmp(ip.payload);
+  if (typeof msg === 'string') throw new Error(msg);
+  assert.is(msg.type, ICMP_ECHO_REPLY);
+  assert.is(msg.id, 0x1234);
+  assert.is(msg.seq, 7);
+  assert.equal(msg.data, data);
+});
+
+test('packets not for us, with bad checksums or truncated are dropped by name, unanswered', () => {
+  const r = rig();
+  assert.is(r.inject(tcp({ flags: TCP_SYN }, undefined, '10.55.0.9')).length, 0);
+  assert.is(r.stack.counters.get('ip_not_for_us'), 1);
+  const bad = tcp({ flags: TCP_SYN });
+  bad[bad.length - 1]! ^= 0xff; // inside the TCP header: checksum no longer matches
+  assert.is(r.inject(bad).length, 0);
+  assert.is(r.stack.counters.get('tcp_bad_checksum'), 1);
+  assert.is(r.inject(tcp({ flags: TCP_SYN }).subarray(0, 30)).length, 0);
+  assert.ok(r.stack.counters.get('dropped') >= 3);
+});
+
+test('random and mutated packets never throw and never get more than one answer each', () => {
+  const r = rig();
+  const rng = new Prng(20261126);
+  const base = [tcp({ flags: TCP_SYN, options: [{ kind: 'mss', mss: 1460 }] }), tcp({ flags: TCP_ACK, ack: 1 }, Buffer.alloc(20))];
+  let answers = 0;
+  for (let i = 0; i < 5000; i++) {
+    let p: Buffer;
+    if (i % 3 === 0) {
+      p = Buffer.alloc(rng.int(80));
+      for (let j = 0; j < p.length; j++) p[j] = rng.int(256);
+      if (p.length > 0) p[0] = 0x45;
+    } else {
+      p = Buffer.from(base[i % 2]!);
+      for (let k = 0; k < 3; k++) p[rng.int(p.length)] = rng.int(256);
+      p = p.subarray(0, rng.int(p.length + 1));
+    }
+    const out = r.inject(p);
+    assert.ok(out.length <= 1);
+    answers += out.length;
+  }
+  assert.is(r.stack.counters.get('stack_internal_error'), 0);
+  assert.is(r.stack.counters.get('ip_in'), 5000);
+  assert.ok(answers < 5000);
+});
+
+test.run();
