@@ -1,0 +1,62 @@
+/**
+ * Per-connection settings. Defaults follow Linux where RFCs leave room.
+ */
+import { DEFAULT_RTO, type RtoConfig } from './rtt.js';
+
+export interface TcpConfig {
+  /** MSS we advertise: link MTU - 40 (RFC 9293 §3.7.1). */
+  mss: number;
+  /** Receive buffer: bounds the advertised window and what we hold. */
+  rcvBuf: number;
+  /** Send buffer: write() returns false once this much is queued. */
+  sndBuf: number;
+  /** Maximum segment lifetime in ms; TIME_WAIT lasts 2*msl (Linux: 60 s in all). */
+  msl: number;
+  rto: RtoConfig;
+  /** SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries = 6). */
+  synRetries: number;
+  /** Data retransmissions before ETIMEDOUT (Linux tcp_retries2 = 15). */
+  retries: number;
+  /** Delayed ACK timeout in ms (RFC 9293 §3.8.6.3: under 0.5 s; Linux: 40 ms min, 200 ms max). */
+  delayedAck: number;
+  /** Offer window scaling in SYNs (RFC 7323 §2). */
+  windowScaling: boolean;
+  /** Nagle's algorithm off (RFC 9293 §3.7.4). */
+  noDelay: boolean;
+  /** Keepalive: idle ms before the first probe, 0 = off (Linux 7200 s when on). */
+  keepAliveIdle: number;
+  keepAliveInterval: number;
+  keepAliveCount: number;
+  /** Abort when sent data stays unacknowledged this long (RFC 5482 / TCP_USER_TIMEOUT), 0 = off. */
+  userTimeout: number;
+  /** RFC 5961 §7: at most this many challenge ACKs per second per connection. */
+  challengeAckLimit: number;
+}
+
+export const DEFAULT_TCP_CONFIG: TcpConfig = {
+  mss: 1460,
+  rcvBuf: 256 * 1024,
+  sndBuf: 256 * 1024,
+  msl: 30_000,
+  rto: DEFAULT_RTO,
+  synRetries: 6,
+  retries: 15,
+  delayedAck: 40,
+  windowScaling: true,
+  noDelay: false,
+  keepAliveIdle: 0,
+  keepAliveInterval: 75_000,
+  keepAliveCount: 9,
+  userTimeout: 0,
+  challengeAckLimit: 10,
+};
+
+/** The peer's MSS when it sends none (RFC 9293 §3.7.1). */
+export const DEFAULT_PEER_MSS = 536;
+
+/** Smallest window-scale shift that lets `bytes` be advertised (RFC 7323 §2.3: at most 14). */
+export function windowShiftFor(bytes: number): number {
+  let s = 0;
+  while (s < 14 && bytes >> s > 65535) s++;
+  return s;
+}

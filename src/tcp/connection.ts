@@ -1,0 +1,952 @@
+/**
+ * One TCP connection (the TCB of RFC 9293 §3.3.1) as a sans-IO state machine.
+ *
+ * Inputs: `segmentArrives(seg, now)`, user calls (`connect`, `write`, `read`,
+ * `close`, `abort`) and `onTimer(now)`. Outputs: segments appended to `out`,
+ * events appended to `events`, and `nextDeadline()`. The stack drains `out`
+ * and `events` after every input; nothing here reads a clock or does I/O.
+ *
+ * Segment arrival follows RFC 9293 §3.10.7 step by step; the comments name
+ * the step so the RFC can be read alongside.
+ */
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpOption, type TcpSegment } from '../wire/tcp.js';
+import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
+import type { TcpState } from './state.js';
+import { canReceive } from './state.js';
+import { DEFAULT_PEER_MSS, windowShiftFor, type TcpConfig } from './config.js';
+import { SendQueue } from './send-queue.js';
+import { ReceiveBuffer } from './reassembly.js';
+import { RttEstimator } from './rtt.js';
+import type { CongestionControl } from './congestion/congestion.js';
+import { NewReno } from './congestion/newreno.js';
+
+/** A segment to send; the stack fills in addresses and ports. */
+export interface OutSegment {
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  options?: TcpOption[];
+  payload?: Buffer;
+}
+
+export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT';
+
+export type ConnEvent =
+  /** A state change, with what caused it and the RFC rule that says so. */
+  | { type: 'state'; from: TcpState; to: TcpState; cause: string }
+  | { type: 'established' }
+  /** New in-order data can be read. */
+  | { type: 'readable' }
+  /** The peer's FIN arrived in order: no more data will come. */
+  | { type: 'end' }
+  /** The send buffer has room again after write() returned false. */
+  | { type: 'drain' }
+  | { type: 'error'; code: TcpErrorCode }
+  /** The TCB is gone (CLOSED): the stack forgets the connection. */
+  | { type: 'closed' };
+
+export interface CounterSink {
+  inc(name: string, by?: number): void;
+}
+
+const NO_COUNTERS: CounterSink = { inc() {} };
+
+export class Connection {
+  state: TcpState = 'CLOSED';
+  readonly out: OutSegment[] = [];
+  readonly events: ConnEvent[] = [];
+
+  // Send sequence variables (RFC 9293 §3.3.1).
+  iss: number;
+  sndUna: number;
+  sndNxt: number;
+  /** Highest sequence number sent plus one (SND.NXT may go back on timeout). */
+  sndMax: number;
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Largest window the peer ever offered (for sender SWS avoidance, §3.8.6.2.1). */
+  maxSndWnd = 0;
+  /** Shift applied to the peer's window field (RFC 7323). */
+  sndWscale = 0;
+  /** Effective send MSS (RFC 9293 §3.7.1). */
+  sndMss = DEFAULT_PEER_MSS;
+
+  // Receive sequence variables.
+  irs = 0;
+  rcvNxt = 0;
+  /** Right edge of the window we last advertised: never moves left (§3.8.6.2.2). */
+  private rcvAdvEdge = 0;
+  rcvWscale = 0;
+  private wscaleOk = false;
+
+  readonly sendQueue = new SendQueue();
+  readonly recvBuffer: ReceiveBuffer;
+  readonly rtt: RttEstimator;
+  readonly cc: CongestionControl;
+
+  /** The user has closed the sending direction: a FIN follows the queued data. */
+  private finQueued = false;
+  /** Our SYN has been acknowledged (it occupies one sequence number before the data). */
+  private synAcked = false;
+  /** The peer's FIN has been received (in order). */
+  private finReceived = false;
+  /** The user called close() before the handshake completed; send FIN once established. */
+  private passiveOpen = false;
+  private writeBlocked = false;
+
+  // Timers: absolute times in ms, Infinity when off.
+  rtoAt = Infinity;
+  persistAt = Infinity;
+  delAckAt = Infinity;
+  keepAliveAt = Infinity;
+  timeWaitAt = Infinity;
+
+  private retries = 0;
+  private persistBackoff = 0;
+  private keepAliveProbes = 0;
+  /** Full-sized segments received since we last sent an ACK. */
+  private unackedSegments = 0;
+  /** Karn: the segment being timed (ends at rttSeq), or -1. */
+  private rttSeq = -1;
+  private rttStart = 0;
+  private lastAckProgressAt = 0;
+  private lastRecvAt = 0;
+  private challengeWindowStart = -Infinity;
+  private challengeCount = 0;
+
+  readonly cfg: TcpConfig;
+
+  constructor(
+    cfg: TcpConfig,
+    iss: number,
+    now: number,
+    private readonly counters: CounterSink = NO_COUNTERS,
+  ) {
+    this.cfg = { ...cfg }; // setNoDelay and friends change it per connection
+    this.iss = iss >>> 0;
+    this.sndUna = this.iss;
+    this.sndNxt = this.iss;
+    this.sndMax = this.iss;
+    this.recvBuffer = new ReceiveBuffer(cfg.rcvBuf);
+    this.rtt = new RttEstimator(cfg.rto);
+    this.cc = new NewReno(DEFAULT_PEER_MSS);
+    this.rcvWscale = cfg.windowScaling ? windowShiftFor(cfg.rcvBuf) : 0;
+    this.lastRecvAt = now;
+    this.lastAckProgressAt = now;
+  }
+
+  // ---------------------------------------------------------------- user calls
+
+  /** Active OPEN (RFC 9293 §3.10.1): send SYN, enter SYN_SENT. */
+  connect(now: number): void {
+    this.sendSyn(false, now);
+    this.setState('SYN_SENT', 'user connect: SYN sent (RFC 9293 §3.10.1)');
+  }
+
+  /**
+   * A SYN arrived for a LISTEN socket (RFC 9293 §3.10.7.2 third check): the
+   * new connection starts in SYN_RECEIVED and answers with SYN,ACK.
+   */
+  acceptSyn(seg: TcpSegment, now: number): void {
+    this.passiveOpen = true;
+    this.state = 'LISTEN';
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.takePeerOptions(seg);
+    this.setSendWindow(seg.window, seg.seq, seg.ack, false);
+    this.setState('SYN_RECEIVED', 'rcv SYN on a listening port: SYN,ACK sent (RFC 9293 §3.10.7.2)');
+    this.sendSyn(true, now);
+  }
+
+  /**
+   * Queue data (RFC 9293 §3.10.2 SEND). Returns false when the send buffer
+   * is full: the caller should wait for a 'drain' event.
+   */
+  write(data: Buffer, now: number): boolean {
+    if (this.finQueued || this.state === 'CLOSED') return false;
+    this.sendQueue.push(data);
+    if (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT') this.transmit(now);
+    const ok = this.sendQueue.length < this.cfg.sndBuf;
+    if (!ok) this.writeBlocked = true;
+    return ok;
+  }
+
+  /** Bytes queued and not yet acknowledged. */
+  get bufferedToSend(): number {
+    return this.sendQueue.length;
+  }
+
+  /** Take received in-order data; opening the window may send an update. */
+  read(now: number, max = Infinity): Buffer[] {
+    const data = this.recvBuffer.take(max);
+    if (data.length > 0 && canReceive(this.state)) {
+      // Receiver SWS avoidance (§3.8.6.2.2): announce the window only when it
+      // can move right by min(RCV.BUFF/2, MSS) or more.
+      if (this.windowToAdvertise() - this.currentRcvWnd() >= this.worthwhileWindow()) this.sendAck(now);
+    }
+    return data;
+  }
+
+  get readable(): number {
+    return this.recvBuffer.readable;
+  }
+
+  /**
+   * CLOSE (RFC 9293 §3.10.4): no more data from us; FIN after what is queued.
+   */
+  close(now: number): void {
+    switch (this.state) {
+      case 'CLOSED':
+      case 'LISTEN':
+        return;
+      case 'SYN_SENT':
+        // Nothing was sent that needs closing: delete the TCB.
+        this.setState('CLOSED', 'user close in SYN_SENT (RFC 9293 §3.10.4)');
+        this.destroy();
+        return;
+      case 'SYN_RECEIVED':
+      case 'ESTABLISHED':
+      case 'CLOSE_WAIT':
+        if (this.finQueued) return;
+        this.finQueued = true;
+        if (this.state !== 'SYN_RECEIVED') this.transmit(now);
+        return;
+      default:
+        return; // FIN already queued or sent.
+    }
+  }
+
+  /** ABORT (RFC 9293 §3.10.5): send RST if synchronized, forget everything. */
+  abort(now: number): void {
+    void now;
+    const s = this.state;
+    if (s === 'CLOSED') return;
+    if (s === 'SYN_RECEIVED' || s === 'ESTABLISHED' || s === 'FIN_WAIT_1' || s === 'FIN_WAIT_2' || s === 'CLOSE_WAIT') {
+      this.emitSegment(this.sndNxt, TCP_RST | TCP_ACK);
+      this.counters.inc('tcp_rst_sent');
+    }
+    this.setState('CLOSED', 'user abort: RST sent (RFC 9293 §3.10.5)');
+    this.destroy();
+  }
+
+  setNoDelay(on: boolean, now: number): void {
+    this.cfg.noDelay = on;
+    if (on) this.transmit(now);
+  }
+
+  setKeepAlive(idleMs: number, now: number): void {
+    this.cfg.keepAliveIdle = idleMs;
+    this.keepAliveProbes = 0;
+    this.armKeepAlive(now);
+  }
+
+  // ---------------------------------------------------------- segment arrival
+
+  /** RFC 9293 §3.10.7: SEGMENT ARRIVES. */
+  segmentArrives(seg: TcpSegment, now: number): void {
+    this.lastRecvAt = now;
+    this.keepAliveProbes = 0;
+    switch (this.state) {
+      case 'CLOSED':
+      case 'LISTEN':
+        return; // The stack handles these (§3.10.7.1, §3.10.7.2).
+      case 'SYN_SENT':
+        this.synSentArrives(seg, now);
+        break;
+      default:
+        this.synchronizedArrives(seg, now);
+    }
+    this.armKeepAlive(now);
+  }
+
+  /** §3.10.7.3: SYN-SENT STATE. */
+  private synSentArrives(seg: TcpSegment, now: number): void {
+    const ack = (seg.flags & TCP_ACK) !== 0;
+    // First, check the ACK bit.
+    if (ack && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndMax))) {
+      if (!(seg.flags & TCP_RST)) this.sendReset(seg.ack, 0, false);
+      this.counters.inc('tcp_bad_ack_syn_sent');
+      return;
+    }
+    // Second, check the RST bit: reset only if its ACK was acceptable.
+    if (seg.flags & TCP_RST) {
+      if (!ack) return;
+      this.counters.inc('tcp_rst_received');
+      this.fail('ECONNREFUSED', 'rcv RST,ACK for our SYN: connection refused (RFC 9293 §3.10.7.3)');
+      return;
+    }
+    // Fourth, check the SYN bit.
+    if (!(seg.flags & TCP_SYN)) return;
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.rcvAdvEdge = this.rcvNxt;
+    this.takePeerOptions(seg);
+    if (ack) {
+      this.ackSynOrData(seg.ack, now);
+      this.setSendWindow(seg.window, seg.seq, seg.ack, false);
+      // Our SYN has been ACKed: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+      this.setState('ESTABLISHED', 'rcv SYN,ACK that acknowledges our SYN: ACK sent (RFC 9293 §3.10.7.3)');
+      this.events.push({ type: 'established' });
+      this.sendAck(now);
+      this.continueEstablished(seg, now);
+      return;
+    }
+    // Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+    this.setSendWindow(seg.window, seg.seq, seg.ack, false);
+    this.setState('SYN_RECEIVED', 'rcv SYN while in SYN_SENT: simultaneous open, SYN,ACK sent (RFC 9293 §3.10.7.3)');
+    this.sndNxt = this.iss;
+    this.sendSyn(true, now);
+  }
+
+  /** After the handshake-completing segment: its data and FIN (steps six to eight). */
+  private continueEstablished(seg: TcpSegment, now: number): void {
+    const payload = seg.payload;
+    if (payload.length > 0 || seg.flags & TCP_FIN) {
+      this.processText(seqAdd(seg.seq, 1), payload, (seg.flags & TCP_FIN) !== 0, now);
+    }
+    this.transmit(now);
+  }
+
+  /** §3.10.7.4: all synchronized states (and SYN-RECEIVED). */
+  private synchronizedArrives(seg: TcpSegment, now: number): void {
+    const flags = seg.flags;
+    let seq = seg.seq;
+    let payload = seg.payload;
+    let fin = (flags & TCP_FIN) !== 0;
+    const segLen = payload.length + (flags & TCP_SYN ? 1 : 0) + (fin ? 1 : 0);
+
+    // RFC 5961 §4.2 exception (and Linux): in SYN-RECEIVED after a simultaneous
+    // open, the peer's SYN,ACK completes the handshake as if it were an ACK.
+    const simultaneousSynAck =
+      this.state === 'SYN_RECEIVED' && !this.passiveOpen && (flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK) &&
+      seqAdd(seq, 1) === this.rcvNxt && seg.ack === this.sndMax;
+
+    // First, check the sequence number (the four acceptability cases).
+    const wnd = this.currentRcvWnd();
+    if (!simultaneousSynAck && !this.acceptable(seq, segLen, wnd)) {
+      // Special allowance (§3.10.7.4): with a zero window, still process ACKs at RCV.NXT.
+      const zeroWindowAck = wnd === 0 && seq === this.rcvNxt && !(flags & (TCP_SYN | TCP_RST));
+      if (!zeroWindowAck) {
+        this.counters.inc('tcp_unacceptable_segment');
+        if (!(flags & TCP_RST)) {
+          if (this.state === 'SYN_RECEIVED' && flags & TCP_SYN) this.retransmitSynAck(now);
+          else if (this.state === 'TIME_WAIT' && fin) this.timeWaitFinAgain(now);
+          else this.sendAck(now);
+        }
+        return;
+      }
+      payload = payload.subarray(0, 0);
+      fin = false;
+    }
+
+    if (simultaneousSynAck) {
+      payload = payload.subarray(0, 0);
+      fin = false;
+    }
+    // Trim to the window: drop what was already received and what lies beyond.
+    if (!simultaneousSynAck && segLen > 0) {
+      const early = seqSub(this.rcvNxt, seq);
+      if (early > 0) {
+        payload = payload.subarray(Math.min(early, payload.length));
+        seq = this.rcvNxt;
+        this.counters.inc('tcp_partial_duplicate');
+      }
+      const room = seqSub(seqAdd(this.rcvNxt, wnd), seq);
+      if (payload.length > room) {
+        payload = payload.subarray(0, Math.max(0, room));
+        fin = false;
+        this.counters.inc('tcp_trimmed_beyond_window');
+      }
+    }
+
+    // Second, check the RST bit (RFC 5961 §3.2: only an exact match resets).
+    if (flags & TCP_RST) {
+      this.counters.inc('tcp_rst_received');
+      if (seq !== this.rcvNxt) {
+        this.sendChallengeAck(now, 'rst');
+        return;
+      }
+      this.resetReceived();
+      return;
+    }
+
+    // Fourth, check the SYN bit (RFC 5961 §4.2: any SYN gets a challenge ACK).
+    if (flags & TCP_SYN && !simultaneousSynAck) {
+      if (this.state === 'SYN_RECEIVED' && this.passiveOpen) {
+        // §3.10.7.4 fourth: a passive open returns to LISTEN, i.e. this TCB goes away.
+        this.setState('CLOSED', 'rcv SYN in SYN_RECEIVED: back to LISTEN (RFC 9293 §3.10.7.4)');
+        this.destroy();
+        return;
+      }
+      this.sendChallengeAck(now, 'syn');
+      return;
+    }
+
+    // Fifth, check the ACK field.
+    if (!(flags & TCP_ACK)) {
+      this.counters.inc('tcp_no_ack');
+      return;
+    }
+    if (!this.processAck(seg, now)) return;
+
+    // Sixth (URG) is not supported: the urgent pointer is ignored, data is delivered inline.
+    if (flags & TCP_URG) this.counters.inc('tcp_urg_ignored');
+
+    // Seventh and eighth: segment text and FIN.
+    if (payload.length > 0 || fin) this.processText(seq, payload, fin, now);
+    this.transmit(now);
+  }
+
+  /** §3.10.7.4 first check: the four cases of segment acceptability. */
+  private acceptable(seq: number, segLen: number, wnd: number): boolean {
+    if (segLen === 0) {
+      if (wnd === 0) return seq === this.rcvNxt;
+      return seqInWindow(seq, this.rcvNxt, wnd);
+    }
+    if (wnd === 0) return false;
+    return seqInWindow(seq, this.rcvNxt, wnd) || seqInWindow(seqAdd(seq, segLen - 1), this.rcvNxt, wnd);
+  }
+
+  /** §3.10.7.4 second check, for an in-sequence RST. */
+  private resetReceived(): void {
+    switch (this.state) {
+      case 'SYN_RECEIVED':
+        if (this.passiveOpen) {
+          // Return to LISTEN: the listener never saw this connection.
+          this.setState('CLOSED', 'rcv RST in SYN_RECEIVED: back to LISTEN (RFC 9293 §3.10.7.4)');
+          this.destroy();
+        } else {
+          this.fail('ECONNREFUSED', 'rcv RST in SYN_RECEIVED after active open: refused (RFC 9293 §3.10.7.4)');
+        }
+        return;
+      case 'ESTABLISHED':
+      case 'FIN_WAIT_1':
+      case 'FIN_WAIT_2':
+      case 'CLOSE_WAIT':
+        this.fail('ECONNRESET', 'rcv RST: connection reset by peer (RFC 9293 §3.10.7.4)');
+        return;
+      default:
+        // CLOSING, LAST_ACK, TIME_WAIT: just go away.
+        this.setState('CLOSED', `rcv RST in ${this.state} (RFC 9293 §3.10.7.4)`);
+        this.destroy();
+    }
+  }
+
+  /** §3.10.7.4 fifth check. Returns false when the segment must be dropped. */
+  private processAck(seg: TcpSegment, now: number): boolean {
+    const ack = seg.ack;
+    const seq = seg.seq;
+    if (this.state === 'SYN_RECEIVED') {
+      if (!(seqLt(this.sndUna, ack) && seqLe(ack, this.sndMax))) {
+        // Unacceptable ACK in SYN-RECEIVED: <SEQ=SEG.ACK><CTL=RST>.
+        this.sendReset(ack, 0, false);
+        return false;
+      }
+      this.ackSynOrData(ack, now);
+      this.setSendWindow(seg.window, seq, ack, true);
+      const cause = this.passiveOpen
+        ? 'rcv ACK of our SYN,ACK: handshake complete (RFC 9293 §3.10.7.4)'
+        : 'rcv SYN,ACK in SYN_RECEIVED: simultaneous open complete (RFC 9293 §3.10.7.4)';
+      this.setState('ESTABLISHED', cause);
+      this.events.push({ type: 'established' });
+      if (this.finQueued) this.transmit(now);
+      return true;
+    }
+
+    // RFC 5961 §5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
+    if (seqGt(ack, this.sndMax)) {
+      this.counters.inc('tcp_ack_of_unsent');
+      this.sendAck(now);
+      return false;
+    }
+    if (seqLt(ack, seqSub(this.sndUna, Math.max(this.maxSndWnd, 1)))) {
+      this.counters.inc('tcp_ack_too_old');
+      this.sendChallengeAck(now, 'ack');
+      return false;
+    }
+    if (seqGt(ack, this.sndUna)) this.ackSynOrData(ack, now);
+    else if (ack === this.sndUna && seg.payload.length === 0 && seg.window << this.sndWscale === this.sndWnd) {
+      this.counters.inc('tcp_dup_ack');
+    }
+    // Window update (§3.10.7.4 fifth: SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
+    if (seqLe(this.sndUna, ack) && (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack)))) {
+      this.setSendWindow(seg.window, seq, ack, true);
+    }
+
+    const ourFinAcked = this.finQueued && this.finSent() && this.sndUna === this.sndMax;
+    switch (this.state) {
+      case 'FIN_WAIT_1':
+        if (ourFinAcked) this.setState('FIN_WAIT_2', 'rcv ACK of our FIN (RFC 9293 §3.10.7.4)');
+        break;
+      case 'CLOSING':
+        if (ourFinAcked) this.enterTimeWait(now, 'rcv ACK of our FIN in CLOSING: wait 2MSL (RFC 9293 §3.10.7.4)');
+        return false;
+      case 'LAST_ACK':
+        if (ourFinAcked) {
+          this.setState('CLOSED', 'rcv ACK of our FIN in LAST_ACK (RFC 9293 §3.10.7.4)');
+          this.destroy();
+        }
+        return false;
+      case 'TIME_WAIT':
+        // Only a retransmitted FIN can arrive here (handled with the FIN below).
+        break;
+    }
+    return true;
+  }
+
+  /** SND.UNA advances to `ack`: free the buffer, time RTT, restart timers. */
+  private ackSynOrData(ack: number, now: number): void {
+    let acked = seqSub(ack, this.sndUna);
+    if (acked <= 0) return;
+    const inFlight = seqSub(this.sndMax, this.sndUna);
+    if (!this.synAcked) {
+      this.synAcked = true;
+      acked--; // our SYN
+    }
+    const finAcked = this.finQueued && this.finSent() && ack === this.sndMax;
+    const dataAcked = Math.min(this.sendQueue.length, acked - (finAcked ? 1 : 0));
+    this.sendQueue.consume(dataAcked);
+    this.sndUna = ack;
+    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+    this.lastAckProgressAt = now;
+    this.retries = 0;
+    // Karn's rule: rttSeq is cleared whenever we retransmit.
+    if (this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) {
+      this.rtt.sample(now - this.rttStart);
+      this.rttSeq = -1;
+    } else {
+      this.rtt.resetBackoff();
+    }
+    if (dataAcked > 0) this.cc.onAck(dataAcked, inFlight, now);
+    // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
+    this.rtoAt = this.sndUna === this.sndMax ? Infinity : now + this.rtt.rto;
+    if (this.writeBlocked && this.sendQueue.length < this.cfg.sndBuf) {
+      this.writeBlocked = false;
+      this.events.push({ type: 'drain' });
+    }
+  }
+
+  private setSendWindow(window: number, seq: number, ack: number, scaled: boolean): void {
+    // RFC 7323 §2.2: the window in a SYN is never scaled.
+    this.sndWnd = scaled ? window << this.sndWscale : window;
+    this.sndWl1 = seq;
+    this.sndWl2 = ack;
+    if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+    if (this.sndWnd > 0) {
+      this.persistAt = Infinity;
+      this.persistBackoff = 0;
+    }
+  }
+
+  /** Seventh (text) and eighth (FIN) steps, for data already trimmed to the window. */
+  private processText(seq: number, payload: Buffer, fin: boolean, now: number): void {
+    if (!canReceive(this.state)) {
+      if (fin && this.state === 'TIME_WAIT') this.timeWaitFinAgain(now);
+      else if (fin && seq === this.rcvNxt) this.sendAck(now); // FIN repeated in CLOSE_WAIT/CLOSING/LAST_ACK
+      if (payload.length > 0) this.counters.inc('tcp_data_after_fin');
+      return;
+    }
+    if (seq !== this.rcvNxt) {
+      // Out of order: keep it (bounded by the window) and ACK at once (RFC 5681 §4.2).
+      if (this.recvBuffer.used + payload.length <= this.recvBuffer.capacity) this.recvBuffer.storeOutOfOrder(seq, payload, fin);
+      else this.counters.inc('tcp_rcvbuf_full');
+      this.counters.inc('tcp_out_of_order');
+      this.sendAck(now);
+      return;
+    }
+    const hadHole = this.recvBuffer.hasOutOfOrder;
+    let gotFin = fin;
+    if (payload.length > 0) {
+      const room = this.recvBuffer.capacity - this.recvBuffer.used;
+      if (payload.length > room) {
+        payload = payload.subarray(0, room);
+        gotFin = false;
+        this.counters.inc('tcp_rcvbuf_full');
+      }
+      // Copy: the link may reuse the packet buffer after this batch.
+      this.recvBuffer.pushReady(Buffer.from(payload));
+      this.rcvNxt = seqAdd(this.rcvNxt, payload.length);
+      const drained = this.recvBuffer.drainInOrder(this.rcvNxt);
+      this.rcvNxt = drained.rcvNxt;
+      gotFin = gotFin || drained.fin;
+      this.events.push({ type: 'readable' });
+    }
+    if (gotFin) {
+      this.finArrives(now);
+      return;
+    }
+    if (payload.length === 0) return;
+    // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at least every second
+    // full-sized segment, at once when a hole was filled, else within the timeout.
+    if (payload.length >= Math.min(this.cfg.mss, this.sndMss)) this.unackedSegments++;
+    if (hadHole || this.unackedSegments >= 2) this.sendAck(now);
+    else if (this.delAckAt === Infinity) this.delAckAt = now + this.cfg.delayedAck;
+  }
+
+  /** §3.10.7.4 eighth check: the FIN bit, once in order. */
+  private finArrives(now: number): void {
+    this.finReceived = true;
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.events.push({ type: 'end' });
+    this.sendAck(now);
+    switch (this.state) {
+      case 'SYN_RECEIVED':
+      case 'ESTABLISHED':
+        this.setState('CLOSE_WAIT', 'rcv FIN: the peer closed its side (RFC 9293 §3.10.7.4 eighth)');
+        break;
+      case 'FIN_WAIT_1':
+        if (this.finSent() && this.sndUna === this.sndMax) {
+          this.enterTimeWait(now, 'rcv FIN and our FIN is acked: wait 2MSL (RFC 9293 §3.10.7.4 eighth)');
+        } else {
+          this.setState('CLOSING', 'rcv FIN before the ACK of ours: simultaneous close (RFC 9293 §3.10.7.4 eighth)');
+        }
+        break;
+      case 'FIN_WAIT_2':
+        this.enterTimeWait(now, 'rcv FIN in FIN_WAIT_2: wait 2MSL (RFC 9293 §3.10.7.4 eighth)');
+        break;
+    }
+  }
+
+  /** TIME_WAIT: a retransmitted FIN is ACKed again and the 2MSL timer restarts. */
+  private timeWaitFinAgain(now: number): void {
+    this.counters.inc('tcp_time_wait_fin_reacked');
+    this.sendAck(now);
+    this.timeWaitAt = now + 2 * this.cfg.msl;
+  }
+
+  private enterTimeWait(now: number, cause: string): void {
+    this.setState('TIME_WAIT', cause);
+    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = Infinity;
+    this.timeWaitAt = now + 2 * this.cfg.msl;
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  private finSent(): boolean {
+    return this.finQueued && seqGt(this.sndMax, this.finSeq());
+  }
+
+  /** Sequence number of our FIN: right after the last queued byte. */
+  private finSeq(): number {
+    return seqAdd(this.sndUna, this.sendQueue.length + (this.synAcked ? 0 : 1));
+  }
+
+  /**
+   * Send what the windows allow (RFC 9293 §3.8.6.2.1 sender SWS avoidance,
+   * §3.7.4 Nagle), then our FIN if the user closed and all data is out.
+   */
+  private transmit(now: number): void {
+    const s = this.state;
+    if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'CLOSING' && s !== 'LAST_ACK') return;
+    for (;;) {
+      const offset = seqSub(this.sndNxt, this.sndUna);
+      const unsent = this.sendQueue.length - offset;
+      const wnd = Math.min(this.sndWnd, this.cc.cwnd);
+      const usable = seqSub(seqAdd(this.sndUna, wnd), this.sndNxt);
+      if (unsent <= 0) break;
+      let len = Math.min(unsent, this.sndMss);
+      if (usable < len) {
+        // Window-limited: send only if at least half the largest window seen fits (SWS (b)).
+        if (usable <= 0 || usable < Math.min(this.sndMss, this.maxSndWnd >> 1)) break;
+        len = usable;
+      } else if (len < this.sndMss && !this.cfg.noDelay && this.sndNxt !== this.sndUna) {
+        // Nagle: a small segment waits while data is unacknowledged.
+        break;
+      }
+      this.sendData(offset, len, len === unsent && this.finQueued, now);
+      if (this.finSent()) return;
+    }
+    // The FIN alone (no data left to piggyback it on).
+    if (this.finQueued && !this.finSent() && this.sndNxt === this.finSeq()) {
+      this.sendData(seqSub(this.sndNxt, this.sndUna), 0, true, now);
+    }
+    // Data waiting, nothing in flight, and the window too small to send: the
+    // persist timer makes sure we probe rather than wait forever (§3.8.6.1).
+    if (this.sndNxt === this.sndUna && this.sendQueue.length > 0 && this.persistAt === Infinity) {
+      this.persistAt = now + this.persistInterval();
+    }
+  }
+
+  private sendData(offset: number, len: number, withFin: boolean, now: number): void {
+    const payload = len > 0 ? this.sendQueue.read(offset, len) : undefined;
+    let flags = TCP_ACK;
+    if (len > 0 && offset + len === this.sendQueue.length) flags |= TCP_PSH;
+    if (withFin) flags |= TCP_FIN;
+    const seq = this.sndNxt;
+    const isRetransmission = seqLt(seq, this.sndMax);
+    this.emitSegment(seq, flags, payload);
+    this.sndNxt = seqAdd(seq, len + (withFin ? 1 : 0));
+    if (isRetransmission) this.counters.inc('tcp_retransmitted_segments');
+    else if (this.rttSeq === -1) {
+      this.rttSeq = this.sndNxt;
+      this.rttStart = now;
+    }
+    if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+    if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
+    if (withFin) {
+      if (this.state === 'ESTABLISHED') this.setState('FIN_WAIT_1', 'user close: FIN sent (RFC 9293 §3.10.4)');
+      else if (this.state === 'CLOSE_WAIT') this.setState('LAST_ACK', 'user close in CLOSE_WAIT: FIN sent (RFC 9293 §3.10.4)');
+    }
+  }
+
+  private sendSyn(withAck: boolean, now: number): void {
+    const options: TcpOption[] = [{ kind: 'mss', mss: this.cfg.mss }];
+    // Linux's layout: mss, then nop + wscale.
+    if (this.cfg.windowScaling && (!withAck || this.wscaleOk)) options.push({ kind: 'nop' }, { kind: 'wscale', shift: this.rcvWscale });
+    const window = Math.min(65535, this.cfg.rcvBuf);
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, window);
+    this.out.push({ seq: this.iss, ack: withAck ? this.rcvNxt : 0, flags: withAck ? TCP_SYN | TCP_ACK : TCP_SYN, window, options });
+    this.sndNxt = seqAdd(this.iss, 1);
+    if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+    if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
+    if (this.retries === 0 && this.rttSeq === -1) {
+      this.rttSeq = this.sndNxt;
+      this.rttStart = now;
+    }
+  }
+
+  private retransmitSynAck(now: number): void {
+    this.counters.inc('tcp_synack_retransmitted');
+    this.rttSeq = -1;
+    this.sendSyn(true, now);
+  }
+
+  /** A segment with ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> plus whatever flags. */
+  private emitSegment(seq: number, flags: number, payload?: Buffer): void {
+    const window = flags & TCP_ACK || flags & TCP_RST ? this.advertiseWindow() : 0;
+    this.out.push({ seq, ack: flags & TCP_ACK ? this.rcvNxt : 0, flags, window, payload });
+    if (flags & TCP_ACK) {
+      this.delAckAt = Infinity;
+      this.unackedSegments = 0;
+    }
+  }
+
+  sendAck(now: number): void {
+    void now;
+    this.emitSegment(this.sndNxt, TCP_ACK);
+  }
+
+  /** RFC 5961 §7: challenge ACKs, rate-limited per connection. */
+  private sendChallengeAck(now: number, why: string): void {
+    if (now - this.challengeWindowStart >= 1000) {
+      this.challengeWindowStart = now;
+      this.challengeCount = 0;
+    }
+    if (this.challengeCount >= this.cfg.challengeAckLimit) {
+      this.counters.inc('tcp_challenge_ack_suppressed');
+      return;
+    }
+    this.challengeCount++;
+    this.counters.inc(`tcp_challenge_ack_${why}`);
+    this.sendAck(now);
+  }
+
+  /** <SEQ=seq><CTL=RST> (or RST,ACK when ack is given). */
+  private sendReset(seq: number, ack: number, withAck: boolean): void {
+    this.out.push({ seq, ack: withAck ? ack : 0, flags: withAck ? TCP_RST | TCP_ACK : TCP_RST, window: 0 });
+    this.counters.inc('tcp_rst_sent');
+  }
+
+  // ------------------------------------------------------------------- window
+
+  /** RCV.WND as last advertised (what the acceptability test uses). */
+  private currentRcvWnd(): number {
+    return Math.max(0, seqSub(this.rcvAdvEdge, this.rcvNxt));
+  }
+
+  /** The window we would offer now, before SWS avoidance. */
+  private windowToAdvertise(): number {
+    const free = this.recvBuffer.capacity - this.recvBuffer.used;
+    return Math.min(free, 65535 << this.rcvWscale);
+  }
+
+  private worthwhileWindow(): number {
+    return Math.min(this.recvBuffer.capacity >> 1, this.cfg.mss);
+  }
+
+  /**
+   * The window field for an outgoing segment. The right edge never moves left
+   * (§3.8.6.2.2, and the SHOULD NOT shrink of §3.8.6), and it moves right only by
+   * a worthwhile amount (receiver SWS avoidance).
+   */
+  private advertiseWindow(): number {
+    const offer = this.windowToAdvertise();
+    const edge = seqAdd(this.rcvNxt, offer);
+    const current = this.currentRcvWnd();
+    if (seqGt(edge, this.rcvAdvEdge) && (offer - current >= this.worthwhileWindow() || offer === this.recvBuffer.capacity)) {
+      this.rcvAdvEdge = edge;
+    } else if (seqLt(this.rcvAdvEdge, this.rcvNxt)) {
+      this.rcvAdvEdge = this.rcvNxt;
+    }
+    const wnd = seqSub(this.rcvAdvEdge, this.rcvNxt);
+    // Round the edge down to what the scaled field can say.
+    const field = wnd >> this.rcvWscale;
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, field << this.rcvWscale);
+    return field;
+  }
+
+  // -------------------------------------------------------------- handshake
+
+  private takePeerOptions(seg: TcpSegment): void {
+    const o = seg.options;
+    // RFC 9293 §3.7.1: the effective send MSS; 536 when the peer sends none.
+    const peerMss = o.mss !== undefined && o.mss > 0 ? o.mss : DEFAULT_PEER_MSS;
+    this.sndMss = Math.max(64, Math.min(peerMss, this.cfg.mss));
+    this.cc.setMss(this.sndMss);
+    // RFC 7323 §2.2: scaling is on only if both SYNs carry the option.
+    if (this.cfg.windowScaling && o.wscale !== undefined) {
+      this.wscaleOk = true;
+      this.sndWscale = Math.min(14, o.wscale);
+    } else {
+      this.wscaleOk = false;
+      this.sndWscale = 0;
+      this.rcvWscale = 0;
+    }
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  /** Earliest time at which onTimer has work to do. */
+  nextDeadline(): number {
+    return Math.min(this.rtoAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt);
+  }
+
+  onTimer(now: number): void {
+    if (this.timeWaitAt <= now) {
+      this.timeWaitAt = Infinity;
+      this.setState('CLOSED', '2MSL timer expired (RFC 9293 §3.10.8)');
+      this.destroy();
+      return;
+    }
+    if (this.rtoAt <= now) this.retransmissionTimeout(now);
+    if (this.state === 'CLOSED') return;
+    if (this.delAckAt <= now) {
+      this.delAckAt = Infinity;
+      this.counters.inc('tcp_delayed_acks');
+      this.sendAck(now);
+    }
+    if (this.persistAt <= now) this.persistTimeout(now);
+    if (this.keepAliveAt <= now) this.keepAliveTimeout(now);
+  }
+
+  /**
+   * RFC 9293 §3.8.6.1: with a zero window, probe; like Linux the probe is an
+   * ACK with an old sequence number (SND.UNA - 1), which the peer must answer
+   * with its current window. With a small non-zero window, the timer overrides
+   * sender SWS avoidance and sends what fits (§3.8.6.2.1).
+   */
+  private persistTimeout(now: number): void {
+    this.persistAt = Infinity;
+    if (this.state === 'CLOSED' || this.sndNxt !== this.sndUna || this.sendQueue.length === 0) return;
+    const usable = Math.min(this.sndWnd, this.cc.cwnd, this.sendQueue.length, this.sndMss);
+    if (usable > 0) {
+      this.counters.inc('tcp_persist_sends');
+      this.sendData(0, usable, usable === this.sendQueue.length && this.finQueued, now);
+      return;
+    }
+    this.counters.inc('tcp_window_probes');
+    this.emitSegment(seqAdd(this.sndUna, -1), TCP_ACK);
+    this.persistBackoff++;
+    this.persistAt = now + this.persistInterval();
+  }
+
+  private persistInterval(): number {
+    return Math.min(this.cfg.rto.maxRto, this.rtt.rto * 2 ** this.persistBackoff);
+  }
+
+  /** RFC 6298 §5.4-5.6 and RFC 9293 §3.8.3 (give up after R2). */
+  private retransmissionTimeout(now: number): void {
+    this.rtoAt = Infinity;
+    if (this.sndUna === this.sndMax) return;
+    const limit = this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED' ? this.cfg.synRetries : this.cfg.retries;
+    const userTimedOut = this.cfg.userTimeout > 0 && now - this.lastAckProgressAt >= this.cfg.userTimeout;
+    if (this.retries >= limit || userTimedOut) {
+      this.counters.inc('tcp_timeouts_gave_up');
+      this.fail('ETIMEDOUT', `no ACK after ${this.retries} retransmissions: give up (RFC 9293 §3.8.3)`);
+      return;
+    }
+    this.retries++;
+    this.counters.inc('tcp_rto_expired');
+    this.rtt.onTimeout();
+    this.rttSeq = -1; // Karn
+    if (this.state === 'SYN_SENT') {
+      this.counters.inc('tcp_syn_retransmitted');
+      this.sendSyn(false, now);
+    } else if (this.state === 'SYN_RECEIVED') {
+      this.retransmitSynAck(now);
+    } else {
+      this.cc.onTimeout(seqSub(this.sndMax, this.sndUna), now);
+      // Go back to SND.UNA: resend from the first unacknowledged byte.
+      this.sndNxt = this.sndUna;
+      this.transmit(now);
+      if (this.sndNxt === this.sndUna && this.finSent()) {
+        // Only our FIN is outstanding: resend it.
+        this.sendData(seqSub(this.sndNxt, this.sndUna), 0, true, now);
+      }
+    }
+    this.rtoAt = now + this.rtt.rto;
+  }
+
+  private armKeepAlive(now: number): void {
+    const on = this.cfg.keepAliveIdle > 0 && (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT' || this.state === 'FIN_WAIT_2');
+    this.keepAliveAt = on ? now + (this.keepAliveProbes === 0 ? this.cfg.keepAliveIdle : this.cfg.keepAliveInterval) : Infinity;
+  }
+
+  /** RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: probe an idle connection. */
+  private keepAliveTimeout(now: number): void {
+    this.keepAliveAt = Infinity;
+    if (this.sndUna !== this.sndMax) {
+      // Data in flight: the retransmission timer watches the peer instead.
+      this.armKeepAlive(now);
+      return;
+    }
+    if (this.keepAliveProbes >= this.cfg.keepAliveCount) {
+      this.fail('ETIMEDOUT', `no answer to ${this.keepAliveProbes} keepalive probes (RFC 9293 §3.8.4)`);
+      return;
+    }
+    this.keepAliveProbes++;
+    this.counters.inc('tcp_keepalive_probes');
+    // SEG.SEQ = SND.NXT - 1 with no data, as Linux: the peer answers with an ACK.
+    this.emitSegment(seqAdd(this.sndNxt, -1), TCP_ACK);
+    this.keepAliveAt = now + this.cfg.keepAliveInterval;
+  }
+
+  // ------------------------------------------------------------------ endings
+
+  private fail(code: TcpErrorCode, cause: string): void {
+    this.events.push({ type: 'error', code });
+    this.setState('CLOSED', cause);
+    this.destroy();
+  }
+
+  /** Delete the TCB (RFC 9293: "enter the CLOSED state and delete the TCB"). */
+  private destroy(): void {
+    this.state = 'CLOSED';
+    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = Infinity;
+    this.sendQueue.clear();
+    this.events.push({ type: 'closed' });
+  }
+
+  private setState(to: TcpState, cause: string): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    this.events.push({ type: 'state', from, to, cause });
+  }
+
+  /** For tests and invariants. */
+  get peerFinReceived(): boolean {
+    return this.finReceived;
+  }
+
+  /** Keep the sndMax/sndNxt relation visible to invariant checks. */
+  checkInvariants(): string | null {
+    if (seqGt(this.sndUna, this.sndNxt)) return 'SND.UNA > SND.NXT';
+    if (seqGt(this.sndNxt, this.sndMax)) return 'SND.NXT > SND.MAX';
+    if (this.recvBuffer.used > this.recvBuffer.capacity) return 'receive buffer over capacity';
+    if (this.cc.cwnd < this.sndMss) return 'cwnd < 1 MSS';
+    return null;
+  }
+}
