@@ -10,7 +10,27 @@ import { Counters } from './counters.js';
 import { decodeIPv4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, type IPv4Fields, type IPv4Packet } from '../wire/ipv4.js';
 import { decodeTcp, writeTcpPacket, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../wire/tcp.js';
 import { decodeIcmp, buildEchoReply, ICMP_ECHO_REQUEST } from '../wire/icmp.js';
-import { seqAdd } from '../wire/seq.js';
+import { seqAdd, seqGt } from '../wire/seq.js';
+import { Connection, type ConnEvent, type OutSegment } from '../tcp/connection.js';
+import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../tcp/config.js';
+import type { TcpState } from '../tcp/state.js';
+import { IsnGenerator } from './isn.js';
+import { TcpEndpoint, endpointKey, type Listener } from './endpoint.js';
+
+/** Linux's default ip_local_port_range. */
+const EPHEMERAL_LOW = 32768;
+const EPHEMERAL_HIGH = 60999;
+
+export type StateObserver = (ep: TcpEndpoint, from: TcpState, to: TcpState, cause: string) => void;
+
+export class StackError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface StackOptions {
   link: Link;
@@ -19,6 +39,10 @@ export interface StackOptions {
   clock?: Clock;
   /** TTL of packets we originate (Linux default 64). */
   ttl?: number;
+  /** TCP settings for every connection (MSS defaults to MTU - 40). */
+  tcp?: Partial<TcpConfig>;
+  /** Key for RFC 6528 ISNs (random when absent; fixed in tests for replay). */
+  isnKey?: Buffer;
 }
 
 export class Stack {
@@ -32,13 +56,26 @@ export class Stack {
   private ipId = 0;
   private closed = false;
   private reportedInternalError = false;
+  readonly tcpConfig: TcpConfig;
+  private readonly isnGen: IsnGenerator;
+  private readonly endpoints = new Map<string, TcpEndpoint>();
+  private readonly listeners = new Map<number, Listener>();
+  private readonly stateObservers: StateObserver[] = [];
+  private nextEphemeral: number;
 
   constructor(opts: StackOptions) {
     this.link = opts.link;
     this.addr = opts.addr;
     this.clock = opts.clock ?? new RealClock();
     this.ttl = opts.ttl ?? 64;
+    this.tcpConfig = { ...DEFAULT_TCP_CONFIG, mss: this.link.mtu - 40, ...opts.tcp };
+    this.isnGen = new IsnGenerator(opts.isnKey);
+    this.nextEphemeral = EPHEMERAL_LOW + Math.floor(Math.random() * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
     this.link.onReceive = (packets) => this.receiveBatch(packets);
+  }
+
+  now(): number {
+    return this.clock.now();
   }
 
   get mtu(): number {
@@ -100,10 +137,189 @@ export class Stack {
     this.drop('icmp_ignored');
   }
 
-  /** TCP demultiplexing. Without a matching connection or listener the
-   * segment gets a reset. */
-  protected tcpInput(ip: IPv4Packet, seg: TcpSegment): void {
+  /** TCP demultiplexing: a connection, else a listener, else a reset. */
+  private tcpInput(ip: IPv4Packet, seg: TcpSegment): void {
+    const ep = this.endpoints.get(endpointKey(ip.src, seg.srcPort, seg.dstPort));
+    const listener = this.listeners.get(seg.dstPort);
+    if (ep !== undefined) {
+      // A new SYN for a 4-tuple in TIME_WAIT with a higher sequence number
+      // opens a new connection (RFC 9293 §3.6.1 note; Linux does the same).
+      const c = ep.conn;
+      if (c.state === 'TIME_WAIT' && listener !== undefined && (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && seqGt(seg.seq, c.rcvNxt)) {
+        this.counters.inc('tcp_time_wait_reused');
+        this.removeEndpoint(ep);
+        this.listenInput(ip, seg, listener, seqAdd(c.sndMax, 65535 + 2));
+        return;
+      }
+      c.segmentArrives(seg, this.now());
+      this.flush(ep);
+      return;
+    }
+    if (listener !== undefined) return this.listenInput(ip, seg, listener);
     this.sendResetFor(ip, seg);
+  }
+
+  /** RFC 9293 §3.10.7.2: LISTEN state. */
+  private listenInput(ip: IPv4Packet, seg: TcpSegment, l: Listener, iss?: number): void {
+    if (seg.flags & TCP_RST) return this.drop('tcp_rst_to_listener');
+    if (seg.flags & TCP_ACK) return this.sendResetFor(ip, seg);
+    if (!(seg.flags & TCP_SYN)) return this.drop('tcp_no_syn_to_listener');
+    if (l.pending >= l.backlog) return this.drop('tcp_listen_overflow');
+    const now = this.now();
+    const conn = new Connection(this.tcpConfig, iss ?? this.isnGen.isn(now, this.addr, l.port, ip.src, seg.srcPort), now, this.counters);
+    const ep = new TcpEndpoint(this, conn, this.addr, l.port, ip.src, seg.srcPort);
+    ep.listener = l;
+    l.pending++;
+    this.endpoints.set(ep.key, ep);
+    this.counters.inc('tcp_passive_opens');
+    conn.acceptSyn(seg, now);
+    this.flush(ep);
+  }
+
+  /** Start listening on `port` (0 picks an ephemeral port). */
+  openListener(port: number, backlog: number, onConnection: (ep: TcpEndpoint) => void): Listener {
+    if (port === 0) port = this.pickEphemeralPort(null);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new StackError('ERR_SOCKET_BAD_PORT', `port ${port} is out of range`);
+    if (this.listeners.has(port)) throw new StackError('EADDRINUSE', `listen EADDRINUSE: address already in use ${this.addr}:${port}`);
+    const l: Listener = { port, backlog: Math.max(1, backlog), pending: 0, onConnection };
+    this.listeners.set(port, l);
+    return l;
+  }
+
+  closeListener(l: Listener): void {
+    if (this.listeners.get(l.port) === l) this.listeners.delete(l.port);
+  }
+
+  /** Active open to remoteAddr:remotePort from an ephemeral (or given) local port. */
+  openConnection(remoteAddr: string, remotePort: number, localPort?: number): TcpEndpoint {
+    if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
+      throw new StackError('ERR_SOCKET_BAD_PORT', `port ${remotePort} is out of range`);
+    }
+    const port = localPort ?? this.pickEphemeralPort(remoteAddr, remotePort);
+    if (this.endpoints.has(endpointKey(remoteAddr, remotePort, port))) {
+      throw new StackError('EADDRINUSE', `connect EADDRINUSE ${this.addr}:${port}`);
+    }
+    const now = this.now();
+    const conn = new Connection(this.tcpConfig, this.isnGen.isn(now, this.addr, port, remoteAddr, remotePort), now, this.counters);
+    const ep = new TcpEndpoint(this, conn, this.addr, port, remoteAddr, remotePort);
+    this.endpoints.set(ep.key, ep);
+    this.counters.inc('tcp_active_opens');
+    conn.connect(now);
+    this.flush(ep);
+    return ep;
+  }
+
+  /**
+   * An ephemeral port whose 4-tuple is unused, TIME_WAIT included (entries
+   * stay in the table until 2MSL has passed), and that is not listening.
+   */
+  private pickEphemeralPort(remoteAddr: string | null, remotePort = 0): number {
+    const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+    for (let i = 0; i < span; i++) {
+      const port = EPHEMERAL_LOW + ((this.nextEphemeral - EPHEMERAL_LOW + i) % span);
+      if (this.listeners.has(port)) continue;
+      if (remoteAddr === null ? this.portInUse(port) : this.endpoints.has(endpointKey(remoteAddr, remotePort, port))) continue;
+      this.nextEphemeral = port + 1 > EPHEMERAL_HIGH ? EPHEMERAL_LOW : port + 1;
+      return port;
+    }
+    throw new StackError('EADDRNOTAVAIL', 'connect EADDRNOTAVAIL: no free local port');
+  }
+
+  private portInUse(port: number): boolean {
+    for (const ep of this.endpoints.values()) if (ep.localPort === port) return true;
+    return false;
+  }
+
+  /** Every connection the stack knows, TIME_WAIT included (for netstat). */
+  connections(): IterableIterator<TcpEndpoint> {
+    return this.endpoints.values();
+  }
+
+  listening(): IterableIterator<Listener> {
+    return this.listeners.values();
+  }
+
+  observeState(o: StateObserver): void {
+    this.stateObservers.push(o);
+  }
+
+  /**
+   * Send what a connection produced, hand its events to its owner, and re-arm
+   * its timer. Re-entrant calls (an event handler writing) are folded into
+   * the outer loop.
+   */
+  flush(ep: TcpEndpoint): void {
+    if (ep.flushing) return;
+    ep.flushing = true;
+    const c = ep.conn;
+    try {
+      while (c.out.length > 0 || c.events.length > 0) {
+        if (c.out.length > 0) {
+          const segs = c.out.splice(0);
+          for (const seg of segs) this.sendSegment(ep, seg);
+        }
+        if (c.events.length > 0) {
+          const evs = c.events.splice(0);
+          for (const ev of evs) this.dispatch(ep, ev);
+        }
+      }
+    } finally {
+      ep.flushing = false;
+    }
+    this.reschedule(ep);
+  }
+
+  private dispatch(ep: TcpEndpoint, ev: ConnEvent): void {
+    if (ev.type === 'state') {
+      for (const o of this.stateObservers) o(ep, ev.from, ev.to, ev.cause);
+    } else if (ev.type === 'established' && ep.listener !== null) {
+      const l = ep.listener;
+      ep.listener = null;
+      l.pending--;
+      if (this.listeners.get(l.port) === l) l.onConnection(ep);
+      else ep.conn.abort(this.now()); // the server closed meanwhile: refuse like Linux
+    } else if (ev.type === 'closed') {
+      this.removeEndpoint(ep);
+    }
+    ep.handler?.onEvent(ev);
+  }
+
+  private removeEndpoint(ep: TcpEndpoint): void {
+    if (ep.removed) return;
+    ep.removed = true;
+    if (ep.listener !== null) {
+      ep.listener.pending--;
+      ep.listener = null;
+    }
+    if (this.endpoints.get(ep.key) === ep) this.endpoints.delete(ep.key);
+    if (ep.timer !== null) this.clock.cancel(ep.timer);
+    ep.timer = null;
+    ep.timerAt = Infinity;
+  }
+
+  /** One heap entry per connection, moved only when its deadline comes earlier. */
+  private reschedule(ep: TcpEndpoint): void {
+    if (ep.removed) return;
+    const d = ep.conn.nextDeadline();
+    if (d >= ep.timerAt) return; // the armed timer fires first and re-arms
+    if (ep.timer !== null) this.clock.cancel(ep.timer);
+    ep.timerAt = d;
+    ep.timer = this.clock.at(d, () => {
+      ep.timer = null;
+      ep.timerAt = Infinity;
+      if (ep.removed) return;
+      ep.conn.onTimer(this.now());
+      this.flush(ep);
+    });
+  }
+
+  private sendSegment(ep: TcpEndpoint, seg: OutSegment): void {
+    if (seg.flags & TCP_RST) this.counters.inc('tcp_rst_sent');
+    this.sendTcp(
+      ep.remoteAddr,
+      { srcPort: ep.localPort, dstPort: ep.remotePort, seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options },
+      seg.payload,
+    );
   }
 
   /**
@@ -153,9 +369,12 @@ export class Stack {
     return this.ipId;
   }
 
+  /** Stop: every connection is dropped without a word (the device goes away). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const ep of [...this.endpoints.values()]) this.removeEndpoint(ep);
+    this.listeners.clear();
     this.link.close();
   }
 }

@@ -90,6 +90,8 @@ export class Connection {
   private finQueued = false;
   /** Our SYN has been acknowledged (it occupies one sequence number before the data). */
   private synAcked = false;
+  /** Sequence number of our FIN once sent, else -1. */
+  private finSeqNo = -1;
   /** The peer's FIN has been received (in order). */
   private finReceived = false;
   /** The user called close() before the handshake completed; send FIN once established. */
@@ -184,7 +186,10 @@ export class Connection {
     if (data.length > 0 && canReceive(this.state)) {
       // Receiver SWS avoidance (§3.8.6.2.2): announce the window only when it
       // can move right by min(RCV.BUFF/2, MSS) or more.
-      if (this.windowToAdvertise() - this.currentRcvWnd() >= this.worthwhileWindow()) this.sendAck(now);
+      // Like Linux, only when the window would at least double, to save ACKs.
+      const cur = this.currentRcvWnd();
+      const offer = this.windowToAdvertise();
+      if (offer - cur >= this.worthwhileWindow() && offer >= 2 * cur) this.sendAck(now);
     }
     return data;
   }
@@ -225,7 +230,6 @@ export class Connection {
     if (s === 'CLOSED') return;
     if (s === 'SYN_RECEIVED' || s === 'ESTABLISHED' || s === 'FIN_WAIT_1' || s === 'FIN_WAIT_2' || s === 'CLOSE_WAIT') {
       this.emitSegment(this.sndNxt, TCP_RST | TCP_ACK);
-      this.counters.inc('tcp_rst_sent');
     }
     this.setState('CLOSED', 'user abort: RST sent (RFC 9293 §3.10.5)');
     this.destroy();
@@ -266,7 +270,7 @@ export class Connection {
     const ack = (seg.flags & TCP_ACK) !== 0;
     // First, check the ACK bit.
     if (ack && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndMax))) {
-      if (!(seg.flags & TCP_RST)) this.sendReset(seg.ack, 0, false);
+      if (!(seg.flags & TCP_RST)) this.sendReset(seg.ack);
       this.counters.inc('tcp_bad_ack_syn_sent');
       return;
     }
@@ -441,7 +445,7 @@ export class Connection {
     if (this.state === 'SYN_RECEIVED') {
       if (!(seqLt(this.sndUna, ack) && seqLe(ack, this.sndMax))) {
         // Unacceptable ACK in SYN-RECEIVED: <SEQ=SEG.ACK><CTL=RST>.
-        this.sendReset(ack, 0, false);
+        this.sendReset(ack);
         return false;
       }
       this.ackSynOrData(ack, now);
@@ -475,7 +479,7 @@ export class Connection {
       this.setSendWindow(seg.window, seq, ack, true);
     }
 
-    const ourFinAcked = this.finQueued && this.finSent() && this.sndUna === this.sndMax;
+    const ourFinAcked = this.ourFinAcked();
     switch (this.state) {
       case 'FIN_WAIT_1':
         if (ourFinAcked) this.setState('FIN_WAIT_2', 'rcv ACK of our FIN (RFC 9293 §3.10.7.4)');
@@ -505,7 +509,7 @@ export class Connection {
       this.synAcked = true;
       acked--; // our SYN
     }
-    const finAcked = this.finQueued && this.finSent() && ack === this.sndMax;
+    const finAcked = this.finSeqNo !== -1 && seqGt(ack, this.finSeqNo);
     const dataAcked = Math.min(this.sendQueue.length, acked - (finAcked ? 1 : 0));
     this.sendQueue.consume(dataAcked);
     this.sndUna = ack;
@@ -597,7 +601,7 @@ export class Connection {
         this.setState('CLOSE_WAIT', 'rcv FIN: the peer closed its side (RFC 9293 §3.10.7.4 eighth)');
         break;
       case 'FIN_WAIT_1':
-        if (this.finSent() && this.sndUna === this.sndMax) {
+        if (this.ourFinAcked()) {
           this.enterTimeWait(now, 'rcv FIN and our FIN is acked: wait 2MSL (RFC 9293 §3.10.7.4 eighth)');
         } else {
           this.setState('CLOSING', 'rcv FIN before the ACK of ours: simultaneous close (RFC 9293 §3.10.7.4 eighth)');
@@ -624,12 +628,12 @@ export class Connection {
 
   // ------------------------------------------------------------------ sending
 
-  private finSent(): boolean {
-    return this.finQueued && seqGt(this.sndMax, this.finSeq());
+  private ourFinAcked(): boolean {
+    return this.finSeqNo !== -1 && seqGt(this.sndUna, this.finSeqNo);
   }
 
-  /** Sequence number of our FIN: right after the last queued byte. */
-  private finSeq(): number {
+  /** Where our FIN goes: right after the last queued byte. */
+  private finPosition(): number {
     return seqAdd(this.sndUna, this.sendQueue.length + (this.synAcked ? 0 : 1));
   }
 
@@ -655,12 +659,14 @@ export class Connection {
         // Nagle: a small segment waits while data is unacknowledged.
         break;
       }
-      this.sendData(offset, len, len === unsent && this.finQueued, now);
-      if (this.finSent()) return;
+      const withFin = len === unsent && this.finQueued;
+      this.sendData(offset, len, withFin, now);
+      if (withFin) return;
     }
-    // The FIN alone (no data left to piggyback it on).
-    if (this.finQueued && !this.finSent() && this.sndNxt === this.finSeq()) {
+    // The FIN alone (no data left to piggyback it on), first time or again after a timeout.
+    if (this.finQueued && !this.ourFinAcked() && this.sndNxt === this.finPosition()) {
       this.sendData(seqSub(this.sndNxt, this.sndUna), 0, true, now);
+      return;
     }
     // Data waiting, nothing in flight, and the window too small to send: the
     // persist timer makes sure we probe rather than wait forever (§3.8.6.1).
@@ -686,6 +692,7 @@ export class Connection {
     if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
     if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
     if (withFin) {
+      if (this.finSeqNo === -1) this.finSeqNo = seqAdd(seq, len);
       if (this.state === 'ESTABLISHED') this.setState('FIN_WAIT_1', 'user close: FIN sent (RFC 9293 §3.10.4)');
       else if (this.state === 'CLOSE_WAIT') this.setState('LAST_ACK', 'user close in CLOSE_WAIT: FIN sent (RFC 9293 §3.10.4)');
     }
@@ -743,10 +750,9 @@ export class Connection {
     this.sendAck(now);
   }
 
-  /** <SEQ=seq><CTL=RST> (or RST,ACK when ack is given). */
-  private sendReset(seq: number, ack: number, withAck: boolean): void {
-    this.out.push({ seq, ack: withAck ? ack : 0, flags: withAck ? TCP_RST | TCP_ACK : TCP_RST, window: 0 });
-    this.counters.inc('tcp_rst_sent');
+  /** <SEQ=seq><CTL=RST>, the answer to an unacceptable ACK. */
+  private sendReset(seq: number): void {
+    this.out.push({ seq, ack: 0, flags: TCP_RST, window: 0 });
   }
 
   // ------------------------------------------------------------------- window
@@ -878,13 +884,9 @@ export class Connection {
       this.retransmitSynAck(now);
     } else {
       this.cc.onTimeout(seqSub(this.sndMax, this.sndUna), now);
-      // Go back to SND.UNA: resend from the first unacknowledged byte.
+      // Go back to SND.UNA: resend from the first unacknowledged byte (or the FIN).
       this.sndNxt = this.sndUna;
       this.transmit(now);
-      if (this.sndNxt === this.sndUna && this.finSent()) {
-        // Only our FIN is outstanding: resend it.
-        this.sendData(seqSub(this.sndNxt, this.sndUna), 0, true, now);
-      }
     }
     this.rtoAt = now + this.rtt.rto;
   }

@@ -1,0 +1,127 @@
+/**
+ * A TCP server with node:net's shape: listen(), 'listening', 'connection',
+ * 'close', 'error', close(), address(). `server.close()` stops accepting at
+ * once and emits 'close' when the last accepted connection has closed.
+ */
+import { EventEmitter } from 'node:events';
+import type { Stack } from '../stack/stack.js';
+import type { Listener, TcpEndpoint } from '../stack/endpoint.js';
+import { Socket } from './socket.js';
+import { socketError } from './errors.js';
+
+export interface ServerOptions {
+  allowHalfOpen?: boolean;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+  /** Maximum connections in SYN_RECEIVED (Node's default backlog is 511). */
+  backlog?: number;
+}
+
+export interface ListenOptions {
+  port?: number;
+  host?: string;
+  backlog?: number;
+}
+
+export class Server extends EventEmitter {
+  private listener: Listener | null = null;
+  private readonly sockets = new Set<Socket>();
+  private closing = false;
+
+  constructor(
+    private readonly stack: Stack,
+    private readonly options: ServerOptions = {},
+    connectionListener?: (socket: Socket) => void,
+  ) {
+    super();
+    if (connectionListener !== undefined) this.on('connection', connectionListener);
+  }
+
+  get listening(): boolean {
+    return this.listener !== null;
+  }
+
+  listen(port?: number | ListenOptions, host?: string | number | (() => void), backlog?: number | (() => void), cb?: () => void): this {
+    let opts: ListenOptions;
+    if (typeof port === 'object' && port !== null) {
+      opts = { ...port };
+      if (typeof host === 'function') cb = host;
+    } else {
+      opts = { port: port ?? 0 };
+      for (const a of [host, backlog]) {
+        if (typeof a === 'function') cb = a;
+        else if (typeof a === 'string') opts.host = a;
+        else if (typeof a === 'number') opts.backlog = a;
+      }
+    }
+    if (cb !== undefined) this.once('listening', cb);
+    const h = opts.host;
+    if (h !== undefined && h !== this.stack.addr && h !== '0.0.0.0' && h !== '::' && h !== 'localhost') {
+      process.nextTick(() => this.emit('error', socketError('EADDRNOTAVAIL', 'listen', h, opts.port)));
+      return this;
+    }
+    try {
+      this.listener = this.stack.openListener(opts.port ?? 0, opts.backlog ?? this.options.backlog ?? 511, (ep) => this.accept(ep));
+    } catch (err) {
+      const e = err as { code?: string };
+      const out = e.code === 'EADDRINUSE' ? socketError('EADDRINUSE', 'listen', this.stack.addr, opts.port) : (err as Error);
+      process.nextTick(() => this.emit('error', out));
+      return this;
+    }
+    this.closing = false;
+    process.nextTick(() => this.emit('listening'));
+    return this;
+  }
+
+  private accept(ep: TcpEndpoint): void {
+    const s = new Socket(this.stack, ep, { allowHalfOpen: this.options.allowHalfOpen ?? false, connecting: false });
+    if (this.options.noDelay) s.setNoDelay(true);
+    if (this.options.keepAlive) s.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);
+    this.sockets.add(s);
+    s.once('close', () => {
+      this.sockets.delete(s);
+      this.maybeClosed();
+    });
+    this.emit('connection', s);
+  }
+
+  address(): { address: string; family: string; port: number } | null {
+    if (this.listener === null) return null;
+    return { address: this.stack.addr, family: 'IPv4', port: this.listener.port };
+  }
+
+  close(cb?: (err?: Error) => void): this {
+    if (this.listener === null) {
+      const err = Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' });
+      if (cb !== undefined) process.nextTick(() => cb(err));
+      return this;
+    }
+    this.stack.closeListener(this.listener);
+    this.listener = null;
+    this.closing = true;
+    if (cb !== undefined) this.once('close', () => cb());
+    this.maybeClosed();
+    return this;
+  }
+
+  getConnections(cb: (err: Error | null, count: number) => void): this {
+    process.nextTick(() => cb(null, this.sockets.size));
+    return this;
+  }
+
+  private maybeClosed(): void {
+    if (this.closing && this.sockets.size === 0) {
+      this.closing = false;
+      process.nextTick(() => this.emit('close'));
+    }
+  }
+
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+}

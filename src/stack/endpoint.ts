@@ -1,0 +1,88 @@
+/**
+ * A connection as the stack holds it: the sans-IO TCB plus its addresses, its
+ * one entry in the stack's timer heap, and the object (a Socket) that gets its
+ * events. Every user call goes through here so the stack can send what the
+ * call produced and re-arm the timer right after it.
+ */
+import type { Connection, ConnEvent } from '../tcp/connection.js';
+import type { Timer } from './clock.js';
+
+export interface EndpointHandler {
+  onEvent(ev: ConnEvent): void;
+}
+
+export interface Listener {
+  readonly port: number;
+  /** Connections in SYN_RECEIVED may not exceed this (the SYN queue). */
+  readonly backlog: number;
+  /** Passive connections still in SYN_RECEIVED. */
+  pending: number;
+  onConnection(ep: TcpEndpoint): void;
+}
+
+/** What the endpoint needs from the stack (kept narrow to avoid a cycle). */
+export interface EndpointOwner {
+  now(): number;
+  flush(ep: TcpEndpoint): void;
+}
+
+export class TcpEndpoint {
+  handler: EndpointHandler | null = null;
+  /** The listener that created this passive connection, until it is established. */
+  listener: Listener | null = null;
+  timer: Timer | null = null;
+  timerAt = Infinity;
+  flushing = false;
+  /** Removed from the stack's table (the TCB was deleted). */
+  removed = false;
+
+  constructor(
+    private readonly owner: EndpointOwner,
+    readonly conn: Connection,
+    readonly localAddr: string,
+    readonly localPort: number,
+    readonly remoteAddr: string,
+    readonly remotePort: number,
+  ) {}
+
+  get key(): string {
+    return endpointKey(this.remoteAddr, this.remotePort, this.localPort);
+  }
+
+  write(data: Buffer): boolean {
+    const ok = this.conn.write(data, this.owner.now());
+    this.owner.flush(this);
+    return ok;
+  }
+
+  read(max?: number): Buffer[] {
+    const data = this.conn.read(this.owner.now(), max);
+    this.owner.flush(this);
+    return data;
+  }
+
+  close(): void {
+    this.conn.close(this.owner.now());
+    this.owner.flush(this);
+  }
+
+  abort(): void {
+    this.conn.abort(this.owner.now());
+    this.owner.flush(this);
+  }
+
+  setNoDelay(on: boolean): void {
+    this.conn.setNoDelay(on, this.owner.now());
+    this.owner.flush(this);
+  }
+
+  setKeepAlive(idleMs: number): void {
+    this.conn.setKeepAlive(idleMs, this.owner.now());
+    this.owner.flush(this);
+  }
+}
+
+/** Demultiplexing key. Our own address is fixed per stack, so three parts suffice. */
+export function endpointKey(remoteAddr: string, remotePort: number, localPort: number): string {
+  return `${remoteAddr}:${remotePort}:${localPort}`;
+}
