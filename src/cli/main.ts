@@ -3,10 +3,14 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { upCommand } from './up.js';
+import { listenCommand } from './listen.js';
+import { connectCommand } from './connect.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('tuntcp')
   .command(upCommand)
+  .command(listenCommand)
+  .command(connectCommand)
   .demandCommand(1, 'name a command (see --help)')
   .strict()
   .help()

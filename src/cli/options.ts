@@ -21,6 +21,7 @@ export const stackOptions = {
   corrupt: { type: 'number', default: 0, describe: 'percent of packets with one byte changed' },
   rate: { type: 'number', default: 0, describe: 'bottleneck rate in Mbit/s (0 = none)' },
   seed: { type: 'number', default: 1, describe: 'seed of the fault injector PRNG' },
+  msl: { type: 'number', default: 30, describe: 'maximum segment lifetime in seconds (TIME_WAIT lasts 2*MSL)' },
 } satisfies Record<string, Options>;
 
 export interface StackArgs {
@@ -39,6 +40,7 @@ export interface StackArgs {
   corrupt: number;
   rate: number;
   seed: number;
+  msl: number;
 }
 
 /** Returns an error message for the first bad option, or null. */
@@ -55,5 +57,6 @@ export function checkStackArgs(a: StackArgs): string | null {
     if (!(a[k] >= 0 && a[k] <= 100)) return `--${k} ${a[k]} is not a percentage`;
   for (const k of ['delay', 'jitter', 'rate'] as const) if (!(a[k] >= 0)) return `--${k} ${a[k]} must be >= 0`;
   if (!Number.isInteger(a.seed)) return `--seed ${a.seed} must be an integer`;
+  if (!(a.msl > 0)) return `--msl ${a.msl} must be > 0`;
   return null;
 }

@@ -11,14 +11,14 @@ import { FaultLink, hasFaults } from '../link/fault.js';
 import { TapLink } from '../link/tap.js';
 import { joinPacket } from '../link/link.js';
 import { RealClock } from '../stack/clock.js';
-import { Stack } from '../stack/stack.js';
+import { NetStack } from '../socket/net-stack.js';
 import { PcapWriter } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { formatClock } from '../trace/time.js';
 import type { StackArgs } from './options.js';
 
 export interface RunningStack {
-  stack: Stack;
+  stack: NetStack;
   tap: TapLink;
   /** Close everything and remove the device. Safe to call twice. */
   shutdown(): void;
@@ -50,7 +50,7 @@ export function startStack(a: StackArgs): RunningStack {
         process.stdout.write(`${formatClock(new Date())} ${fmt.format(joinPacket(header, payload))}\n`);
       });
     }
-    const stack = new Stack({ link: tap, addr: a.addr, clock });
+    const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000 } });
     let done = false;
     const shutdown = (): void => {
       if (done) return;

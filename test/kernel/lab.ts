@@ -70,3 +70,17 @@ export function linkExists(name: string): boolean {
     return false;
   }
 }
+
+import type { StackArgs } from '../../src/cli/options.js';
+
+/** The CLI defaults, with overrides: for starting a stack in-process with startStack(). */
+export function stackArgs(o: Partial<StackArgs> = {}): StackArgs {
+  return {
+    tun: 'tuntcp0', addr: '10.55.0.2', peer: '10.55.0.1/24', mtu: 1500, trace: false, absolute: false,
+    loss: 0, duplicate: 0, reorder: 0, delay: 0, jitter: 0, corrupt: 0, rate: 0, seed: 1, msl: 30,
+    ...o,
+  };
+}
+
+/** Path of the compiled CLI entry point. */
+export const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;

@@ -1,0 +1,77 @@
+/**
+ * `tuntcp connect <host> <port>`: bash's `exec 88<>/dev/tcp/host/port` as a
+ * command. stdin goes to the socket and the socket to stdout; EOF on stdin
+ * half-closes (FIN) and we keep reading until the peer's FIN; exit 0 once both
+ * directions are closed, non-zero with one line naming the error otherwise.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIPv4 } from 'node:net';
+import type { CommandModule } from 'yargs';
+import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
+import { startStack } from './start-stack.js';
+import { die } from './errors.js';
+
+interface ConnectArgs extends StackArgs {
+  host: string;
+  port: number;
+}
+
+export const connectCommand: CommandModule<object, ConnectArgs> = {
+  command: 'connect <host> <port>',
+  describe: 'open a TCP connection from the stack: stdin to the socket, the socket to stdout',
+  builder: (y) =>
+    y
+      .positional('host', { type: 'string', demandOption: true, describe: 'address or host name to connect to' })
+      .positional('port', { type: 'number', demandOption: true, describe: 'TCP port' })
+      .options(stackOptions)
+      .check((a) => {
+        if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) return `port ${a.port} is out of range`;
+        return checkStackArgs(a as StackArgs) ?? true;
+      }) as never,
+  handler: async (a) => {
+    let host = a.host;
+    if (!isIPv4(host)) {
+      try {
+        host = (await lookup(host, { family: 4 })).address;
+      } catch (err) {
+        die('connect', err);
+      }
+    }
+    let running;
+    try {
+      running = startStack(a);
+    } catch (err) {
+      die('connect', err);
+    }
+    const { stack, shutdown } = running;
+    const finish = (code: number): void => {
+      shutdown();
+      process.exit(code);
+    };
+    process.once('SIGINT', () => finish(130));
+    process.once('SIGTERM', () => finish(143));
+    const sock = stack.connect({ port: a.port, host, allowHalfOpen: true });
+    sock.on('error', (err) => {
+      process.stderr.write(`tuntcp: ${err.message}\n`);
+      finish(1);
+    });
+    sock.on('connect', () => {
+      process.stderr.write(`connected ${sock.localAddress}:${sock.localPort} -> ${host}:${a.port}\n`);
+      process.stdin.pipe(sock);
+    });
+    sock.pipe(process.stdout);
+    let readDone = false;
+    let writeDone = false;
+    const maybeDone = (): void => {
+      if (readDone && writeDone) finish(0);
+    };
+    sock.on('end', () => {
+      readDone = true;
+      maybeDone();
+    });
+    sock.on('finish', () => {
+      writeDone = true;
+      maybeDone();
+    });
+  },
+};

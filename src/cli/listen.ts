@@ -1,0 +1,77 @@
+/** `tuntcp listen <port>`: a TCP server on the stack: echo, discard or HTTP. */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { CommandModule } from 'yargs';
+import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
+import { startStack, runUntilSignal } from './start-stack.js';
+import { die, errorLine } from './errors.js';
+import type { Socket } from '../socket/socket.js';
+
+interface ListenArgs extends StackArgs {
+  port: number;
+  echo: boolean;
+  discard: boolean;
+  http: boolean;
+}
+
+export const listenCommand: CommandModule<object, ListenArgs> = {
+  command: 'listen <port>',
+  describe: 'run a TCP server on the stack (echo by default)',
+  builder: (y) =>
+    y
+      .positional('port', { type: 'number', demandOption: true, describe: 'TCP port to listen on' })
+      .options(stackOptions)
+      .option('echo', { type: 'boolean', default: false, describe: 'send back what arrives' })
+      .option('discard', { type: 'boolean', default: false, describe: 'read and drop what arrives' })
+      .option('http', { type: 'boolean', default: false, describe: 'serve a small HTTP page through node:http' })
+      .conflicts('echo', ['discard', 'http'])
+      .conflicts('discard', 'http')
+      .check((a) => {
+        if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) return `port ${a.port} is out of range`;
+        return checkStackArgs(a as StackArgs) ?? true;
+      }) as never,
+  handler: (a) => {
+    let running;
+    try {
+      running = startStack(a);
+    } catch (err) {
+      die('listen', err);
+    }
+    const { stack } = running;
+    const mode = a.http ? 'http' : a.discard ? 'discard' : 'echo';
+    const onSocketError = (err: Error): void => {
+      process.stderr.write(errorLine('', err) + '\n');
+    };
+    let handle: (s: Socket) => void;
+    if (mode === 'http') {
+      const http = createHttpServer(httpPage);
+      handle = (s) => http.emit('connection', s);
+    } else if (mode === 'discard') {
+      handle = (s) => s.resume();
+    } else {
+      handle = (s) => s.pipe(s);
+    }
+    const server = stack.createServer({ allowHalfOpen: mode === 'echo' }, (s) => {
+      s.on('error', onSocketError);
+      handle(s);
+    });
+    server.on('error', (err) => die('listen', err));
+    server.listen(a.port, () => {
+      runUntilSignal(running);
+      process.stderr.write(`ready ${mode} ${a.addr}:${a.port} tun=${a.tun} peer=${a.peer} mtu=${a.mtu}\n`);
+    });
+  },
+};
+
+function httpPage(req: IncomingMessage, res: ServerResponse): void {
+  const body =
+    '<!doctype html>\n<html><head><title>tuntcp</title></head><body>\n' +
+    `<h1>Hello from tuntcp</h1>\n<p>${escapeHtml(req.method ?? '')} ${escapeHtml(req.url ?? '')} from ` +
+    `${escapeHtml(req.socket.remoteAddress ?? '')}:${req.socket.remotePort ?? ''}, served by a TCP stack in TypeScript.</p>\n` +
+    '</body></html>\n';
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
