@@ -9,6 +9,7 @@ import { decodeIPv4, IPPROTO_TCP, IPPROTO_ICMP, type IPv4Packet } from '../../..
 import { buildTcpPacket, decodeTcp, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../../../src/wire/tcp.js';
 import { buildIcmpPacket, decodeIcmp, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST } from '../../../src/wire/icmp.js';
 import { Prng } from '../../../src/link/prng.js';
+import { IsnGenerator } from '../../../src/stack/isn.js';
 
 const US = '10.55.0.2';
 const PEER = '10.55.0.1';
@@ -142,6 +143,39 @@ test('random and mutated packets never throw and never get more than one answer 
   assert.is(r.stack.counters.get('stack_internal_error'), 0);
   assert.is(r.stack.counters.get('ip_in'), 5000);
   assert.ok(answers < 5000);
+});
+
+test('listener: SYN gets SYN,ACK with our MSS from the MTU; the SYN queue is bounded by the backlog', () => {
+  const r = rig();
+  r.stack.openListener(80, 3, () => {});
+  const replies: Buffer[] = [];
+  for (let i = 0; i < 5; i++) {
+    replies.push(...r.inject(tcp({ flags: TCP_SYN, srcPort: 41000 + i, seq: 1000 * i, options: [{ kind: 'mss', mss: 1460 }] })));
+  }
+  assert.is(replies.length, 3);
+  for (const p of replies) {
+    const { seg } = asTcp(p);
+    assert.is(seg.flags, TCP_SYN | TCP_ACK);
+    assert.is(seg.options.mss, 1460, 'MTU 1500 - 40');
+  }
+  assert.is(r.stack.counters.get('tcp_listen_overflow'), 2);
+  // An ACK to a listener that matches no connection gets <SEQ=SEG.ACK><CTL=RST> (§3.10.7.2).
+  const out = r.inject(tcp({ flags: TCP_ACK, srcPort: 42000, seq: 5, ack: 777 }));
+  assert.is(asTcp(out[0]!).seg.flags, TCP_RST);
+  assert.is(asTcp(out[0]!).seg.seq, 777);
+  // A RST to a listener is ignored.
+  assert.is(r.inject(tcp({ flags: TCP_RST, srcPort: 42001, seq: 5 })).length, 0);
+});
+
+test('RFC 6528 ISNs: same 4-tuple increases with the 4 µs clock, other 4-tuples look unrelated', () => {
+  const g = new IsnGenerator(Buffer.alloc(16, 1));
+  const a0 = g.isn(1000, US, 80, PEER, 40000);
+  const a1 = g.isn(1001, US, 80, PEER, 40000);
+  assert.is((a1 - a0 + 2 ** 32) % 2 ** 32, 250, '1 ms = 250 ticks of 4 µs');
+  const b0 = g.isn(1000, US, 80, PEER, 40001);
+  assert.ok(Math.abs(((b0 - a0) | 0)) > 1_000_000, 'a neighbouring port gives a far-away ISN');
+  const other = new IsnGenerator(Buffer.alloc(16, 2)).isn(1000, US, 80, PEER, 40000);
+  assert.is.not(other, a0, 'another key, another ISN');
 });
 
 test.run();
