@@ -101,6 +101,8 @@ export class Stack {
 
   private receive(packet: Buffer): void {
     this.counters.inc('ip_in');
+    // The kernel sends IPv6 (router solicitations) on any new link: not ours to parse.
+    if (packet.length > 0 && packet[0]! >> 4 === 6) return this.drop('ipv6_ignored');
     const ip = decodeIPv4(packet);
     if (typeof ip === 'string') return this.drop(ip);
     if (ip.dst !== this.addr) return this.drop('ip_not_for_us');

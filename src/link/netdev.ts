@@ -1,0 +1,119 @@
+/**
+ * The kernel side of a TUN device, set up with iproute2's `ip` command: the
+ * kernel's own address on the link, MTU, link up, and a route to the stack's
+ * address. Commands run with argument arrays, never through a shell.
+ *
+ * Errors are one line with a `code`: 'EINVAL' for bad arguments (checked here
+ * before anything runs), 'EIPROUTE2' when `ip` is missing or fails (the
+ * message carries ip's stderr).
+ */
+import { spawnSync } from 'node:child_process';
+
+export interface TunConfig {
+  /** Interface name, as returned by TunLink.open. */
+  name: string;
+  /** The kernel's address on the link, in CIDR form, e.g. '10.55.0.1/24'. */
+  peer: string;
+  /** The stack's address, e.g. '10.55.0.2'. The kernel routes it via the device. */
+  addr: string;
+  mtu: number;
+}
+
+export class NetdevError extends Error {
+  readonly code: 'EIPROUTE2' | 'EINVAL';
+  /** ip's stderr, when ip ran. */
+  readonly stderr: string;
+  constructor(code: 'EIPROUTE2' | 'EINVAL', message: string, stderr = '') {
+    super(message);
+    this.name = 'NetdevError';
+    this.code = code;
+    this.stderr = stderr;
+  }
+}
+
+/** Where to look for `ip` when PATH lacks the sbin directories. */
+const IP_CANDIDATES = ['ip', '/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'];
+
+interface IpResult {
+  ok: boolean;
+  stderr: string;
+}
+
+function runIp(args: string[]): IpResult {
+  for (const bin of IP_CANDIDATES) {
+    const r = spawnSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    if (r.error !== undefined) {
+      if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new NetdevError('EIPROUTE2', `ip ${args.join(' ')}: ${r.error.message}`);
+    }
+    return { ok: r.status === 0, stderr: oneLine(r.stderr) };
+  }
+  throw new NetdevError('EIPROUTE2', 'the `ip` command (iproute2) was not found: install iproute2');
+}
+
+function oneLine(s: string): string {
+  return s.trim().split('\n').map((l) => l.trim()).filter((l) => l.length > 0).join('; ');
+}
+
+function ip(args: string[]): void {
+  const r = runIp(args);
+  if (!r.ok) throw new NetdevError('EIPROUTE2', `ip ${args.join(' ')}: ${r.stderr || 'failed'}`, r.stderr);
+}
+
+/** Parse a dotted IPv4 address to a 32-bit number, or null. */
+function parseIPv4(s: string): number | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (m === null) return null;
+  let v = 0;
+  for (let i = 1; i <= 4; i++) {
+    const o = Number(m[i]);
+    if (o > 255) return null;
+    v = v * 256 + o;
+  }
+  return v;
+}
+
+function invalid(message: string): NetdevError {
+  return new NetdevError('EINVAL', message);
+}
+
+function checkName(name: string): void {
+  // Kernel rule (dev_valid_name): 1..15 bytes, no '/', ':' or whitespace.
+  if (name.length === 0 || Buffer.byteLength(name) > 15 || /[\s/:]/.test(name)) {
+    throw invalid(`'${name}' is not a valid interface name`);
+  }
+}
+
+/**
+ * Give the kernel side of TUN device `name` the address `peer` (CIDR), set the
+ * MTU, bring the link up and route `addr` through it. Idempotent.
+ */
+export function configureTun(cfg: TunConfig): void {
+  checkName(cfg.name);
+  const m = /^([\d.]+)(?:\/(\d{1,2}))?$/.exec(cfg.peer);
+  const peerIp = m === null ? null : parseIPv4(m[1]!);
+  const prefix = m?.[2] === undefined ? 32 : Number(m[2]);
+  if (peerIp === null || prefix < 1 || prefix > 32) {
+    throw invalid(`peer '${cfg.peer}' is not an IPv4 address with a prefix (like 10.55.0.1/24)`);
+  }
+  const addrIp = parseIPv4(cfg.addr);
+  if (addrIp === null) throw invalid(`addr '${cfg.addr}' is not an IPv4 address`);
+  if (addrIp === peerIp) throw invalid(`addr ${cfg.addr} must differ from the kernel's address ${cfg.peer}`);
+  if (!Number.isInteger(cfg.mtu) || cfg.mtu < 68 || cfg.mtu > 65535) throw invalid(`mtu ${cfg.mtu} is out of range 68..65535`);
+
+  const peer = `${m![1]!}/${prefix}`;
+  ip(['addr', 'replace', peer, 'dev', cfg.name]);
+  ip(['link', 'set', 'dev', cfg.name, 'mtu', String(cfg.mtu), 'up']);
+  // The connected route of the peer subnet already covers addr when it is inside it.
+  const mask = prefix === 32 ? 0xffffffff : (0xffffffff << (32 - prefix)) >>> 0;
+  const inSubnet = ((addrIp & mask) >>> 0) === ((peerIp & mask) >>> 0);
+  if (!inSubnet) ip(['route', 'replace', `${cfg.addr}/32`, 'dev', cfg.name]);
+}
+
+/** Remove device `name`. A device that does not exist is not an error. */
+export function deleteTun(name: string): void {
+  checkName(name);
+  const r = runIp(['link', 'del', 'dev', name]);
+  if (r.ok || /does not exist|cannot find device/i.test(r.stderr)) return;
+  throw new NetdevError('EIPROUTE2', `ip link del dev ${name}: ${r.stderr || 'failed'}`, r.stderr);
+}

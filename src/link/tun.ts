@@ -1,0 +1,195 @@
+/**
+ * TunLink: the Link to the Linux kernel, through a TUN device and the C addon.
+ *
+ * Receive: the addon reads every queued packet on each poll wakeup into one
+ * pooled buffer and calls us once; we hand the owner one array of Buffer views
+ * into that pool. The pool is overwritten on the next wakeup, which the Link
+ * contract allows (the owner copies what it keeps).
+ *
+ * Send: one write(2) per packet, or writev(2) for header + payload so the
+ * payload is never copied. A full device queue (EAGAIN) drops the packet and
+ * counts it: TCP retransmits, nothing blocks, nothing throws.
+ *
+ * The device itself is configured (address, MTU, up, route) by netdev.ts.
+ */
+import { constants as osConstants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
+import type { Link } from './link.js';
+import { loadNative, type NativeTun, type TunHandle } from './native.js';
+
+export interface TunOpenOptions {
+  /** Interface name, at most 15 bytes; '' or 'tun%d' lets the kernel pick. */
+  name: string;
+  /** Largest packet the stack will send; also sizes the receive pool. */
+  mtu: number;
+  /** Fail with EBUSY if the name is taken (default true). false attaches to an
+   * existing persistent TUN device of that name. */
+  exclusive?: boolean;
+  /** Most packets delivered per onReceive call (default 256). */
+  maxBatch?: number;
+}
+
+/** Snapshot of a TunLink's counters, named as `netstat -s` prints them. */
+export interface TunCounters {
+  tun_rx_packets: number;
+  tun_rx_batches: number;
+  tun_rx_unclaimed: number;
+  tun_tx_packets: number;
+  tun_tx_dropped: number;
+  tun_tx_errors: number;
+}
+
+const DEFAULT_MAX_BATCH = 256;
+/** Pool size beyond one maximum read; bounds memory when the MTU is large. */
+const POOL_BATCH_BYTES_MAX = 4 * 1024 * 1024;
+
+const EAGAIN = osConstants.errno.EAGAIN;
+const ENOBUFS = osConstants.errno.ENOBUFS;
+
+function errnoName(errno: number): string {
+  let name = '';
+  try {
+    name = getSystemErrorName(-errno);
+  } catch {
+    // not a known errno
+  }
+  return /^E[A-Z0-9]+$/.test(name) ? name : `ERRNO${errno}`;
+}
+
+export class TunLink implements Link {
+  readonly name: string;
+  readonly mtu: number;
+  onReceive: ((packets: Buffer[]) => void) | null = null;
+  /** Called once if the device fails after open (e.g. it was deleted); the
+   * link stops receiving. Without a handler a process warning is emitted. */
+  onError: ((err: Error) => void) | null = null;
+
+  private readonly addon: NativeTun;
+  private readonly handle: TunHandle;
+  private readonly pool: Buffer;
+  private readonly meta: Uint32Array;
+  private isClosed = false;
+  private failure: Error | null = null;
+  private nRxPackets = 0;
+  private nRxBatches = 0;
+  private nRxUnclaimed = 0;
+  private nTxPackets = 0;
+  private nTxDropped = 0;
+  private nTxErrors = 0;
+
+  private constructor(addon: NativeTun, handle: TunHandle, name: string, mtu: number, maxBatch: number) {
+    this.addon = addon;
+    this.handle = handle;
+    this.name = name;
+    this.mtu = mtu;
+    const slot = (mtu + 7) & ~7;
+    const batchBytes = Math.min(maxBatch * slot, POOL_BATCH_BYTES_MAX);
+    // allocUnsafeSlow: a buffer of its own (not a slice of Node's shared pool)
+    // that C can keep a pointer to for the life of the device.
+    this.pool = Buffer.allocUnsafeSlow(addon.READ_MAX + batchBytes);
+    this.meta = new Uint32Array(2 * maxBatch);
+    addon.start(handle, this.pool, this.meta, (count, errno) => this.deliver(count, errno));
+  }
+
+  /** Open the device and start receiving. Throws an Error with `code`:
+   * ENOADDON, ENOTUN, EPERM, EBUSY, EINVAL. */
+  static open(opts: TunOpenOptions): TunLink {
+    const mtu = opts.mtu;
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+      throw Object.assign(new Error(`mtu ${mtu} is out of range 68..65535`), { code: 'EINVAL' });
+    }
+    const maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH;
+    const addon = loadNative();
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > addon.BATCH_MAX) {
+      throw Object.assign(new Error(`maxBatch ${maxBatch} is out of range 1..${addon.BATCH_MAX}`), { code: 'EINVAL' });
+    }
+    const { handle, name } = addon.open(opts.name, opts.exclusive ?? true);
+    try {
+      return new TunLink(addon, handle, name, mtu, maxBatch);
+    } catch (err) {
+      addon.close(handle);
+      throw err;
+    }
+  }
+
+  get rxPackets(): number { return this.nRxPackets; }
+  get rxBatches(): number { return this.nRxBatches; }
+  get txPackets(): number { return this.nTxPackets; }
+  /** Packets not written because the device queue was full (EAGAIN). */
+  get txDropped(): number { return this.nTxDropped; }
+  /** Packets the kernel refused for another reason (e.g. EINVAL: not IP). */
+  get txErrors(): number { return this.nTxErrors; }
+  get closed(): boolean { return this.isClosed; }
+  /** The error that stopped receiving, if any. */
+  get error(): Error | null { return this.failure; }
+
+  counters(): TunCounters {
+    return {
+      tun_rx_packets: this.nRxPackets,
+      tun_rx_batches: this.nRxBatches,
+      tun_rx_unclaimed: this.nRxUnclaimed,
+      tun_tx_packets: this.nTxPackets,
+      tun_tx_dropped: this.nTxDropped,
+      tun_tx_errors: this.nTxErrors,
+    };
+  }
+
+  send(header: Buffer, payload?: Buffer): void {
+    if (this.isClosed) {
+      this.nTxDropped++;
+      return;
+    }
+    const r = payload === undefined || payload.length === 0
+      ? this.addon.write(this.handle, header)
+      : this.addon.writev(this.handle, header, payload);
+    if (r >= 0) this.nTxPackets++;
+    else if (r === -EAGAIN || r === -ENOBUFS) this.nTxDropped++;
+    else this.nTxErrors++;
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.addon.close(this.handle);
+  }
+
+  /** Let the process exit while the device is open (like socket.unref()). */
+  unref(): this {
+    if (!this.isClosed) this.addon.setRef(this.handle, false);
+    return this;
+  }
+
+  ref(): this {
+    if (!this.isClosed) this.addon.setRef(this.handle, true);
+    return this;
+  }
+
+  private deliver(count: number, errno: number): void {
+    if (count > 0 && !this.isClosed) {
+      const pool = this.pool;
+      const meta = this.meta;
+      const packets = new Array<Buffer>(count);
+      for (let i = 0; i < count; i++) {
+        const off = meta[2 * i]!;
+        packets[i] = pool.subarray(off, off + meta[2 * i + 1]!);
+      }
+      this.nRxPackets += count;
+      this.nRxBatches++;
+      const cb = this.onReceive;
+      if (cb !== null) cb(packets);
+      else this.nRxUnclaimed += count;
+    }
+    if (errno !== 0 && !this.isClosed) this.fail(-errno);
+  }
+
+  private fail(errno: number): void {
+    const code = errnoName(errno);
+    const err = Object.assign(new Error(`tun device ${this.name} stopped: ${code} (the device was deleted or failed)`), {
+      code,
+      errno: -errno,
+    });
+    this.failure = err;
+    if (this.onError !== null) this.onError(err);
+    else process.emitWarning(err.message, { code: 'TUNTCP_TUN_FAILED' });
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * ICMP codec (RFC 792): echo request/reply, and the error messages that quote
+ * the offending datagram (destination unreachable, time exceeded, ...).
+ */
+import { internetChecksum } from './checksum.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, bytesToIp, writeIPv4HeaderFor, type IPv4Fields, type IPv4Packet } from './ipv4.js';
+
+export const ICMP_ECHO_REPLY = 0;
+export const ICMP_DEST_UNREACH = 3;
+export const ICMP_SOURCE_QUENCH = 4;
+export const ICMP_REDIRECT = 5;
+export const ICMP_ECHO_REQUEST = 8;
+export const ICMP_TIME_EXCEEDED = 11;
+export const ICMP_PARAM_PROBLEM = 12;
+
+/** Destination unreachable codes used by the stack (RFC 792, RFC 1191). */
+export const ICMP_PORT_UNREACH = 3;
+export const ICMP_FRAG_NEEDED = 4;
+
+export interface IcmpQuote {
+  src: string;
+  dst: string;
+  protocol: number;
+  srcPort?: number;
+  dstPort?: number;
+  /** TCP only: the quoted segment's sequence number (RFC 5927 checks it). */
+  seq?: number;
+}
+
+export interface IcmpMessage {
+  type: number;
+  code: number;
+  checksum: number;
+  /** Echo only, else 0. */
+  id: number;
+  /** Echo only, else 0. */
+  seq: number;
+  /** The 4 bytes after the checksum as a uint32 (id/seq, pointer, next-hop MTU...). */
+  rest: number;
+  /** View of everything after the 8-byte header (no copy). */
+  data: Buffer;
+  /** Error messages: the quoted IP header and first 8 bytes, as far as present. */
+  quoted?: IcmpQuote;
+}
+
+export type IcmpDropReason = 'icmp_truncated' | 'icmp_bad_checksum';
+
+/** Types whose data is "Internet Header + 64 bits of Original Data Datagram". */
+function quotesDatagram(type: number): boolean {
+  return (
+    type === ICMP_DEST_UNREACH || type === ICMP_SOURCE_QUENCH || type === ICMP_REDIRECT ||
+    type === ICMP_TIME_EXCEEDED || type === ICMP_PARAM_PROBLEM
+  );
+}
+
+/** Decode an ICMP message (the IPv4 payload). Never throws. */
+export function decodeIcmp(payload: Buffer, verifyChecksum = true): IcmpMessage | IcmpDropReason {
+  if (payload.length < 8) return 'icmp_truncated';
+  // RFC 792: the checksum covers the whole ICMP message.
+  if (verifyChecksum && internetChecksum(payload, 0, payload.length) !== 0) return 'icmp_bad_checksum';
+  const type = payload[0]!;
+  const echo = type === ICMP_ECHO_REQUEST || type === ICMP_ECHO_REPLY;
+  const msg: IcmpMessage = {
+    type,
+    code: payload[1]!,
+    checksum: (payload[2]! << 8) | payload[3]!,
+    id: echo ? (payload[4]! << 8) | payload[5]! : 0,
+    seq: echo ? (payload[6]! << 8) | payload[7]! : 0,
+    rest: payload.readUInt32BE(4),
+    data: payload.subarray(8),
+  };
+  if (quotesDatagram(type)) {
+    const q = parseQuote(msg.data);
+    if (q !== undefined) msg.quoted = q;
+  }
+  return msg;
+}
+
+/** The quoted datagram is often cut short; take whatever fields are there. */
+function parseQuote(d: Buffer): IcmpQuote | undefined {
+  if (d.length < 20 || d[0]! >> 4 !== 4) return undefined;
+  const ihl = (d[0]! & 0x0f) * 4;
+  const q: IcmpQuote = { src: bytesToIp(d, 12), dst: bytesToIp(d, 16), protocol: d[9]! };
+  if (ihl < 20) return q;
+  if ((q.protocol === IPPROTO_TCP || q.protocol === IPPROTO_UDP) && d.length >= ihl + 4) {
+    q.srcPort = (d[ihl]! << 8) | d[ihl + 1]!;
+    q.dstPort = (d[ihl + 2]! << 8) | d[ihl + 3]!;
+  }
+  if (q.protocol === IPPROTO_TCP && d.length >= ihl + 8) q.seq = d.readUInt32BE(ihl + 4);
+  return q;
+}
+
+/**
+ * Full IPv4 packet answering an echo request (RFC 792 "Echo or Echo Reply
+ * Message"): addresses swapped, same identifier, sequence number and data, TOS
+ * copied as Linux does. DF with id 0: an atomic datagram (RFC 6864 §4).
+ */
+export function buildEchoReply(request: IPv4Packet, msg: IcmpMessage): Buffer {
+  return buildIcmpPacket(
+    { src: request.dst, dst: request.src, protocol: IPPROTO_ICMP, tos: request.tos },
+    ICMP_ECHO_REPLY, 0, msg.rest, msg.data,
+  );
+}
+
+/** Full IPv4 packet carrying one ICMP message (protocol forced to ICMP). */
+export function buildIcmpPacket(ip: IPv4Fields, type: number, code: number, rest: number, data: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(28 + data.length);
+  writeIPv4HeaderFor(out, 0, ip, IPPROTO_ICMP, 8 + data.length);
+  out[20] = type & 0xff;
+  out[21] = code & 0xff;
+  out[22] = 0;
+  out[23] = 0;
+  out.writeUInt32BE(rest >>> 0, 24);
+  data.copy(out, 28);
+  const c = internetChecksum(out, 20, out.length);
+  out[22] = c >>> 8;
+  out[23] = c & 0xff;
+  return out;
+}

@@ -1,0 +1,205 @@
+/**
+ * IPv4 header codec (RFC 791 §3.1).
+ *
+ * Decoding goes through the `ip-packet` package, wrapped: it throws on header
+ * options (IHL > 5) and on non-IPv4, and checks nothing, so we validate the
+ * bytes first and only hand it input it accepts. Encoding writes the 20 bytes
+ * directly into the caller's buffer (ip-packet's encoder copies the payload,
+ * which the send path must not do, GUIDE §Principles 5).
+ */
+import ipPacket from 'ip-packet';
+import { internetChecksum } from './checksum.js';
+
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+
+export interface IPv4Packet {
+  /** IHL * 4: 20..60. */
+  headerLength: number;
+  tos: number;
+  totalLength: number;
+  id: number;
+  dontFragment: boolean;
+  moreFragments: boolean;
+  /** In 8-byte units, as on the wire. */
+  fragmentOffset: number;
+  ttl: number;
+  protocol: number;
+  checksum: number;
+  src: string;
+  dst: string;
+  /** View of the header including options (no copy). */
+  header: Buffer;
+  /** View of the bytes after the header up to totalLength (no copy). */
+  payload: Buffer;
+}
+
+export type IPv4DropReason =
+  | 'ip_truncated'
+  | 'ip_bad_version'
+  | 'ip_bad_header_length'
+  | 'ip_bad_total_length'
+  | 'ip_bad_checksum'
+  | 'ip_fragment';
+
+// ip-packet decodes only IHL 5; for longer headers it reads a patched copy of
+// the fixed part. One scratch buffer: decoding is synchronous.
+const scratch = Buffer.alloc(20);
+
+export interface IPv4DecodeOptions {
+  /** Default true. Tracing shows packets with a bad checksum too. */
+  verifyChecksum?: boolean;
+  /** Default false. Tracing shows fragments too (the stack drops them). */
+  allowFragments?: boolean;
+}
+
+/**
+ * Validate and decode one IPv4 datagram. Never throws. Bytes after totalLength
+ * (link padding) are ignored. Fragments are refused: this stack does not
+ * reassemble (RFC 791 §3.2 allows a host to drop them), and Linux sets DF on TCP.
+ */
+export function decodeIPv4(buf: Buffer, opts?: IPv4DecodeOptions): IPv4Packet | IPv4DropReason {
+  if (buf.length < 1) return 'ip_truncated';
+  const vihl = buf[0]!;
+  if (vihl >> 4 !== 4) return 'ip_bad_version';
+  if (buf.length < 20) return 'ip_truncated';
+  const headerLength = (vihl & 0x0f) * 4;
+  if (headerLength < 20) return 'ip_bad_header_length';
+  if (headerLength > buf.length) return 'ip_truncated';
+  const totalLength = (buf[2]! << 8) | buf[3]!;
+  if (totalLength < headerLength || totalLength > buf.length) return 'ip_bad_total_length';
+  // A header that includes its own correct checksum sums to zero (RFC 1071 §1).
+  if (opts?.verifyChecksum !== false && internetChecksum(buf, 0, headerLength) !== 0) return 'ip_bad_checksum';
+  const frag = (buf[6]! << 8) | buf[7]!;
+  if ((frag & 0x3fff) !== 0 && opts?.allowFragments !== true) return 'ip_fragment'; // MF or offset != 0
+
+  let fixed: Buffer = buf;
+  if (headerLength > 20) {
+    buf.copy(scratch, 0, 0, 20);
+    scratch[0] = 0x45;
+    fixed = scratch;
+  }
+  const d = ipPacket.decode({ buffer: fixed, start: 0, end: 20 });
+  return {
+    headerLength,
+    tos: (d.dscp << 2) | d.ecn,
+    totalLength,
+    id: d.identification,
+    dontFragment: (d.flags & 2) !== 0,
+    moreFragments: (d.flags & 1) !== 0,
+    fragmentOffset: d.fragmentOffset,
+    ttl: d.ttl,
+    protocol: d.protocol,
+    checksum: d.checksum,
+    src: d.sourceIp,
+    dst: d.destinationIp,
+    header: buf.subarray(0, headerLength),
+    payload: buf.subarray(headerLength, totalLength),
+  };
+}
+
+export interface IPv4Fields {
+  src: string;
+  dst: string;
+  protocol: number;
+  /** Default 64, Linux's net.ipv4.ip_default_ttl. */
+  ttl?: number;
+  /** Default 0. */
+  id?: number;
+  tos?: number;
+  /** Default true: Linux sets DF on TCP (path MTU discovery, RFC 1191). */
+  dontFragment?: boolean;
+}
+
+/** Write a 20-byte IPv4 header (no options) with its checksum at out[offset].
+ * Returns 20. Throws only on a malformed address string (a caller bug). */
+export function writeIPv4Header(out: Buffer, offset: number, f: IPv4Fields, payloadLength: number): number {
+  writeIPv4HeaderFor(out, offset, f, f.protocol, payloadLength);
+  return 20;
+}
+
+/** writeIPv4Header with the protocol given separately (TCP and ICMP builders). */
+export function writeIPv4HeaderFor(
+  out: Buffer, offset: number, f: IPv4Fields, protocol: number, payloadLength: number,
+): void {
+  const total = 20 + payloadLength;
+  const id = f.id ?? 0;
+  out[offset] = 0x45;
+  out[offset + 1] = (f.tos ?? 0) & 0xff;
+  out[offset + 2] = (total >>> 8) & 0xff;
+  out[offset + 3] = total & 0xff;
+  out[offset + 4] = (id >>> 8) & 0xff;
+  out[offset + 5] = id & 0xff;
+  out[offset + 6] = f.dontFragment === false ? 0 : 0x40;
+  out[offset + 7] = 0;
+  out[offset + 8] = (f.ttl ?? 64) & 0xff;
+  out[offset + 9] = protocol & 0xff;
+  out[offset + 10] = 0;
+  out[offset + 11] = 0;
+  writeIp(out, offset + 12, f.src);
+  writeIp(out, offset + 16, f.dst);
+  const sum = internetChecksum(out, offset, offset + 20);
+  out[offset + 10] = sum >>> 8;
+  out[offset + 11] = sum & 0xff;
+}
+
+/** Parse a dotted quad into a uint32, or -1 if it is not one. No allocation. */
+function parseIp(ip: string): number {
+  let n = 0;
+  let octet = -1;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (octet < 0 || dots === 3) return -1;
+      n = n * 256 + octet;
+      octet = -1;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      octet = octet < 0 ? c - 48 : octet * 10 + (c - 48);
+      if (octet > 255) return -1;
+    } else {
+      return -1;
+    }
+  }
+  if (octet < 0 || dots !== 3) return -1;
+  return n * 256 + octet;
+}
+
+function writeIp(out: Buffer, offset: number, ip: string): void {
+  const n = ipToNumber(ip);
+  out[offset] = n >>> 24;
+  out[offset + 1] = (n >>> 16) & 0xff;
+  out[offset + 2] = (n >>> 8) & 0xff;
+  out[offset + 3] = n & 0xff;
+}
+
+/** "10.0.0.1" → 0x0a000001. Throws TypeError on anything but a dotted quad. */
+export function ipToNumber(ip: string): number {
+  const n = parseIp(ip);
+  if (n < 0) throw new TypeError(`not an IPv4 address: ${JSON.stringify(ip)}`);
+  return n;
+}
+
+/** "10.0.0.1" → <Buffer 0a 00 00 01>. Throws TypeError like ipToNumber. */
+export function ipToBytes(ip: string): Buffer {
+  const out = Buffer.allocUnsafe(4);
+  writeIp(out, 0, ip);
+  return out;
+}
+
+/** 0x0a000001 → "10.0.0.1". */
+export function numberToIp(n: number): string {
+  return `${(n >>> 24) & 0xff}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
+}
+
+/** The four bytes at buf[offset] as a dotted quad. */
+export function bytesToIp(buf: Uint8Array, offset: number): string {
+  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
+}
+
+/** Whether a string is a dotted-quad IPv4 address. */
+export function isIPv4(ip: string): boolean {
+  return parseIp(ip) >= 0;
+}

@@ -1,0 +1,305 @@
+/**
+ * TCP header codec: RFC 9293 §3.1 (header), §3.2 (options: EOL, NOP, MSS),
+ * RFC 7323 (window scale, timestamps), RFC 2018 (SACK-permitted, SACK).
+ * Stateless; malformed input comes back as a drop-reason string, never a throw.
+ */
+import { foldChecksum, sumBytes } from './checksum.js';
+import { IPPROTO_TCP, writeIPv4HeaderFor, type IPv4Fields, type IPv4Packet } from './ipv4.js';
+
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_PSH = 0x08;
+export const TCP_ACK = 0x10;
+export const TCP_URG = 0x20;
+export const TCP_ECE = 0x40;
+export const TCP_CWR = 0x80;
+
+/** Option kinds (IANA "TCP Option Kind Numbers"). */
+export const TCPOPT_EOL = 0;
+export const TCPOPT_NOP = 1;
+export const TCPOPT_MSS = 2;
+export const TCPOPT_WSCALE = 3;
+export const TCPOPT_SACK_PERMITTED = 4;
+export const TCPOPT_SACK = 5;
+export const TCPOPT_TIMESTAMP = 8;
+
+export type TcpOption =
+  | { kind: 'eol' }
+  | { kind: 'nop' }
+  | { kind: 'mss'; mss: number }
+  | { kind: 'wscale'; shift: number }
+  | { kind: 'sackOK' }
+  | { kind: 'sack'; blocks: Array<[number, number]> }
+  | { kind: 'ts'; val: number; ecr: number }
+  | { kind: 'unknown'; code: number; data: Buffer };
+
+export interface TcpOptions {
+  mss?: number;
+  /** Shift count as sent; RFC 7323 §2.3 says treat > 14 as 14 (the TCB does). */
+  wscale?: number;
+  sackPermitted: boolean;
+  /** SACK blocks [left, right) as sent (RFC 2018 §3). */
+  sack?: Array<[number, number]>;
+  tsVal?: number;
+  tsEcr?: number;
+  /** Every option in wire order, for tracing. */
+  list: TcpOption[];
+}
+
+export interface TcpSegment {
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  /** Data offset * 4: 20..60. */
+  headerLength: number;
+  flags: number;
+  window: number;
+  checksum: number;
+  urgent: number;
+  options: TcpOptions;
+  /** View of the data (no copy). */
+  payload: Buffer;
+}
+
+export type TcpDropReason = 'tcp_truncated' | 'tcp_bad_header_length' | 'tcp_bad_option' | 'tcp_bad_checksum';
+
+/**
+ * Decode the TCP segment carried by `ip`. With verifyChecksum (the default) the
+ * checksum over pseudo-header, header and data must be correct (RFC 9293 §3.1).
+ */
+export function decodeTcp(ip: IPv4Packet, verifyChecksum = true): TcpSegment | TcpDropReason {
+  const p = ip.payload;
+  if (p.length < 20) return 'tcp_truncated';
+  const headerLength = (p[12]! >> 4) * 4;
+  if (headerLength < 20 || headerLength > p.length) return 'tcp_bad_header_length';
+  if (verifyChecksum) {
+    // Pseudo-header: header bytes 12..20 are exactly source and destination.
+    const sum = sumBytes(p, 0, p.length, sumBytes(ip.header, 12, 20, IPPROTO_TCP + p.length));
+    if (foldChecksum(sum) !== 0) return 'tcp_bad_checksum';
+  }
+  const options: TcpOptions = { sackPermitted: false, list: [] };
+  if (headerLength > 20 && !parseOptions(p, 20, headerLength, options)) return 'tcp_bad_option';
+  return {
+    srcPort: (p[0]! << 8) | p[1]!,
+    dstPort: (p[2]! << 8) | p[3]!,
+    seq: p.readUInt32BE(4),
+    ack: p.readUInt32BE(8),
+    headerLength,
+    flags: p[13]!,
+    window: (p[14]! << 8) | p[15]!,
+    checksum: (p[16]! << 8) | p[17]!,
+    urgent: (p[18]! << 8) | p[19]!,
+    options,
+    payload: p.subarray(headerLength),
+  };
+}
+
+/**
+ * Parse options in p[start, end) into `out`. RFC 9293 §3.2: EOL ends the list;
+ * NOP is one byte; every other kind has a length byte counting kind and length.
+ * A length below 2 or running past the header cannot be skipped safely, and a
+ * known kind with the wrong length is malformed (RFC 9293 §3.2 MUST-7 lets us
+ * drop rather than guess). Unknown kinds are skipped by their length (MUST-6).
+ */
+function parseOptions(p: Buffer, start: number, end: number, out: TcpOptions): boolean {
+  const list = out.list;
+  let i = start;
+  while (i < end) {
+    const kind = p[i]!;
+    if (kind === TCPOPT_EOL) {
+      list.push({ kind: 'eol' });
+      break;
+    }
+    if (kind === TCPOPT_NOP) {
+      list.push({ kind: 'nop' });
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) return false;
+    const len = p[i + 1]!;
+    if (len < 2 || i + len > end) return false;
+    switch (kind) {
+      case TCPOPT_MSS: {
+        if (len !== 4) return false;
+        const mss = (p[i + 2]! << 8) | p[i + 3]!;
+        out.mss = mss;
+        list.push({ kind: 'mss', mss });
+        break;
+      }
+      case TCPOPT_WSCALE: {
+        if (len !== 3) return false;
+        const shift = p[i + 2]!;
+        out.wscale = shift;
+        list.push({ kind: 'wscale', shift });
+        break;
+      }
+      case TCPOPT_SACK_PERMITTED:
+        if (len !== 2) return false;
+        out.sackPermitted = true;
+        list.push({ kind: 'sackOK' });
+        break;
+      case TCPOPT_SACK: {
+        if (len < 10 || (len - 2) % 8 !== 0) return false;
+        const blocks: Array<[number, number]> = [];
+        for (let j = i + 2; j < i + len; j += 8) blocks.push([p.readUInt32BE(j), p.readUInt32BE(j + 4)]);
+        out.sack = blocks;
+        list.push({ kind: 'sack', blocks });
+        break;
+      }
+      case TCPOPT_TIMESTAMP: {
+        if (len !== 10) return false;
+        const val = p.readUInt32BE(i + 2);
+        const ecr = p.readUInt32BE(i + 6);
+        out.tsVal = val;
+        out.tsEcr = ecr;
+        list.push({ kind: 'ts', val, ecr });
+        break;
+      }
+      default:
+        list.push({ kind: 'unknown', code: kind, data: p.subarray(i + 2, i + len) });
+    }
+    i += len;
+  }
+  return true;
+}
+
+export interface TcpFields {
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  urgent?: number;
+  /** Written in this order, then padded with zeros (EOL) to a multiple of 4.
+   * Linux aligns with NOPs in front of options; callers put `nop` entries in. */
+  options?: TcpOption[];
+}
+
+function optionLength(o: TcpOption): number {
+  switch (o.kind) {
+    case 'eol':
+    case 'nop':
+      return 1;
+    case 'mss':
+      return 4;
+    case 'wscale':
+      return 3;
+    case 'sackOK':
+      return 2;
+    case 'sack':
+      return 2 + 8 * o.blocks.length;
+    case 'ts':
+      return 10;
+    case 'unknown':
+      return 2 + o.data.length;
+  }
+}
+
+/** Bytes the options take on the wire, padded to a multiple of 4. */
+export function tcpOptionsLength(options?: TcpOption[]): number {
+  if (options === undefined) return 0;
+  let n = 0;
+  for (const o of options) n += optionLength(o);
+  return (n + 3) & ~3;
+}
+
+function writeOptions(out: Buffer, offset: number, options: TcpOption[], padded: number): void {
+  let i = offset;
+  for (const o of options) {
+    switch (o.kind) {
+      case 'eol':
+        out[i++] = TCPOPT_EOL;
+        break;
+      case 'nop':
+        out[i++] = TCPOPT_NOP;
+        break;
+      case 'mss':
+        out[i] = TCPOPT_MSS;
+        out[i + 1] = 4;
+        out.writeUInt16BE(o.mss & 0xffff, i + 2);
+        i += 4;
+        break;
+      case 'wscale':
+        out[i] = TCPOPT_WSCALE;
+        out[i + 1] = 3;
+        out[i + 2] = o.shift & 0xff;
+        i += 3;
+        break;
+      case 'sackOK':
+        out[i] = TCPOPT_SACK_PERMITTED;
+        out[i + 1] = 2;
+        i += 2;
+        break;
+      case 'sack':
+        out[i] = TCPOPT_SACK;
+        out[i + 1] = 2 + 8 * o.blocks.length;
+        i += 2;
+        for (const [l, r] of o.blocks) {
+          out.writeUInt32BE(l >>> 0, i);
+          out.writeUInt32BE(r >>> 0, i + 4);
+          i += 8;
+        }
+        break;
+      case 'ts':
+        out[i] = TCPOPT_TIMESTAMP;
+        out[i + 1] = 10;
+        out.writeUInt32BE(o.val >>> 0, i + 2);
+        out.writeUInt32BE(o.ecr >>> 0, i + 6);
+        i += 10;
+        break;
+      case 'unknown':
+        out[i] = o.code & 0xff;
+        out[i + 1] = 2 + o.data.length;
+        o.data.copy(out, i + 2);
+        i += 2 + o.data.length;
+        break;
+    }
+  }
+  out.fill(0, i, offset + padded);
+}
+
+/**
+ * Write IPv4 header (20 bytes, protocol forced to TCP) and TCP header into `out`
+ * from offset 0, with both checksums. The payload is only read for the checksum,
+ * not copied: it follows the header on the wire via writev. Returns the header
+ * byte count. Throws RangeError if the options exceed 40 bytes (a caller bug).
+ */
+export function writeTcpPacket(out: Buffer, ip: IPv4Fields, tcp: TcpFields, payload?: Buffer): number {
+  const optLen = tcpOptionsLength(tcp.options);
+  if (optLen > 40) throw new RangeError(`TCP options take ${optLen} bytes, at most 40 fit`);
+  const thl = 20 + optLen;
+  const plen = payload === undefined ? 0 : payload.length;
+  writeIPv4HeaderFor(out, 0, ip, IPPROTO_TCP, thl + plen);
+  const t = 20;
+  out.writeUInt16BE(tcp.srcPort & 0xffff, t);
+  out.writeUInt16BE(tcp.dstPort & 0xffff, t + 2);
+  out.writeUInt32BE(tcp.seq >>> 0, t + 4);
+  out.writeUInt32BE(tcp.ack >>> 0, t + 8);
+  out[t + 12] = (thl / 4) << 4;
+  out[t + 13] = tcp.flags & 0xff;
+  out.writeUInt16BE(tcp.window & 0xffff, t + 14);
+  out[t + 16] = 0;
+  out[t + 17] = 0;
+  out.writeUInt16BE((tcp.urgent ?? 0) & 0xffff, t + 18);
+  if (tcp.options !== undefined && optLen > 0) writeOptions(out, t + 20, tcp.options, optLen);
+  // Pseudo-header: bytes 12..20 of the IP header are exactly src and dst.
+  let sum = sumBytes(out, 12, 20, IPPROTO_TCP + thl + plen);
+  sum = sumBytes(out, t, t + thl, sum);
+  if (payload !== undefined) sum = sumBytes(payload, 0, plen, sum);
+  const c = foldChecksum(sum);
+  out[t + 16] = c >>> 8;
+  out[t + 17] = c & 0xff;
+  return 20 + thl;
+}
+
+/** One Buffer with IPv4 header, TCP header and payload (tests, rare replies). */
+export function buildTcpPacket(ip: IPv4Fields, tcp: TcpFields, payload?: Buffer): Buffer {
+  const plen = payload === undefined ? 0 : payload.length;
+  const out = Buffer.alloc(40 + tcpOptionsLength(tcp.options) + plen);
+  const n = writeTcpPacket(out, ip, tcp, payload);
+  if (payload !== undefined) payload.copy(out, n);
+  return out;
+}
