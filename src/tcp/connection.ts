@@ -113,7 +113,10 @@ export class Connection {
   /** Karn: the segment being timed (ends at rttSeq), or -1. */
   private rttSeq = -1;
   private rttStart = 0;
-  private lastAckProgressAt = 0;
+  /** When the oldest unacknowledged data was sent or last acknowledged progress (RFC 5482). */
+  private unackedSince = 0;
+  /** Our SYN (or SYN,ACK) timed out at least once (RFC 6298 §5.7). */
+  private synTimedOut = false;
   private lastRecvAt = 0;
   private challengeWindowStart = -Infinity;
   private challengeCount = 0;
@@ -136,7 +139,7 @@ export class Connection {
     this.cc = new NewReno(DEFAULT_PEER_MSS);
     this.rcvWscale = cfg.windowScaling ? windowShiftFor(cfg.rcvBuf) : 0;
     this.lastRecvAt = now;
-    this.lastAckProgressAt = now;
+    this.unackedSince = now;
   }
 
   // ---------------------------------------------------------------- user calls
@@ -212,11 +215,17 @@ export class Connection {
         this.destroy();
         return;
       case 'SYN_RECEIVED':
+        if (this.finQueued) return;
+        this.finQueued = true;
+        // §3.10.4: with nothing queued, send the FIN now and enter FIN-WAIT-1;
+        // otherwise it follows the data once ESTABLISHED.
+        if (this.sendQueue.length === 0) this.sendData(0, 0, true, now);
+        return;
       case 'ESTABLISHED':
       case 'CLOSE_WAIT':
         if (this.finQueued) return;
         this.finQueued = true;
-        if (this.state !== 'SYN_RECEIVED') this.transmit(now);
+        this.transmit(now);
         return;
       default:
         return; // FIN already queued or sent.
@@ -329,6 +338,8 @@ export class Connection {
 
     // First, check the sequence number (the four acceptability cases).
     const wnd = this.currentRcvWnd();
+    /** A probe into our zero window: its ACK is used, and it is answered with an ACK. */
+    let answerProbe = false;
     if (!simultaneousSynAck && !this.acceptable(seq, segLen, wnd)) {
       // Special allowance (§3.10.7.4): with a zero window, still process ACKs at RCV.NXT.
       const zeroWindowAck = wnd === 0 && seq === this.rcvNxt && !(flags & (TCP_SYN | TCP_RST));
@@ -343,6 +354,7 @@ export class Connection {
       }
       payload = payload.subarray(0, 0);
       fin = false;
+      answerProbe = segLen > 0;
     }
 
     if (simultaneousSynAck) {
@@ -368,7 +380,8 @@ export class Connection {
     // Second, check the RST bit (RFC 5961 §3.2: only an exact match resets).
     if (flags & TCP_RST) {
       this.counters.inc('tcp_rst_received');
-      if (seq !== this.rcvNxt) {
+      // SEG.SEQ as sent, not as trimmed: data before RCV.NXT must not widen the target.
+      if (seg.seq !== this.rcvNxt) {
         this.sendChallengeAck(now, 'rst');
         return;
       }
@@ -394,6 +407,7 @@ export class Connection {
       return;
     }
     if (!this.processAck(seg, now)) return;
+    if (answerProbe) this.sendAck(now);
 
     // Sixth (URG) is not supported: the urgent pointer is ignored, data is delivered inline.
     if (flags & TCP_URG) this.counters.inc('tcp_urg_ignored');
@@ -449,7 +463,8 @@ export class Connection {
         return false;
       }
       this.ackSynOrData(ack, now);
-      this.setSendWindow(seg.window, seq, ack, true);
+      // RFC 7323 §2.2: the window of a SYN (the peer's SYN,ACK after a simultaneous open) is not scaled.
+      this.setSendWindow(seg.window, seq, ack, !(seg.flags & TCP_SYN));
       const cause = this.passiveOpen
         ? 'rcv ACK of our SYN,ACK: handshake complete (RFC 9293 §3.10.7.4)'
         : 'rcv SYN,ACK in SYN_RECEIVED: simultaneous open complete (RFC 9293 §3.10.7.4)';
@@ -505,7 +520,8 @@ export class Connection {
     let acked = seqSub(ack, this.sndUna);
     if (acked <= 0) return;
     const inFlight = seqSub(this.sndMax, this.sndUna);
-    if (!this.synAcked) {
+    const synJustAcked = !this.synAcked;
+    if (synJustAcked) {
       this.synAcked = true;
       acked--; // our SYN
     }
@@ -514,18 +530,21 @@ export class Connection {
     this.sendQueue.consume(dataAcked);
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
-    this.lastAckProgressAt = now;
+    this.unackedSince = now;
     this.retries = 0;
     // Karn's rule: rttSeq is cleared whenever we retransmit.
     if (this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) {
       this.rtt.sample(now - this.rttStart);
       this.rttSeq = -1;
     } else {
-      this.rtt.resetBackoff();
+      this.rtt.keepBackoff();
     }
+    // RFC 6298 §5.7: after a SYN timeout and no sample, data starts with RTO 3 s.
+    if (synJustAcked && this.synTimedOut && !this.rtt.hasSample) this.rtt.restartAt(3000);
     if (dataAcked > 0) this.cc.onAck(dataAcked, inFlight, now);
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
-    this.rtoAt = this.sndUna === this.sndMax ? Infinity : now + this.rtt.rto;
+    if (this.sndUna === this.sndMax) this.rtoAt = Infinity;
+    else this.armRto(now);
     if (this.writeBlocked && this.sendQueue.length < this.cfg.sndBuf) {
       this.writeBlocked = false;
       this.events.push({ type: 'drain' });
@@ -554,7 +573,7 @@ export class Connection {
     }
     if (seq !== this.rcvNxt) {
       // Out of order: keep it (bounded by the window) and ACK at once (RFC 5681 §4.2).
-      if (this.recvBuffer.used + payload.length <= this.recvBuffer.capacity) this.recvBuffer.storeOutOfOrder(seq, payload, fin);
+      if (this.recvBuffer.used + payload.length <= this.rcvLimit()) this.recvBuffer.storeOutOfOrder(seq, payload, fin);
       else this.counters.inc('tcp_rcvbuf_full');
       this.counters.inc('tcp_out_of_order');
       this.sendAck(now);
@@ -563,7 +582,7 @@ export class Connection {
     const hadHole = this.recvBuffer.hasOutOfOrder;
     let gotFin = fin;
     if (payload.length > 0) {
-      const room = this.recvBuffer.capacity - this.recvBuffer.used;
+      const room = this.rcvLimit() - this.recvBuffer.used;
       if (payload.length > room) {
         payload = payload.subarray(0, room);
         gotFin = false;
@@ -682,6 +701,7 @@ export class Connection {
     if (withFin) flags |= TCP_FIN;
     const seq = this.sndNxt;
     const isRetransmission = seqLt(seq, this.sndMax);
+    if (this.sndUna === this.sndMax) this.unackedSince = now;
     this.emitSegment(seq, flags, payload);
     this.sndNxt = seqAdd(seq, len + (withFin ? 1 : 0));
     if (isRetransmission) this.counters.inc('tcp_retransmitted_segments');
@@ -690,10 +710,10 @@ export class Connection {
       this.rttStart = now;
     }
     if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-    if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
+    if (this.rtoAt === Infinity) this.armRto(now);
     if (withFin) {
       if (this.finSeqNo === -1) this.finSeqNo = seqAdd(seq, len);
-      if (this.state === 'ESTABLISHED') this.setState('FIN_WAIT_1', 'user close: FIN sent (RFC 9293 §3.10.4)');
+      if (this.state === 'ESTABLISHED' || this.state === 'SYN_RECEIVED') this.setState('FIN_WAIT_1', 'user close: FIN sent (RFC 9293 §3.10.4)');
       else if (this.state === 'CLOSE_WAIT') this.setState('LAST_ACK', 'user close in CLOSE_WAIT: FIN sent (RFC 9293 §3.10.4)');
     }
   }
@@ -707,7 +727,7 @@ export class Connection {
     this.out.push({ seq: this.iss, ack: withAck ? this.rcvNxt : 0, flags: withAck ? TCP_SYN | TCP_ACK : TCP_SYN, window, options });
     this.sndNxt = seqAdd(this.iss, 1);
     if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-    if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
+    if (this.rtoAt === Infinity) this.armRto(now);
     if (this.retries === 0 && this.rttSeq === -1) {
       this.rttSeq = this.sndNxt;
       this.rttStart = now;
@@ -768,6 +788,11 @@ export class Connection {
     return Math.min(free, 65535 << this.rcvWscale);
   }
 
+  /** What we accept: the buffer, plus the rounding slack of a scaled window edge. */
+  private rcvLimit(): number {
+    return this.recvBuffer.capacity + (1 << this.rcvWscale) - 1;
+  }
+
   private worthwhileWindow(): number {
     return Math.min(this.recvBuffer.capacity >> 1, this.cfg.mss);
   }
@@ -780,16 +805,18 @@ export class Connection {
   private advertiseWindow(): number {
     const offer = this.windowToAdvertise();
     const edge = seqAdd(this.rcvNxt, offer);
-    const current = this.currentRcvWnd();
-    if (seqGt(edge, this.rcvAdvEdge) && (offer - current >= this.worthwhileWindow() || offer === this.recvBuffer.capacity)) {
-      this.rcvAdvEdge = edge;
-    } else if (seqLt(this.rcvAdvEdge, this.rcvNxt)) {
-      this.rcvAdvEdge = this.rcvNxt;
-    }
-    const wnd = seqSub(this.rcvAdvEdge, this.rcvNxt);
-    // Round the edge down to what the scaled field can say.
-    const field = wnd >> this.rcvWscale;
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, field << this.rcvWscale);
+    const old = this.rcvAdvEdge;
+    let target = old;
+    if (seqGt(edge, old) && (offer - this.currentRcvWnd() >= this.worthwhileWindow() || offer === this.recvBuffer.capacity)) target = edge;
+    if (seqLt(target, this.rcvNxt)) target = this.rcvNxt;
+    const wnd = seqSub(target, this.rcvNxt);
+    // The scaled field says multiples of 2^shift: round down, unless that
+    // would move the edge left; then round up, like Linux's tcp_select_window.
+    const shift = this.rcvWscale;
+    let field = wnd >> shift;
+    if (seqLt(seqAdd(this.rcvNxt, field << shift), old)) field = (wnd + (1 << shift) - 1) >> shift;
+    field = Math.min(field, 65535);
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, field << shift);
     return field;
   }
 
@@ -867,7 +894,7 @@ export class Connection {
     this.rtoAt = Infinity;
     if (this.sndUna === this.sndMax) return;
     const limit = this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED' ? this.cfg.synRetries : this.cfg.retries;
-    const userTimedOut = this.cfg.userTimeout > 0 && now - this.lastAckProgressAt >= this.cfg.userTimeout;
+    const userTimedOut = this.cfg.userTimeout > 0 && now - this.unackedSince >= this.cfg.userTimeout;
     if (this.retries >= limit || userTimedOut) {
       this.counters.inc('tcp_timeouts_gave_up');
       this.fail('ETIMEDOUT', `no ACK after ${this.retries} retransmissions: give up (RFC 9293 §3.8.3)`);
@@ -877,18 +904,29 @@ export class Connection {
     this.counters.inc('tcp_rto_expired');
     this.rtt.onTimeout();
     this.rttSeq = -1; // Karn
-    if (this.state === 'SYN_SENT') {
-      this.counters.inc('tcp_syn_retransmitted');
-      this.sendSyn(false, now);
-    } else if (this.state === 'SYN_RECEIVED') {
-      this.retransmitSynAck(now);
+    if (!this.synAcked) {
+      this.synTimedOut = true;
+      if (this.state === 'SYN_SENT') {
+        this.counters.inc('tcp_syn_retransmitted');
+        this.sendSyn(false, now);
+      } else {
+        // SYN_RECEIVED, or FIN_WAIT_1 after a close in SYN_RECEIVED: SYN,ACK (and FIN) again.
+        this.retransmitSynAck(now);
+        if (this.finSeqNo !== -1) this.sendData(0, 0, true, now);
+      }
     } else {
       this.cc.onTimeout(seqSub(this.sndMax, this.sndUna), now);
       // Go back to SND.UNA: resend from the first unacknowledged byte (or the FIN).
       this.sndNxt = this.sndUna;
       this.transmit(now);
     }
+    this.armRto(now);
+  }
+
+  /** RFC 6298 §5.1/5.3, clamped so a user timeout fires on time (as Linux does). */
+  private armRto(now: number): void {
     this.rtoAt = now + this.rtt.rto;
+    if (this.cfg.userTimeout > 0) this.rtoAt = Math.min(this.rtoAt, this.unackedSince + this.cfg.userTimeout);
   }
 
   private armKeepAlive(now: number): void {
@@ -905,6 +943,8 @@ export class Connection {
       return;
     }
     if (this.keepAliveProbes >= this.cfg.keepAliveCount) {
+      // Like Linux (tcp_keepalive_timer): tell the peer, if it is there at all.
+      this.emitSegment(this.sndNxt, TCP_RST | TCP_ACK);
       this.fail('ETIMEDOUT', `no answer to ${this.keepAliveProbes} keepalive probes (RFC 9293 §3.8.4)`);
       return;
     }
@@ -947,7 +987,7 @@ export class Connection {
   checkInvariants(): string | null {
     if (seqGt(this.sndUna, this.sndNxt)) return 'SND.UNA > SND.NXT';
     if (seqGt(this.sndNxt, this.sndMax)) return 'SND.NXT > SND.MAX';
-    if (this.recvBuffer.used > this.recvBuffer.capacity) return 'receive buffer over capacity';
+    if (this.recvBuffer.used > this.rcvLimit()) return 'receive buffer over capacity';
     if (this.cc.cwnd < this.sndMss) return 'cwnd < 1 MSS';
     return null;
   }

@@ -56,8 +56,19 @@ export class RttEstimator {
     if (this.rto < this.cfg.maxRto) this.backoff++;
   }
 
-  /** A new ACK after backoff: keep the backed-off value until a fresh sample (§5.7 note), but stop doubling. */
-  resetBackoff(): void {
+  /**
+   * An ACK without a valid sample (Karn): keep the backed-off RTO as the base
+   * until a fresh sample arrives (RFC 6298 §5.5 and the note on Karn), but stop
+   * counting it as a run of timeouts.
+   */
+  keepBackoff(): void {
+    this.baseRto = this.rto;
+    this.backoff = 0;
+  }
+
+  /** Set the RTO outright (RFC 6298 §5.7: 3 s after a SYN timeout). */
+  restartAt(rto: number): void {
+    this.baseRto = Math.min(this.cfg.maxRto, Math.max(this.cfg.minRto, rto));
     this.backoff = 0;
   }
 }

@@ -1,0 +1,161 @@
+// Sending data: segmentation at the effective MSS (RFC 9293 §3.7.1), the
+// peer's window, sender SWS avoidance (§3.8.6.2.1), Nagle (§3.7.4), and
+// zero-window probing with the persist timer (§3.8.6.1). Like Linux, the
+// probe is an empty ACK with the old sequence number SND.UNA-1.
+//
+// Setup: MSS 1000 both ways; after the handshake RTO = 300 ms. Our stream
+// starts at 0xfffffff1 and crosses 2^32 after 15 bytes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { established, P, U, SMALL } from './script.js';
+
+test('§3.7.1 segmentation: 3000 bytes leave as three 1000-byte segments, PSH on the last', () => {
+  const t = established();
+  assert.is(t.write(200, 3000), true);
+  // 0.200 > . 1:1001(1000) ack 1 win 4000
+  // 0.200 > . 1001:2001(1000) ack 1 win 4000
+  // 0.200 > P. 2001:3001(1000) ack 1 win 4000
+  t.expect(
+    { f: '.', seq: U(1), ack: P(1), win: 4000, len: 1000 },
+    { f: '.', seq: U(1001), ack: P(1), win: 4000, len: 1000 },
+    { f: 'P.', seq: U(2001), ack: P(1), win: 4000, len: 1000 },
+  );
+  assert.is(t.conn.sndNxt, U(3001));
+  assert.is(t.conn.nextDeadline(), 200 + 300, 'one RTO timer for the flight');
+});
+
+test('§3.8.6.2.1 the sender never exceeds the peer\'s window, and waits rather than send a sliver', () => {
+  const t = established(SMALL, { win: 2500 });
+  t.write(200, 4000);
+  // 0.200 > . 1:1001(1000) ack 1 win 4000
+  // 0.200 > . 1001:2001(1000) ack 1 win 4000     (500 left in the window: less than half of 2500, wait)
+  t.expect(
+    { f: '.', seq: U(1), ack: P(1), win: 4000, len: 1000 },
+    { f: '.', seq: U(1001), ack: P(1), win: 4000, len: 1000 },
+  );
+  // 0.300 < . 1:1(0) ack 1001 win 2500
+  t.recv(300, { f: '.', seq: P(1), ack: U(1001), win: 2500 });
+  // 0.300 > . 2001:3001(1000) ack 1 win 4000     (window now ends at 3501)
+  t.expect({ f: '.', seq: U(2001), ack: P(1), win: 4000, len: 1000 });
+  // 0.400 < . 1:1(0) ack 3001 win 2500
+  t.recv(400, { f: '.', seq: P(1), ack: U(3001), win: 2500 });
+  // 0.400 > P. 3001:4001(1000) ack 1 win 4000
+  t.expect({ f: 'P.', seq: U(3001), ack: P(1), win: 4000, len: 1000 });
+});
+
+test('§3.7.4 Nagle: the first small write goes at once, the next waits until all is acknowledged', () => {
+  const t = established();
+  t.write(200, 10);
+  // 0.200 > P. 1:11(10) ack 1 win 4000
+  t.expect({ f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 10 });
+  t.write(210, 10);
+  t.write(220, 10);
+  t.expect();
+  // 0.300 < . 1:1(0) ack 11 win 65535
+  t.recv(300, { f: '.', seq: P(1), ack: U(11) });
+  // 0.300 > P. 11:31(20) ack 1 win 4000          (the two small writes coalesced)
+  t.expect({ f: 'P.', seq: U(11), ack: P(1), win: 4000, len: 20 });
+});
+
+test('§3.7.4 Nagle: a short tail waits for ALL outstanding data, not just some', () => {
+  const t = established();
+  t.write(200, 2500);
+  // 0.200 > . 1:1001(1000) ack 1 win 4000
+  // 0.200 > . 1001:2001(1000) ack 1 win 4000
+  t.expect(
+    { f: '.', seq: U(1), ack: P(1), win: 4000, len: 1000 },
+    { f: '.', seq: U(1001), ack: P(1), win: 4000, len: 1000 },
+  );
+  // 0.300 < . 1:1(0) ack 1001 win 65535
+  t.recv(300, { f: '.', seq: P(1), ack: U(1001) });
+  t.expect();
+  // 0.310 < . 1:1(0) ack 2001 win 65535
+  t.recv(310, { f: '.', seq: P(1), ack: U(2001) });
+  // 0.310 > P. 2001:2501(500) ack 1 win 4000
+  t.expect({ f: 'P.', seq: U(2001), ack: P(1), win: 4000, len: 500 });
+});
+
+test('§3.7.4 setNoDelay(true) turns Nagle off and sends what it held', () => {
+  const t = established();
+  t.write(200, 10);
+  t.expect({ f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 10 });
+  t.write(210, 10);
+  t.expect();
+  t.setNoDelay(220, true);
+  // 0.220 > P. 11:21(10) ack 1 win 4000
+  t.expect({ f: 'P.', seq: U(11), ack: P(1), win: 4000, len: 10 });
+  t.write(230, 10);
+  // 0.230 > P. 21:31(10) ack 1 win 4000
+  t.expect({ f: 'P.', seq: U(21), ack: P(1), win: 4000, len: 10 });
+});
+
+test('§3.10.2 SEND: write() returns false past cfg.sndBuf, then "drain" once acknowledged', () => {
+  const t = established({ ...SMALL, sndBuf: 2000 });
+  assert.is(t.write(200, 1500), true);
+  // 0.200 > . 1:1001(1000) ack 1 win 4000       (500-byte tail held by Nagle)
+  t.expect({ f: '.', seq: U(1), ack: P(1), win: 4000, len: 1000 });
+  assert.is(t.write(210, 1000), false, '2500 queued > 2000');
+  // 0.210 > . 1001:2001(1000) ack 1 win 4000
+  t.expect({ f: '.', seq: U(1001), ack: P(1), win: 4000, len: 1000 });
+  t.events();
+  // 0.300 < . 1:1(0) ack 1001 win 65535
+  t.recv(300, { f: '.', seq: P(1), ack: U(1001) });
+  t.expect();
+  t.events('drain');
+  assert.is(t.conn.bufferedToSend, 1500);
+});
+
+// ---------------------------------------------------------- zero window
+
+test('§3.8.6.1 zero window: persist timer, probe <SEQ=SND.UNA-1>, exponential backoff, then data flows', () => {
+  const t = established(SMALL, { win: 0 });
+  t.write(200, 1000);
+  t.expect();
+  assert.is(t.conn.nextDeadline(), 200 + 300, 'first probe after one RTO');
+  // 0.500 > . 0:0(0) ack 1 win 4000              (SEQ = SND.UNA - 1: the peer must answer)
+  t.timerAt(500);
+  t.expect({ f: '.', seq: U(0), ack: P(1), win: 4000 });
+  // 0.510 < . 1:1(0) ack 1 win 0                 (still closed)
+  t.recv(510, { f: '.', seq: P(1), ack: U(1), win: 0 });
+  t.expect();
+  // 1.100 > . 0:0(0) ack 1 win 4000              (backoff: 600 ms)
+  t.timerAt(1100);
+  t.expect({ f: '.', seq: U(0), ack: P(1), win: 4000 });
+  // 2.300 > . 0:0(0) ack 1 win 4000              (backoff: 1200 ms)
+  t.timerAt(2300);
+  t.expect({ f: '.', seq: U(0), ack: P(1), win: 4000 });
+  assert.is(t.conn.nextDeadline(), 2300 + 2400);
+  // 3.000 < . 1:1(0) ack 1 win 4000              (window update)
+  t.recv(3000, { f: '.', seq: P(1), ack: U(1), win: 4000 });
+  // 3.000 > P. 1:1001(1000) ack 1 win 4000
+  t.expect({ f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 1000 });
+  assert.is(t.conn.nextDeadline(), 3000 + 300, 'persist off, RTO on');
+});
+
+test('§3.8.6.1 zero window after an ACK of everything in flight: persist timer starts then', () => {
+  const t = established();
+  t.write(200, 2500);
+  t.takeOut();
+  // 0.300 < . 1:1(0) ack 2001 win 0
+  t.recv(300, { f: '.', seq: P(1), ack: U(2001), win: 0 });
+  t.expect();
+  // A second RTT sample of 100 ms: RTTVAR = 3/4*50 + 1/4*0 = 37.5, RTO = 100 + 4*37.5 = 250.
+  assert.is(t.conn.nextDeadline(), 300 + 250);
+  // 0.550 > . 2000:2000(0) ack 1 win 4000
+  t.timerAt(550);
+  t.expect({ f: '.', seq: U(2000), ack: P(1), win: 4000 });
+});
+
+test('§3.8.6.2.1 a small window below the SWS threshold: the persist timer sends what fits', () => {
+  const t = established(SMALL, { win: 4000 });
+  // 0.150 < . 1:1(0) ack 1 win 300
+  t.recv(150, { f: '.', seq: P(1), ack: U(1), win: 300 });
+  t.write(200, 1000);
+  t.expect();
+  // 0.500 > . 1:301(300) ack 1 win 4000
+  t.timerAt(500);
+  t.expect({ f: '.', seq: U(1), ack: P(1), win: 4000, len: 300 });
+  assert.is(t.conn.nextDeadline(), 500 + 300, 'now timed by the RTO');
+});
+
+test.run();
