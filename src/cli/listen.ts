@@ -8,9 +8,9 @@ import type { Socket } from '../socket/socket.js';
 
 interface ListenArgs extends StackArgs {
   port: number;
-  echo: boolean;
-  discard: boolean;
-  http: boolean;
+  echo?: boolean;
+  discard?: boolean;
+  http?: boolean;
 }
 
 export const listenCommand: CommandModule<object, ListenArgs> = {
@@ -20,9 +20,9 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
     y
       .positional('port', { type: 'number', demandOption: true, describe: 'TCP port to listen on' })
       .options(stackOptions)
-      .option('echo', { type: 'boolean', default: false, describe: 'send back what arrives' })
-      .option('discard', { type: 'boolean', default: false, describe: 'read and drop what arrives' })
-      .option('http', { type: 'boolean', default: false, describe: 'serve a small HTTP page through node:http' })
+      .option('echo', { type: 'boolean', describe: 'send back what arrives' })
+      .option('discard', { type: 'boolean', describe: 'read and drop what arrives' })
+      .option('http', { type: 'boolean', describe: 'serve a small HTTP page through node:http' })
       .conflicts('echo', ['discard', 'http'])
       .conflicts('discard', 'http')
       .check((a) => {
