@@ -85,6 +85,7 @@ export class Socket extends Duplex implements EndpointHandler {
   }
 
   private errorFor(code: string): Error {
+    if (code === 'EPIPE') return socketError(code, 'write');
     if (this.connecting) return socketError(code, 'connect', this.ep.remoteAddr, this.ep.remotePort);
     return socketError(code, 'read');
   }

@@ -30,7 +30,7 @@ export interface OutSegment {
   payload?: Buffer;
 }
 
-export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT';
+export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE';
 
 export type ConnEvent =
   /** A state change, with what caused it and the RFC rule that says so. */
@@ -442,8 +442,11 @@ export class Connection {
       case 'ESTABLISHED':
       case 'FIN_WAIT_1':
       case 'FIN_WAIT_2':
-      case 'CLOSE_WAIT':
         this.fail('ECONNRESET', 'rcv RST: connection reset by peer (RFC 9293 §3.10.7.4)');
+        return;
+      case 'CLOSE_WAIT':
+        // The peer had closed and now refuses what we still send: Linux reports EPIPE.
+        this.fail('EPIPE', 'rcv RST in CLOSE_WAIT: the peer is gone (RFC 9293 §3.10.7.4)');
         return;
       default:
         // CLOSING, LAST_ACK, TIME_WAIT: just go away.
