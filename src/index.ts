@@ -10,3 +10,7 @@ export { FaultLink, type FaultOptions } from './link/fault.js';
 export { TapLink, type PacketObserver } from './link/tap.js';
 export { DEFAULT_TCP_CONFIG, type TcpConfig } from './tcp/config.js';
 export type { TcpState } from './tcp/state.js';
+export { TunLink, type TunOpenOptions } from './link/tun.js';
+export { configureTun, deleteTun, type TunConfig } from './link/netdev.js';
+export { PcapWriter, readPcap } from './trace/pcap.js';
+export { TcpdumpFormatter } from './trace/tcpdump.js';
