@@ -1,18 +1,38 @@
 /**
  * The interface between the sender and a congestion control algorithm
- * (RFC 5681 terms). The sender asks for `cwnd` before sending and reports
- * acknowledgements and losses; algorithms live one per file.
+ * (RFC 5681 terms). The sender owns loss detection and recovery (fast
+ * retransmit, SACK, RTO); the algorithm only decides the window: how it grows
+ * on ACKs and how far it falls on each kind of congestion signal. One
+ * algorithm per file: newreno.ts (RFC 5681/6582), cubic.ts (RFC 9438).
  */
 export interface CongestionControl {
-  readonly name: string;
+  readonly name: 'newreno' | 'cubic';
   /** Congestion window in bytes. */
   readonly cwnd: number;
   /** Slow start threshold in bytes. */
   readonly ssthresh: number;
-  /** New data acknowledged: `acked` bytes, `inFlight` before this ACK. */
-  onAck(acked: number, inFlight: number, now: number): void;
-  /** The retransmission timer expired (RFC 5681 §3.1, eq. 4). */
-  onTimeout(inFlight: number, now: number): void;
   /** The sender learned its MSS (after the handshake). */
   setMss(mss: number): void;
+  /**
+   * New data was cumulatively acknowledged outside loss recovery.
+   * `acked` bytes, `inFlight` bytes outstanding before this ACK, `rtt` the
+   * latest RTT sample in ms if this ACK gave one.
+   */
+  onAck(acked: number, inFlight: number, now: number, rtt?: number): void;
+  /**
+   * Loss detected by duplicate ACKs or SACK: entering fast recovery (RFC 5681
+   * §3.2 step 2, RFC 6675 §5, RFC 9438 §4.6). Sets ssthresh and cwnd.
+   */
+  onCongestionEvent(inFlight: number, now: number): void;
+  /** Fast recovery ended (RFC 6582 §3.2 step 3): cwnd deflates to ssthresh. */
+  onRecoveryExit(now: number): void;
+  /** The retransmission timer expired (RFC 5681 §3.1 eq. 4; cwnd = 1 SMSS). */
+  onTimeout(inFlight: number, now: number): void;
+  /** Sending resumes after an idle period longer than one RTO (RFC 5681 §4.1). */
+  onIdleRestart(now: number): void;
+}
+
+/** RFC 5681 §3.1 initial window; Linux uses 10 segments (RFC 6928). */
+export function initialWindow(mss: number): number {
+  return 10 * mss;
 }

@@ -1,8 +1,10 @@
 /**
- * Slow start and congestion avoidance of RFC 5681 §3.1 (fast retransmit and
- * NewReno recovery, RFC 6582, come with loss recovery).
+ * NewReno's window rules: slow start and congestion avoidance (RFC 5681
+ * §3.1), halving on a loss event (§3.2, eq. 4), the loss window after a
+ * timeout, and restart after idle (§4.1). The recovery procedure itself
+ * (RFC 6582 partial ACKs) lives in the sender.
  */
-import type { CongestionControl } from './congestion.js';
+import { initialWindow, type CongestionControl } from './congestion.js';
 
 export class NewReno implements CongestionControl {
   readonly name = 'newreno';
@@ -24,11 +26,11 @@ export class NewReno implements CongestionControl {
 
   onAck(acked: number): void {
     if (this.cwnd < this.ssthresh) {
-      // Slow start, with appropriate byte counting limited to 1 SMSS per ACK (RFC 5681 eq. 2).
+      // Slow start, appropriate byte counting limited to 1 SMSS per ACK (RFC 5681 eq. 2, RFC 3465 L=1).
       this.cwnd += Math.min(acked, this.mss);
       return;
     }
-    // Congestion avoidance: about one SMSS per RTT (RFC 5681 eq. 3, byte counting variant).
+    // Congestion avoidance: one SMSS per cwnd of acknowledged bytes (RFC 5681 eq. 3, byte counting).
     this.bytesAcked += acked;
     if (this.bytesAcked >= this.cwnd) {
       this.bytesAcked -= this.cwnd;
@@ -36,15 +38,25 @@ export class NewReno implements CongestionControl {
     }
   }
 
+  onCongestionEvent(inFlight: number): void {
+    // RFC 5681 eq. 4: ssthresh = max(FlightSize / 2, 2*SMSS); cwnd = ssthresh (RFC 6675 §5 step 4.2).
+    this.ssthresh = Math.max(inFlight / 2, 2 * this.mss);
+    this.cwnd = this.ssthresh;
+    this.bytesAcked = 0;
+  }
+
+  onRecoveryExit(): void {
+    this.cwnd = this.ssthresh;
+  }
+
   onTimeout(inFlight: number): void {
-    // RFC 5681 eq. 4, and cwnd = 1 SMSS (loss window).
     this.ssthresh = Math.max(inFlight / 2, 2 * this.mss);
     this.cwnd = this.mss;
     this.bytesAcked = 0;
   }
-}
 
-/** RFC 5681 §3.1 initial window (Linux uses 10 segments, RFC 6928). */
-export function initialWindow(mss: number): number {
-  return 10 * mss;
+  onIdleRestart(): void {
+    // RFC 5681 §4.1: restart window = min(IW, cwnd).
+    this.cwnd = Math.min(this.cwnd, initialWindow(this.mss));
+  }
 }
