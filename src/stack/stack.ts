@@ -150,7 +150,7 @@ export class Stack {
       if (c.state === 'TIME_WAIT' && listener !== undefined && (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && seqGt(seg.seq, c.rcvNxt)) {
         this.counters.inc('tcp_time_wait_reused');
         this.removeEndpoint(ep);
-        this.listenInput(ip, seg, listener, seqAdd(c.sndMax, 65535 + 2));
+        this.listenInput(ip, seg, listener, seqAdd(c.sndNxt, 65535 + 2));
         return;
       }
       c.segmentArrives(seg, this.now());

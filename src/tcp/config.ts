@@ -21,6 +21,12 @@ export interface TcpConfig {
   delayedAck: number;
   /** Offer window scaling in SYNs (RFC 7323 §2). */
   windowScaling: boolean;
+  /** Offer SACK in SYNs (RFC 2018) and use it when the peer agrees. */
+  sack: boolean;
+  /** Offer timestamps in SYNs (RFC 7323 §3) and use them when the peer agrees. */
+  timestamps: boolean;
+  /** Congestion control algorithm (Linux's default is cubic). */
+  cc: 'cubic' | 'newreno';
   /** Nagle's algorithm off (RFC 9293 §3.7.4). */
   noDelay: boolean;
   /** Keepalive: idle ms before the first probe, 0 = off (Linux 7200 s when on). */
@@ -43,6 +49,9 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   retries: 15,
   delayedAck: 40,
   windowScaling: true,
+  sack: true,
+  timestamps: true,
+  cc: 'newreno',
   noDelay: false,
   keepAliveIdle: 0,
   keepAliveInterval: 75_000,

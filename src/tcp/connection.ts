@@ -19,6 +19,9 @@ import { ReceiveBuffer } from './reassembly.js';
 import { RttEstimator } from './rtt.js';
 import type { CongestionControl } from './congestion/congestion.js';
 import { NewReno } from './congestion/newreno.js';
+import { LossRecovery } from './recovery.js';
+import { Timestamps } from './timestamps.js';
+import { segmentOptions, synOptions } from './options.js';
 
 /** A segment to send; the stack fills in addresses and ports. */
 export interface OutSegment {
@@ -60,9 +63,8 @@ export class Connection {
   // Send sequence variables (RFC 9293 §3.3.1).
   iss: number;
   sndUna: number;
+  /** Next new sequence number to send; retransmissions never move it back. */
   sndNxt: number;
-  /** Highest sequence number sent plus one (SND.NXT may go back on timeout). */
-  sndMax: number;
   sndWnd = 0;
   sndWl1 = 0;
   sndWl2 = 0;
@@ -85,6 +87,18 @@ export class Connection {
   readonly recvBuffer: ReceiveBuffer;
   readonly rtt: RttEstimator;
   readonly cc: CongestionControl;
+  readonly recovery: LossRecovery;
+  readonly ts: Timestamps;
+  /** Both SYNs carried SACK-permitted (RFC 2018 §2). */
+  private sackOk = false;
+  /** A duplicate we received, to report as the first SACK block (D-SACK, RFC 2883). */
+  private dsack: [number, number] | null = null;
+  /** Start of the most recent out-of-order arrival: its block is reported first (RFC 2018 §4). */
+  private lastOooSeq = -1;
+  /** When we last sent new data (restart after idle, RFC 5681 §4.1). */
+  private lastSendAt = 0;
+  /** The time of the input being processed (every entry point sets it). */
+  private now = 0;
 
   /** The user has closed the sending direction: a FIN follows the queued data. */
   private finQueued = false;
@@ -133,19 +147,28 @@ export class Connection {
     this.iss = iss >>> 0;
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
-    this.sndMax = this.iss;
     this.recvBuffer = new ReceiveBuffer(cfg.rcvBuf);
     this.rtt = new RttEstimator(cfg.rto);
     this.cc = new NewReno(DEFAULT_PEER_MSS);
+    this.recovery = new LossRecovery(this.cc);
+    // Timestamps start from a per-connection offset derived from the (keyed, random-looking) ISS.
+    this.ts = new Timestamps(Math.imul(this.iss ^ 0x9e3779b9, 2654435761) >>> 0);
+    this.now = now;
     this.rcvWscale = cfg.windowScaling ? windowShiftFor(cfg.rcvBuf) : 0;
     this.lastRecvAt = now;
     this.unackedSince = now;
+  }
+
+  /** Payload bytes per full segment: the MSS less the options every segment carries (RFC 9293 §3.7.1). */
+  get effMss(): number {
+    return this.sndMss - (this.ts.enabled ? 12 : 0);
   }
 
   // ---------------------------------------------------------------- user calls
 
   /** Active OPEN (RFC 9293 §3.10.1): send SYN, enter SYN_SENT. */
   connect(now: number): void {
+    this.now = now;
     this.sendSyn(false, now);
     this.setState('SYN_SENT', 'user connect: SYN sent (RFC 9293 §3.10.1)');
   }
@@ -155,6 +178,7 @@ export class Connection {
    * new connection starts in SYN_RECEIVED and answers with SYN,ACK.
    */
   acceptSyn(seg: TcpSegment, now: number): void {
+    this.now = now;
     this.passiveOpen = true;
     this.state = 'LISTEN';
     this.irs = seg.seq;
@@ -170,6 +194,7 @@ export class Connection {
    * is full: the caller should wait for a 'drain' event.
    */
   write(data: Buffer, now: number): boolean {
+    this.now = now;
     if (this.finQueued || this.state === 'CLOSED') return false;
     this.sendQueue.push(data);
     if (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT') this.transmit(now);
@@ -185,6 +210,7 @@ export class Connection {
 
   /** Take received in-order data; opening the window may send an update. */
   read(now: number, max = Infinity): Buffer[] {
+    this.now = now;
     const data = this.recvBuffer.take(max);
     if (data.length > 0 && canReceive(this.state)) {
       // Receiver SWS avoidance (§3.8.6.2.2): announce the window only when it
@@ -205,6 +231,7 @@ export class Connection {
    * CLOSE (RFC 9293 §3.10.4): no more data from us; FIN after what is queued.
    */
   close(now: number): void {
+    this.now = now;
     switch (this.state) {
       case 'CLOSED':
       case 'LISTEN':
@@ -234,7 +261,7 @@ export class Connection {
 
   /** ABORT (RFC 9293 §3.10.5): send RST if synchronized, forget everything. */
   abort(now: number): void {
-    void now;
+    this.now = now;
     const s = this.state;
     if (s === 'CLOSED') return;
     if (s === 'SYN_RECEIVED' || s === 'ESTABLISHED' || s === 'FIN_WAIT_1' || s === 'FIN_WAIT_2' || s === 'CLOSE_WAIT') {
@@ -245,11 +272,13 @@ export class Connection {
   }
 
   setNoDelay(on: boolean, now: number): void {
+    this.now = now;
     this.cfg.noDelay = on;
     if (on) this.transmit(now);
   }
 
   setKeepAlive(idleMs: number, now: number): void {
+    this.now = now;
     this.cfg.keepAliveIdle = idleMs;
     this.keepAliveProbes = 0;
     this.armKeepAlive(now);
@@ -259,6 +288,7 @@ export class Connection {
 
   /** RFC 9293 §3.10.7: SEGMENT ARRIVES. */
   segmentArrives(seg: TcpSegment, now: number): void {
+    this.now = now;
     this.lastRecvAt = now;
     this.keepAliveProbes = 0;
     switch (this.state) {
@@ -278,7 +308,7 @@ export class Connection {
   private synSentArrives(seg: TcpSegment, now: number): void {
     const ack = (seg.flags & TCP_ACK) !== 0;
     // First, check the ACK bit.
-    if (ack && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndMax))) {
+    if (ack && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndNxt))) {
       if (!(seg.flags & TCP_RST)) this.sendReset(seg.ack);
       this.counters.inc('tcp_bad_ack_syn_sent');
       return;
@@ -297,7 +327,7 @@ export class Connection {
     this.rcvAdvEdge = this.rcvNxt;
     this.takePeerOptions(seg);
     if (ack) {
-      this.ackSynOrData(seg.ack, now);
+      this.ackSynOrData(seg.ack, now, seg.options.tsEcr);
       this.setSendWindow(seg.window, seg.seq, seg.ack, false);
       // Our SYN has been ACKed: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
       this.setState('ESTABLISHED', 'rcv SYN,ACK that acknowledges our SYN: ACK sent (RFC 9293 §3.10.7.3)');
@@ -334,7 +364,15 @@ export class Connection {
     // open, the peer's SYN,ACK completes the handshake as if it were an ACK.
     const simultaneousSynAck =
       this.state === 'SYN_RECEIVED' && !this.passiveOpen && (flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK) &&
-      seqAdd(seq, 1) === this.rcvNxt && seg.ack === this.sndMax;
+      seqAdd(seq, 1) === this.rcvNxt && seg.ack === this.sndNxt;
+
+    // RFC 7323 §5.3 R1 (PAWS): a segment older than TS.Recent is an old
+    // duplicate: answer with an ACK and drop it. RSTs are exempt, as in Linux.
+    if (!(flags & TCP_RST) && this.ts.pawsRejects(seg.options.tsVal)) {
+      this.counters.inc('tcp_paws_rejected');
+      this.sendAck(now);
+      return;
+    }
 
     // First, check the sequence number (the four acceptability cases).
     const wnd = this.currentRcvWnd();
@@ -345,6 +383,8 @@ export class Connection {
       const zeroWindowAck = wnd === 0 && seq === this.rcvNxt && !(flags & (TCP_SYN | TCP_RST));
       if (!zeroWindowAck) {
         this.counters.inc('tcp_unacceptable_segment');
+        // A duplicate of data we already have is reported back as a D-SACK (RFC 2883).
+        if (this.sackOk && payload.length > 0 && seqLe(seqAdd(seq, payload.length), this.rcvNxt)) this.dsack = [seq, seqAdd(seq, payload.length)];
         if (!(flags & TCP_RST)) {
           if (this.state === 'SYN_RECEIVED' && flags & TCP_SYN) this.retransmitSynAck(now);
           else if (this.state === 'TIME_WAIT' && fin) this.timeWaitFinAgain(now);
@@ -365,6 +405,7 @@ export class Connection {
     if (!simultaneousSynAck && segLen > 0) {
       const early = seqSub(this.rcvNxt, seq);
       if (early > 0) {
+        if (this.sackOk && payload.length > 0) this.dsack = [seq, seqAdd(seq, Math.min(early, payload.length))];
         payload = payload.subarray(Math.min(early, payload.length));
         seq = this.rcvNxt;
         this.counters.inc('tcp_partial_duplicate');
@@ -376,6 +417,8 @@ export class Connection {
         this.counters.inc('tcp_trimmed_beyond_window');
       }
     }
+
+    this.ts.update(seg.options.tsVal, seg.seq); // RFC 7323 §4.3 (2)
 
     // Second, check the RST bit (RFC 5961 §3.2: only an exact match resets).
     if (flags & TCP_RST) {
@@ -460,12 +503,12 @@ export class Connection {
     const ack = seg.ack;
     const seq = seg.seq;
     if (this.state === 'SYN_RECEIVED') {
-      if (!(seqLt(this.sndUna, ack) && seqLe(ack, this.sndMax))) {
+      if (!(seqLt(this.sndUna, ack) && seqLe(ack, this.sndNxt))) {
         // Unacceptable ACK in SYN-RECEIVED: <SEQ=SEG.ACK><CTL=RST>.
         this.sendReset(ack);
         return false;
       }
-      this.ackSynOrData(ack, now);
+      this.ackSynOrData(ack, now, seg.options.tsEcr);
       // RFC 7323 §2.2: the window of a SYN (the peer's SYN,ACK after a simultaneous open) is not scaled.
       this.setSendWindow(seg.window, seq, ack, !(seg.flags & TCP_SYN));
       const cause = this.passiveOpen
@@ -478,7 +521,7 @@ export class Connection {
     }
 
     // RFC 5961 §5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
-    if (seqGt(ack, this.sndMax)) {
+    if (seqGt(ack, this.sndNxt)) {
       this.counters.inc('tcp_ack_of_unsent');
       this.sendAck(now);
       return false;
@@ -488,9 +531,21 @@ export class Connection {
       this.sendChallengeAck(now, 'ack');
       return false;
     }
-    if (seqGt(ack, this.sndUna)) this.ackSynOrData(ack, now);
-    else if (ack === this.sndUna && seg.payload.length === 0 && seg.window << this.sndWscale === this.sndWnd) {
-      this.counters.inc('tcp_dup_ack');
+    // SACK blocks first (RFC 6675 §5): blocks at or below the new SND.UNA are D-SACKs.
+    let freshSack = 0;
+    if (this.sackOk && seg.options.sack !== undefined) {
+      const r = this.recovery.scoreboard.update(seg.options.sack, seqGt(ack, this.sndUna) ? ack : this.sndUna, this.sndNxt);
+      freshSack = r.fresh;
+      if (r.ignored > 0) this.counters.inc('tcp_dsack_or_old_sack_blocks');
+    }
+    if (seqGt(ack, this.sndUna)) {
+      this.ackSynOrData(ack, now, seg.options.tsEcr);
+    } else if (ack === this.sndUna) {
+      // A duplicate ACK (RFC 5681 §2; with SACK, one bringing new SACK information, RFC 6675 §2).
+      const outstanding = this.sndUna !== this.sndNxt;
+      const plain = seg.payload.length === 0 && !(seg.flags & (TCP_SYN | TCP_FIN)) && seg.window << this.sndWscale === this.sndWnd;
+      const duplicate = outstanding && (plain || freshSack > 0);
+      this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now }, this.counters);
     }
     // Window update (§3.10.7.4 fifth: SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
     if (seqLe(this.sndUna, ack) && (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack)))) {
@@ -519,10 +574,10 @@ export class Connection {
   }
 
   /** SND.UNA advances to `ack`: free the buffer, time RTT, restart timers. */
-  private ackSynOrData(ack: number, now: number): void {
+  private ackSynOrData(ack: number, now: number, tsEcr?: number): void {
     let acked = seqSub(ack, this.sndUna);
     if (acked <= 0) return;
-    const inFlight = seqSub(this.sndMax, this.sndUna);
+    const advanced = acked;
     const synJustAcked = !this.synAcked;
     if (synJustAcked) {
       this.synAcked = true;
@@ -532,21 +587,23 @@ export class Connection {
     const dataAcked = Math.min(this.sendQueue.length, acked - (finAcked ? 1 : 0));
     this.sendQueue.consume(dataAcked);
     this.sndUna = ack;
-    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
     this.unackedSince = now;
     this.retries = 0;
-    // Karn's rule: rttSeq is cleared whenever we retransmit.
-    if (this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) {
-      this.rtt.sample(now - this.rttStart);
-      this.rttSeq = -1;
-    } else {
-      this.rtt.keepBackoff();
-    }
+    // RTT: from the echoed timestamp on every ACK that advances (RFC 7323 §4.1),
+    // else from the one timed segment, never a retransmitted one (Karn).
+    let rttSample = this.ts.rttSample(tsEcr, now);
+    if (rttSample === undefined && this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) rttSample = now - this.rttStart;
+    if (this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) this.rttSeq = -1;
+    if (rttSample !== undefined) this.rtt.sample(rttSample);
+    else this.rtt.keepBackoff();
     // RFC 6298 §5.7: after a SYN timeout and no sample, data starts with RTO 3 s.
     if (synJustAcked && this.synTimedOut && !this.rtt.hasSample) this.rtt.restartAt(3000);
-    if (dataAcked > 0) this.cc.onAck(dataAcked, inFlight, now);
+    this.recovery.onAck(
+      { sndUna: ack, sndNxt: this.sndNxt, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample },
+      this.counters,
+    );
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
-    if (this.sndUna === this.sndMax) this.rtoAt = Infinity;
+    if (this.sndUna === this.sndNxt) this.rtoAt = Infinity;
     else this.armRto(now);
     if (this.writeBlocked && this.sendQueue.length < this.cfg.sndBuf) {
       this.writeBlocked = false;
@@ -576,6 +633,7 @@ export class Connection {
     }
     if (seq !== this.rcvNxt) {
       // Out of order: keep it (bounded by the window) and ACK at once (RFC 5681 §4.2).
+      this.lastOooSeq = seq;
       if (this.recvBuffer.used + payload.length <= this.rcvLimit()) this.recvBuffer.storeOutOfOrder(seq, payload, fin);
       else this.counters.inc('tcp_rcvbuf_full');
       this.counters.inc('tcp_out_of_order');
@@ -606,7 +664,7 @@ export class Connection {
     if (payload.length === 0) return;
     // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at least every second
     // full-sized segment, at once when a hole was filled, else within the timeout.
-    if (payload.length >= Math.min(this.cfg.mss, this.sndMss)) this.unackedSegments++;
+    if (payload.length >= Math.min(this.cfg.mss, this.sndMss) - (this.ts.enabled ? 12 : 0)) this.unackedSegments++;
     if (hadHole || this.unackedSegments >= 2) this.sendAck(now);
     else if (this.delAckAt === Infinity) this.delAckAt = now + this.cfg.delayedAck;
   }
@@ -660,33 +718,44 @@ export class Connection {
   }
 
   /**
-   * Send what the windows allow (RFC 9293 §3.8.6.2.1 sender SWS avoidance,
-   * §3.7.4 Nagle), then our FIN if the user closed and all data is out.
+   * Send what the windows allow. Outside recovery: new data under
+   * min(SND.WND, cwnd) with sender SWS avoidance (RFC 9293 §3.8.6.2.1) and
+   * Nagle (§3.7.4). In recovery or after a timeout: retransmissions first,
+   * then new data, while cwnd - pipe allows a segment (RFC 6675 §5 step C).
+   * Then our FIN once the user closed and all data is out.
    */
   private transmit(now: number): void {
     const s = this.state;
     if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'CLOSING' && s !== 'LAST_ACK') return;
+    const r = this.recovery;
+    const mss = this.effMss;
     for (;;) {
-      const offset = seqSub(this.sndNxt, this.sndUna);
-      const unsent = this.sendQueue.length - offset;
-      const wnd = Math.min(this.sndWnd, this.cc.cwnd);
-      const usable = seqSub(seqAdd(this.sndUna, wnd), this.sndNxt);
-      if (unsent <= 0) break;
-      let len = Math.min(unsent, this.sndMss);
-      if (usable < len) {
-        // Window-limited: send only if at least half the largest window seen fits (SWS (b)).
-        if (usable <= 0 || usable < Math.min(this.sndMss, this.maxSndWnd >> 1)) break;
-        len = usable;
-      } else if (len < this.sndMss && !this.cfg.noDelay && this.sndNxt !== this.sndUna) {
-        // Nagle: a small segment waits while data is unacknowledged.
-        break;
+      if (r.retransmitHead) {
+        // NewReno: fast retransmit / partial ACK resends the first unacknowledged segment at once.
+        r.retransmitHead = false;
+        if (seqLt(this.sndUna, this.sndNxt)) this.retransmit(this.sndUna, Math.min(mss, seqSub(this.sndNxt, this.sndUna)), now);
+        continue;
       }
-      const withFin = len === unsent && this.finQueued;
-      this.sendData(offset, len, withFin, now);
-      if (withFin) return;
+      const room = r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss);
+      if (r.phase !== 'open' && room >= mss) {
+        const rx = r.nextRetransmission(this.sndUna, this.sndNxt, mss, false);
+        if (rx !== null) {
+          this.retransmit(rx.seq, rx.len, now);
+          continue;
+        }
+      }
+      if (this.sendNewData(room, mss, now)) continue;
+      if (r.phase !== 'open' && room >= mss) {
+        const rx = r.nextRetransmission(this.sndUna, this.sndNxt, mss, true);
+        if (rx !== null) {
+          this.retransmit(rx.seq, rx.len, now);
+          continue;
+        }
+      }
+      break;
     }
-    // The FIN alone (no data left to piggyback it on), first time or again after a timeout.
-    if (this.finQueued && !this.ourFinAcked() && this.sndNxt === this.finPosition()) {
+    // The FIN alone (no data left to piggyback it on).
+    if (this.finQueued && this.finSeqNo === -1 && this.sndNxt === this.finPosition()) {
       this.sendData(seqSub(this.sndNxt, this.sndUna), 0, true, now);
       return;
     }
@@ -697,22 +766,44 @@ export class Connection {
     }
   }
 
+  /** One segment of new data if the windows, SWS avoidance and Nagle allow it. */
+  private sendNewData(cwndRoom: number, mss: number, now: number): boolean {
+    if (this.finSeqNo !== -1) return false;
+    const offset = seqSub(this.sndNxt, this.sndUna);
+    const unsent = this.sendQueue.length - offset;
+    if (unsent <= 0) return false;
+    const usable = Math.min(seqSub(seqAdd(this.sndUna, this.sndWnd), this.sndNxt), cwndRoom);
+    let len = Math.min(unsent, mss);
+    if (usable < len) {
+      // Window-limited: send only if at least half the largest window seen fits (SWS (b)).
+      if (usable <= 0 || usable < Math.min(mss, this.maxSndWnd >> 1)) return false;
+      len = usable;
+    } else if (len < mss && !this.cfg.noDelay && this.sndNxt !== this.sndUna) {
+      // Nagle: a small segment waits while data is unacknowledged.
+      return false;
+    }
+    if (this.sndNxt === this.sndUna && now - this.lastSendAt > this.rtt.rto && this.lastSendAt > 0) {
+      this.cc.onIdleRestart(now); // RFC 5681 §4.1
+    }
+    this.sendData(offset, len, len === unsent && this.finQueued, now);
+    return true;
+  }
+
+  /** New data (and/or our FIN) at SND.NXT. */
   private sendData(offset: number, len: number, withFin: boolean, now: number): void {
     const payload = len > 0 ? this.sendQueue.read(offset, len) : undefined;
     let flags = TCP_ACK;
     if (len > 0 && offset + len === this.sendQueue.length) flags |= TCP_PSH;
     if (withFin) flags |= TCP_FIN;
     const seq = this.sndNxt;
-    const isRetransmission = seqLt(seq, this.sndMax);
-    if (this.sndUna === this.sndMax) this.unackedSince = now;
+    if (this.sndUna === this.sndNxt) this.unackedSince = now;
     this.emitSegment(seq, flags, payload);
     this.sndNxt = seqAdd(seq, len + (withFin ? 1 : 0));
-    if (isRetransmission) this.counters.inc('tcp_retransmitted_segments');
-    else if (this.rttSeq === -1) {
+    this.lastSendAt = now;
+    if (!this.ts.enabled && this.rttSeq === -1) {
       this.rttSeq = this.sndNxt;
       this.rttStart = now;
     }
-    if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
     if (this.rtoAt === Infinity) this.armRto(now);
     if (withFin) {
       if (this.finSeqNo === -1) this.finSeqNo = seqAdd(seq, len);
@@ -721,15 +812,36 @@ export class Connection {
     }
   }
 
+  /** Resend [seq, seq+len) of sequence space: data, and our FIN if it lies inside. */
+  private retransmit(seq: number, len: number, now: number): void {
+    const offset = seqSub(seq, this.sndUna) - (this.synAcked ? 0 : 1);
+    const dataLen = Math.max(0, Math.min(len, this.sendQueue.length - offset));
+    const fin = this.finSeqNo !== -1 && seqAdd(seq, dataLen) === this.finSeqNo && len > dataLen;
+    this.recovery.retransmitted(seq, dataLen + (fin ? 1 : 0) || len);
+    if (dataLen === 0 && !fin) return;
+    let flags = TCP_ACK;
+    if (fin) flags |= TCP_FIN;
+    if (dataLen > 0 && offset + dataLen === this.sendQueue.length) flags |= TCP_PSH;
+    this.emitSegment(seq, flags, dataLen > 0 ? this.sendQueue.read(offset, dataLen) : undefined);
+    this.counters.inc('tcp_retransmitted_segments');
+    this.rttSeq = -1; // Karn: no sample from anything sent twice
+    if (this.rtoAt === Infinity) this.armRto(now);
+  }
+
   private sendSyn(withAck: boolean, now: number): void {
-    const options: TcpOption[] = [{ kind: 'mss', mss: this.cfg.mss }];
-    // Linux's layout: mss, then nop + wscale.
-    if (this.cfg.windowScaling && (!withAck || this.wscaleOk)) options.push({ kind: 'nop' }, { kind: 'wscale', shift: this.rcvWscale });
+    // A SYN offers what we are configured for; a SYN,ACK only what the peer offered too.
+    const useTs = withAck ? this.ts.enabled : this.cfg.timestamps;
+    const options: TcpOption[] = synOptions({
+      mss: this.cfg.mss,
+      sackPermitted: withAck ? this.sackOk : this.cfg.sack,
+      ts: useTs ? { val: this.ts.value(now), ecr: withAck ? this.ts.recent : 0 } : undefined,
+      wscale: this.cfg.windowScaling && (!withAck || this.wscaleOk) ? this.rcvWscale : undefined,
+    });
+    if (withAck) this.ts.lastAckSent = this.rcvNxt;
     const window = Math.min(65535, this.cfg.rcvBuf);
     this.rcvAdvEdge = seqAdd(this.rcvNxt, window);
     this.out.push({ seq: this.iss, ack: withAck ? this.rcvNxt : 0, flags: withAck ? TCP_SYN | TCP_ACK : TCP_SYN, window, options });
     this.sndNxt = seqAdd(this.iss, 1);
-    if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
     if (this.rtoAt === Infinity) this.armRto(now);
     if (this.retries === 0 && this.rttSeq === -1) {
       this.rttSeq = this.sndNxt;
@@ -746,11 +858,39 @@ export class Connection {
   /** A segment with ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> plus whatever flags. */
   private emitSegment(seq: number, flags: number, payload?: Buffer): void {
     const window = flags & TCP_ACK || flags & TCP_RST ? this.advertiseWindow() : 0;
-    this.out.push({ seq, ack: flags & TCP_ACK ? this.rcvNxt : 0, flags, window, payload });
+    const ts = this.ts.enabled && !(flags & TCP_RST) ? { val: this.ts.value(this.now), ecr: this.ts.recent } : undefined;
+    let sack: Array<[number, number]> | undefined;
+    if (this.sackOk && flags & TCP_ACK && !(flags & TCP_RST)) {
+      // Up to 4 blocks, 3 beside timestamps, and only as many as fit beside the payload.
+      const room = Math.floor((this.sndMss - (payload?.length ?? 0) - (ts ? 12 : 0) - 4) / 8);
+      sack = this.sackBlocks(Math.min(ts ? 3 : 4, room));
+      if (sack.length === 0) sack = undefined;
+    }
+    this.out.push({ seq, ack: flags & TCP_ACK ? this.rcvNxt : 0, flags, window, options: segmentOptions(ts, sack), payload });
     if (flags & TCP_ACK) {
       this.delAckAt = Infinity;
       this.unackedSegments = 0;
+      this.ts.lastAckSent = this.rcvNxt;
     }
+  }
+
+  /**
+   * SACK blocks for an outgoing ACK (RFC 2018 §4): a D-SACK first if we just
+   * got a duplicate (RFC 2883), then the block holding the latest
+   * out-of-order arrival, then the others, highest first.
+   */
+  private sackBlocks(max: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    if (max <= 0) return out;
+    if (this.dsack !== null) {
+      out.push(this.dsack);
+      this.dsack = null;
+    }
+    const ranges = this.recvBuffer.outOfOrderRanges();
+    const latest = ranges.findIndex(([a, b]) => seqLe(a, this.lastOooSeq) && seqLt(this.lastOooSeq, b));
+    if (latest >= 0) out.push(ranges.splice(latest, 1)[0]!);
+    for (let i = ranges.length - 1; i >= 0 && out.length < max; i--) out.push(ranges[i]!);
+    return out.slice(0, max);
   }
 
   sendAck(now: number): void {
@@ -830,7 +970,12 @@ export class Connection {
     // RFC 9293 §3.7.1: the effective send MSS; 536 when the peer sends none.
     const peerMss = o.mss !== undefined && o.mss > 0 ? o.mss : DEFAULT_PEER_MSS;
     this.sndMss = Math.max(64, Math.min(peerMss, this.cfg.mss));
-    this.cc.setMss(this.sndMss);
+    // RFC 2018 §2 and RFC 7323 §3.2: on only if both SYNs carry the option.
+    this.sackOk = this.cfg.sack && o.sackPermitted;
+    this.recovery.sackOk = this.sackOk;
+    this.ts.enabled = this.cfg.timestamps && o.tsVal !== undefined;
+    if (this.ts.enabled) this.ts.recent = o.tsVal!;
+    this.cc.setMss(this.effMss);
     // RFC 7323 §2.2: scaling is on only if both SYNs carry the option.
     if (this.cfg.windowScaling && o.wscale !== undefined) {
       this.wscaleOk = true;
@@ -850,6 +995,7 @@ export class Connection {
   }
 
   onTimer(now: number): void {
+    this.now = now;
     if (this.timeWaitAt <= now) {
       this.timeWaitAt = Infinity;
       this.setState('CLOSED', '2MSL timer expired (RFC 9293 §3.10.8)');
@@ -895,7 +1041,7 @@ export class Connection {
   /** RFC 6298 §5.4-5.6 and RFC 9293 §3.8.3 (give up after R2). */
   private retransmissionTimeout(now: number): void {
     this.rtoAt = Infinity;
-    if (this.sndUna === this.sndMax) return;
+    if (this.sndUna === this.sndNxt) return;
     const limit = this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED' ? this.cfg.synRetries : this.cfg.retries;
     const userTimedOut = this.cfg.userTimeout > 0 && now - this.unackedSince >= this.cfg.userTimeout;
     if (this.retries >= limit || userTimedOut) {
@@ -915,12 +1061,12 @@ export class Connection {
       } else {
         // SYN_RECEIVED, or FIN_WAIT_1 after a close in SYN_RECEIVED: SYN,ACK (and FIN) again.
         this.retransmitSynAck(now);
-        if (this.finSeqNo !== -1) this.sendData(0, 0, true, now);
+        if (this.finSeqNo !== -1) this.retransmit(this.finSeqNo, 1, now);
       }
     } else {
-      this.cc.onTimeout(seqSub(this.sndMax, this.sndUna), now);
-      // Go back to SND.UNA: resend from the first unacknowledged byte (or the FIN).
-      this.sndNxt = this.sndUna;
+      // Every unSACKed segment below SND.NXT now counts as lost; transmit()
+      // resends them in order as the loss window (1 SMSS, slow start) allows.
+      this.recovery.onTimeout(this.sndUna, this.sndNxt, now);
       this.transmit(now);
     }
     this.armRto(now);
@@ -940,7 +1086,7 @@ export class Connection {
   /** RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: probe an idle connection. */
   private keepAliveTimeout(now: number): void {
     this.keepAliveAt = Infinity;
-    if (this.sndUna !== this.sndMax) {
+    if (this.sndUna !== this.sndNxt) {
       // Data in flight: the retransmission timer watches the peer instead.
       this.armKeepAlive(now);
       return;
@@ -986,10 +1132,10 @@ export class Connection {
     return this.finReceived;
   }
 
-  /** Keep the sndMax/sndNxt relation visible to invariant checks. */
+  /** Relations that must hold after every input (checked by the simulations). */
   checkInvariants(): string | null {
     if (seqGt(this.sndUna, this.sndNxt)) return 'SND.UNA > SND.NXT';
-    if (seqGt(this.sndNxt, this.sndMax)) return 'SND.NXT > SND.MAX';
+    if (seqGt(this.sndNxt, this.sndNxt)) return 'SND.NXT > SND.MAX';
     if (this.recvBuffer.used > this.rcvLimit()) return 'receive buffer over capacity';
     if (this.cc.cwnd < this.sndMss) return 'cwnd < 1 MSS';
     return null;

@@ -190,7 +190,8 @@ export class Script {
   written = 0;
 
   constructor(cfg: Partial<TcpConfig> = {}, iss = ISS) {
-    this.cfg = { ...DEFAULT_TCP_CONFIG, ...cfg };
+    // The base RFC 9293 behaviour; SACK and timestamps have tests of their own.
+    this.cfg = { ...DEFAULT_TCP_CONFIG, sack: false, timestamps: false, ...cfg };
     this.conn = new Connection(this.cfg, iss, 0);
   }
 

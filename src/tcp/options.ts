@@ -1,0 +1,37 @@
+/**
+ * The options we put on segments, in the byte layout Linux uses so that
+ * traces line up with the kernel's under tcpdump.
+ *   SYN:  mss, sackOK, TS, nop, wscale   (NOPs fill in for what is off)
+ *   else: nop, nop, TS   then   nop, nop, sack blocks
+ */
+import type { TcpOption } from '../wire/tcp.js';
+
+export interface SynOptionSet {
+  mss: number;
+  sackPermitted: boolean;
+  ts?: { val: number; ecr: number };
+  wscale?: number;
+}
+
+export function synOptions(o: SynOptionSet): TcpOption[] {
+  const list: TcpOption[] = [{ kind: 'mss', mss: o.mss }];
+  if (o.sackPermitted && o.ts) list.push({ kind: 'sackOK' }, { kind: 'ts', val: o.ts.val, ecr: o.ts.ecr });
+  else if (o.ts) list.push({ kind: 'nop' }, { kind: 'nop' }, { kind: 'ts', val: o.ts.val, ecr: o.ts.ecr });
+  else if (o.sackPermitted) list.push({ kind: 'nop' }, { kind: 'nop' }, { kind: 'sackOK' });
+  if (o.wscale !== undefined) list.push({ kind: 'nop' }, { kind: 'wscale', shift: o.wscale });
+  return list;
+}
+
+/** Bytes of option space a list of SACK blocks takes (with its two NOPs). */
+export function sackOptionBytes(blocks: number): number {
+  return blocks > 0 ? 4 + 8 * blocks : 0;
+}
+
+/** Options of a non-SYN segment, or undefined when there are none. */
+export function segmentOptions(ts: { val: number; ecr: number } | undefined, sack: Array<[number, number]> | undefined): TcpOption[] | undefined {
+  if (ts === undefined && (sack === undefined || sack.length === 0)) return undefined;
+  const list: TcpOption[] = [];
+  if (ts) list.push({ kind: 'nop' }, { kind: 'nop' }, { kind: 'ts', val: ts.val, ecr: ts.ecr });
+  if (sack && sack.length > 0) list.push({ kind: 'nop' }, { kind: 'nop' }, { kind: 'sack', blocks: sack });
+  return list;
+}

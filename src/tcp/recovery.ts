@@ -1,0 +1,195 @@
+/**
+ * Loss detection and recovery of the sender.
+ *
+ *  - open: normal sending; duplicate ACKs are counted and the first two allow
+ *    one new segment each (limited transmit, RFC 3042).
+ *  - recovery: fast retransmit and fast recovery after DupThresh duplicate
+ *    ACKs, or as soon as SACK shows the first segment lost. With SACK the
+ *    RFC 6675 procedure (scoreboard, pipe, NextSeg); without it NewReno
+ *    (RFC 6582: cwnd inflation, retransmission on each partial ACK).
+ *  - loss: after a retransmission timeout every unSACKed segment below the
+ *    recovery point counts as lost and is resent as the (slow-starting) window
+ *    allows, skipping what the scoreboard shows SACKed (RFC 6675 §5.1).
+ * Recovery ends when the cumulative ACK covers the recovery point (RFC 6582
+ * "recover", RFC 6675 RecoveryPoint).
+ *
+ * The congestion window itself belongs to the CongestionControl algorithm;
+ * this file decides when it is told about a congestion event.
+ */
+import { seqAdd, seqGe, seqGt, seqLt, seqMax, seqMin, seqSub } from '../wire/seq.js';
+import { Scoreboard } from './sack.js';
+import type { CongestionControl } from './congestion/congestion.js';
+
+/** RFC 5681 §3.2 / RFC 6675: three duplicate ACKs signal a loss. */
+export const DUP_THRESH = 3;
+
+export type RecoveryPhase = 'open' | 'recovery' | 'loss';
+
+export interface Retransmission {
+  seq: number;
+  /** Sequence space to resend (data, plus our FIN if it lies inside). */
+  len: number;
+}
+
+export class LossRecovery {
+  readonly scoreboard = new Scoreboard();
+  /** Both SYNs carried SACK-permitted. */
+  sackOk = false;
+  phase: RecoveryPhase = 'open';
+  dupAcks = 0;
+  /** SND.NXT when recovery began: recovery ends once this is acknowledged. */
+  recoveryPoint = 0;
+  /** Everything below this has been retransmitted in this recovery (RFC 6675 HighRxt). */
+  highRxt = 0;
+  /** NewReno: bytes added to cwnd by duplicate ACKs during recovery (RFC 6582). */
+  inflation = 0;
+  /** NewReno: resend the segment at SND.UNA before anything else. */
+  retransmitHead = false;
+
+  constructor(private readonly cc: CongestionControl) {}
+
+  /** Outstanding bytes the window should be compared with. */
+  inFlight(sndUna: number, sndNxt: number, mss: number): number {
+    if (this.phase === 'loss' || (this.sackOk && this.phase === 'recovery')) return this.pipe(sndUna, sndNxt, mss);
+    return seqSub(sndNxt, sndUna);
+  }
+
+  /** How many bytes the congestion window allows in flight right now. */
+  window(mss: number): number {
+    if (this.phase === 'open') return this.cc.cwnd + Math.min(this.dupAcks, DUP_THRESH - 1) * mss; // RFC 3042
+    if (this.phase === 'recovery' && !this.sackOk) return Math.max(mss, this.cc.cwnd + this.inflation);
+    return this.cc.cwnd;
+  }
+
+  /**
+   * Process one ACK. `acked` is how far SND.UNA moved (sequence space),
+   * `sack` the SACK blocks it carried. Returns true when this ACK started
+   * fast recovery (a fast retransmit follows).
+   */
+  onAck(
+    p: { sndUna: number; sndNxt: number; acked: number; dataAcked: number; duplicate: boolean; mss: number; now: number; rtt?: number },
+    counters: { inc(name: string): void },
+  ): boolean {
+    const { sndUna, sndNxt, mss, now } = p;
+    if (p.acked > 0) {
+      this.dupAcks = 0;
+      this.scoreboard.ackTo(sndUna);
+      if (seqLt(this.highRxt, sndUna)) this.highRxt = sndUna;
+      if (this.phase === 'recovery') {
+        if (seqGe(sndUna, this.recoveryPoint)) {
+          this.phase = 'open';
+          this.inflation = 0;
+          this.cc.onRecoveryExit(now);
+        } else if (!this.sackOk) {
+          // RFC 6582 step 5, partial ACK: resend the next hole, deflate by what
+          // was acknowledged, add back one SMSS if at least that much was.
+          this.retransmitHead = true;
+          this.inflation -= p.acked;
+          if (p.acked >= mss) this.inflation += mss;
+          counters.inc('tcp_partial_acks');
+        }
+        return false;
+      }
+      if (p.dataAcked > 0) this.cc.onAck(p.dataAcked, seqSub(sndNxt, seqSub(sndUna, p.acked)), now, p.rtt);
+      if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.phase = 'open';
+      return false;
+    }
+    if (!p.duplicate) return false;
+    this.dupAcks++;
+    counters.inc('tcp_dup_acks');
+    if (this.phase === 'open') {
+      if (this.dupAcks >= DUP_THRESH || (this.sackOk && this.isLost(sndUna, mss))) {
+        this.enterRecovery(sndUna, sndNxt, mss, now);
+        counters.inc('tcp_fast_retransmits');
+        return true;
+      }
+      if (this.dupAcks < DUP_THRESH) counters.inc('tcp_limited_transmit_allowed');
+    } else if (this.phase === 'recovery' && !this.sackOk) {
+      // RFC 6582 step 4: each further duplicate ACK means a segment left the network.
+      this.inflation += mss;
+    }
+    return false;
+  }
+
+  /** RFC 6675 §5 step 4 / RFC 6582 step 2. */
+  private enterRecovery(sndUna: number, sndNxt: number, mss: number, now: number): void {
+    this.phase = 'recovery';
+    this.recoveryPoint = sndNxt;
+    this.highRxt = sndUna;
+    this.cc.onCongestionEvent(seqSub(sndNxt, sndUna), now);
+    if (!this.sackOk) {
+      // cwnd = ssthresh + 3*SMSS: the three segments that left the network.
+      this.inflation = DUP_THRESH * mss;
+      this.retransmitHead = true;
+    }
+  }
+
+  /** RFC 6298 §5.5-5.6 with RFC 5681 §3.1: the retransmission timer expired. */
+  onTimeout(sndUna: number, sndNxt: number, now: number): void {
+    this.cc.onTimeout(seqSub(sndNxt, sndUna), now);
+    this.phase = 'loss';
+    this.recoveryPoint = sndNxt;
+    this.highRxt = sndUna;
+    this.dupAcks = 0;
+    this.inflation = 0;
+    this.retransmitHead = false;
+    // RFC 6675 §5.1 relaxes RFC 2018 §8: the scoreboard may be kept after a
+    // timeout, and Linux keeps it (receivers do not renege in practice), so
+    // what the peer already holds is not sent again.
+  }
+
+  /** RFC 6675 §4 IsLost(SeqNum); in the loss phase everything unSACKed below the recovery point is. */
+  isLost(seq: number, mss: number): boolean {
+    if (this.phase === 'loss' && seqLt(seq, this.recoveryPoint)) return true;
+    if (!this.sackOk) return false;
+    const above = this.scoreboard.sackedAbove(seq);
+    return above.ranges >= DUP_THRESH || above.bytes > (DUP_THRESH - 1) * mss;
+  }
+
+  /** RFC 6675 §4 SetPipe: bytes still believed in the network. */
+  pipe(sndUna: number, sndNxt: number, mss: number): number {
+    let pipe = 0;
+    let s = sndUna;
+    while (seqLt(s, sndNxt)) {
+      s = this.scoreboard.skipSacked(s);
+      if (!seqLt(s, sndNxt)) break;
+      const end = seqMin(seqAdd(s, mss), this.scoreboard.nextSackedAfter(s, sndNxt));
+      const len = seqSub(end, s);
+      if (!this.isLost(s, mss)) pipe += len;
+      if (seqLt(s, this.highRxt)) pipe += Math.min(len, seqSub(this.highRxt, s));
+      s = end;
+    }
+    return pipe;
+  }
+
+  /**
+   * RFC 6675 §4 NextSeg rule (1): the first unSACKed, not yet retransmitted
+   * segment that is lost. With `rescue`, rule (3): such a segment even if not
+   * yet deemed lost (used when no new data can go out).
+   */
+  nextRetransmission(sndUna: number, sndNxt: number, mss: number, rescue: boolean): Retransmission | null {
+    if (this.phase === 'open') return null;
+    if (this.phase === 'recovery' && !this.sackOk) return null; // NewReno resends only the head
+    const s = this.scoreboard.skipSacked(seqMax(this.highRxt, sndUna));
+    const limit = this.phase === 'loss' ? seqMin(this.recoveryPoint, sndNxt) : this.scoreboard.highestSacked(sndUna);
+    if (!seqLt(s, limit)) return null;
+    if (!rescue && !this.isLost(s, mss)) return null;
+    const end = seqMin(seqAdd(s, mss), this.scoreboard.nextSackedAfter(s, limit));
+    return { seq: s, len: seqSub(end, s) };
+  }
+
+  /** A retransmission of [seq, seq+len) went out. */
+  retransmitted(seq: number, len: number): void {
+    const end = seqAdd(seq, len);
+    if (seqGt(end, this.highRxt)) this.highRxt = end;
+  }
+
+  reset(): void {
+    this.phase = 'open';
+    this.dupAcks = 0;
+    this.inflation = 0;
+    this.retransmitHead = false;
+    this.scoreboard.clear();
+  }
+}
+

@@ -1,0 +1,125 @@
+/**
+ * The SACK scoreboard of the sender (RFC 2018, RFC 6675 §4): which ranges
+ * above SND.UNA the receiver has reported holding. Ranges are kept sorted,
+ * disjoint and merged; everything at or below SND.UNA is forgotten as the
+ * cumulative ACK moves.
+ */
+import { seqAdd, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from '../wire/seq.js';
+
+export class Scoreboard {
+  /** Sorted, disjoint [start, end) ranges, all above SND.UNA. */
+  private ranges: Array<[number, number]> = [];
+  /** Bytes covered by `ranges`. */
+  sackedBytes = 0;
+
+  get isEmpty(): boolean {
+    return this.ranges.length === 0;
+  }
+
+  /** The highest SACKed sequence number + 1, or `fallback` when nothing is SACKed. */
+  highestSacked(fallback: number): number {
+    return this.ranges.length > 0 ? this.ranges[this.ranges.length - 1]![1] : fallback;
+  }
+
+  /**
+   * Take the blocks of one ACK. Blocks below SND.UNA or beyond SND.MAX are
+   * D-SACKs (RFC 2883) or bogus; they are ignored and counted by the caller.
+   * Returns the number of blocks that reported something new.
+   */
+  update(blocks: ReadonlyArray<readonly [number, number]>, sndUna: number, sndMax: number): { fresh: number; ignored: number } {
+    let fresh = 0;
+    let ignored = 0;
+    for (const [left, right] of blocks) {
+      if (!seqLt(left, right) || seqLe(right, sndUna) || seqGt(right, sndMax) || seqLt(left, sndUna)) {
+        ignored++;
+        continue;
+      }
+      if (this.add(left, right)) fresh++;
+    }
+    return { fresh, ignored };
+  }
+
+  /** Add [left, right); true if any byte was new. */
+  private add(left: number, right: number): boolean {
+    const before = this.sackedBytes;
+    const out: Array<[number, number]> = [];
+    let l = left;
+    let r = right;
+    let placed = false;
+    for (const range of this.ranges) {
+      if (seqLt(range[1], l)) out.push(range);
+      else if (seqGt(range[0], r)) {
+        if (!placed) {
+          out.push([l, r]);
+          placed = true;
+        }
+        out.push(range);
+      } else {
+        l = seqMin(l, range[0]);
+        r = seqMax(r, range[1]);
+      }
+    }
+    if (!placed) out.push([l, r]);
+    this.ranges = out;
+    this.sackedBytes = out.reduce((n, [a, b]) => n + seqSub(b, a), 0);
+    return this.sackedBytes > before;
+  }
+
+  /** The cumulative ACK moved to `sndUna`: forget what lies below it. */
+  ackTo(sndUna: number): void {
+    if (this.ranges.length === 0) return;
+    const out: Array<[number, number]> = [];
+    for (const [a, b] of this.ranges) {
+      if (seqLe(b, sndUna)) continue;
+      out.push([seqMax(a, sndUna), b]);
+    }
+    this.ranges = out;
+    this.sackedBytes = out.reduce((n, [a, b]) => n + seqSub(b, a), 0);
+  }
+
+  /** Whether `seq` lies inside a SACKed range. */
+  isSacked(seq: number): boolean {
+    for (const [a, b] of this.ranges) {
+      if (seqLt(seq, a)) return false;
+      if (seqLt(seq, b)) return true;
+    }
+    return false;
+  }
+
+  /** End of the SACKed range holding `seq` (the next unSACKed byte), or `seq` itself. */
+  skipSacked(seq: number): number {
+    for (const [a, b] of this.ranges) {
+      if (seqLt(seq, a)) return seq;
+      if (seqLt(seq, b)) return b;
+    }
+    return seq;
+  }
+
+  /** Start of the first SACKed range above `seq`, or `limit`. */
+  nextSackedAfter(seq: number, limit: number): number {
+    for (const [a] of this.ranges) if (seqGt(a, seq)) return seqMin(a, limit);
+    return limit;
+  }
+
+  /** SACKed bytes strictly above `seq` and the number of ranges they form (RFC 6675 IsLost). */
+  sackedAbove(seq: number): { bytes: number; ranges: number } {
+    let bytes = 0;
+    let ranges = 0;
+    for (const [a, b] of this.ranges) {
+      if (seqLe(b, seq)) continue;
+      bytes += seqSub(b, seqMax(a, seqAdd(seq, 1)));
+      ranges++;
+    }
+    return { bytes, ranges };
+  }
+
+  clear(): void {
+    this.ranges = [];
+    this.sackedBytes = 0;
+  }
+
+  /** For tests. */
+  toArray(): Array<[number, number]> {
+    return this.ranges.map(([a, b]) => [a, b]);
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * TCP timestamps (RFC 7323 §3-§5): the option on every segment once both
+ * SYNs carried it, RTT samples from the echoed value (§4), and PAWS, the
+ * protection against old duplicates from an earlier wrap of the sequence
+ * space (§5). Values tick in milliseconds (Linux too) from a per-connection
+ * random offset, so they say nothing about the host's uptime.
+ */
+import { seqGe, seqLe, seqLt } from '../wire/seq.js';
+
+export class Timestamps {
+  /** Both SYNs carried the option. */
+  enabled = false;
+  /** TS.Recent: the peer's value to echo (§4.3). */
+  recent = 0;
+  /** Last.ACK.sent: RCV.NXT in the last ACK we sent (§4.3). */
+  lastAckSent = 0;
+
+  constructor(private readonly offset: number) {}
+
+  /** TSval for a segment sent now. */
+  value(now: number): number {
+    return (Math.floor(now) + this.offset) >>> 0;
+  }
+
+  /** RFC 7323 §5.3 R1: reject a segment whose TSval is older than TS.Recent. */
+  pawsRejects(tsVal: number | undefined): boolean {
+    return this.enabled && tsVal !== undefined && seqLt(tsVal, this.recent);
+  }
+
+  /** §4.3 (2): remember TSval of a segment that covers the ACK we last sent. */
+  update(tsVal: number | undefined, segSeq: number): void {
+    if (!this.enabled || tsVal === undefined) return;
+    if (seqGe(tsVal, this.recent) && seqLe(segSeq, this.lastAckSent)) this.recent = tsVal;
+  }
+
+  /** §4.1: an RTT sample from an echoed TSval, or undefined. */
+  rttSample(tsEcr: number | undefined, now: number): number | undefined {
+    if (!this.enabled || tsEcr === undefined || tsEcr === 0) return undefined;
+    const rtt = (this.value(now) - tsEcr) | 0;
+    return rtt >= 0 && rtt < 3_600_000 ? Math.max(rtt, 1) : undefined;
+  }
+}
