@@ -22,6 +22,7 @@ export const stackOptions = {
   rate: { type: 'number', default: 0, describe: 'bottleneck rate in Mbit/s (0 = none)' },
   seed: { type: 'number', default: 1, describe: 'seed of the fault injector PRNG' },
   msl: { type: 'number', default: 30, describe: 'maximum segment lifetime in seconds (TIME_WAIT lasts 2*MSL)' },
+  cc: { choices: ['cubic', 'newreno'] as const, default: 'cubic' as const, describe: 'congestion control' },
 } satisfies Record<string, Options>;
 
 export interface StackArgs {
@@ -41,6 +42,7 @@ export interface StackArgs {
   rate: number;
   seed: number;
   msl: number;
+  cc: 'cubic' | 'newreno';
 }
 
 /** Returns an error message for the first bad option, or null. */

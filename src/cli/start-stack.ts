@@ -50,7 +50,7 @@ export function startStack(a: StackArgs): RunningStack {
         process.stdout.write(`${formatClock(new Date())} ${fmt.format(joinPacket(header, payload))}\n`);
       });
     }
-    const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000 } });
+    const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000, cc: a.cc } });
     let done = false;
     const shutdown = (): void => {
       if (done) return;

@@ -15,6 +15,8 @@ export interface ConnectOptions extends SocketOptions {
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
   timeout?: number;
+  /** Congestion control for this connection (default: the stack's). */
+  cc?: 'cubic' | 'newreno';
 }
 
 export class NetStack extends Stack {
@@ -33,7 +35,7 @@ export class NetStack extends Stack {
     if (typeof host === 'function') cb = host;
     else if (typeof host === 'string') o.host = host;
     const remote = o.host ?? '127.0.0.1';
-    const ep = this.openConnection(remote, o.port, o.localPort);
+    const ep = this.openConnection(remote, o.port, o.localPort, o.cc ? { cc: o.cc } : undefined);
     const s = new Socket(this, ep, { allowHalfOpen: o.allowHalfOpen ?? false, connecting: true });
     if (cb !== undefined) s.once('connect', cb);
     if (o.noDelay) s.setNoDelay(true);

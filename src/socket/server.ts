@@ -16,6 +16,8 @@ export interface ServerOptions {
   keepAliveInitialDelay?: number;
   /** Maximum connections in SYN_RECEIVED (Node's default backlog is 511). */
   backlog?: number;
+  /** Congestion control for accepted connections (default: the stack's). */
+  cc?: 'cubic' | 'newreno';
 }
 
 export interface ListenOptions {
@@ -62,7 +64,8 @@ export class Server extends EventEmitter {
       return this;
     }
     try {
-      this.listener = this.stack.openListener(opts.port ?? 0, opts.backlog ?? this.options.backlog ?? 511, (ep) => this.accept(ep));
+      const tcp = this.options.cc ? { cc: this.options.cc } : undefined;
+      this.listener = this.stack.openListener(opts.port ?? 0, opts.backlog ?? this.options.backlog ?? 511, (ep) => this.accept(ep), tcp);
     } catch (err) {
       const e = err as { code?: string };
       const out = e.code === 'EADDRINUSE' ? socketError('EADDRINUSE', 'listen', this.stack.addr, opts.port) : (err as Error);

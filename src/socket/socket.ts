@@ -177,6 +177,11 @@ export class Socket extends Duplex implements EndpointHandler {
     return this.ep.conn.state;
   }
 
+  /** The congestion control algorithm of this connection ('cubic' or 'newreno'). */
+  get congestionControl(): string {
+    return this.ep.conn.cc.name;
+  }
+
   get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
     if (this.connecting) return 'opening';
     if (this.readable && this.writable) return 'open';

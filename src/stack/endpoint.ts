@@ -6,6 +6,7 @@
  */
 import type { Connection, ConnEvent } from '../tcp/connection.js';
 import type { Timer } from './clock.js';
+import type { TcpConfig } from '../tcp/config.js';
 
 export interface EndpointHandler {
   onEvent(ev: ConnEvent): void;
@@ -17,6 +18,8 @@ export interface Listener {
   readonly backlog: number;
   /** Passive connections still in SYN_RECEIVED. */
   pending: number;
+  /** Settings for connections accepted here, over the stack's (e.g. `cc`). */
+  readonly tcp?: Partial<TcpConfig>;
   onConnection(ep: TcpEndpoint): void;
 }
 

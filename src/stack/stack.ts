@@ -168,7 +168,8 @@ export class Stack {
     if (!(seg.flags & TCP_SYN)) return this.drop('tcp_no_syn_to_listener');
     if (l.pending >= l.backlog) return this.drop('tcp_listen_overflow');
     const now = this.now();
-    const conn = new Connection(this.tcpConfig, iss ?? this.isnGen.isn(now, this.addr, l.port, ip.src, seg.srcPort), now, this.counters);
+    const cfg = l.tcp ? { ...this.tcpConfig, ...l.tcp } : this.tcpConfig;
+    const conn = new Connection(cfg, iss ?? this.isnGen.isn(now, this.addr, l.port, ip.src, seg.srcPort), now, this.counters);
     const ep = new TcpEndpoint(this, conn, this.addr, l.port, ip.src, seg.srcPort);
     ep.listener = l;
     l.pending++;
@@ -179,11 +180,11 @@ export class Stack {
   }
 
   /** Start listening on `port` (0 picks an ephemeral port). */
-  openListener(port: number, backlog: number, onConnection: (ep: TcpEndpoint) => void): Listener {
+  openListener(port: number, backlog: number, onConnection: (ep: TcpEndpoint) => void, tcp?: Partial<TcpConfig>): Listener {
     if (port === 0) port = this.pickEphemeralPort(null);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new StackError('ERR_SOCKET_BAD_PORT', `port ${port} is out of range`);
     if (this.listeners.has(port)) throw new StackError('EADDRINUSE', `listen EADDRINUSE: address already in use ${this.addr}:${port}`);
-    const l: Listener = { port, backlog: Math.max(1, backlog), pending: 0, onConnection };
+    const l: Listener = { port, backlog: Math.max(1, backlog), pending: 0, onConnection, tcp };
     this.listeners.set(port, l);
     return l;
   }
@@ -193,7 +194,7 @@ export class Stack {
   }
 
   /** Active open to remoteAddr:remotePort from an ephemeral (or given) local port. */
-  openConnection(remoteAddr: string, remotePort: number, localPort?: number): TcpEndpoint {
+  openConnection(remoteAddr: string, remotePort: number, localPort?: number, tcp?: Partial<TcpConfig>): TcpEndpoint {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new StackError('ERR_SOCKET_BAD_PORT', `port ${remotePort} is out of range`);
     }
@@ -202,7 +203,8 @@ export class Stack {
       throw new StackError('EADDRINUSE', `connect EADDRINUSE ${this.addr}:${port}`);
     }
     const now = this.now();
-    const conn = new Connection(this.tcpConfig, this.isnGen.isn(now, this.addr, port, remoteAddr, remotePort), now, this.counters);
+    const cfg = tcp ? { ...this.tcpConfig, ...tcp } : this.tcpConfig;
+    const conn = new Connection(cfg, this.isnGen.isn(now, this.addr, port, remoteAddr, remotePort), now, this.counters);
     const ep = new TcpEndpoint(this, conn, this.addr, port, remoteAddr, remotePort);
     this.endpoints.set(ep.key, ep);
     this.counters.inc('tcp_active_opens');

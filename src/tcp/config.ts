@@ -51,7 +51,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   windowScaling: true,
   sack: true,
   timestamps: true,
-  cc: 'newreno',
+  cc: 'cubic',
   noDelay: false,
   keepAliveIdle: 0,
   keepAliveInterval: 75_000,

@@ -18,7 +18,7 @@ import { SendQueue } from './send-queue.js';
 import { ReceiveBuffer } from './reassembly.js';
 import { RttEstimator } from './rtt.js';
 import type { CongestionControl } from './congestion/congestion.js';
-import { NewReno } from './congestion/newreno.js';
+import { createCongestionControl } from './congestion/factory.js';
 import { LossRecovery } from './recovery.js';
 import { Timestamps } from './timestamps.js';
 import { segmentOptions, synOptions } from './options.js';
@@ -149,7 +149,7 @@ export class Connection {
     this.sndNxt = this.iss;
     this.recvBuffer = new ReceiveBuffer(cfg.rcvBuf);
     this.rtt = new RttEstimator(cfg.rto);
-    this.cc = new NewReno(DEFAULT_PEER_MSS);
+    this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS);
     this.recovery = new LossRecovery(this.cc);
     // Timestamps start from a per-connection offset derived from the (keyed, random-looking) ISS.
     this.ts = new Timestamps(Math.imul(this.iss ^ 0x9e3779b9, 2654435761) >>> 0);

@@ -142,4 +142,19 @@ test('server.close() stops accepting and emits close after the last connection',
   assert.ok(await sim.until(() => closed, 2000));
 });
 
+test('congestion control is chosen per stack and per socket (--cc)', async () => {
+  const sim = simPair({ tcp: { cc: 'newreno' } });
+  let srv: Socket | null = null;
+  sim.b.createServer({ cc: 'cubic' }, (s) => { srv = s; s.resume(); }).listen(80);
+  const c = sim.a.connect({ port: 80, host: B_ADDR });
+  const d = sim.a.connect({ port: 80, host: B_ADDR, cc: 'cubic' });
+  await sim.until(() => srv !== null && c.readyState === 'open' && d.readyState === 'open', 1000);
+  const name = (s: Socket): string => s.congestionControl;
+  assert.is(name(c), 'newreno', 'the stack default');
+  assert.is(name(d), 'cubic', 'chosen for this socket');
+  assert.is(name(srv!), 'cubic', 'chosen for the server');
+  c.destroy();
+  d.destroy();
+});
+
 test.run();

@@ -1,0 +1,170 @@
+/**
+ * CUBIC congestion control, RFC 9438 (Linux's default). Slow start is the
+ * standard one (§4.10); in congestion avoidance the window follows a cubic
+ * function of the time since the last congestion event (§4.2): concave up to
+ * the window where the last loss happened (W_max), a plateau there, then convex
+ * probing beyond it. A Reno-friendly estimate (§4.3) keeps CUBIC at least as
+ * fast as AIMD where the cubic curve is slow (small RTT or small windows).
+ *
+ * Units: the interface counts bytes and milliseconds; the RFC's formulas count
+ * segments and seconds. W_max, W_est and cwnd_prior are kept in segments, K and
+ * t in seconds, and converted with the MSS from setMss.
+ */
+import { initialWindow, type CongestionControl } from './congestion.js';
+
+/** §4.1.1, §4.6: multiplicative decrease factor. */
+export const BETA_CUBIC = 0.7;
+/** §4.1.1, §5.1: the constant C, in segments per second cubed. */
+export const C = 0.4;
+/** §4.1.1, §4.3: additive increase of the AIMD estimate, per RTT, that matches Reno's average rate. */
+export const ALPHA_CUBIC = (3 * (1 - BETA_CUBIC)) / (1 + BETA_CUBIC);
+
+export class Cubic implements CongestionControl {
+  readonly name = 'cubic';
+  cwnd: number;
+  ssthresh = Infinity;
+  /** §4.7: fast convergence, on by default as in Linux. */
+  fastConvergence = true;
+  private mss: number;
+  /** §4.2 W_max in segments (0: no congestion event yet). */
+  private wMax = 0;
+  /** §4.2 K in seconds. */
+  private k = 0;
+  /** §4.3 W_est in segments. */
+  private wEst = 0;
+  /** §4.6 cwnd_prior: cwnd (segments) when ssthresh was last set. */
+  private cwndPrior = 0;
+  /** Start of the current epoch (ms), null until the first ACK in congestion avoidance. */
+  private epochStart: number | null = null;
+  /** Smallest RTT sample seen, ms (Linux's delay_min). */
+  private minRtt = Infinity;
+  private lastAckAt: number | null = null;
+  /** §4.8: the next congestion avoidance stage is the first one after a timeout. */
+  private afterTimeout = false;
+  /** A timeout happened and no ACK since: a repeated timeout holds ssthresh (RFC 5681 §3.1). */
+  private timeoutHeld = false;
+
+  constructor(mss: number) {
+    this.mss = mss;
+    this.cwnd = initialWindow(mss);
+  }
+
+  /** §4.2 W_max, segments: the window at the last congestion event (after fast convergence). */
+  get W_max(): number { return this.wMax; }
+  /** §4.2 K, seconds: when W_cubic(t) is back at W_max. */
+  get K(): number { return this.k; }
+  /** §4.3 W_est, segments: the Reno-friendly (AIMD) window estimate. */
+  get W_est(): number { return this.wEst; }
+
+  setMss(mss: number): void {
+    if (!(mss > 0) || !Number.isFinite(mss)) return;
+    this.mss = mss;
+    this.cwnd = Math.max(this.cwnd, initialWindow(mss));
+  }
+
+  onAck(acked: number, inFlight: number, now: number, rtt?: number): void {
+    if (!(acked > 0) || !Number.isFinite(acked) || !Number.isFinite(now)) return;
+    if (rtt !== undefined && rtt > 0 && Number.isFinite(rtt)) this.minRtt = Math.min(this.minRtt, rtt);
+    this.timeoutHeld = false;
+    const sinceLastAck = this.lastAckAt === null ? 0 : Math.max(0, now - this.lastAckAt);
+    this.lastAckAt = now;
+    if (2 * inFlight < this.cwnd) {
+      // §5.8: no growth while the application, not cwnd, limits the flow (here: more than half
+      // of cwnd unused, as Linux's tcp_is_cwnd_limited). §4.6 requires such a guard when ssthresh
+      // comes from cwnd, and §4.2 keeps these periods out of t: move the epoch along.
+      if (this.epochStart !== null) this.epochStart += sinceLastAck;
+      return;
+    }
+    if (this.cwnd < this.ssthresh) {
+      // §4.10: standard slow start (RFC 5681 eq. 2, at most 1 SMSS per ACK), stopping at ssthresh.
+      this.cwnd = Math.min(this.cwnd + Math.min(acked, this.mss), this.ssthresh);
+      return;
+    }
+    this.congestionAvoidance(acked / this.mss, now);
+  }
+
+  private congestionAvoidance(segmentsAcked: number, now: number): void {
+    const cwnd = this.cwnd / this.mss; // segments
+    if (this.epochStart === null) this.startEpoch(cwnd, now);
+    const t = Math.max(0, now - (this.epochStart ?? now)) / 1000;
+    const rtt = Number.isFinite(this.minRtt) ? this.minRtt / 1000 : 0;
+    // §4.3: W_est grows by alpha_cubic per RTT; once it reaches cwnd_prior, by 1 per RTT like Reno.
+    const alpha = this.wEst >= this.cwndPrior ? 1 : ALPHA_CUBIC;
+    this.wEst += (alpha * segmentsAcked) / cwnd;
+    let next: number;
+    if (this.wCubic(t) < this.wEst) {
+      // §4.3: Reno-friendly region, cwnd = W_est (never lowered by an ACK).
+      next = Math.max(cwnd, this.wEst);
+    } else {
+      // §4.4: target = W_cubic(t + RTT), clamped to [cwnd, 1.5 * cwnd].
+      const target = Math.min(Math.max(this.wCubic(t + rtt), cwnd), 1.5 * cwnd);
+      // §4.4 (concave, cwnd < W_max) and §4.5 (convex): cwnd += (target - cwnd) / cwnd per
+      // acknowledged segment, never past the target.
+      next = Math.min(target, cwnd + ((target - cwnd) / cwnd) * segmentsAcked);
+    }
+    this.cwnd = Math.max(next * this.mss, this.mss);
+  }
+
+  /** §4.2: a new epoch starts at the first ACK of a congestion avoidance stage. */
+  private startEpoch(cwndEpoch: number, now: number): void {
+    this.epochStart = now;
+    this.wEst = cwndEpoch; // §4.3 (and §4.8): W_est starts at cwnd_epoch
+    if (this.afterTimeout || this.wMax <= cwndEpoch) {
+      // §4.8 (first stage after a timeout) and §4.10 (no usable W_max): K = 0, W_max = cwnd_epoch.
+      this.wMax = cwndEpoch;
+      this.k = 0;
+    } else {
+      // §4.2 Figure 2: K = cbrt((W_max - cwnd_epoch) / C).
+      this.k = Math.cbrt((this.wMax - cwndEpoch) / C);
+    }
+    this.afterTimeout = false;
+  }
+
+  /** §4.2 Figure 1: W_cubic(t) = C * (t - K)^3 + W_max, in segments, t in seconds. */
+  private wCubic(t: number): number {
+    return C * (t - this.k) ** 3 + this.wMax;
+  }
+
+  /** §4.6 and §4.7: remember W_max and cwnd_prior, set ssthresh, end the epoch. */
+  private reduce(): void {
+    const cwnd = this.cwnd / this.mss;
+    // §4.7: a loss before reaching the previous W_max means others want bandwidth; release some.
+    this.wMax = this.fastConvergence && cwnd < this.wMax ? (cwnd * (1 + BETA_CUBIC)) / 2 : cwnd;
+    this.cwndPrior = cwnd;
+    // §4.6: ssthresh = cwnd * beta_cubic (Linux uses cwnd; the RFC allows it), at least 2 SMSS.
+    this.ssthresh = Math.max(this.cwnd * BETA_CUBIC, 2 * this.mss);
+    this.epochStart = null;
+  }
+
+  onCongestionEvent(_inFlight: number, _now: number): void {
+    this.reduce();
+    this.afterTimeout = false;
+    // §4.6: cwnd = max(ssthresh, 2 SMSS) on a loss.
+    this.cwnd = this.ssthresh;
+  }
+
+  onRecoveryExit(_now: number): void {
+    // RFC 6582 §3.2 step 3: deflate to ssthresh (at least 1 SMSS should the MSS have grown);
+    // nothing to do before any congestion event (ssthresh still infinite).
+    if (Number.isFinite(this.ssthresh)) this.cwnd = Math.max(this.ssthresh, this.mss);
+  }
+
+  onTimeout(_inFlight: number, _now: number): void {
+    // §4.8: ssthresh as in §4.6, but RFC 5681 §3.1 holds it when the same data times out again.
+    if (!this.timeoutHeld) this.reduce();
+    this.epochStart = null;
+    this.timeoutHeld = true;
+    this.afterTimeout = true;
+    // §4.8 / RFC 5681 §3.1: cwnd = loss window = 1 SMSS.
+    this.cwnd = this.mss;
+  }
+
+  onIdleRestart(now: number): void {
+    // §5.8: t must not include idle periods; like Linux (CA_EVENT_TX_START), move the epoch.
+    const idle = this.lastAckAt === null ? 0 : now - this.lastAckAt;
+    if (this.epochStart !== null && idle > 0 && Number.isFinite(idle)) this.epochStart += idle;
+    this.lastAckAt = now;
+    // RFC 5681 §4.1: restart window = min(IW, cwnd).
+    this.cwnd = Math.max(Math.min(this.cwnd, initialWindow(this.mss)), this.mss);
+  }
+}
