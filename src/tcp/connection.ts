@@ -95,6 +95,13 @@ export class Connection {
   private dsack: [number, number] | null = null;
   /** Start of the most recent out-of-order arrival: its block is reported first (RFC 2018 §4). */
   private lastOooSeq = -1;
+  /**
+   * TSval of our latest retransmission. An echo older than it may come from a
+   * peer that had not seen anything new since before the timeout (its
+   * TS.Recent is stale) and would inflate the RTT by the whole wait, so only
+   * echoes at least this new are used as samples (RFC 7323 §4.1 caveat).
+   */
+  private rtxTsVal = -1;
   /** When we last sent new data (restart after idle, RFC 5681 §4.1). */
   private lastSendAt = 0;
   /** The time of the input being processed (every entry point sets it). */
@@ -591,7 +598,7 @@ export class Connection {
     this.retries = 0;
     // RTT: from the echoed timestamp on every ACK that advances (RFC 7323 §4.1),
     // else from the one timed segment, never a retransmitted one (Karn).
-    let rttSample = this.ts.rttSample(tsEcr, now);
+    let rttSample = this.rtxTsVal === -1 || (tsEcr !== undefined && seqGe(tsEcr, this.rtxTsVal)) ? this.ts.rttSample(tsEcr, now) : undefined;
     if (rttSample === undefined && this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) rttSample = now - this.rttStart;
     if (this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) this.rttSeq = -1;
     if (rttSample !== undefined) this.rtt.sample(rttSample);
@@ -825,6 +832,7 @@ export class Connection {
     this.emitSegment(seq, flags, dataLen > 0 ? this.sendQueue.read(offset, dataLen) : undefined);
     this.counters.inc('tcp_retransmitted_segments');
     this.rttSeq = -1; // Karn: no sample from anything sent twice
+    if (this.ts.enabled) this.rtxTsVal = this.ts.value(now);
     if (this.rtoAt === Infinity) this.armRto(now);
   }
 
@@ -1053,6 +1061,7 @@ export class Connection {
     this.counters.inc('tcp_rto_expired');
     this.rtt.onTimeout();
     this.rttSeq = -1; // Karn
+    this.rtxTsVal = this.ts.value(now); // echoes of older segments give no RTT sample now
     if (!this.synAcked) {
       this.synTimedOut = true;
       if (this.state === 'SYN_SENT') {
