@@ -1,0 +1,317 @@
+/**
+ * The sending half of a connection: segmentation, sender SWS avoidance and
+ * Nagle, retransmission (RFC 6298 timer, RFC 6675 / RFC 6582 recovery via
+ * recovery.ts), zero-window probing, keepalive, and the timers that drive
+ * them. Segment arrival hands ACKs to `ackSynOrData`.
+ */
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from '../wire/tcp.js';
+import { seqAdd, seqGe, seqGt, seqLt, seqSub } from '../wire/seq.js';
+import { synOptions } from './options.js';
+import { Tcb } from './tcb.js';
+
+export abstract class TcbSender extends Tcb {
+  /** SND.UNA advances to `ack`: free the buffer, time RTT, restart timers. */
+  protected ackSynOrData(ack: number, now: number, tsEcr?: number): void {
+    let acked = seqSub(ack, this.sndUna);
+    if (acked <= 0) return;
+    const advanced = acked;
+    const synJustAcked = !this.synAcked;
+    if (synJustAcked) {
+      this.synAcked = true;
+      acked--; // our SYN
+    }
+    const finAcked = this.finSeqNo !== -1 && seqGt(ack, this.finSeqNo);
+    const dataAcked = Math.min(this.sendQueue.length, acked - (finAcked ? 1 : 0));
+    this.sendQueue.consume(dataAcked);
+    this.sndUna = ack;
+    this.unackedSince = now;
+    this.retries = 0;
+    // RTT: from the echoed timestamp on every ACK that advances (RFC 7323 §4.1),
+    // else from the one timed segment, never a retransmitted one (Karn).
+    let rttSample = this.rtxTsVal === -1 || (tsEcr !== undefined && seqGe(tsEcr, this.rtxTsVal)) ? this.ts.rttSample(tsEcr, now) : undefined;
+    if (rttSample === undefined && this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) rttSample = now - this.rttStart;
+    if (this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) this.rttSeq = -1;
+    if (rttSample !== undefined) this.rtt.sample(rttSample);
+    else this.rtt.keepBackoff();
+    // RFC 6298 §5.7: after a SYN timeout and no sample, data starts with RTO 3 s.
+    if (synJustAcked && this.synTimedOut && !this.rtt.hasSample) this.rtt.restartAt(3000);
+    this.recovery.onAck(
+      { sndUna: ack, sndNxt: this.sndNxt, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample },
+      this.counters,
+    );
+    // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
+    if (this.sndUna === this.sndNxt) this.rtoAt = Infinity;
+    else this.armRto(now);
+    if (this.writeBlocked && this.sendQueue.length < this.cfg.sndBuf) {
+      this.writeBlocked = false;
+      this.events.push({ type: 'drain' });
+    }
+  }
+
+  protected setSendWindow(window: number, seq: number, ack: number, scaled: boolean): void {
+    // RFC 7323 §2.2: the window in a SYN is never scaled.
+    this.sndWnd = scaled ? window << this.sndWscale : window;
+    this.sndWl1 = seq;
+    this.sndWl2 = ack;
+    if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+    if (this.sndWnd > 0) {
+      this.persistAt = Infinity;
+      this.persistBackoff = 0;
+    }
+  }
+
+  /**
+   * Send what the windows allow. Outside recovery: new data under
+   * min(SND.WND, cwnd) with sender SWS avoidance (RFC 9293 §3.8.6.2.1) and
+   * Nagle (§3.7.4). In recovery or after a timeout: retransmissions first,
+   * then new data, while cwnd - pipe allows a segment (RFC 6675 §5 step C).
+   * Then our FIN once the user closed and all data is out.
+   */
+  protected transmit(now: number): void {
+    const s = this.state;
+    if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'CLOSING' && s !== 'LAST_ACK') return;
+    const r = this.recovery;
+    const mss = this.effMss;
+    for (;;) {
+      if (r.retransmitHead) {
+        // NewReno: fast retransmit / partial ACK resends the first unacknowledged segment at once.
+        r.retransmitHead = false;
+        if (seqLt(this.sndUna, this.sndNxt)) this.retransmit(this.sndUna, Math.min(mss, seqSub(this.sndNxt, this.sndUna)), now);
+        continue;
+      }
+      const room = r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss);
+      if (r.phase !== 'open' && room >= mss) {
+        const rx = r.nextRetransmission(this.sndUna, this.sndNxt, mss, false);
+        if (rx !== null) {
+          this.retransmit(rx.seq, rx.len, now);
+          continue;
+        }
+      }
+      if (this.sendNewData(room, mss, now)) continue;
+      if (r.phase !== 'open' && room >= mss) {
+        const rx = r.nextRetransmission(this.sndUna, this.sndNxt, mss, true);
+        if (rx !== null) {
+          this.retransmit(rx.seq, rx.len, now);
+          continue;
+        }
+      }
+      break;
+    }
+    // The FIN alone (no data left to piggyback it on).
+    if (this.finQueued && this.finSeqNo === -1 && this.sndNxt === this.finPosition()) {
+      this.sendData(seqSub(this.sndNxt, this.sndUna), 0, true, now);
+      return;
+    }
+    // Data waiting, nothing in flight, and the window too small to send: the
+    // persist timer makes sure we probe rather than wait forever (§3.8.6.1).
+    if (this.sndNxt === this.sndUna && this.sendQueue.length > 0 && this.persistAt === Infinity) {
+      this.persistAt = now + this.persistInterval();
+    }
+  }
+
+  /** One segment of new data if the windows, SWS avoidance and Nagle allow it. */
+  protected sendNewData(cwndRoom: number, mss: number, now: number): boolean {
+    if (this.finSeqNo !== -1) return false;
+    const offset = seqSub(this.sndNxt, this.sndUna);
+    const unsent = this.sendQueue.length - offset;
+    if (unsent <= 0) return false;
+    const usable = Math.min(seqSub(seqAdd(this.sndUna, this.sndWnd), this.sndNxt), cwndRoom);
+    let len = Math.min(unsent, mss);
+    if (usable < len) {
+      // Window-limited: send only if at least half the largest window seen fits (SWS (b)).
+      if (usable <= 0 || usable < Math.min(mss, this.maxSndWnd >> 1)) return false;
+      len = usable;
+    } else if (len < mss && !this.cfg.noDelay && this.sndNxt !== this.sndUna) {
+      // Nagle: a small segment waits while data is unacknowledged.
+      return false;
+    }
+    if (this.sndNxt === this.sndUna && now - this.lastSendAt > this.rtt.rto && this.lastSendAt > 0) {
+      this.cc.onIdleRestart(now); // RFC 5681 §4.1
+    }
+    this.sendData(offset, len, len === unsent && this.finQueued, now);
+    return true;
+  }
+
+  /** New data (and/or our FIN) at SND.NXT. */
+  protected sendData(offset: number, len: number, withFin: boolean, now: number): void {
+    const payload = len > 0 ? this.sendQueue.read(offset, len) : undefined;
+    let flags = TCP_ACK;
+    if (len > 0 && offset + len === this.sendQueue.length) flags |= TCP_PSH;
+    if (withFin) flags |= TCP_FIN;
+    const seq = this.sndNxt;
+    if (this.sndUna === this.sndNxt) this.unackedSince = now;
+    this.emitSegment(seq, flags, payload);
+    this.sndNxt = seqAdd(seq, len + (withFin ? 1 : 0));
+    this.lastSendAt = now;
+    if (!this.ts.enabled && this.rttSeq === -1) {
+      this.rttSeq = this.sndNxt;
+      this.rttStart = now;
+    }
+    if (this.rtoAt === Infinity) this.armRto(now);
+    if (withFin) {
+      if (this.finSeqNo === -1) this.finSeqNo = seqAdd(seq, len);
+      if (this.state === 'ESTABLISHED' || this.state === 'SYN_RECEIVED') this.setState('FIN_WAIT_1', 'user close: FIN sent (RFC 9293 §3.10.4)');
+      else if (this.state === 'CLOSE_WAIT') this.setState('LAST_ACK', 'user close in CLOSE_WAIT: FIN sent (RFC 9293 §3.10.4)');
+    }
+  }
+
+  /** Resend [seq, seq+len) of sequence space: data, and our FIN if it lies inside. */
+  protected retransmit(seq: number, len: number, now: number): void {
+    const offset = seqSub(seq, this.sndUna) - (this.synAcked ? 0 : 1);
+    const dataLen = Math.max(0, Math.min(len, this.sendQueue.length - offset));
+    const fin = this.finSeqNo !== -1 && seqAdd(seq, dataLen) === this.finSeqNo && len > dataLen;
+    this.recovery.retransmitted(seq, dataLen + (fin ? 1 : 0) || len);
+    if (dataLen === 0 && !fin) return;
+    let flags = TCP_ACK;
+    if (fin) flags |= TCP_FIN;
+    if (dataLen > 0 && offset + dataLen === this.sendQueue.length) flags |= TCP_PSH;
+    this.emitSegment(seq, flags, dataLen > 0 ? this.sendQueue.read(offset, dataLen) : undefined);
+    this.counters.inc('tcp_retransmitted_segments');
+    this.rttSeq = -1; // Karn: no sample from anything sent twice
+    if (this.ts.enabled) this.rtxTsVal = this.ts.value(now);
+    if (this.rtoAt === Infinity) this.armRto(now);
+  }
+
+  protected sendSyn(withAck: boolean, now: number): void {
+    // A SYN offers what we are configured for; a SYN,ACK only what the peer offered too.
+    const useTs = withAck ? this.ts.enabled : this.cfg.timestamps;
+    const options: TcpOption[] = synOptions({
+      mss: this.cfg.mss,
+      sackPermitted: withAck ? this.sackOk : this.cfg.sack,
+      ts: useTs ? { val: this.ts.value(now), ecr: withAck ? this.ts.recent : 0 } : undefined,
+      wscale: this.cfg.windowScaling && (!withAck || this.wscaleOk) ? this.rcvWscale : undefined,
+    });
+    if (withAck) this.ts.lastAckSent = this.rcvNxt;
+    const window = Math.min(65535, this.cfg.rcvBuf);
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, window);
+    this.out.push({ seq: this.iss, ack: withAck ? this.rcvNxt : 0, flags: withAck ? TCP_SYN | TCP_ACK : TCP_SYN, window, options });
+    this.sndNxt = seqAdd(this.iss, 1);
+    if (this.rtoAt === Infinity) this.armRto(now);
+    if (this.retries === 0 && this.rttSeq === -1) {
+      this.rttSeq = this.sndNxt;
+      this.rttStart = now;
+    }
+  }
+
+  protected retransmitSynAck(now: number): void {
+    this.counters.inc('tcp_synack_retransmitted');
+    this.rttSeq = -1;
+    this.sendSyn(true, now);
+  }
+
+  /** Earliest time at which onTimer has work to do. */
+  nextDeadline(): number {
+    return Math.min(this.rtoAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt);
+  }
+
+  onTimer(now: number): void {
+    this.now = now;
+    if (this.timeWaitAt <= now) {
+      this.timeWaitAt = Infinity;
+      this.setState('CLOSED', '2MSL timer expired (RFC 9293 §3.10.8)');
+      this.destroy();
+      return;
+    }
+    if (this.rtoAt <= now) this.retransmissionTimeout(now);
+    if (this.state === 'CLOSED') return;
+    if (this.delAckAt <= now) {
+      this.delAckAt = Infinity;
+      this.counters.inc('tcp_delayed_acks');
+      this.sendAck(now);
+    }
+    if (this.persistAt <= now) this.persistTimeout(now);
+    if (this.keepAliveAt <= now) this.keepAliveTimeout(now);
+  }
+
+  /**
+   * RFC 9293 §3.8.6.1: with a zero window, probe; like Linux the probe is an
+   * ACK with an old sequence number (SND.UNA - 1), which the peer must answer
+   * with its current window. With a small non-zero window, the timer overrides
+   * sender SWS avoidance and sends what fits (§3.8.6.2.1).
+   */
+  protected persistTimeout(now: number): void {
+    this.persistAt = Infinity;
+    if (this.state === 'CLOSED' || this.sndNxt !== this.sndUna || this.sendQueue.length === 0) return;
+    const usable = Math.min(this.sndWnd, this.cc.cwnd, this.sendQueue.length, this.sndMss);
+    if (usable > 0) {
+      this.counters.inc('tcp_persist_sends');
+      this.sendData(0, usable, usable === this.sendQueue.length && this.finQueued, now);
+      return;
+    }
+    this.counters.inc('tcp_window_probes');
+    this.emitSegment(seqAdd(this.sndUna, -1), TCP_ACK);
+    this.persistBackoff++;
+    this.persistAt = now + this.persistInterval();
+  }
+
+  protected persistInterval(): number {
+    return Math.min(this.cfg.rto.maxRto, this.rtt.rto * 2 ** this.persistBackoff);
+  }
+
+  /** RFC 6298 §5.4-5.6 and RFC 9293 §3.8.3 (give up after R2). */
+  protected retransmissionTimeout(now: number): void {
+    this.rtoAt = Infinity;
+    if (this.sndUna === this.sndNxt) return;
+    const limit = this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED' ? this.cfg.synRetries : this.cfg.retries;
+    const userTimedOut = this.cfg.userTimeout > 0 && now - this.unackedSince >= this.cfg.userTimeout;
+    if (this.retries >= limit || userTimedOut) {
+      this.counters.inc('tcp_timeouts_gave_up');
+      this.fail('ETIMEDOUT', `no ACK after ${this.retries} retransmissions: give up (RFC 9293 §3.8.3)`);
+      return;
+    }
+    this.retries++;
+    this.counters.inc('tcp_rto_expired');
+    this.rtt.onTimeout();
+    this.rttSeq = -1; // Karn
+    this.rtxTsVal = this.ts.value(now); // echoes of older segments give no RTT sample now
+    if (!this.synAcked) {
+      this.synTimedOut = true;
+      if (this.state === 'SYN_SENT') {
+        this.counters.inc('tcp_syn_retransmitted');
+        this.sendSyn(false, now);
+      } else {
+        // SYN_RECEIVED, or FIN_WAIT_1 after a close in SYN_RECEIVED: SYN,ACK (and FIN) again.
+        this.retransmitSynAck(now);
+        if (this.finSeqNo !== -1) this.retransmit(this.finSeqNo, 1, now);
+      }
+    } else {
+      // Every unSACKed segment below SND.NXT now counts as lost; transmit()
+      // resends them in order as the loss window (1 SMSS, slow start) allows.
+      this.recovery.onTimeout(this.sndUna, this.sndNxt, now);
+      this.transmit(now);
+    }
+    this.armRto(now);
+  }
+
+  /** RFC 6298 §5.1/5.3, clamped so a user timeout fires on time (as Linux does). */
+  protected armRto(now: number): void {
+    this.rtoAt = now + this.rtt.rto;
+    if (this.cfg.userTimeout > 0) this.rtoAt = Math.min(this.rtoAt, this.unackedSince + this.cfg.userTimeout);
+  }
+
+  protected armKeepAlive(now: number): void {
+    const on = this.cfg.keepAliveIdle > 0 && (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT' || this.state === 'FIN_WAIT_2');
+    this.keepAliveAt = on ? now + (this.keepAliveProbes === 0 ? this.cfg.keepAliveIdle : this.cfg.keepAliveInterval) : Infinity;
+  }
+
+  /** RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: probe an idle connection. */
+  protected keepAliveTimeout(now: number): void {
+    this.keepAliveAt = Infinity;
+    if (this.sndUna !== this.sndNxt) {
+      // Data in flight: the retransmission timer watches the peer instead.
+      this.armKeepAlive(now);
+      return;
+    }
+    if (this.keepAliveProbes >= this.cfg.keepAliveCount) {
+      // Like Linux (tcp_keepalive_timer): tell the peer, if it is there at all.
+      this.emitSegment(this.sndNxt, TCP_RST | TCP_ACK);
+      this.fail('ETIMEDOUT', `no answer to ${this.keepAliveProbes} keepalive probes (RFC 9293 §3.8.4)`);
+      return;
+    }
+    this.keepAliveProbes++;
+    this.counters.inc('tcp_keepalive_probes');
+    // SEG.SEQ = SND.NXT - 1 with no data, as Linux: the peer answers with an ACK.
+    this.emitSegment(seqAdd(this.sndNxt, -1), TCP_ACK);
+    this.keepAliveAt = now + this.cfg.keepAliveInterval;
+  }
+}

@@ -1,0 +1,354 @@
+/**
+ * The transmission control block (RFC 9293 §3.3.1): every variable of one
+ * connection, and the pieces shared by sending and receiving: building
+ * outgoing segments with their options, the advertised window, state
+ * changes and events. The behaviour lives in two subclasses, read in order:
+ * sender.ts (sending, retransmission, timers) and connection.ts (user calls
+ * and segment arrival, RFC 9293 §3.10).
+ */
+import { TCP_ACK, TCP_RST, type TcpOption, type TcpSegment } from '../wire/tcp.js';
+import { seqAdd, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js';
+import type { TcpState } from './state.js';
+import { DEFAULT_PEER_MSS, windowShiftFor, type TcpConfig } from './config.js';
+import { SendQueue } from './send-queue.js';
+import { ReceiveBuffer } from './reassembly.js';
+import { RttEstimator } from './rtt.js';
+import type { CongestionControl } from './congestion/congestion.js';
+import { createCongestionControl } from './congestion/factory.js';
+import { LossRecovery } from './recovery.js';
+import { Timestamps } from './timestamps.js';
+import { segmentOptions } from './options.js';
+
+/** A segment to send; the stack fills in addresses and ports. */
+export interface OutSegment {
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  options?: TcpOption[];
+  payload?: Buffer;
+}
+
+export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE';
+
+export type ConnEvent =
+  /** A state change, with what caused it and the RFC rule that says so. */
+  | { type: 'state'; from: TcpState; to: TcpState; cause: string }
+  | { type: 'established' }
+  /** New in-order data can be read. */
+  | { type: 'readable' }
+  /** The peer's FIN arrived in order: no more data will come. */
+  | { type: 'end' }
+  /** The send buffer has room again after write() returned false. */
+  | { type: 'drain' }
+  | { type: 'error'; code: TcpErrorCode }
+  /** The TCB is gone (CLOSED): the stack forgets the connection. */
+  | { type: 'closed' };
+
+export interface CounterSink {
+  inc(name: string, by?: number): void;
+}
+
+const NO_COUNTERS: CounterSink = { inc() {} };
+
+export abstract class Tcb {
+  state: TcpState = 'CLOSED';
+  readonly out: OutSegment[] = [];
+  readonly events: ConnEvent[] = [];
+
+  // Send sequence variables (RFC 9293 §3.3.1).
+  iss: number;
+  sndUna: number;
+  /** Next new sequence number to send; retransmissions never move it back. */
+  sndNxt: number;
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Largest window the peer ever offered (for sender SWS avoidance, §3.8.6.2.1). */
+  maxSndWnd = 0;
+  /** Shift applied to the peer's window field (RFC 7323). */
+  sndWscale = 0;
+  /** Effective send MSS (RFC 9293 §3.7.1). */
+  sndMss = DEFAULT_PEER_MSS;
+
+  // Receive sequence variables.
+  irs = 0;
+  rcvNxt = 0;
+  /** Right edge of the window we last advertised: never moves left (§3.8.6.2.2). */
+  protected rcvAdvEdge = 0;
+  rcvWscale = 0;
+  protected wscaleOk = false;
+
+  readonly sendQueue = new SendQueue();
+  readonly recvBuffer: ReceiveBuffer;
+  readonly rtt: RttEstimator;
+  readonly cc: CongestionControl;
+  readonly recovery: LossRecovery;
+  readonly ts: Timestamps;
+  /** Both SYNs carried SACK-permitted (RFC 2018 §2). */
+  protected sackOk = false;
+  /** A duplicate we received, to report as the first SACK block (D-SACK, RFC 2883). */
+  protected dsack: [number, number] | null = null;
+  /** Start of the most recent out-of-order arrival: its block is reported first (RFC 2018 §4). */
+  protected lastOooSeq = -1;
+  /**
+   * TSval of our latest retransmission. An echo older than it may come from a
+   * peer that had not seen anything new since before the timeout (its
+   * TS.Recent is stale) and would inflate the RTT by the whole wait, so only
+   * echoes at least this new are used as samples (RFC 7323 §4.1 caveat).
+   */
+  protected rtxTsVal = -1;
+  /** When we last sent new data (restart after idle, RFC 5681 §4.1). */
+  protected lastSendAt = 0;
+  /** The time of the input being processed (every entry point sets it). */
+  protected now = 0;
+
+  /** The user has closed the sending direction: a FIN follows the queued data. */
+  protected finQueued = false;
+  /** Our SYN has been acknowledged (it occupies one sequence number before the data). */
+  protected synAcked = false;
+  /** Sequence number of our FIN once sent, else -1. */
+  protected finSeqNo = -1;
+  /** The peer's FIN has been received (in order). */
+  protected finReceived = false;
+  /** The user called close() before the handshake completed; send FIN once established. */
+  protected passiveOpen = false;
+  protected writeBlocked = false;
+
+  // Timers: absolute times in ms, Infinity when off.
+  rtoAt = Infinity;
+  persistAt = Infinity;
+  delAckAt = Infinity;
+  keepAliveAt = Infinity;
+  timeWaitAt = Infinity;
+
+  protected retries = 0;
+  protected persistBackoff = 0;
+  protected keepAliveProbes = 0;
+  /** Full-sized segments received since we last sent an ACK. */
+  protected unackedSegments = 0;
+  /** Karn: the segment being timed (ends at rttSeq), or -1. */
+  protected rttSeq = -1;
+  protected rttStart = 0;
+  /** When the oldest unacknowledged data was sent or last acknowledged progress (RFC 5482). */
+  protected unackedSince = 0;
+  /** Our SYN (or SYN,ACK) timed out at least once (RFC 6298 §5.7). */
+  protected synTimedOut = false;
+  protected lastRecvAt = 0;
+  protected challengeWindowStart = -Infinity;
+  protected challengeCount = 0;
+
+  readonly cfg: TcpConfig;
+
+  constructor(
+    cfg: TcpConfig,
+    iss: number,
+    now: number,
+    protected readonly counters: CounterSink = NO_COUNTERS,
+  ) {
+    this.cfg = { ...cfg }; // setNoDelay and friends change it per connection
+    this.iss = iss >>> 0;
+    this.sndUna = this.iss;
+    this.sndNxt = this.iss;
+    this.recvBuffer = new ReceiveBuffer(cfg.rcvBuf);
+    this.rtt = new RttEstimator(cfg.rto);
+    this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS);
+    this.recovery = new LossRecovery(this.cc);
+    // Timestamps start from a per-connection offset derived from the (keyed, random-looking) ISS.
+    this.ts = new Timestamps(Math.imul(this.iss ^ 0x9e3779b9, 2654435761) >>> 0);
+    this.now = now;
+    this.rcvWscale = cfg.windowScaling ? windowShiftFor(cfg.rcvBuf) : 0;
+    this.lastRecvAt = now;
+    this.unackedSince = now;
+  }
+
+  /** Payload bytes per full segment: the MSS less the options every segment carries (RFC 9293 §3.7.1). */
+  get effMss(): number {
+    return this.sndMss - (this.ts.enabled ? 12 : 0);
+  }
+
+
+  /** Bytes queued and not yet acknowledged. */
+  get bufferedToSend(): number {
+    return this.sendQueue.length;
+  }
+
+  get readable(): number {
+    return this.recvBuffer.readable;
+  }
+
+  protected ourFinAcked(): boolean {
+    return this.finSeqNo !== -1 && seqGt(this.sndUna, this.finSeqNo);
+  }
+
+  /** Where our FIN goes: right after the last queued byte. */
+  protected finPosition(): number {
+    return seqAdd(this.sndUna, this.sendQueue.length + (this.synAcked ? 0 : 1));
+  }
+
+  /** A segment with ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> plus whatever flags. */
+  protected emitSegment(seq: number, flags: number, payload?: Buffer): void {
+    const window = flags & TCP_ACK || flags & TCP_RST ? this.advertiseWindow() : 0;
+    const ts = this.ts.enabled && !(flags & TCP_RST) ? { val: this.ts.value(this.now), ecr: this.ts.recent } : undefined;
+    let sack: Array<[number, number]> | undefined;
+    if (this.sackOk && flags & TCP_ACK && !(flags & TCP_RST)) {
+      // Up to 4 blocks, 3 beside timestamps, and only as many as fit beside the payload.
+      const room = Math.floor((this.sndMss - (payload?.length ?? 0) - (ts ? 12 : 0) - 4) / 8);
+      sack = this.sackBlocks(Math.min(ts ? 3 : 4, room));
+      if (sack.length === 0) sack = undefined;
+    }
+    this.out.push({ seq, ack: flags & TCP_ACK ? this.rcvNxt : 0, flags, window, options: segmentOptions(ts, sack), payload });
+    if (flags & TCP_ACK) {
+      this.delAckAt = Infinity;
+      this.unackedSegments = 0;
+      this.ts.lastAckSent = this.rcvNxt;
+    }
+  }
+
+  /**
+   * SACK blocks for an outgoing ACK (RFC 2018 §4): a D-SACK first if we just
+   * got a duplicate (RFC 2883), then the block holding the latest
+   * out-of-order arrival, then the others, highest first.
+   */
+  protected sackBlocks(max: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    if (max <= 0) return out;
+    if (this.dsack !== null) {
+      out.push(this.dsack);
+      this.dsack = null;
+    }
+    const ranges = this.recvBuffer.outOfOrderRanges();
+    const latest = ranges.findIndex(([a, b]) => seqLe(a, this.lastOooSeq) && seqLt(this.lastOooSeq, b));
+    if (latest >= 0) out.push(ranges.splice(latest, 1)[0]!);
+    for (let i = ranges.length - 1; i >= 0 && out.length < max; i--) out.push(ranges[i]!);
+    return out.slice(0, max);
+  }
+
+  sendAck(now: number): void {
+    void now;
+    this.emitSegment(this.sndNxt, TCP_ACK);
+  }
+
+  /** RFC 5961 §7: challenge ACKs, rate-limited per connection. */
+  protected sendChallengeAck(now: number, why: string): void {
+    if (now - this.challengeWindowStart >= 1000) {
+      this.challengeWindowStart = now;
+      this.challengeCount = 0;
+    }
+    if (this.challengeCount >= this.cfg.challengeAckLimit) {
+      this.counters.inc('tcp_challenge_ack_suppressed');
+      return;
+    }
+    this.challengeCount++;
+    this.counters.inc(`tcp_challenge_ack_${why}`);
+    this.sendAck(now);
+  }
+
+  /** <SEQ=seq><CTL=RST>, the answer to an unacceptable ACK. */
+  protected sendReset(seq: number): void {
+    this.out.push({ seq, ack: 0, flags: TCP_RST, window: 0 });
+  }
+
+
+  /** RCV.WND as last advertised (what the acceptability test uses). */
+  protected currentRcvWnd(): number {
+    return Math.max(0, seqSub(this.rcvAdvEdge, this.rcvNxt));
+  }
+
+  /** The window we would offer now, before SWS avoidance. */
+  protected windowToAdvertise(): number {
+    const free = this.recvBuffer.capacity - this.recvBuffer.used;
+    return Math.min(free, 65535 << this.rcvWscale);
+  }
+
+  /** What we accept: the buffer, plus the rounding slack of a scaled window edge. */
+  protected rcvLimit(): number {
+    return this.recvBuffer.capacity + (1 << this.rcvWscale) - 1;
+  }
+
+  protected worthwhileWindow(): number {
+    return Math.min(this.recvBuffer.capacity >> 1, this.cfg.mss);
+  }
+
+  /**
+   * The window field for an outgoing segment. The right edge never moves left
+   * (§3.8.6.2.2, and the SHOULD NOT shrink of §3.8.6), and it moves right only by
+   * a worthwhile amount (receiver SWS avoidance).
+   */
+  protected advertiseWindow(): number {
+    const offer = this.windowToAdvertise();
+    const edge = seqAdd(this.rcvNxt, offer);
+    const old = this.rcvAdvEdge;
+    let target = old;
+    if (seqGt(edge, old) && (offer - this.currentRcvWnd() >= this.worthwhileWindow() || offer === this.recvBuffer.capacity)) target = edge;
+    if (seqLt(target, this.rcvNxt)) target = this.rcvNxt;
+    const wnd = seqSub(target, this.rcvNxt);
+    // The scaled field says multiples of 2^shift: round down, unless that
+    // would move the edge left; then round up, like Linux's tcp_select_window.
+    const shift = this.rcvWscale;
+    let field = wnd >> shift;
+    if (seqLt(seqAdd(this.rcvNxt, field << shift), old)) field = (wnd + (1 << shift) - 1) >> shift;
+    field = Math.min(field, 65535);
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, field << shift);
+    return field;
+  }
+
+
+  protected takePeerOptions(seg: TcpSegment): void {
+    const o = seg.options;
+    // RFC 9293 §3.7.1: the effective send MSS; 536 when the peer sends none.
+    const peerMss = o.mss !== undefined && o.mss > 0 ? o.mss : DEFAULT_PEER_MSS;
+    this.sndMss = Math.max(64, Math.min(peerMss, this.cfg.mss));
+    // RFC 2018 §2 and RFC 7323 §3.2: on only if both SYNs carry the option.
+    this.sackOk = this.cfg.sack && o.sackPermitted;
+    this.recovery.sackOk = this.sackOk;
+    this.ts.enabled = this.cfg.timestamps && o.tsVal !== undefined;
+    if (this.ts.enabled) this.ts.recent = o.tsVal!;
+    this.cc.setMss(this.effMss);
+    // RFC 7323 §2.2: scaling is on only if both SYNs carry the option.
+    if (this.cfg.windowScaling && o.wscale !== undefined) {
+      this.wscaleOk = true;
+      this.sndWscale = Math.min(14, o.wscale);
+    } else {
+      this.wscaleOk = false;
+      this.sndWscale = 0;
+      this.rcvWscale = 0;
+    }
+  }
+
+
+  protected fail(code: TcpErrorCode, cause: string): void {
+    this.events.push({ type: 'error', code });
+    this.setState('CLOSED', cause);
+    this.destroy();
+  }
+
+  /** Delete the TCB (RFC 9293: "enter the CLOSED state and delete the TCB"). */
+  protected destroy(): void {
+    this.state = 'CLOSED';
+    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = Infinity;
+    this.sendQueue.clear();
+    this.events.push({ type: 'closed' });
+  }
+
+  protected setState(to: TcpState, cause: string): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    this.events.push({ type: 'state', from, to, cause });
+  }
+
+  /** For tests and invariants. */
+  get peerFinReceived(): boolean {
+    return this.finReceived;
+  }
+
+  /** Relations that must hold after every input (checked by the simulations). */
+  checkInvariants(): string | null {
+    if (seqGt(this.sndUna, this.sndNxt)) return 'SND.UNA > SND.NXT';
+    if (seqGt(this.sndNxt, this.sndNxt)) return 'SND.NXT > SND.MAX';
+    if (this.recvBuffer.used > this.rcvLimit()) return 'receive buffer over capacity';
+    if (this.cc.cwnd < this.sndMss) return 'cwnd < 1 MSS';
+    return null;
+  }
+}
