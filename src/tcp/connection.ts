@@ -374,13 +374,15 @@ export class Connection extends TcbSender {
     }
     // SACK blocks first (RFC 6675 §5): blocks at or below the new SND.UNA are D-SACKs.
     let freshSack = 0;
+    let dsack = false;
     if (this.sackOk && seg.options.sack !== undefined) {
       const r = this.recovery.scoreboard.update(seg.options.sack, seqGt(ack, this.sndUna) ? ack : this.sndUna, this.sndNxt);
       freshSack = r.fresh;
-      if (r.ignored > 0) this.counters.inc('tcp_dsack_or_old_sack_blocks');
+      dsack = r.ignored > 0;
+      if (dsack) this.counters.inc('tcp_dsack_or_old_sack_blocks');
     }
     if (seqGt(ack, this.sndUna)) {
-      this.ackSynOrData(ack, now, seg.options.tsEcr);
+      this.ackSynOrData(ack, now, seg.options.tsEcr, dsack);
     } else if (ack === this.sndUna) {
       // A duplicate ACK (RFC 5681 §2; with SACK, one bringing new SACK information, RFC 6675 §2).
       const outstanding = this.sndUna !== this.sndNxt;

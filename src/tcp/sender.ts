@@ -8,10 +8,11 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from '../
 import { seqAdd, seqGe, seqGt, seqLt, seqSub } from '../wire/seq.js';
 import { synOptions } from './options.js';
 import { Tcb } from './tcb.js';
+import { TailLossProbe } from './tlp.js';
 
 export abstract class TcbSender extends Tcb {
   /** SND.UNA advances to `ack`: free the buffer, time RTT, restart timers. */
-  protected ackSynOrData(ack: number, now: number, tsEcr?: number): void {
+  protected ackSynOrData(ack: number, now: number, tsEcr?: number, dsack = false): void {
     let acked = seqSub(ack, this.sndUna);
     if (acked <= 0) return;
     const advanced = acked;
@@ -42,6 +43,13 @@ export abstract class TcbSender extends Tcb {
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
     if (this.sndUna === this.sndNxt) this.rtoAt = Infinity;
     else this.armRto(now);
+    if (this.tlp.onAck(ack, dsack)) {
+      // RFC 8985 §7.4: the probe repaired a loss: respond as to a fast retransmit.
+      this.counters.inc('tcp_tlp_recoveries');
+      this.cc.onCongestionEvent(seqSub(this.sndNxt, this.sndUna), now);
+      this.cc.onRecoveryExit(now);
+    }
+    this.schedulePto(now);
     if (this.writeBlocked && this.sendQueue.length < this.cfg.sndBuf) {
       this.writeBlocked = false;
       this.events.push({ type: 'drain' });
@@ -148,6 +156,7 @@ export abstract class TcbSender extends Tcb {
       this.rttStart = now;
     }
     if (this.rtoAt === Infinity) this.armRto(now);
+    this.schedulePto(now);
     if (withFin) {
       if (this.finSeqNo === -1) this.finSeqNo = seqAdd(seq, len);
       if (this.state === 'ESTABLISHED' || this.state === 'SYN_RECEIVED') this.setState('FIN_WAIT_1', 'user close: FIN sent (RFC 9293 §3.10.4)');
@@ -201,7 +210,44 @@ export abstract class TcbSender extends Tcb {
 
   /** Earliest time at which onTimer has work to do. */
   nextDeadline(): number {
-    return Math.min(this.rtoAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt);
+    return Math.min(this.rtoAt, this.ptoAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt);
+  }
+
+  /**
+   * RFC 8985 §7.2: (re)arm the probe timer while data is outstanding in the
+   * open state with SACK, no probe is pending, and it would fire before the RTO.
+   */
+  protected schedulePto(now: number): void {
+    this.ptoAt = Infinity;
+    const s = this.state;
+    if (!this.sackOk || this.recovery.phase !== 'open' || this.tlp.endSeq !== -1 || !this.rtt.hasSample) return;
+    if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'CLOSING' && s !== 'LAST_ACK') return;
+    const flight = seqSub(this.sndNxt, this.sndUna);
+    if (flight <= 0) return;
+    const at = now + TailLossProbe.timeout(this.rtt.srtt, Math.ceil(flight / this.effMss));
+    if (at < this.rtoAt) this.ptoAt = at;
+  }
+
+  /** RFC 8985 §7.3: send one probe segment, then let the RTO take over. */
+  protected probeTimeout(now: number): void {
+    this.ptoAt = Infinity;
+    if (this.recovery.phase !== 'open' || this.sndUna === this.sndNxt || this.tlp.endSeq !== -1) return;
+    const mss = this.effMss;
+    const offset = seqSub(this.sndNxt, this.sndUna);
+    const unsent = this.finSeqNo === -1 ? this.sendQueue.length - offset : 0;
+    const rwnd = seqSub(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    this.counters.inc('tcp_tlp_probes');
+    if (unsent > 0 && rwnd > 0) {
+      const len = Math.min(unsent, mss, rwnd);
+      this.sendData(offset, len, len === unsent && this.finQueued, now);
+      this.ptoAt = Infinity; // sendData re-armed it; one probe per episode
+      this.tlp.start(this.sndNxt, false);
+    } else {
+      const len = Math.min(mss, seqSub(this.sndNxt, this.sndUna));
+      this.retransmit(seqAdd(this.sndNxt, -len), len, now);
+      this.tlp.start(this.sndNxt, true);
+    }
+    this.armRto(now);
   }
 
   onTimer(now: number): void {
@@ -214,6 +260,7 @@ export abstract class TcbSender extends Tcb {
     }
     if (this.rtoAt <= now) this.retransmissionTimeout(now);
     if (this.state === 'CLOSED') return;
+    if (this.ptoAt <= now) this.probeTimeout(now);
     if (this.delAckAt <= now) {
       this.delAckAt = Infinity;
       this.counters.inc('tcp_delayed_acks');
@@ -278,6 +325,8 @@ export abstract class TcbSender extends Tcb {
       // Every unSACKed segment below SND.NXT now counts as lost; transmit()
       // resends them in order as the loss window (1 SMSS, slow start) allows.
       this.recovery.onTimeout(this.sndUna, this.sndNxt, now);
+      this.tlp.cancel();
+      this.ptoAt = Infinity;
       this.transmit(now);
     }
     this.armRto(now);

@@ -18,6 +18,7 @@ import { createCongestionControl } from './congestion/factory.js';
 import { LossRecovery } from './recovery.js';
 import { Timestamps } from './timestamps.js';
 import { segmentOptions } from './options.js';
+import { TailLossProbe } from './tlp.js';
 
 /** A segment to send; the stack fills in addresses and ports. */
 export interface OutSegment {
@@ -121,6 +122,9 @@ export abstract class Tcb {
   delAckAt = Infinity;
   keepAliveAt = Infinity;
   timeWaitAt = Infinity;
+  /** Tail loss probe timer (RFC 8985 §7). */
+  ptoAt = Infinity;
+  readonly tlp = new TailLossProbe();
 
   protected retries = 0;
   protected persistBackoff = 0;
@@ -326,7 +330,7 @@ export abstract class Tcb {
   /** Delete the TCB (RFC 9293: "enter the CLOSED state and delete the TCB"). */
   protected destroy(): void {
     this.state = 'CLOSED';
-    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = Infinity;
+    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = Infinity;
     this.sendQueue.clear();
     this.events.push({ type: 'closed' });
   }
