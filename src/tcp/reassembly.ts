@@ -133,9 +133,18 @@ export class ReceiveBuffer {
     return { rcvNxt, fin };
   }
 
-  /** SACK-style view of the held out-of-order ranges, [left, right) each. */
+  /** SACK-style view of the held out-of-order ranges, [left, right) each,
+   * adjacent pieces joined; a FIN alone holds no data and is no range (RFC 2018 §3). */
   outOfOrderRanges(): Array<[number, number]> {
-    return this.ooo.map((p) => [p.seq, seqAdd(p.seq, p.data.length)]);
+    const out: Array<[number, number]> = [];
+    for (const p of this.ooo) {
+      if (p.data.length === 0) continue;
+      const end = seqAdd(p.seq, p.data.length);
+      const last = out[out.length - 1];
+      if (last !== undefined && last[1] === p.seq) last[1] = end;
+      else out.push([p.seq, end]);
+    }
+    return out;
   }
 
   clear(): void {

@@ -352,7 +352,7 @@ export abstract class Tcb {
     if (seqGt(this.sndUna, this.sndNxt)) return 'SND.UNA > SND.NXT';
     if (seqGt(this.sndNxt, this.sndNxt)) return 'SND.NXT > SND.MAX';
     if (this.recvBuffer.used > this.rcvLimit()) return 'receive buffer over capacity';
-    if (this.cc.cwnd < this.sndMss) return 'cwnd < 1 MSS';
+    if (this.cc.cwnd < this.effMss) return 'cwnd < 1 MSS';
     return null;
   }
 }
