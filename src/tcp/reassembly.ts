@@ -133,9 +133,14 @@ export class ReceiveBuffer {
     return { rcvNxt, fin };
   }
 
-  /** SACK-style view of the held out-of-order ranges, [left, right) each,
-   * adjacent pieces joined; a FIN alone holds no data and is no range (RFC 2018 §3). */
+  /** The held out-of-order pieces as they are stored, [left, right) each. */
   outOfOrderRanges(): Array<[number, number]> {
+    return this.ooo.map((p) => [p.seq, seqAdd(p.seq, p.data.length)]);
+  }
+
+  /** The blocks to report in SACK options: adjacent pieces joined; a FIN alone
+   * holds no data and is no block (RFC 2018 §3: blocks are non-empty). */
+  sackRanges(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
     for (const p of this.ooo) {
       if (p.data.length === 0) continue;

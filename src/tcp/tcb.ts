@@ -221,7 +221,7 @@ export abstract class Tcb {
       out.push(this.dsack);
       this.dsack = null;
     }
-    const ranges = this.recvBuffer.outOfOrderRanges();
+    const ranges = this.recvBuffer.sackRanges();
     const latest = ranges.findIndex(([a, b]) => seqLe(a, this.lastOooSeq) && seqLt(this.lastOooSeq, b));
     if (latest >= 0) out.push(ranges.splice(latest, 1)[0]!);
     for (let i = ranges.length - 1; i >= 0 && out.length < max; i--) out.push(ranges[i]!);
