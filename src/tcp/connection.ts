@@ -387,8 +387,10 @@ export class Connection extends TcbSender {
       // A duplicate ACK (RFC 5681 §2; with SACK, one bringing new SACK information, RFC 6675 §2).
       const outstanding = this.sndUna !== this.sndNxt;
       const plain = seg.payload.length === 0 && !(seg.flags & (TCP_SYN | TCP_FIN)) && seg.window << this.sndWscale === this.sndWnd;
-      const duplicate = outstanding && (plain || freshSack > 0);
-      this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now }, this.counters);
+      // With SACK only new SACK information counts; a D-SACK or a repeat of known blocks does not.
+      const duplicate = outstanding && (freshSack > 0 || (plain && (!this.sackOk || seg.options.sack === undefined)));
+      const flightSize = this.flightSize();
+      this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now }, this.counters);
     }
     // Window update (§3.10.7.4 fifth: SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
     if (seqLe(this.sndUna, ack) && (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack)))) {
@@ -426,7 +428,10 @@ export class Connection extends TcbSender {
     }
     if (seq !== this.rcvNxt) {
       // Out of order: keep it (bounded by the window) and ACK at once (RFC 5681 §4.2).
-      this.lastOooSeq = seq;
+      // A copy of data we already hold is reported as a D-SACK (RFC 2883 §4.2).
+      const end = seqAdd(seq, payload.length);
+      if (this.sackOk && payload.length > 0 && this.recvBuffer.sackRanges().some(([a, b]) => seqLe(a, seq) && seqLe(end, b))) this.dsack = [seq, end];
+      if (payload.length > 0) this.sackRecency = [seq, ...this.sackRecency.slice(0, 7)];
       if (this.recvBuffer.used + payload.length <= this.rcvLimit()) this.recvBuffer.storeOutOfOrder(seq, payload, fin);
       else this.counters.inc('tcp_rcvbuf_full');
       this.counters.inc('tcp_out_of_order');

@@ -67,7 +67,18 @@ export class LossRecovery {
    * fast recovery (a fast retransmit follows).
    */
   onAck(
-    p: { sndUna: number; sndNxt: number; acked: number; dataAcked: number; duplicate: boolean; mss: number; now: number; rtt?: number },
+    p: {
+      sndUna: number;
+      sndNxt: number;
+      /** Data bytes outstanding (FlightSize: without our FIN), before this ACK. */
+      flightSize: number;
+      acked: number;
+      dataAcked: number;
+      duplicate: boolean;
+      mss: number;
+      now: number;
+      rtt?: number;
+    },
     counters: { inc(name: string): void },
   ): boolean {
     const { sndUna, sndNxt, mss, now } = p;
@@ -90,8 +101,15 @@ export class LossRecovery {
         }
         return false;
       }
-      if (p.dataAcked > 0) this.cc.onAck(p.dataAcked, seqSub(sndNxt, seqSub(sndUna, p.acked)), now, p.rtt);
+      if (p.dataAcked > 0) this.cc.onAck(p.dataAcked, p.flightSize, now, p.rtt);
       if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.phase = 'open';
+      // RFC 6675 §5 (2.b): a cumulative ACK that also SACKs can show the next
+      // segment lost; recovery starts without waiting for duplicates.
+      if (this.phase === 'open' && this.sackOk && seqLt(sndUna, sndNxt) && this.isLost(sndUna, mss)) {
+        this.enterRecovery(sndUna, sndNxt, p.flightSize - p.acked, mss, now);
+        counters.inc('tcp_fast_retransmits');
+        return true;
+      }
       return false;
     }
     if (!p.duplicate) return false;
@@ -99,7 +117,7 @@ export class LossRecovery {
     counters.inc('tcp_dup_acks');
     if (this.phase === 'open') {
       if (this.dupAcks >= DUP_THRESH || (this.sackOk && this.isLost(sndUna, mss))) {
-        this.enterRecovery(sndUna, sndNxt, mss, now);
+        this.enterRecovery(sndUna, sndNxt, p.flightSize, mss, now);
         counters.inc('tcp_fast_retransmits');
         return true;
       }
@@ -112,21 +130,22 @@ export class LossRecovery {
   }
 
   /** RFC 6675 §5 step 4 / RFC 6582 step 2. */
-  private enterRecovery(sndUna: number, sndNxt: number, mss: number, now: number): void {
+  private enterRecovery(sndUna: number, sndNxt: number, flightSize: number, mss: number, now: number): void {
     this.phase = 'recovery';
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;
-    this.cc.onCongestionEvent(seqSub(sndNxt, sndUna), now);
-    if (!this.sackOk) {
-      // cwnd = ssthresh + 3*SMSS: the three segments that left the network.
-      this.inflation = DUP_THRESH * mss;
-      this.retransmitHead = true;
-    }
+    // RFC 5681 §3.2 step 2: segments sent by limited transmit do not count,
+    // so FlightSize is capped by cwnd (Linux halves cwnd itself).
+    this.cc.onCongestionEvent(Math.min(flightSize, this.cc.cwnd), now);
+    // cwnd = ssthresh + 3*SMSS without SACK: the three segments that left the network.
+    if (!this.sackOk) this.inflation = DUP_THRESH * mss;
+    // RFC 6675 §5 (4.3) / RFC 6582 step 2: the first lost segment goes at once, whatever pipe says.
+    this.retransmitHead = true;
   }
 
   /** RFC 6298 §5.5-5.6 with RFC 5681 §3.1: the retransmission timer expired. */
-  onTimeout(sndUna: number, sndNxt: number, now: number): void {
-    this.cc.onTimeout(seqSub(sndNxt, sndUna), now);
+  onTimeout(sndUna: number, sndNxt: number, flightSize: number, now: number): void {
+    this.cc.onTimeout(flightSize, now);
     this.phase = 'loss';
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;

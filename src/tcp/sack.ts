@@ -105,9 +105,10 @@ export class Scoreboard {
   sackedAbove(seq: number): { bytes: number; ranges: number } {
     let bytes = 0;
     let ranges = 0;
+    const above = seqAdd(seq, 1);
     for (const [a, b] of this.ranges) {
-      if (seqLe(b, seq)) continue;
-      bytes += seqSub(b, seqMax(a, seqAdd(seq, 1)));
+      if (seqLe(b, above)) continue;
+      bytes += seqSub(b, seqMax(a, above));
       ranges++;
     }
     return { bytes, ranges };

@@ -16,6 +16,7 @@ export abstract class TcbSender extends Tcb {
     let acked = seqSub(ack, this.sndUna);
     if (acked <= 0) return;
     const advanced = acked;
+    const flightSize = this.flightSize();
     const synJustAcked = !this.synAcked;
     if (synJustAcked) {
       this.synAcked = true;
@@ -37,7 +38,7 @@ export abstract class TcbSender extends Tcb {
     // RFC 6298 §5.7: after a SYN timeout and no sample, data starts with RTO 3 s.
     if (synJustAcked && this.synTimedOut && !this.rtt.hasSample) this.rtt.restartAt(3000);
     this.recovery.onAck(
-      { sndUna: ack, sndNxt: this.sndNxt, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample },
+      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample },
       this.counters,
     );
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
@@ -82,9 +83,11 @@ export abstract class TcbSender extends Tcb {
     const mss = this.effMss;
     for (;;) {
       if (r.retransmitHead) {
-        // NewReno: fast retransmit / partial ACK resends the first unacknowledged segment at once.
+        // Fast retransmit, or a NewReno partial ACK: the first unacknowledged
+        // segment goes at once, up to the next SACKed range.
         r.retransmitHead = false;
-        if (seqLt(this.sndUna, this.sndNxt)) this.retransmit(this.sndUna, Math.min(mss, seqSub(this.sndNxt, this.sndUna)), now);
+        const end = r.scoreboard.nextSackedAfter(this.sndUna, this.sndNxt);
+        if (seqLt(this.sndUna, end)) this.retransmit(this.sndUna, Math.min(mss, seqSub(end, this.sndUna)), now);
         continue;
       }
       const room = r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss);
@@ -148,6 +151,7 @@ export abstract class TcbSender extends Tcb {
     if (withFin) flags |= TCP_FIN;
     const seq = this.sndNxt;
     if (this.sndUna === this.sndNxt) this.unackedSince = now;
+    this.lastSegSeq = seq;
     this.emitSegment(seq, flags, payload);
     this.sndNxt = seqAdd(seq, len + (withFin ? 1 : 0));
     this.lastSendAt = now;
@@ -243,8 +247,9 @@ export abstract class TcbSender extends Tcb {
       this.ptoAt = Infinity; // sendData re-armed it; one probe per episode
       this.tlp.start(this.sndNxt, false);
     } else {
-      const len = Math.min(mss, seqSub(this.sndNxt, this.sndUna));
-      this.retransmit(seqAdd(this.sndNxt, -len), len, now);
+      // RFC 8985 §7.3: the highest-sequence segment sent so far, as it was sent.
+      const start = seqGt(this.lastSegSeq, this.sndUna) ? this.lastSegSeq : this.sndUna;
+      this.retransmit(start, seqSub(this.sndNxt, start), now);
       this.tlp.start(this.sndNxt, true);
     }
     this.armRto(now);
@@ -324,7 +329,7 @@ export abstract class TcbSender extends Tcb {
     } else {
       // Every unSACKed segment below SND.NXT now counts as lost; transmit()
       // resends them in order as the loss window (1 SMSS, slow start) allows.
-      this.recovery.onTimeout(this.sndUna, this.sndNxt, now);
+      this.recovery.onTimeout(this.sndUna, this.sndNxt, this.flightSize(), now);
       this.tlp.cancel();
       this.ptoAt = Infinity;
       this.transmit(now);

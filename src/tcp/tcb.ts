@@ -90,8 +90,10 @@ export abstract class Tcb {
   protected sackOk = false;
   /** A duplicate we received, to report as the first SACK block (D-SACK, RFC 2883). */
   protected dsack: [number, number] | null = null;
-  /** Start of the most recent out-of-order arrival: its block is reported first (RFC 2018 §4). */
-  protected lastOooSeq = -1;
+  /** Starts of recent out-of-order arrivals, newest first: blocks are reported in this order (RFC 2018 §4). */
+  protected sackRecency: number[] = [];
+  /** Start of the newest segment of new data we sent (a tail loss probe resends it). */
+  protected lastSegSeq = 0;
   /**
    * TSval of our latest retransmission. An echo older than it may come from a
    * peer that had not seen anything new since before the timeout (its
@@ -193,7 +195,8 @@ export abstract class Tcb {
   /** A segment with ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> plus whatever flags. */
   protected emitSegment(seq: number, flags: number, payload?: Buffer): void {
     const window = flags & TCP_ACK || flags & TCP_RST ? this.advertiseWindow() : 0;
-    const ts = this.ts.enabled && !(flags & TCP_RST) ? { val: this.ts.value(this.now), ecr: this.ts.recent } : undefined;
+    // RFC 7323 §3.2: every segment carries TSopt once negotiated, RSTs included (as Linux sends them).
+    const ts = this.ts.enabled ? { val: this.ts.value(this.now), ecr: this.ts.recent } : undefined;
     let sack: Array<[number, number]> | undefined;
     if (this.sackOk && flags & TCP_ACK && !(flags & TCP_RST)) {
       // Up to 4 blocks, 3 beside timestamps, and only as many as fit beside the payload.
@@ -211,8 +214,9 @@ export abstract class Tcb {
 
   /**
    * SACK blocks for an outgoing ACK (RFC 2018 §4): a D-SACK first if we just
-   * got a duplicate (RFC 2883), then the block holding the latest
-   * out-of-order arrival, then the others, highest first.
+   * got a duplicate (RFC 2883), then the blocks in order of their latest
+   * arrival, newest first (so recently reported blocks are repeated), then
+   * any others, highest first.
    */
   protected sackBlocks(max: number): Array<[number, number]> {
     const out: Array<[number, number]> = [];
@@ -222,10 +226,28 @@ export abstract class Tcb {
       this.dsack = null;
     }
     const ranges = this.recvBuffer.sackRanges();
-    const latest = ranges.findIndex(([a, b]) => seqLe(a, this.lastOooSeq) && seqLt(this.lastOooSeq, b));
-    if (latest >= 0) out.push(ranges.splice(latest, 1)[0]!);
-    for (let i = ranges.length - 1; i >= 0 && out.length < max; i--) out.push(ranges[i]!);
-    return out.slice(0, max);
+    const used = new Set<number>();
+    const live: number[] = [];
+    for (const seq of this.sackRecency) {
+      const i = ranges.findIndex(([a, b]) => seqLe(a, seq) && seqLt(seq, b));
+      if (i < 0) continue; // filled meanwhile
+      live.push(seq);
+      if (!used.has(i) && out.length < max) {
+        used.add(i);
+        out.push(ranges[i]!);
+      }
+    }
+    this.sackRecency = live;
+    for (let i = ranges.length - 1; i >= 0 && out.length < max; i--) if (!used.has(i)) out.push(ranges[i]!);
+    return out;
+  }
+
+  /** Data bytes in flight (RFC 5681 FlightSize): neither our SYN nor our FIN counts. */
+  protected flightSize(): number {
+    let n = seqSub(this.sndNxt, this.sndUna);
+    if (!this.synAcked && n > 0) n--;
+    if (this.finSeqNo !== -1 && seqGt(this.sndNxt, this.finSeqNo) && !seqGt(this.sndUna, this.finSeqNo)) n--;
+    return Math.max(0, n);
   }
 
   sendAck(now: number): void {
@@ -350,7 +372,7 @@ export abstract class Tcb {
   /** Relations that must hold after every input (checked by the simulations). */
   checkInvariants(): string | null {
     if (seqGt(this.sndUna, this.sndNxt)) return 'SND.UNA > SND.NXT';
-    if (seqGt(this.sndNxt, this.sndNxt)) return 'SND.NXT > SND.MAX';
+    if (this.state !== 'CLOSED' && seqSub(this.sndNxt, this.sndUna) > this.sendQueue.length + 2) return 'SND.NXT beyond the send queue';
     if (this.recvBuffer.used > this.rcvLimit()) return 'receive buffer over capacity';
     if (this.cc.cwnd < this.effMss) return 'cwnd < 1 MSS';
     return null;

@@ -1,0 +1,400 @@
+// SACK (RFC 2018, RFC 2883) both ways, and the RFC 6675 sender: scoreboard,
+// IsLost, pipe, NextSeg. Exact segments, packetdrill style.
+//
+// Setup: SACK and timestamps on both sides, MSS 1012 both ways, so a full
+// data segment carries 1012 - 12 = 1000 bytes; NewReno congestion control,
+// initial window 10 segments. Our stream starts at 0xfffffff1 and the
+// peer's at 0xffffff01: both cross 2^32. Our TSval is X + now (X read from
+// our first SYN); the peer's clock PT(t) wraps 2^32 at t = 256 ms.
+// Peer ACKs echo X+200, the TSval of our first flight.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { OutSegment } from '../../../src/tcp/connection.js';
+import type { TcpConfig } from '../../../src/tcp/config.js';
+import { tcpOptionsLength, type TcpOption, type TcpOptions, type TcpSegment } from '../../../src/wire/tcp.js';
+import { seqSub } from '../../../src/wire/seq.js';
+import { IRS, P, Script, U, peerBytes, renderOut, renderSpec, type InSpec, type OutSpec } from './script.js';
+
+// --------------------------------------------------------------------------
+// --------------------------------------------------------------------------
+// Extension of script.ts: injected segments with sackOK / TS / SACK options,
+// and rendering with SACK blocks relative to the peer's ISN.
+
+interface In extends InSpec {
+  sackOK?: boolean;
+  /** [TSval, TSecr] */
+  ts?: readonly [number, number];
+  /** SACK blocks, absolute sequence numbers (use U()). */
+  sack?: ReadonlyArray<readonly [number, number]>;
+}
+
+const NOP: TcpOption = { kind: 'nop' };
+
+/** The options of `spec` in Linux's layout (SYN: mss,sackOK,TS,nop,wscale; else nop,nop,TS,nop,nop,sack). */
+function withOptions(s: TcpSegment, spec: In): TcpSegment {
+  const list: TcpOption[] = [];
+  const o: TcpOptions = { sackPermitted: spec.sackOK === true, list };
+  const ts: TcpOption | undefined = spec.ts ? { kind: 'ts', val: spec.ts[0] >>> 0, ecr: spec.ts[1] >>> 0 } : undefined;
+  if (spec.mss !== undefined) {
+    o.mss = spec.mss;
+    list.push({ kind: 'mss', mss: spec.mss });
+  }
+  if (spec.f.includes('S')) {
+    if (spec.sackOK && ts) list.push({ kind: 'sackOK' }, ts);
+    else if (ts) list.push(NOP, NOP, ts);
+    else if (spec.sackOK) list.push(NOP, NOP, { kind: 'sackOK' });
+    if (spec.wscale !== undefined) list.push(NOP, { kind: 'wscale', shift: spec.wscale });
+  } else {
+    if (ts) list.push(NOP, NOP, ts);
+    if (spec.sack && spec.sack.length > 0) list.push(NOP, NOP, { kind: 'sack', blocks: spec.sack.map(([l, r]) => [l >>> 0, r >>> 0]) });
+  }
+  if (spec.wscale !== undefined) o.wscale = spec.wscale;
+  if (spec.ts) {
+    o.tsVal = spec.ts[0] >>> 0;
+    o.tsEcr = spec.ts[1] >>> 0;
+  }
+  if (spec.sack && spec.sack.length > 0) o.sack = spec.sack.map(([l, r]) => [l >>> 0, r >>> 0]);
+  return { ...s, options: o, headerLength: 20 + tcpOptionsLength(list) };
+}
+
+/** Script.recv with the options script.ts cannot express (wraps segmentArrives for one call). */
+function recv(t: Script, at: number, spec: In): void {
+  const conn = t.conn;
+  const original = conn.segmentArrives;
+  conn.segmentArrives = (s: TcpSegment, now: number): void => original.call(conn, withOptions(s, spec), now);
+  try {
+    t.recv(at, spec);
+  } finally {
+    conn.segmentArrives = original;
+  }
+}
+
+function optText(o: TcpOption): string {
+  switch (o.kind) {
+    case 'mss': return `mss ${o.mss}`;
+    case 'wscale': return `wscale ${o.shift}`;
+    case 'ts': return `TS val ${o.val} ecr ${o.ecr}`;
+    // Our SACK blocks describe the peer's data: relative to its ISN.
+    case 'sack': return `sack ${o.blocks.map(([l, r]) => `${seqSub(l, IRS)}:${seqSub(r, IRS)}`).join(' ')}`;
+    case 'unknown': return `opt${o.code}`;
+    default: return o.kind;
+  }
+}
+
+function withOpts(base: string, options: TcpOption[] | undefined): string {
+  return options && options.length > 0 ? `${base} <${options.map(optText).join(',')}>` : base;
+}
+
+function render(s: OutSegment): string {
+  const { options, ...rest } = s;
+  return withOpts(renderOut(rest), options);
+}
+
+function renderWant(e: OutSpec): string {
+  const { opts, ...rest } = e;
+  return withOpts(renderSpec(rest), opts);
+}
+
+/** Exactly these segments since the last check (options in order). */
+function expect(t: Script, ...want: OutSpec[]): void {
+  assert.equal(t.takeOut().map(render), want.map(renderWant), `segments sent by ${t.now}`);
+}
+
+/** nop,nop,TS val ecr */
+const TS = (val: number, ecr: number): TcpOption[] => [NOP, NOP, { kind: 'ts', val: val >>> 0, ecr: ecr >>> 0 }];
+/** ...then nop,nop,sack with blocks given relative to the peer's ISN. */
+const SACK = (...blocks: Array<[number, number]>): TcpOption[] => [NOP, NOP, { kind: 'sack', blocks: blocks.map(([l, r]): [number, number] => [P(l), P(r)]) }];
+
+/** The peer's TS clock: wraps 2^32 at t = 256 ms. */
+const PT = (ms: number): number => (0xffffff00 + ms) >>> 0;
+
+const CFG: Partial<TcpConfig> = { mss: 1012, rcvBuf: 4000, sndBuf: 64 * 1024, sack: true, timestamps: true, cc: 'newreno' };
+
+/** Our TS offset X: the TSval of a SYN sent at time 0 (the offset depends only on the ISS, the same in every Script). */
+function ourTsOffset(): number {
+  const t = new Script(CFG);
+  t.connect(0);
+  for (const o of t.takeOut()[0]?.options ?? []) if (o.kind === 'ts') return o.val;
+  throw new Error('no TS option in our SYN');
+}
+const X = ourTsOffset();
+/** Our TSval at time t. */
+const TV = (ms: number): number => (X + ms) >>> 0;
+
+/** Active open with SACK and TS on both sides, MSS 1012: ESTABLISHED at 100, TS.Recent = PT(100), RTO 300. */
+function open(cfg: Partial<TcpConfig> = CFG, peer: { sack?: boolean; ts?: boolean } = {}): Script {
+  const t = new Script(cfg);
+  t.connect(0);
+  t.takeOut();
+  const spec: In = { f: 'S.', seq: P(0), ack: U(1), win: 65535, mss: 1012, sackOK: peer.sack ?? true };
+  if (peer.ts ?? true) spec.ts = [PT(100), TV(0)];
+  recv(t, 100, spec);
+  t.takeOut();
+  assert.is(t.state, 'ESTABLISHED', 'setup: handshake');
+  t.clearEvents();
+  return t;
+}
+
+// ------------------------------------------------------------ SACK receiver
+
+/** Peer data [from, to) of its stream (relative to its ISN), sent at `at` with TSval PT(at). */
+function data(t: Script, at: number, from: number, to: number): void {
+  recv(t, at, { f: '.', seq: P(from), ack: U(1), len: to - from, ts: [PT(at), TV(100)] });
+}
+
+/** Our pure ACK: ack and SACK blocks relative to the peer's ISN. */
+function ackOut(at: number, ack: number, win: number, ecr: number, ...blocks: Array<[number, number]>): OutSpec {
+  return { f: '.', seq: U(1), ack: P(ack), win, opts: [...TS(TV(at), ecr), ...(blocks.length > 0 ? SACK(...blocks) : [])] };
+}
+
+test('RFC 2018 §4: out-of-order data is ACKed at once with SACK blocks, newest first, at most 3 beside TS', () => {
+  const t = open();
+  // 0.200 < . 101:201(100) ack 1 <nop,nop,TS val PT(200) ecr X+100>
+  data(t, 200, 101, 201);
+  // 0.200 > . 1:1(0) ack 1 win 4000 <nop,nop,TS val X+200 ecr PT(100),nop,nop,sack 101:201>
+  expect(t, ackOut(200, 1, 4000, PT(100), [101, 201]));
+  data(t, 210, 301, 401);
+  expect(t, ackOut(210, 1, 4000, PT(100), [301, 401], [101, 201]));
+  data(t, 220, 501, 601);
+  expect(t, ackOut(220, 1, 4000, PT(100), [501, 601], [301, 401], [101, 201]));
+  // A fourth range: only three blocks fit beside the timestamp (40 bytes of options).
+  data(t, 230, 701, 801);
+  expect(t, ackOut(230, 1, 4000, PT(100), [701, 801], [501, 601], [301, 401]));
+  // 201:301 joins 101:201 and 301:401: the merged block comes first.
+  data(t, 240, 201, 301);
+  expect(t, ackOut(240, 1, 4000, PT(100), [101, 401], [701, 801], [501, 601]));
+  assert.is(t.conn.rcvNxt, P(1));
+});
+
+test('RFC 2018 §4: without timestamps, up to 4 SACK blocks', () => {
+  const t = open({ ...CFG, timestamps: false }, { ts: false });
+  for (const [i, from] of [101, 301, 501, 701, 901].entries()) {
+    recv(t, 200 + i, { f: '.', seq: P(from), ack: U(1), len: 100 });
+    t.takeOut();
+  }
+  recv(t, 210, { f: '.', seq: P(1101), ack: U(1), len: 100 });
+  // 0.210 > . 1:1(0) ack 1 win 4000 <nop,nop,sack 1101:1201 901:1001 701:801 501:601>
+  expect(t, { f: '.', seq: U(1), ack: P(1), win: 4000, opts: SACK([1101, 1201], [901, 1001], [701, 801], [501, 601]) });
+});
+
+test('RFC 2018 §4: after the newest block, the blocks follow in the order they were last reported (not by sequence)', () => {
+  const t = open();
+  data(t, 200, 501, 601);
+  expect(t, ackOut(200, 1, 4000, PT(100), [501, 601]));
+  data(t, 210, 101, 201);
+  expect(t, ackOut(210, 1, 4000, PT(100), [101, 201], [501, 601]));
+  data(t, 220, 301, 401);
+  // "repeating the most recently reported SACK blocks": 301:401, then 101:201 (reported first last time), then 501:601.
+  // Linux (tcp_sack_new_ofo_skb) keeps the same recency order.
+  expect(t, ackOut(220, 1, 4000, PT(100), [301, 401], [101, 201], [501, 601]));
+});
+
+test('SACK blocks shrink and disappear as the holes fill; each fill is ACKed at once (RFC 5681 §4.2)', () => {
+  const t = open();
+  data(t, 200, 101, 201);
+  t.takeOut();
+  data(t, 210, 301, 401);
+  expect(t, ackOut(210, 1, 4000, PT(100), [301, 401], [101, 201]));
+  // 0.220 < . 1:101(100): RCV.NXT moves over 101:201 to 201
+  data(t, 220, 1, 101);
+  // 0.220 > . 1:1(0) ack 201 win 3800 <nop,nop,TS val X+220 ecr PT(220),nop,nop,sack 301:401>
+  expect(t, ackOut(220, 201, 3800, PT(220), [301, 401]));
+  data(t, 230, 201, 301);
+  // 0.230 > . 1:1(0) ack 401 win 3600 <nop,nop,TS val X+230 ecr PT(230)>
+  expect(t, ackOut(230, 401, 3600, PT(230)));
+  assert.equal(t.read(240), peerBytes(0, 400));
+});
+
+test('RFC 2883 §4.1.1: a duplicate below RCV.NXT is reported as a D-SACK block, once', () => {
+  const t = open();
+  data(t, 200, 1, 101);
+  // 0.240 > . 1:1(0) ack 101 win 3900 <nop,nop,TS val X+240 ecr PT(200)>   (delayed ACK)
+  t.timerAt(240);
+  expect(t, ackOut(240, 101, 3900, PT(200)));
+  // 0.300 < . 1:101(100)   (the same segment again)
+  data(t, 300, 1, 101);
+  // 0.300 > . 1:1(0) ack 101 win 3900 <nop,nop,TS val X+300 ecr PT(200),nop,nop,sack 1:101>
+  expect(t, ackOut(300, 101, 3900, PT(200), [1, 101]));
+  // The next ACK carries no D-SACK.
+  data(t, 310, 201, 301);
+  expect(t, ackOut(310, 101, 3900, PT(200), [201, 301]));
+});
+
+test('RFC 2883 §4.1.1: the D-SACK block comes first, then the SACK blocks', () => {
+  const t = open();
+  data(t, 200, 1, 101);
+  data(t, 210, 201, 301);
+  expect(t, ackOut(210, 101, 3900, PT(200), [201, 301]));
+  data(t, 220, 1, 101);
+  // 0.220 > . 1:1(0) ack 101 win 3900 <nop,nop,TS val X+220 ecr PT(200),nop,nop,sack 1:101 201:301>
+  expect(t, ackOut(220, 101, 3900, PT(200), [1, 101], [201, 301]));
+});
+
+test('RFC 2883 §4.1.3: a partly duplicate segment: D-SACK for the old part; the new part fills the hole', () => {
+  const t = open();
+  data(t, 200, 1, 101);
+  data(t, 210, 201, 301);
+  expect(t, ackOut(210, 101, 3900, PT(200), [201, 301]));
+  // 0.220 < . 1:201(200)   (1:101 again, 101:201 new)
+  data(t, 220, 1, 201);
+  // 0.220 > . 1:1(0) ack 301 win 3700 <nop,nop,TS val X+220 ecr PT(220),nop,nop,sack 1:101>
+  expect(t, ackOut(220, 301, 3700, PT(220), [1, 101]));
+  assert.equal(t.read(230), peerBytes(0, 300));
+});
+
+test('RFC 2883 §4.2: a duplicate of out-of-order data: D-SACK block first, then the block that holds it', () => {
+  const t = open();
+  data(t, 200, 101, 201);
+  expect(t, ackOut(200, 1, 4000, PT(100), [101, 201]));
+  data(t, 210, 201, 301);
+  expect(t, ackOut(210, 1, 4000, PT(100), [101, 301]));
+  // 0.220 < . 201:301(100)   (again)
+  data(t, 220, 201, 301);
+  // 0.220 > . 1:1(0) ack 1 win 4000 <nop,nop,TS val X+220 ecr PT(100),nop,nop,sack 201:301 101:301>
+  expect(t, ackOut(220, 1, 4000, PT(100), [201, 301], [101, 301]));
+});
+
+// ------------------------------------------------------- SACK sender (6675)
+
+/** A peer ACK of our data: cumulative `ack` and SACK blocks relative to our ISS; TSval PT(at), TSecr X+200. */
+function peerAck(t: Script, at: number, ack: number, ...blocks: Array<[number, number]>): void {
+  recv(t, at, { f: '.', seq: P(1), ack: U(ack), win: 65535, ts: [PT(at), TV(200)], sack: blocks.map(([a, b]): [number, number] => [U(a), U(b)]) });
+}
+
+/** One of our data segments [from, from+len) sent at `at`, echoing `ecr` (the peer's last TSval). */
+function D(at: number, from: number, ecr = PT(at), f = '.', len = 1000): OutSpec {
+  return { f, seq: U(from), ack: P(1), win: 4000, len, opts: TS(TV(at), ecr) };
+}
+
+/** The first flight at 0.200: `n` segments of 1000 bytes (the last with PSH if it ends the queue). */
+function firstFlight(n: number, lastPsh: boolean): OutSpec[] {
+  return Array.from({ length: n }, (_, i) => D(200, 1 + 1000 * i, PT(100), lastPsh && i === n - 1 ? 'P.' : '.'));
+}
+
+const sacked = (t: Script): Array<[number, number]> =>
+  t.conn.recovery.scoreboard.toArray().map(([a, b]): [number, number] => [seqSub(a, U(0)), seqSub(b, U(0))]);
+
+test('RFC 6675 §5: SACK-detected loss: first hole at once, the next lost hole and new data as cwnd - pipe allows, exit at RecoveryPoint', () => {
+  const t = open();
+  t.write(200, 20000);
+  expect(t, ...firstFlight(10, false));
+  assert.is(t.conn.cc.cwnd, 10000);
+  // Segments 1:1001 and 2001:3001 are lost; the first ACK that gets through SACKs 2 and 4..8.
+  // 0.300 < . 1:1(0) ack 1 <nop,nop,TS,nop,nop,sack 3001:8001 1001:2001>
+  peerAck(t, 300, 1, [3001, 8001], [1001, 2001]);
+  // IsLost(1): 6000 bytes SACKed above > 2*SMSS: recovery. ssthresh = cwnd = FlightSize/2 = 5000.
+  // Fast retransmit of 1:1001 (pipe: 9001:11001 = 2000), then 2001:3001 (IsLost: 5000 bytes above),
+  // then no lost hole is left (rule 1), so new data (rule 2) while cwnd - pipe >= 1 SMSS.
+  expect(t, D(300, 1), D(300, 2001), D(300, 10001));
+  assert.is(t.conn.recovery.phase, 'recovery');
+  assert.is(t.conn.recovery.recoveryPoint, U(10001));
+  assert.is(t.conn.cc.ssthresh, 5000);
+  assert.is(t.conn.cc.cwnd, 5000);
+  assert.equal(sacked(t), [[1001, 2001], [3001, 8001]]);
+  // Each further SACK of one segment lets one new segment out (pipe stays 4000 + 1000).
+  peerAck(t, 310, 1, [3001, 9001], [1001, 2001]);
+  expect(t, D(310, 11001));
+  peerAck(t, 320, 1, [3001, 10001], [1001, 2001]);
+  expect(t, D(320, 12001));
+  peerAck(t, 330, 1, [3001, 11001], [1001, 2001]);
+  expect(t, D(330, 13001));
+  assert.equal(sacked(t), [[1001, 2001], [3001, 11001]]);
+  // 0.400 < . 1:1(0) ack 2001 <sack 3001:11001>   (the retransmitted 1:1001 arrived: a partial ACK)
+  peerAck(t, 400, 2001, [3001, 11001]);
+  expect(t, D(400, 14001));
+  assert.is(t.conn.recovery.phase, 'recovery');
+  assert.equal(sacked(t), [[3001, 11001]]);
+  // 0.410 < . 1:1(0) ack 11001   (the retransmitted 2001:3001 arrived: SND.UNA passes RecoveryPoint)
+  peerAck(t, 410, 11001);
+  // Recovery is over: cwnd = ssthresh = 5000, 4000 in flight: one more segment.
+  expect(t, D(410, 15001));
+  assert.is(t.conn.recovery.phase, 'open');
+  assert.is(t.conn.cc.cwnd, 5000);
+  assert.equal(sacked(t), []);
+});
+
+test('RFC 6675 §5 (4.3): the fast retransmit goes out on the third duplicate ACK even when pipe > cwnd', () => {
+  const t = open();
+  t.write(200, 10000);
+  expect(t, ...firstFlight(10, true));
+  peerAck(t, 300, 1, [1001, 2001]);
+  expect(t);
+  peerAck(t, 310, 1, [1001, 3001]);
+  expect(t);
+  assert.is(t.conn.recovery.dupAcks, 2);
+  // 0.320 < . 1:1(0) ack 1 <sack 1001:4001>   (DupAcks = DupThresh)
+  peerAck(t, 320, 1, [1001, 4001]);
+  // "(4.3) Retransmit the first data segment presumed dropped": unconditionally, before the
+  // cwnd - pipe loop of step (C). (Linux too: tcp_cwnd_reduction forces one segment on entry.)
+  // 0.320 > . 1:1001(1000) ack 1 win 4000 <nop,nop,TS val X+320 ecr PT(320)>
+  expect(t, D(320, 1));
+  assert.is(t.conn.recovery.phase, 'recovery');
+  assert.is(t.conn.cc.ssthresh, 5000);
+  assert.is(t.conn.cc.cwnd, 5000);
+});
+
+test('RFC 6675 §5 (2.b): IsLost() starts recovery before DupThresh duplicate ACKs (more than 2*SMSS SACKed above)', () => {
+  const t = open();
+  t.write(200, 10000);
+  expect(t, ...firstFlight(10, true));
+  peerAck(t, 300, 1, [1001, 2001]);
+  expect(t);
+  // 0.310 < . 1:1(0) ack 1 <sack 1001:7001>   (the second duplicate ACK; 6000 bytes SACKed above 1)
+  peerAck(t, 310, 1, [1001, 7001]);
+  // Fast retransmit; then pipe = 7001:10001 + the retransmission = 4000: no other hole, no new data.
+  expect(t, D(310, 1));
+  assert.is(t.conn.recovery.phase, 'recovery');
+  assert.is(t.conn.recovery.dupAcks, 2);
+  assert.is(t.conn.cc.cwnd, 5000);
+  // 0.320 < . 1:1(0) ack 10001   (all of it: the end of recovery)
+  peerAck(t, 320, 10001);
+  expect(t);
+  assert.is(t.conn.recovery.phase, 'open');
+  assert.is(t.conn.cc.cwnd, 5000);
+});
+
+test('RFC 6675 §5 (2): an ACK that advances SND.UNA and SACKs new data still counts; IsLost(HighACK+1) starts recovery', () => {
+  const t = open();
+  t.write(200, 10000);
+  expect(t, ...firstFlight(10, true));
+  // 0.300 < . 1:1(0) ack 1001 <sack 2001:6001>   (1001:2001 lost; earlier ACKs lost on the way)
+  peerAck(t, 300, 1001, [2001, 6001]);
+  // "If the incoming ACK is a duplicate acknowledgment per the definition in Section 2 (regardless
+  // of its status as a cumulative acknowledgment) ... (b) If DupAcks < DupThresh but IsLost
+  // (HighACK + 1) returns true ... go to step (4)": fast retransmit of 1001:2001.
+  expect(t, D(300, 1001));
+  assert.is(t.conn.recovery.phase, 'recovery');
+  assert.is(t.conn.recovery.recoveryPoint, U(10001));
+});
+
+test('RFC 2883 / RFC 6675 §2: D-SACK blocks below SND.UNA are ignored and do not count as duplicate ACKs', () => {
+  const t = open();
+  t.write(200, 10000);
+  expect(t, ...firstFlight(10, true));
+  // 0.300 < . 1:1(0) ack 5001
+  peerAck(t, 300, 5001);
+  expect(t);
+  assert.is(t.conn.cc.cwnd, 11000);
+  // Three ACKs at 5001 reporting only duplicates of 1001:2001 (D-SACK): no new SACK information.
+  for (const at of [310, 320, 330]) {
+    peerAck(t, at, 5001, [1001, 2001]);
+    expect(t);
+  }
+  assert.equal(sacked(t), [], 'nothing on the scoreboard');
+  // RFC 6675 §2: with SACK, a duplicate ACK is one that SACKs "previously unacknowledged and
+  // un-SACKed octets"; Linux counts sacked_out, which a D-SACK does not raise.
+  assert.is(t.conn.recovery.dupAcks, 0, 'DupAcks');
+  assert.is(t.conn.recovery.phase, 'open');
+  assert.is(t.conn.cc.cwnd, 11000);
+});
+
+test('RFC 2018 §8 / RFC 6675: SACK blocks beyond SND.NXT are ignored', () => {
+  const t = open();
+  t.write(200, 3000);
+  expect(t, ...firstFlight(3, true));
+  peerAck(t, 300, 1, [2001, 4001]);
+  expect(t);
+  assert.equal(sacked(t), []);
+});
+
+test.run();
