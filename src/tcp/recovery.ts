@@ -22,6 +22,8 @@ import type { CongestionControl } from './congestion/congestion.js';
 
 /** RFC 5681 §3.2 / RFC 6675: three duplicate ACKs signal a loss. */
 export const DUP_THRESH = 3;
+/** Upper bound of the learned reordering degree (Linux's tcp_max_reordering). */
+export const MAX_REORDERING = 300;
 
 export type RecoveryPhase = 'open' | 'recovery' | 'loss';
 
@@ -45,6 +47,11 @@ export class LossRecovery {
   inflation = 0;
   /** NewReno: resend the segment at SND.UNA before anything else. */
   retransmitHead = false;
+  /**
+   * DupThresh in segments, raised when the path is seen to reorder (RFC 6675
+   * §2 allows a larger DupThresh; Linux learns it the same way as here).
+   */
+  reordering = DUP_THRESH;
 
   constructor(private readonly cc: CongestionControl) {}
 
@@ -84,6 +91,7 @@ export class LossRecovery {
     const { sndUna, sndNxt, mss, now } = p;
     if (p.acked > 0) {
       this.dupAcks = 0;
+      this.learnReordering(seqSub(sndUna, p.acked), mss, counters);
       this.scoreboard.ackTo(sndUna);
       if (seqLt(this.highRxt, sndUna)) this.highRxt = sndUna;
       if (this.phase === 'recovery') {
@@ -116,7 +124,7 @@ export class LossRecovery {
     this.dupAcks++;
     counters.inc('tcp_dup_acks');
     if (this.phase === 'open') {
-      if (this.dupAcks >= DUP_THRESH || (this.sackOk && this.isLost(sndUna, mss))) {
+      if (this.dupAcks >= this.reordering || (this.sackOk && this.isLost(sndUna, mss))) {
         this.enterRecovery(sndUna, sndNxt, p.flightSize, mss, now);
         counters.inc('tcp_fast_retransmits');
         return true;
@@ -162,7 +170,22 @@ export class LossRecovery {
     if (this.phase === 'loss' && seqLt(seq, this.recoveryPoint)) return true;
     if (!this.sackOk) return false;
     const above = this.scoreboard.sackedAbove(seq);
-    return above.ranges >= DUP_THRESH || above.bytes > (DUP_THRESH - 1) * mss;
+    return above.ranges >= this.reordering || above.bytes > (this.reordering - 1) * mss;
+  }
+
+  /**
+   * A hole was filled by its original transmission while data above it had
+   * already been SACKed: the segment was late, not lost. Its distance to the
+   * highest SACKed byte is the path's reordering degree, and a DupThresh at
+   * least that large avoids retransmitting needlessly next time.
+   */
+  private learnReordering(oldUna: number, mss: number, counters: { inc(name: string): void }): void {
+    if (this.phase !== 'open' || this.scoreboard.isEmpty || seqLt(oldUna, this.highRxt)) return;
+    const degree = Math.ceil(seqSub(this.scoreboard.highestSacked(oldUna), oldUna) / mss);
+    if (degree > this.reordering) {
+      this.reordering = Math.min(MAX_REORDERING, degree);
+      counters.inc('tcp_reordering_detected');
+    }
   }
 
   /** RFC 6675 §4 SetPipe: bytes still believed in the network. */
