@@ -375,6 +375,7 @@ export class Connection extends TcbSender {
     // SACK blocks first (RFC 6675 §5): blocks at or below the new SND.UNA are D-SACKs.
     let freshSack = 0;
     let dsack = false;
+    if (seqGt(ack, this.sndUna)) this.recovery.learnReordering(this.sndUna, ack, this.effMss, this.counters);
     if (this.sackOk && seg.options.sack !== undefined) {
       const r = this.recovery.scoreboard.update(seg.options.sack, seqGt(ack, this.sndUna) ? ack : this.sndUna, this.sndNxt);
       freshSack = r.fresh;

@@ -91,7 +91,6 @@ export class LossRecovery {
     const { sndUna, sndNxt, mss, now } = p;
     if (p.acked > 0) {
       this.dupAcks = 0;
-      this.learnReordering(seqSub(sndUna, p.acked), mss, counters);
       this.scoreboard.ackTo(sndUna);
       if (seqLt(this.highRxt, sndUna)) this.highRxt = sndUna;
       if (this.phase === 'recovery') {
@@ -174,14 +173,16 @@ export class LossRecovery {
   }
 
   /**
-   * A hole was filled by its original transmission while data above it had
-   * already been SACKed: the segment was late, not lost. Its distance to the
+   * Called with a new cumulative ACK before its SACK blocks are taken. If it
+   * fills the hole below data that was already SACKed, and that hole was never
+   * retransmitted, the segment was late, not lost: its distance to the
    * highest SACKed byte is the path's reordering degree, and a DupThresh at
-   * least that large avoids retransmitting needlessly next time.
+   * least that large avoids needless retransmissions from now on.
    */
-  private learnReordering(oldUna: number, mss: number, counters: { inc(name: string): void }): void {
-    if (this.phase !== 'open' || this.scoreboard.isEmpty || seqLt(oldUna, this.highRxt)) return;
-    const degree = Math.ceil(seqSub(this.scoreboard.highestSacked(oldUna), oldUna) / mss);
+  learnReordering(sndUna: number, ack: number, mss: number, counters: { inc(name: string): void }): void {
+    if (this.phase !== 'open' || this.scoreboard.isEmpty || seqLt(sndUna, this.highRxt)) return;
+    if (!seqGt(ack, this.scoreboard.nextSackedAfter(sndUna, ack))) return; // the hole is still open
+    const degree = Math.ceil(seqSub(this.scoreboard.highestSacked(sndUna), sndUna) / mss);
     if (degree > this.reordering) {
       this.reordering = Math.min(MAX_REORDERING, degree);
       counters.inc('tcp_reordering_detected');
