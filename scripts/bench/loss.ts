@@ -1,0 +1,419 @@
+/**
+ * Goodput and retransmissions on a path with 1 % random loss each way and a
+ * 20 ms round trip, for tuntcp and for Linux on the same kind of path:
+ *
+ *   (a) tuntcp -> tuntcp in simulation: two NetStacks over an in-memory link
+ *       (10 ms each way) with the fault injector dropping 1 % each way, in
+ *       virtual time (goodput is bytes per virtual second);
+ *   (b) Linux -> tuntcp and tuntcp -> Linux through TUN: a router namespace
+ *       drops 1 % each way with nftables, the stack's fault injector adds
+ *       10 ms each way;
+ *   (c) Linux -> Linux: two namespaces joined (1) by a veth pair, where
+ *       nothing can add delay without netem, so the RTT is what it is (the
+ *       measured value is printed), and (2) by a TUN relay in this process
+ *       that delays 10 ms each way; nftables drops 1 % each way in both.
+ *
+ * Retransmissions: tuntcp's `tcp_retransmitted_segments`, Linux's
+ * RetransSegs from /proc/net/snmp of the sending namespace. RTTs are
+ * measured with ping over the same path (so they include the loss-free
+ * pings only). Kernel peers are Python processes.
+ *
+ *   node dist/scripts/bench/loss.js [--mb 20] [--json] [--only sim,tun,linux] [--cc cubic,bbr]
+ *
+ * Needs root; re-executes itself under `unshare --net`. The extra namespaces
+ * are anonymous and held by child processes that die with this one.
+ */
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { VirtualClock } from '../../src/stack/clock.js';
+import { createMemoryPair } from '../../src/link/memory.js';
+import { FaultLink } from '../../src/link/fault.js';
+import { NetStack } from '../../src/socket/net-stack.js';
+import type { Socket } from '../../src/socket/socket.js';
+import { HeldNetns, nftLoss, ownTcpCounters, pingAvg, runAsync, sh, spawnTied, startRouterLab, startTunRelay, type TcpSnmp } from '../../test/kernel/netem.js';
+
+const NETNS_ENV = 'TUNTCP_BENCH_NETNS';
+const LOSS = 1;
+const ONE_WAY_MS = 10;
+/** Wall-clock limit for one transfer. */
+const LIMIT_S = 240;
+
+interface Row {
+  path: string;
+  /** Measured (ping) or, in simulation, configured round-trip time in ms. */
+  rttMs: number;
+  rttNote: string;
+  lossPercent: number;
+  bytes: number;
+  seconds: number;
+  mbitPerSec: number;
+  /** Segments the sender retransmitted. */
+  retransmits: number;
+  /** Segments the sender sent (data and ACKs), for the ratio. */
+  segmentsOut: number;
+  /** Packets the loss rules dropped: toward the receiver, toward the sender. */
+  drops: [number, number];
+  timeNote: string;
+  error?: string;
+}
+
+const PY_SEND = `
+import socket, sys
+n = int(sys.argv[3]); s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, sys.argv[4].encode())
+s.connect((sys.argv[1], int(sys.argv[2])))
+buf = b'x' * 65536; left = n
+while left > 0:
+    k = s.send(buf[:min(left, len(buf))]); left -= k
+s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
+`;
+const PY_RECV = `
+import socket, sys, time, json
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(1); print('listening', flush=True)
+c, _ = srv.accept(); total = 0; t0 = None
+while True:
+    d = c.recv(1 << 20)
+    if not d: break
+    if t0 is None: t0 = time.monotonic()
+    total += len(d)
+print(json.dumps({'bytes': total, 'secs': time.monotonic() - t0}), flush=True); c.close()
+`;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function exited(child: ChildProcess, limitS: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), limitS * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}
+
+/** Start the Python receiver (through `ns` or here), wait until it listens; resolves its result at exit. */
+async function pyReceiver(ns: HeldNetns | null, host: string, port: number): Promise<{ child: ChildProcess; result: Promise<{ bytes: number; secs: number } | null> }> {
+  const args = ['-c', PY_RECV, host, String(port)];
+  const child = ns === null ? spawnTied('python3', args, { stdio: ['ignore', 'pipe', 'inherit'] }) : ns.spawn('python3', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => (out += d));
+  const end = Date.now() + 10_000;
+  while (!out.includes('listening')) {
+    if (child.exitCode !== null || Date.now() > end) throw new Error(`python receiver did not start: ${out}`);
+    await sleep(10);
+  }
+  const result = exited(child, LIMIT_S + 10).then(() => {
+    const line = out.trim().split('\n').pop() ?? '';
+    try {
+      const v = JSON.parse(line) as { bytes: number; secs: number };
+      return typeof v.bytes === 'number' ? v : null;
+    } catch {
+      return null;
+    }
+  });
+  return { child, result };
+}
+
+function pySender(ns: HeldNetns | null, host: string, port: number, bytes: number, cc: string): ChildProcess {
+  const args = ['-c', PY_SEND, host, String(port), String(bytes), cc];
+  return ns === null ? spawnTied('python3', args, { stdio: 'inherit' }) : ns.spawn('python3', args, { stdio: 'inherit' });
+}
+
+/** Average RTT by ping; asynchronous, because this process forwards the packets (stack or relay). */
+async function ping(ns: HeldNetns | null, host: string): Promise<number> {
+  const args = ['-c', '20', '-i', '0.05', '-q', '-W', '1', host];
+  const r = ns === null ? await runAsync('ping', args) : await ns.runAsync('ping', args);
+  // ping exits 1 when some replies were lost; its summary still holds the RTT.
+  return pingAvg(r.stdout);
+}
+
+function mkRow(p: Omit<Row, 'mbitPerSec'>): Row {
+  return { ...p, mbitPerSec: p.seconds > 0 ? (p.bytes * 8) / p.seconds / 1e6 : 0 };
+}
+
+// ---------------------------------------------------------------------------
+// (a) simulation
+
+async function simRow(bytes: number): Promise<Row> {
+  const clock = new VirtualClock(1_000_000);
+  const [la, lb] = createMemoryPair({ clock, latencyMs: ONE_WAY_MS, mtu: 1500 });
+  // One injector on A's side drops 1 % of what A sends and 1 % of what A receives.
+  const fault = new FaultLink(la, { loss: LOSS, seed: 42 }, clock);
+  const isnKey = Buffer.alloc(16, 7);
+  const a = new NetStack({ link: fault, addr: '10.0.0.1', clock, isnKey });
+  const b = new NetStack({ link: lb, addr: '10.0.0.2', clock, isnKey });
+  let got = 0;
+  let tFirst = 0;
+  let tEnd = 0;
+  b.createServer((s: Socket) => {
+    s.on('data', (d: Buffer) => {
+      if (tFirst === 0) tFirst = clock.now();
+      got += d.length;
+    });
+    s.on('end', () => {
+      tEnd = clock.now();
+      s.end();
+    });
+  }).listen(5001);
+  const s = a.connect({ port: 5001, host: '10.0.0.2' });
+  const chunk = Buffer.alloc(64 * 1024, 0x78);
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < bytes) {
+      const n = Math.min(chunk.length, bytes - sent);
+      sent += n;
+      if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return;
+    }
+    s.end();
+  };
+  s.on('drain', pump);
+  s.on('connect', pump);
+  s.resume();
+  // The harness loop of test/sim: stream callbacks run, then time jumps to the next timer.
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const wall0 = performance.now();
+  const limit = clock.now() + 3_600_000;
+  while (tEnd === 0) {
+    await turn();
+    await turn();
+    const next = clock.nextTime();
+    if (next > limit || (performance.now() - wall0) / 1000 > LIMIT_S) break;
+    clock.advanceTo(next);
+  }
+  const wall = (performance.now() - wall0) / 1000;
+  const row = mkRow({
+    path: 'tuntcp -> tuntcp (sim)',
+    rttMs: 2 * ONE_WAY_MS,
+    rttNote: 'configured',
+    lossPercent: LOSS,
+    bytes: got,
+    seconds: tEnd > 0 ? (tEnd - tFirst) / 1000 : (clock.now() - tFirst) / 1000,
+    retransmits: a.counters.get('tcp_retransmitted_segments'),
+    segmentsOut: a.counters.get('tcp_out'),
+    drops: [NaN, NaN],
+    timeNote: `virtual (${wall.toFixed(1)} s wall)`,
+  });
+  // The injector counts both directions together.
+  row.drops = [fault.counters.lost, NaN];
+  if (tEnd === 0) row.error = `incomplete: ${got} of ${bytes} bytes`;
+  a.close();
+  b.close();
+  return row;
+}
+
+// ---------------------------------------------------------------------------
+// (b) Linux <-> tuntcp through TUN and a lossy router
+
+async function tunRows(bytes: number, ccs: string[]): Promise<Row[]> {
+  // The Python sender picks its congestion control per socket, so the route does not.
+  const lab = await startRouterLab({ id: 5, loss: LOSS, stack: { delay: ONE_WAY_MS }, congestionControl: null });
+  const rows: Row[] = [];
+  try {
+    const rtt = await ping(null, lab.stackAddr);
+    const base = { rttMs: rtt, rttNote: 'ping', lossPercent: LOSS, timeNote: 'wall' };
+
+    // Linux -> tuntcp: Python sends from this namespace, the stack counts.
+    for (const [i, cc] of ccs.entries()) {
+      let got = 0;
+      let t0 = 0;
+      let t1 = 0;
+      const port = 5001 + 10 * i;
+      const server = lab.stack.createServer((s: Socket) => {
+        s.on('data', (d: Buffer) => {
+          if (t0 === 0) t0 = performance.now();
+          got += d.length;
+        });
+        s.on('end', () => {
+          t1 = performance.now();
+          s.end();
+        });
+      });
+      server.listen(port);
+      const snmp0: TcpSnmp = ownTcpCounters();
+      const d0 = lab.drops();
+      const code = await exited(pySender(null, lab.stackAddr, port, bytes, cc), LIMIT_S);
+      server.close();
+      const snmp1 = ownTcpCounters();
+      const d1 = lab.drops();
+      const row = mkRow({
+        ...base,
+        path: `Linux (${cc}) -> tuntcp (TUN)`,
+        bytes: got,
+        seconds: t1 > 0 ? (t1 - t0) / 1000 : 0,
+        retransmits: snmp1.RetransSegs - snmp0.RetransSegs,
+        segmentsOut: snmp1.OutSegs - snmp0.OutSegs,
+        drops: [d1.toStack - d0.toStack, d1.toLinux - d0.toLinux],
+      });
+      if (code !== 0 || got !== bytes) row.error = `sender exit ${code}, ${got} of ${bytes} bytes`;
+      rows.push(row);
+    }
+
+    // tuntcp -> Linux: the stack sends, Python counts.
+    {
+      const rx = await pyReceiver(null, lab.linuxAddr, 5002);
+      const r0 = lab.stack.counters.get('tcp_retransmitted_segments');
+      const o0 = lab.stack.counters.get('tcp_out');
+      const d0 = lab.drops();
+      const s = lab.stack.connect({ port: 5002, host: lab.linuxAddr });
+      const chunk = Buffer.alloc(64 * 1024, 0x78);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < bytes) {
+          const n = Math.min(chunk.length, bytes - sent);
+          sent += n;
+          if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return;
+        }
+        s.end();
+      };
+      s.on('drain', pump);
+      s.on('connect', pump);
+      s.on('error', () => undefined);
+      s.resume();
+      const res = await rx.result;
+      s.destroy();
+      const d1 = lab.drops();
+      const row = mkRow({
+        ...base,
+        path: 'tuntcp -> Linux (TUN)',
+        bytes: res?.bytes ?? 0,
+        seconds: res?.secs ?? 0,
+        retransmits: lab.stack.counters.get('tcp_retransmitted_segments') - r0,
+        segmentsOut: lab.stack.counters.get('tcp_out') - o0,
+        drops: [d1.toLinux - d0.toLinux, d1.toStack - d0.toStack],
+      });
+      if (res === null || res.bytes !== bytes) row.error = `receiver got ${res?.bytes ?? 0} of ${bytes} bytes`;
+      rows.push(row);
+    }
+  } finally {
+    lab.close();
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------
+// (c) Linux -> Linux
+
+async function linuxRow(kind: 'veth' | 'relay', bytes: number, cc: string): Promise<Row> {
+  const A = await HeldNetns.create();
+  let B: HeldNetns | null = null;
+  let relay: { close(): void } | null = null;
+  try {
+    B = await HeldNetns.create();
+    const devA = kind === 'veth' ? 'lv0a' : 'lr0a';
+    const devB = kind === 'veth' ? 'lv0b' : 'lr0b';
+    const addrA = '10.60.0.1';
+    const addrB = '10.60.0.2';
+    if (kind === 'veth') {
+      sh('ip', ['link', 'add', devA, 'netns', String(A.pid), 'type', 'veth', 'peer', 'name', devB, 'netns', String(B.pid)]);
+      for (const [ns, dev, addr] of [[A, devA, addrA], [B, devB, addrB]] as const) {
+        // One segment per skb: a drop is one packet, not a 64 KB GSO burst.
+        ns.run('ip', ['link', 'set', 'dev', dev, 'gso_max_segs', '1']);
+        ns.run('ip', ['addr', 'add', `${addr}/24`, 'dev', dev]);
+        ns.run('ip', ['link', 'set', 'dev', dev, 'up']);
+      }
+    } else {
+      relay = startTunRelay(A, B, { devA, devB, addrA, addrB, faults: { delay: ONE_WAY_MS } });
+    }
+    // Loss at each receiver's input: the sender cannot tell it from a lossy wire.
+    const dropsB = nftLoss((c, a, i) => B!.run(c, a, i), [{ hook: 'input', iif: devB, percent: LOSS }]);
+    const dropsA = nftLoss((c, a, i) => A.run(c, a, i), [{ hook: 'input', iif: devA, percent: LOSS }]);
+    const rtt = await ping(A, addrB);
+    const rx = await pyReceiver(B, addrB, 5003);
+    const before = A.tcpCounters();
+    const db0 = dropsB()[0]!;
+    const da0 = dropsA()[0]!;
+    const code = await exited(pySender(A, addrB, 5003, bytes, cc), LIMIT_S);
+    const res = await rx.result;
+    const after = A.tcpCounters();
+    const row = mkRow({
+      path: `Linux (${cc}) -> Linux (${kind === 'veth' ? 'veth' : 'TUN relay'})`,
+      rttMs: rtt,
+      rttNote: 'ping',
+      lossPercent: LOSS,
+      bytes: res?.bytes ?? 0,
+      seconds: res?.secs ?? 0,
+      retransmits: after.RetransSegs - before.RetransSegs,
+      segmentsOut: after.OutSegs - before.OutSegs,
+      drops: [dropsB()[0]! - db0, dropsA()[0]! - da0],
+      timeNote: 'wall',
+    });
+    if (code !== 0 || res === null || res.bytes !== bytes) row.error = `sender exit ${code}, receiver got ${res?.bytes ?? 0} of ${bytes} bytes`;
+    return row;
+  } finally {
+    relay?.close();
+    A.close();
+    B?.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+function fmt(n: number, digits: number): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const mbArg = argv.indexOf('--mb');
+  const mb = mbArg >= 0 ? Number(argv[mbArg + 1]) : 20;
+  if (!(mb > 0)) throw new Error('--mb must be a positive number');
+  const onlyArg = argv.indexOf('--only');
+  const only = new Set(onlyArg >= 0 ? (argv[onlyArg + 1] ?? '').split(',') : ['sim', 'tun', 'linux']);
+  const json = argv.includes('--json');
+  const ccArg = argv.indexOf('--cc');
+  // The Linux sender's congestion control (per socket, TCP_CONGESTION); both by default
+  // because hosts differ (Debian: cubic; this lab machine: bbr).
+  const ccs = (ccArg >= 0 ? (argv[ccArg + 1] ?? '') : 'cubic,bbr').split(',').filter(Boolean);
+  const bytes = Math.round(mb * 1024 * 1024);
+  sh('ip', ['link', 'set', 'lo', 'up']);
+
+  const rows: Row[] = [];
+  const attempt = async (label: string, f: () => Promise<Row[]>): Promise<void> => {
+    try {
+      rows.push(...(await f()));
+    } catch (err) {
+      rows.push({
+        path: label, rttMs: NaN, rttNote: '', lossPercent: LOSS, bytes: 0, seconds: 0, mbitPerSec: 0,
+        retransmits: NaN, segmentsOut: NaN, drops: [NaN, NaN], timeNote: '', error: (err as Error).message,
+      });
+    }
+  };
+  if (only.has('sim')) await attempt('tuntcp -> tuntcp (sim)', async () => [await simRow(bytes)]);
+  if (only.has('tun')) await attempt('Linux <-> tuntcp (TUN)', () => tunRows(bytes, ccs));
+  if (only.has('linux')) {
+    for (const cc of ccs) {
+      await attempt(`Linux (${cc}) -> Linux (veth)`, async () => [await linuxRow('veth', bytes, cc)]);
+      await attempt(`Linux (${cc}) -> Linux (TUN relay)`, async () => [await linuxRow('relay', bytes, cc)]);
+    }
+  }
+
+  if (json) {
+    console.log(JSON.stringify({ lossPercentEachWay: LOSS, oneWayDelayMs: ONE_WAY_MS, mib: mb, rows }, null, 2));
+    return;
+  }
+  console.log(`one-way bulk transfer, ${mb} MiB, ${LOSS} % random loss each way, target RTT ${2 * ONE_WAY_MS} ms`);
+  console.log('path                                  RTT ms         Mbit/s   seconds          retransmits  (% of segs out)   dropped fwd/rev');
+  for (const r of rows) {
+    const rtx = `${fmt(r.retransmits, 0)} (${fmt((100 * r.retransmits) / r.segmentsOut, 2)} %)`;
+    const drops = `${fmt(r.drops[0], 0)}/${fmt(r.drops[1], 0)}`;
+    console.log(
+      `${r.path.padEnd(37)} ${`${fmt(r.rttMs, 2)} ${r.rttNote}`.padEnd(14)} ${fmt(r.mbitPerSec, 1).padStart(6)}   ${`${fmt(r.seconds, 2)} ${r.timeNote}`.padEnd(24)} ${rtx.padEnd(22)} ${drops}` +
+        (r.error !== undefined ? `   ERROR: ${r.error}` : ''),
+    );
+  }
+  console.log('sim: drops are both directions together; RTT by ping includes the stacks\' processing.');
+}
+
+if (process.env[NETNS_ENV] === undefined) {
+  const self = fileURLToPath(import.meta.url);
+  const res = spawnSync('unshare', ['--net', process.execPath, self, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, [NETNS_ENV]: '1' },
+  });
+  process.exit(res.status ?? 1);
+} else {
+  await main();
+  process.exit(0);
+}
