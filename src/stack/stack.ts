@@ -70,7 +70,9 @@ export class Stack {
     this.ttl = opts.ttl ?? 64;
     this.tcpConfig = { ...DEFAULT_TCP_CONFIG, mss: this.link.mtu - 40, ...opts.tcp };
     this.isnGen = new IsnGenerator(opts.isnKey);
-    this.nextEphemeral = EPHEMERAL_LOW + Math.floor(Math.random() * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
+    // Random like Linux, but derived from a given ISN key so simulations replay exactly.
+    const r = opts.isnKey !== undefined && opts.isnKey.length >= 4 ? opts.isnKey.readUInt32BE(0) / 2 ** 32 : Math.random();
+    this.nextEphemeral = EPHEMERAL_LOW + Math.floor(r * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
     this.link.onReceive = (packets) => this.receiveBatch(packets);
   }
 

@@ -405,11 +405,14 @@ export class Connection extends TcbSender {
         break;
       case 'CLOSING':
         if (ourFinAcked) this.enterTimeWait(now, 'rcv ACK of our FIN in CLOSING: wait 2MSL (RFC 9293 §3.10.7.4)');
+        else this.transmit(now); // the ACK may have opened the window or shown a hole
         return false;
       case 'LAST_ACK':
         if (ourFinAcked) {
           this.setState('CLOSED', 'rcv ACK of our FIN in LAST_ACK (RFC 9293 §3.10.7.4)');
           this.destroy();
+        } else {
+          this.transmit(now);
         }
         return false;
       case 'TIME_WAIT':

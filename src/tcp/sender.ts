@@ -15,6 +15,7 @@ export abstract class TcbSender extends Tcb {
   protected ackSynOrData(ack: number, now: number, tsEcr?: number, dsack = false): void {
     let acked = seqSub(ack, this.sndUna);
     if (acked <= 0) return;
+    const oldUna = this.sndUna;
     const advanced = acked;
     const flightSize = this.flightSize();
     const synJustAcked = !this.synAcked;
@@ -30,7 +31,10 @@ export abstract class TcbSender extends Tcb {
     this.retries = 0;
     // RTT: from the echoed timestamp on every ACK that advances (RFC 7323 §4.1),
     // else from the one timed segment, never a retransmitted one (Karn).
-    let rttSample = this.rtxTsVal === -1 || (tsEcr !== undefined && seqGe(tsEcr, this.rtxTsVal)) ? this.ts.rttSample(tsEcr, now) : undefined;
+    // The echo is fresh if it is newer than our last retransmission, or if the
+    // data at the old SND.UNA was never retransmitted (its original arrived).
+    const freshEcho = this.rtxTsVal === -1 || (tsEcr !== undefined && seqGe(tsEcr, this.rtxTsVal)) || !seqLt(oldUna, this.highRxtEver);
+    let rttSample = freshEcho ? this.ts.rttSample(tsEcr, now) : undefined;
     if (rttSample === undefined && this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) rttSample = now - this.rttStart;
     if (this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) this.rttSeq = -1;
     if (rttSample !== undefined) this.rtt.sample(rttSample);
@@ -120,13 +124,22 @@ export abstract class TcbSender extends Tcb {
     }
   }
 
+  /**
+   * Room the peer's window leaves beyond SND.NXT. The window was offered
+   * relative to the ACK that carried it (SND.WL2), not to SND.UNA, which
+   * may have moved on since without a window update (RFC 9293 §3.10.7.4).
+   */
+  protected peerWindowRoom(): number {
+    return seqSub(seqAdd(this.sndWl2, this.sndWnd), this.sndNxt);
+  }
+
   /** One segment of new data if the windows, SWS avoidance and Nagle allow it. */
   protected sendNewData(cwndRoom: number, mss: number, now: number): boolean {
     if (this.finSeqNo !== -1) return false;
     const offset = seqSub(this.sndNxt, this.sndUna);
     const unsent = this.sendQueue.length - offset;
     if (unsent <= 0) return false;
-    const usable = Math.min(seqSub(seqAdd(this.sndUna, this.sndWnd), this.sndNxt), cwndRoom);
+    const usable = Math.min(this.peerWindowRoom(), cwndRoom);
     let len = Math.min(unsent, mss);
     if (usable < len) {
       // Window-limited: send only if at least half the largest window seen fits (SWS (b)).
@@ -181,7 +194,7 @@ export abstract class TcbSender extends Tcb {
     this.emitSegment(seq, flags, dataLen > 0 ? this.sendQueue.read(offset, dataLen) : undefined);
     this.counters.inc('tcp_retransmitted_segments');
     this.rttSeq = -1; // Karn: no sample from anything sent twice
-    if (this.ts.enabled) this.rtxTsVal = this.ts.value(now);
+    if (seqGt(seqAdd(seq, len), this.highRxtEver)) this.highRxtEver = seqAdd(seq, len);
     if (this.rtoAt === Infinity) this.armRto(now);
   }
 
@@ -239,7 +252,7 @@ export abstract class TcbSender extends Tcb {
     const mss = this.effMss;
     const offset = seqSub(this.sndNxt, this.sndUna);
     const unsent = this.finSeqNo === -1 ? this.sendQueue.length - offset : 0;
-    const rwnd = seqSub(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    const rwnd = this.peerWindowRoom();
     this.counters.inc('tcp_tlp_probes');
     if (unsent > 0 && rwnd > 0) {
       const len = Math.min(unsent, mss, rwnd);
@@ -284,7 +297,7 @@ export abstract class TcbSender extends Tcb {
   protected persistTimeout(now: number): void {
     this.persistAt = Infinity;
     if (this.state === 'CLOSED' || this.sndNxt !== this.sndUna || this.sendQueue.length === 0) return;
-    const usable = Math.min(this.sndWnd, this.cc.cwnd, this.sendQueue.length, this.sndMss);
+    const usable = Math.min(this.peerWindowRoom(), this.cc.cwnd, this.sendQueue.length, this.effMss);
     if (usable > 0) {
       this.counters.inc('tcp_persist_sends');
       this.sendData(0, usable, usable === this.sendQueue.length && this.finQueued, now);

@@ -95,12 +95,16 @@ export abstract class Tcb {
   /** Start of the newest segment of new data we sent (a tail loss probe resends it). */
   protected lastSegSeq = 0;
   /**
-   * TSval of our latest retransmission. An echo older than it may come from a
-   * peer that had not seen anything new since before the timeout (its
-   * TS.Recent is stale) and would inflate the RTT by the whole wait, so only
-   * echoes at least this new are used as samples (RFC 7323 §4.1 caveat).
+   * TSval when the retransmission timer last fired. A peer that saw only
+   * duplicates since then still echoes a TS.Recent from before the stall,
+   * which would inflate the RTT by the whole wait, so such older echoes give
+   * no sample unless the acknowledged data was never retransmitted
+   * (RFC 7323 §4.1 caveat; Linux takes them all).
    */
   protected rtxTsVal = -1;
+  /** End of the highest range ever retransmitted: an ACK of data above it was
+   * triggered by original transmissions, so its echo is fresh. */
+  protected highRxtEver = 0;
   /** When we last sent new data (restart after idle, RFC 5681 §4.1). */
   protected lastSendAt = 0;
   /** The time of the input being processed (every entry point sets it). */
@@ -156,6 +160,7 @@ export abstract class Tcb {
     this.iss = iss >>> 0;
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
+    this.highRxtEver = this.iss;
     this.recvBuffer = new ReceiveBuffer(cfg.rcvBuf);
     this.rtt = new RttEstimator(cfg.rto);
     this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS);
