@@ -189,19 +189,24 @@ export class LossRecovery {
     }
   }
 
-  /** RFC 6675 §4 SetPipe: bytes still believed in the network. */
+  /**
+   * RFC 6675 §4 SetPipe: bytes still believed in the network, counted per
+   * octet over the unSACKed gaps: one for every octet not deemed lost, one
+   * more for every octet retransmitted (below HighRxt). Linear in the number
+   * of SACKed ranges, so a peer cannot make it quadratic.
+   */
   pipe(sndUna: number, sndNxt: number, mss: number): number {
+    // Everything below `lostBelow` (and unSACKed) is lost.
+    let lostBelow = sndUna;
+    if (this.phase === 'loss') lostBelow = seqMin(this.recoveryPoint, sndNxt);
+    else if (this.sackOk) lostBelow = this.scoreboard.lostBoundary(mss, this.reordering, sndUna);
+    if (seqLt(lostBelow, sndUna)) lostBelow = sndUna;
     let pipe = 0;
-    let s = sndUna;
-    while (seqLt(s, sndNxt)) {
-      s = this.scoreboard.skipSacked(s);
-      if (!seqLt(s, sndNxt)) break;
-      const end = seqMin(seqAdd(s, mss), this.scoreboard.nextSackedAfter(s, sndNxt));
-      const len = seqSub(end, s);
-      if (!this.isLost(s, mss)) pipe += len;
-      if (seqLt(s, this.highRxt)) pipe += Math.min(len, seqSub(this.highRxt, s));
-      s = end;
-    }
+    const highRxt = this.highRxt;
+    this.scoreboard.forEachGap(sndUna, sndNxt, (x, y) => {
+      if (seqLt(lostBelow, y)) pipe += seqSub(y, seqMax(x, lostBelow));
+      if (seqLt(x, highRxt)) pipe += seqSub(seqMin(y, highRxt), x);
+    });
     return pipe;
   }
 

@@ -114,6 +114,45 @@ export class Scoreboard {
     return { bytes, ranges };
   }
 
+  /**
+   * RFC 6675 IsLost is monotone: a lower sequence number has at least as much
+   * SACKed above it. So one boundary answers it for every SeqNum: IsLost(s)
+   * holds exactly when s < the returned value (or never, for `none`).
+   * `dupThresh` ranges above, or more than (dupThresh - 1) * mss bytes above.
+   */
+  lostBoundary(mss: number, dupThresh: number, none: number): number {
+    let boundary = none;
+    const n = this.ranges.length;
+    // Range criterion: s lies below the end of the dupThresh-th range from the top (minus one).
+    if (n >= dupThresh) boundary = seqAdd(this.ranges[n - dupThresh]![1], -1);
+    // Byte criterion: walk down from the top until more than T bytes lie above.
+    const t = (dupThresh - 1) * mss;
+    let acc = 0;
+    for (let i = n - 1; i >= 0; i--) {
+      const [a, b] = this.ranges[i]!;
+      const len = seqSub(b, a);
+      if (acc + len > t) {
+        const byBytes = seqAdd(b, -(t - acc) - 1);
+        if (boundary === none || seqGt(byBytes, boundary)) boundary = byBytes;
+        break;
+      }
+      acc += len;
+    }
+    return boundary;
+  }
+
+  /** Call `fn(start, end)` for every unSACKed gap of [from, to). */
+  forEachGap(from: number, to: number, fn: (start: number, end: number) => void): void {
+    let x = from;
+    for (const [a, b] of this.ranges) {
+      if (!seqLt(x, to)) return;
+      if (seqLe(b, x)) continue;
+      if (seqLt(x, a)) fn(x, seqMin(a, to));
+      x = seqMax(x, b);
+    }
+    if (seqLt(x, to)) fn(x, to);
+  }
+
   clear(): void {
     this.ranges = [];
     this.sackedBytes = 0;

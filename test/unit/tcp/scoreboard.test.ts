@@ -157,4 +157,32 @@ test('clear() empties the scoreboard', () => {
   assert.equal(sb.toArray(), []);
 });
 
+test('lostBoundary agrees with IsLost from sackedAbove for every sequence number, across 2^32', () => {
+  let seed = 99;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  for (let round = 0; round < 200; round++) {
+    const una = (0xffffff00 + rnd(512)) >>> 0;
+    const nxt = seqAdd(una, 4000);
+    const sb = new Scoreboard();
+    const blocks: Array<[number, number]> = [];
+    for (let k = rnd(6); k > 0; k--) {
+      const a = seqAdd(una, 1 + rnd(3500));
+      blocks.push([a, seqAdd(a, 1 + rnd(400))]);
+    }
+    sb.update(blocks, una, nxt);
+    const mss = 100 + rnd(400);
+    const thresh = 3 + rnd(3);
+    const boundary = sb.lostBoundary(mss, thresh, una);
+    for (let off = 0; off < 4000; off += 7) {
+      const s = seqAdd(una, off);
+      const above = sb.sackedAbove(s);
+      const lost = above.ranges >= thresh || above.bytes > (thresh - 1) * mss;
+      assert.is(seqSub(s, boundary) < 0, lost, `round ${round} offset ${off}`);
+    }
+  }
+});
+
 test.run();
