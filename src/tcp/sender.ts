@@ -51,7 +51,7 @@ export abstract class TcbSender extends Tcb {
     if (this.tlp.onAck(ack, dsack)) {
       // RFC 8985 §7.4: the probe repaired a loss: respond as to a fast retransmit.
       this.counters.inc('tcp_tlp_recoveries');
-      this.cc.onCongestionEvent(seqSub(this.sndNxt, this.sndUna), now);
+      this.cc.onCongestionEvent(this.flightSize(), now);
       this.cc.onRecoveryExit(now);
     }
     this.schedulePto(now);
