@@ -5,12 +5,16 @@ import { hideBin } from 'yargs/helpers';
 import { upCommand } from './up.js';
 import { listenCommand } from './listen.js';
 import { connectCommand } from './connect.js';
+import { netstatCommand } from './netstat.js';
+import { demoCommand } from './demo.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('tuntcp')
   .command(upCommand)
   .command(listenCommand)
   .command(connectCommand)
+  .command(netstatCommand)
+  .command(demoCommand)
   .demandCommand(1, 'name a command (see --help)')
   .strict()
   .showHelpOnFail(false, 'run with --help for usage')

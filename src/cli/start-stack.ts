@@ -15,6 +15,7 @@ import { NetStack } from '../socket/net-stack.js';
 import { PcapWriter } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { formatClock } from '../trace/time.js';
+import { openControlSocket } from '../trace/control.js';
 import type { StackArgs } from './options.js';
 
 export interface RunningStack {
@@ -51,10 +52,12 @@ export function startStack(a: StackArgs): RunningStack {
       });
     }
     const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000, cc: a.cc } });
+    const control = openControlSocket(stack, { program: 'tuntcp' }); // for `tuntcp netstat`
     let done = false;
     const shutdown = (): void => {
       if (done) return;
       done = true;
+      control.close();
       stack.close();
       pcap?.close();
       deleteTun(tun.name);

@@ -1,0 +1,172 @@
+/**
+ * `tuntcp netstat` as pure functions: the rows a stack reports over its
+ * control socket (control.ts), netstat's state spellings, the `netstat -antp`
+ * table, and the `netstat -s` grouping of the stack's counters.
+ *
+ * Layout (net-tools netstat.c): `%-5s %6d %6d %-23s %-23s %-11s %s`. Two
+ * choices of ours, both documented in `tuntcp netstat --help`:
+ * - LISTEN rows: Recv-Q = connections still in SYN_RECV for that listener,
+ *   Send-Q = the backlog (Linux shows its accept queue and backlog there).
+ * - TIME_WAIT rows end with ` (timewait 57.3s)`: the time left until the TCB is
+ *   deleted, after the PID/Program column (like the Timer column of `netstat -o`,
+ *   which also comes last).
+ */
+import type { TcpState } from '../tcp/state.js';
+
+/** One row as the control socket sends it (JSON). */
+export interface SocketRow {
+  proto: 'tcp';
+  /** netstat's spelling (see netstatState). */
+  state: string;
+  recvQ: number;
+  sendQ: number;
+  localAddr: string;
+  localPort: number;
+  /** '0.0.0.0' and port 0 for LISTEN (printed `0.0.0.0:*`). */
+  remoteAddr: string;
+  remotePort: number;
+  /** TIME_WAIT only: milliseconds until the TCB is deleted. */
+  timeWaitLeftMs?: number;
+}
+
+/** What one stack answers to `{"cmd":"sockets"}`. */
+export interface StackSockets {
+  pid: number;
+  program: string;
+  addr: string;
+  sockets: SocketRow[];
+}
+
+/** What one stack answers to `{"cmd":"stats"}`. */
+export interface StackStats {
+  pid: number;
+  program: string;
+  addr: string;
+  counters: Record<string, number>;
+}
+
+const NETSTAT_STATE: Record<TcpState, string> = {
+  CLOSED: 'CLOSE',
+  LISTEN: 'LISTEN',
+  SYN_SENT: 'SYN_SENT',
+  SYN_RECEIVED: 'SYN_RECV',
+  ESTABLISHED: 'ESTABLISHED',
+  FIN_WAIT_1: 'FIN_WAIT1',
+  FIN_WAIT_2: 'FIN_WAIT2',
+  CLOSE_WAIT: 'CLOSE_WAIT',
+  CLOSING: 'CLOSING',
+  LAST_ACK: 'LAST_ACK',
+  TIME_WAIT: 'TIME_WAIT',
+};
+
+/** RFC 9293 state name → the spelling of Linux netstat (tcp_state_names in net-tools). */
+export function netstatState(s: TcpState): string {
+  return NETSTAT_STATE[s];
+}
+
+export const NETSTAT_HEADER =
+  'Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name';
+
+export const NO_STACKS_LINE = '(no tuntcp stacks running)';
+
+function endpoint(addr: string, port: number): string {
+  return `${addr}:${port === 0 ? '*' : String(port)}`;
+}
+
+/** One table line, as `netstat -antp` prints it. */
+export function formatSocketRow(row: SocketRow, pid: number, program: string): string {
+  const line =
+    `${row.proto.padEnd(5)} ${String(row.recvQ).padStart(6)} ${String(row.sendQ).padStart(6)} ` +
+    `${endpoint(row.localAddr, row.localPort).padEnd(23)} ${endpoint(row.remoteAddr, row.remotePort).padEnd(23)} ` +
+    `${row.state.padEnd(11)} ${pid}/${program}`;
+  if (row.timeWaitLeftMs === undefined) return line;
+  return `${line} (timewait ${(Math.max(0, row.timeWaitLeftMs) / 1000).toFixed(1)}s)`;
+}
+
+/** Listeners first, then connections, each by local then foreign port. */
+export function sortRows(rows: readonly SocketRow[]): SocketRow[] {
+  return [...rows].sort(
+    (a, b) =>
+      Number(b.state === 'LISTEN') - Number(a.state === 'LISTEN') ||
+      a.localPort - b.localPort ||
+      a.remoteAddr.localeCompare(b.remoteAddr) ||
+      a.remotePort - b.remotePort,
+  );
+}
+
+/** The whole table (header included) for every stack, sorted by pid. */
+export function formatTable(stacks: readonly StackSockets[]): string[] {
+  const lines = [NETSTAT_HEADER];
+  if (stacks.length === 0) lines.push(NO_STACKS_LINE);
+  for (const s of [...stacks].sort((a, b) => a.pid - b.pid)) {
+    for (const row of sortRows(s.sockets)) lines.push(formatSocketRow(row, s.pid, s.program));
+  }
+  return lines;
+}
+
+/** Counters that are printed even when zero, so `-s` always has the same skeleton. */
+const ALWAYS = [
+  'ip_in', 'ip_out', 'icmp_in', 'icmp_echo_replied', 'tcp_in', 'tcp_out', 'tcp_active_opens', 'tcp_passive_opens',
+  'tcp_rst_sent', 'tcp_rst_received', 'tcp_retransmitted_segments', 'tcp_fast_retransmits', 'tcp_rto_expired',
+  'ip_bad_checksum', 'icmp_bad_checksum', 'tcp_bad_checksum', 'dropped',
+];
+
+/**
+ * Reasons the stack drops a whole packet (Stack.drop and the wire parsers'
+ * rejections). Each is counted together with `dropped`. Checksum failures are
+ * drops too but get their own group.
+ */
+const DROP_REASONS = new Set([
+  'ipv6_ignored', 'ip_not_for_us', 'udp_no_socket', 'ip_unknown_protocol', 'icmp_ignored',
+  'tcp_rst_to_listener', 'tcp_no_syn_to_listener', 'tcp_listen_overflow', 'tcp_rst_no_connection',
+  'ip_truncated', 'ip_bad_version', 'ip_bad_header_length', 'ip_bad_total_length', 'ip_fragment',
+  'icmp_truncated', 'tcp_truncated', 'tcp_bad_header_length', 'tcp_bad_option',
+]);
+
+export const STAT_GROUPS = ['ip', 'icmp', 'tcp', 'rst', 'retransmissions', 'checksum errors', 'drops', 'other'] as const;
+export type StatGroup = (typeof STAT_GROUPS)[number];
+
+/** Which `-s` group a counter is printed in. Every counter is in exactly one. */
+export function statGroup(name: string): StatGroup {
+  if (name.endsWith('_bad_checksum')) return 'checksum errors';
+  if (name === 'dropped' || DROP_REASONS.has(name)) return 'drops';
+  if (name === 'tcp_rst_sent' || name === 'tcp_rst_received') return 'rst';
+  if (/retransmit|^tcp_rto_|^tcp_tlp_|^tcp_timeouts_/.test(name)) return 'retransmissions';
+  if (name.startsWith('ip_')) return 'ip';
+  if (name.startsWith('icmp_')) return 'icmp';
+  if (name.startsWith('tcp_')) return 'tcp';
+  return 'other';
+}
+
+/** Counters grouped for `-s`, with the ALWAYS ones filled in as 0; empty groups left out. */
+export function groupCounters(counters: Record<string, number>): Array<{ group: StatGroup; entries: Array<[string, number]> }> {
+  const all: Record<string, number> = {};
+  for (const k of ALWAYS) all[k] = 0;
+  Object.assign(all, counters);
+  const names = Object.keys(all).sort();
+  const out: Array<{ group: StatGroup; entries: Array<[string, number]> }> = [];
+  for (const group of STAT_GROUPS) {
+    let entries: Array<[string, number]> = names.filter((n) => statGroup(n) === group).map((n) => [n, all[n] ?? 0]);
+    if (group === 'drops') {
+      // the total first, then each reason
+      entries = [...entries.filter(([n]) => n === 'dropped'), ...entries.filter(([n]) => n !== 'dropped')];
+    }
+    if (entries.length > 0) out.push({ group, entries });
+  }
+  return out;
+}
+
+/** `netstat -s` text for every stack: a heading per stack, a line per group, `name: value` lines. */
+export function formatStats(stacks: readonly StackStats[]): string[] {
+  const lines: string[] = [];
+  if (stacks.length === 0) lines.push(NO_STACKS_LINE);
+  for (const s of [...stacks].sort((a, b) => a.pid - b.pid)) {
+    if (lines.length > 0) lines.push('');
+    lines.push(`${s.pid}/${s.program} ${s.addr}:`);
+    for (const { group, entries } of groupCounters(s.counters)) {
+      lines.push(`${group}:`);
+      for (const [n, v] of entries) lines.push(`    ${n}: ${v}`);
+    }
+  }
+  return lines;
+}
