@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   execFileSync('ip', ['link', 'set', 'lo', 'up']);
   const args: StackArgs = {
     tun: 'tbulk0', addr: '10.55.0.2', peer: '10.55.0.1/24', mtu, trace: false, absolute: false,
-    loss: 0, duplicate: 0, reorder: 0, delay: 0, jitter: 0, corrupt: 0, rate: 0, seed: 1, msl: 1, cc: 'cubic',
+    loss: 0, duplicate: 0, reorder: 0, delay: 0, jitter: 0, corrupt: 0, rate: 0, seed: 1, msl: 1, cc: 'cubic', explain: false, lang: 'en',
   };
   const r = startStack(args);
   const rows: Row[] = [];

@@ -29,6 +29,8 @@ import { NetStack } from '../socket/net-stack.js';
 import type { Socket } from '../socket/socket.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { explainTransition, describeState, TEXT, type Lang } from '../trace/explain.js';
+import { openControlSocket, socketRows } from '../trace/control.js';
+import { formatTable } from '../trace/netstat.js';
 import { decodeIPv4, IPPROTO_TCP } from '../wire/ipv4.js';
 import { decodeTcp } from '../wire/tcp.js';
 import { seqAdd, seqGt, seqLe } from '../wire/seq.js';
@@ -117,7 +119,7 @@ async function runDemo(a: DemoArgs): Promise<void> {
   const drop = new DropOnce(tun);
   const tap = new TapLink(drop);
   const stack = new NetStack({ link: tap, addr: ADDR, clock: new RealClock(), tcp: { msl: a.msl * 1000 } });
-  const servers: Array<{ close(): void }> = [];
+  const servers: Array<{ close(): void }> = [openControlSocket(stack, { program: 'tuntcp-demo' })];
   const shutdown = (): void => {
     for (const s of servers) s.close();
     stack.close();
@@ -156,13 +158,9 @@ async function runDemo(a: DemoArgs): Promise<void> {
   const table = (when: string): void => {
     say('');
     say(`    ${t.table.replace('%WHEN%', when)}`);
-    say('    Proto Local Address          Foreign Address        State');
-    for (const l of stack.listening()) say(`    tcp   ${`${ADDR}:${l.port}`.padEnd(22)} ${'0.0.0.0:*'.padEnd(22)} LISTEN`);
-    for (const ep of stack.connections()) {
-      const c = ep.conn;
-      const left = c.state === 'TIME_WAIT' ? ` (${((c.timeWaitAt - stack.now()) / 1000).toFixed(1)} s left)` : '';
-      say(`    tcp   ${`${ep.localAddr}:${ep.localPort}`.padEnd(22)} ${`${ep.remoteAddr}:${ep.remotePort}`.padEnd(22)} ${c.state}${left}  - ${describeState(c.state, a.lang)}`);
-    }
+    const rows = socketRows(stack);
+    for (const line of formatTable([{ pid: process.pid, program: 'tuntcp', addr: ADDR, sockets: rows }])) say(`    ${line}`);
+    for (const state of new Set([...stack.connections()].map((ep) => ep.conn.state))) say(`      ${state}: ${describeState(state, a.lang)}`);
     say('');
   };
   const kernelView = (): void => {

@@ -23,6 +23,8 @@ export const stackOptions = {
   seed: { type: 'number', default: 1, describe: 'seed of the fault injector PRNG' },
   msl: { type: 'number', default: 30, describe: 'maximum segment lifetime in seconds (TIME_WAIT lasts 2*MSL)' },
   cc: { choices: ['cubic', 'newreno'] as const, default: 'cubic' as const, describe: 'congestion control' },
+  explain: { type: 'boolean', default: false, describe: 'print every state change of tuntcp with its cause and RFC rule' },
+  lang: { choices: ['en', 'zh'] as const, default: 'en' as const, describe: 'language of explanations (with --explain)' },
 } satisfies Record<string, Options>;
 
 export interface StackArgs {
@@ -43,6 +45,8 @@ export interface StackArgs {
   seed: number;
   msl: number;
   cc: 'cubic' | 'newreno';
+  explain: boolean;
+  lang: 'en' | 'zh';
 }
 
 /** Returns an error message for the first bad option, or null. */

@@ -16,6 +16,7 @@ import { PcapWriter } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { formatClock } from '../trace/time.js';
 import { openControlSocket } from '../trace/control.js';
+import { explainTransition } from '../trace/explain.js';
 import type { StackArgs } from './options.js';
 
 export interface RunningStack {
@@ -53,6 +54,11 @@ export function startStack(a: StackArgs): RunningStack {
     }
     const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000, cc: a.cc } });
     const control = openControlSocket(stack, { program: 'tuntcp' }); // for `tuntcp netstat`
+    if (a.explain) {
+      stack.observeState((ep, from, to, cause) => {
+        process.stdout.write(`${formatClock(new Date())} * ${explainTransition(`tuntcp :${ep.localPort}`, from, to, cause, a.lang)}\n`);
+      });
+    }
     let done = false;
     const shutdown = (): void => {
       if (done) return;

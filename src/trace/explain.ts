@@ -54,6 +54,7 @@ const CAUSE_ZH: Array<[RegExp, string]> = [
   [/^rcv FIN before the ACK of ours: simultaneous close/, '在本方 FIN 被确认前收到 FIN：同时关闭'],
   [/^rcv FIN in FIN_WAIT_2/, 'FIN_WAIT_2 中收到 FIN：等待 2MSL'],
   [/^2MSL timer expired/, '2MSL 计时器到期'],
+  [/^rcv RST,ACK for our SYN: connection refused/, '收到对本方 SYN 的 RST,ACK：连接被拒绝'],
   [/^rcv RST/, '收到 RST：连接被重置'],
   [/^user abort: RST sent/, '应用中止连接：发出 RST'],
   [/^no ACK after/, '多次重传无应答：放弃'],

@@ -104,6 +104,21 @@ test('tuntcp connect: stdin to the socket, socket to stdout, EOF half-closes, ex
   assert.is(out, 'you said: GET / HTTP/1.1\n');
 });
 
+test('--explain prints explained state changes, --lang zh in Chinese', async () => {
+  for (const [lang, want] of [['en', 'SYN_SENT -> CLOSED  rcv RST,ACK for our SYN: connection refused [RFC 9293 §3.10.7.3]'], ['zh', '收到对本方 SYN 的 RST,ACK：连接被拒绝']] as const) {
+    const child = spawn(process.execPath, [CLI, 'connect', '10.66.0.1', '9999', '--tun', 'tc5', '--addr', '10.66.0.2', '--peer', '10.66.0.1/24', '--explain', '--lang', lang], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    const code = await new Promise((res) => child.on('exit', (c) => res(c)));
+    assert.is(code, 1);
+    assert.match(out, 'CLOSED -> SYN_SENT');
+    assert.ok(out.includes(want), out);
+  }
+});
+
 test('tuntcp connect to a closed port: one line naming ECONNREFUSED, exit 1', async () => {
   const child = spawn(process.execPath, [CLI, 'connect', '10.65.0.1', '9999', '--tun', 'tc4', '--addr', '10.65.0.2', '--peer', '10.65.0.1/24'], {
     stdio: ['pipe', 'pipe', 'pipe'],

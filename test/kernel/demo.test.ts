@@ -24,7 +24,7 @@ test('demo in English: handshake, GET, both close orders, a retransmission; exit
     'ESTABLISHED -> FIN_WAIT_1',
     'FIN_WAIT_1 -> FIN_WAIT_2',
     'FIN_WAIT_2 -> TIME_WAIT',
-    'TIME_WAIT (',
+    '(timewait ',
     'TIME_WAIT -> CLOSED  2MSL timer expired',
     'LISTEN -> SYN_RECEIVED',
     'SYN_RECEIVED -> ESTABLISHED',

@@ -77,7 +77,7 @@ import type { StackArgs } from '../../src/cli/options.js';
 export function stackArgs(o: Partial<StackArgs> = {}): StackArgs {
   return {
     tun: 'tuntcp0', addr: '10.55.0.2', peer: '10.55.0.1/24', mtu: 1500, trace: false, absolute: false,
-    loss: 0, duplicate: 0, reorder: 0, delay: 0, jitter: 0, corrupt: 0, rate: 0, seed: 1, msl: 30, cc: 'cubic',
+    loss: 0, duplicate: 0, reorder: 0, delay: 0, jitter: 0, corrupt: 0, rate: 0, seed: 1, msl: 30, cc: 'cubic', explain: false, lang: 'en',
     ...o,
   };
 }
