@@ -10,10 +10,12 @@ import type { CommandModule } from 'yargs';
 import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
 import { startStack } from './start-stack.js';
 import { die } from './errors.js';
+import { defaultRouteDevice, enableNat, NatError, type NatHandle } from './nat.js';
 
 interface ConnectArgs extends StackArgs {
   host: string;
   port: number;
+  nat: boolean;
 }
 
 export const connectCommand: CommandModule<object, ConnectArgs> = {
@@ -24,6 +26,11 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       .positional('host', { type: 'string', demandOption: true, describe: 'address or host name to connect to' })
       .positional('port', { type: 'number', demandOption: true, describe: 'TCP port' })
       .options(stackOptions)
+      .option('nat', {
+        type: 'boolean',
+        default: false,
+        describe: "reach hosts beyond the TUN: enable IPv4 forwarding and masquerade the TUN subnet out of the default route's device (undone on exit)",
+      })
       .check((a) => {
         if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) return `port ${a.port} is out of range`;
         return checkStackArgs(a as StackArgs) ?? true;
@@ -37,11 +44,31 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         die('connect', err);
       }
     }
+    let natDev: string | null = null;
+    if (a.nat) {
+      try {
+        natDev = defaultRouteDevice();
+      } catch (err) {
+        die('connect --nat', err);
+      }
+      if (natDev === null) die('connect --nat', new NatError('ENONET', 'no default route'));
+    }
     let running;
     try {
       running = startStack(a);
     } catch (err) {
       die('connect', err);
+    }
+    if (natDev !== null) {
+      let nat: NatHandle;
+      try {
+        nat = enableNat(a.peer, natDev);
+      } catch (err) {
+        running.shutdown();
+        die('connect --nat', err);
+      }
+      // Every way out (finish, die, an uncaught error) goes through 'exit'.
+      process.once('exit', () => nat.remove());
     }
     const { stack, shutdown } = running;
     const finish = (code: number): void => {
