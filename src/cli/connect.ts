@@ -10,12 +10,14 @@ import type { CommandModule } from 'yargs';
 import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
 import { startStack } from './start-stack.js';
 import { die } from './errors.js';
+import { Progress } from './progress.js';
 import { defaultRouteDevice, enableNat, NatError, type NatHandle } from './nat.js';
 
 interface ConnectArgs extends StackArgs {
   host: string;
   port: number;
   nat: boolean;
+  json: boolean;
 }
 
 export const connectCommand: CommandModule<object, ConnectArgs> = {
@@ -26,6 +28,7 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       .positional('host', { type: 'string', demandOption: true, describe: 'address or host name to connect to' })
       .positional('port', { type: 'number', demandOption: true, describe: 'TCP port' })
       .options(stackOptions)
+      .option('json', { type: 'boolean', default: false, describe: 'print a JSON transfer summary on stderr at the end' })
       .option('nat', {
         type: 'boolean',
         default: false,
@@ -71,7 +74,10 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       process.once('exit', () => nat.remove());
     }
     const { stack, shutdown } = running;
+    let progress: Progress | null = null;
+    let local = '';
     const finish = (code: number): void => {
+      progress?.finish(local, `${host}:${a.port}`, code, a.json);
       shutdown();
       process.exit(code);
     };
@@ -84,6 +90,9 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
     });
     sock.on('connect', () => {
       process.stderr.write(`connected ${sock.localAddress}:${sock.localPort} -> ${host}:${a.port}\n`);
+      local = `${sock.localAddress}:${sock.localPort}`;
+      progress = new Progress(sock);
+      progress.start();
       process.stdin.pipe(sock);
     });
     sock.pipe(process.stdout);

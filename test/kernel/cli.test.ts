@@ -104,6 +104,33 @@ test('tuntcp connect: stdin to the socket, socket to stdout, EOF half-closes, ex
   assert.is(out, 'you said: GET / HTTP/1.1\n');
 });
 
+test('tuntcp connect --json: a machine-readable transfer summary on stderr', async () => {
+  const ks = createServer({ allowHalfOpen: true }, (s) => {
+    s.resume();
+    s.on('end', () => s.end('x'.repeat(100_000)));
+  });
+  await new Promise<void>((res) => ks.listen(9001, '0.0.0.0', res));
+  const child = spawn(process.execPath, [CLI, 'connect', '10.67.0.1', '9001', '--json', '--tun', 'tc6', '--addr', '10.67.0.2', '--peer', '10.67.0.1/24'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let err = '';
+  let outBytes = 0;
+  child.stdout!.on('data', (d: Buffer) => (outBytes += d.length));
+  child.stderr!.on('data', (d) => (err += d));
+  await waitForLine(child, /^connected/);
+  child.stdin!.end('12345');
+  const code = await new Promise((res) => child.on('exit', (c) => res(c)));
+  ks.close();
+  assert.is(code, 0);
+  assert.is(outBytes, 100_000);
+  const summary = JSON.parse(err.trim().split('\n').pop()!) as { bytesRead: number; bytesWritten: number; exitCode: number; remote: string };
+  assert.is(summary.bytesRead, 100_000);
+  assert.is(summary.bytesWritten, 5);
+  assert.is(summary.exitCode, 0);
+  assert.is(summary.remote, '10.67.0.1:9001');
+});
+
 test('--explain prints explained state changes, --lang zh in Chinese', async () => {
   for (const [lang, want] of [['en', 'SYN_SENT -> CLOSED  rcv RST,ACK for our SYN: connection refused [RFC 9293 §3.10.7.3]'], ['zh', '收到对本方 SYN 的 RST,ACK：连接被拒绝']] as const) {
     const child = spawn(process.execPath, [CLI, 'connect', '10.66.0.1', '9999', '--tun', 'tc5', '--addr', '10.66.0.2', '--peer', '10.66.0.1/24', '--explain', '--lang', lang], {
