@@ -7,6 +7,7 @@ import { listenCommand } from './listen.js';
 import { connectCommand } from './connect.js';
 import { netstatCommand } from './netstat.js';
 import { demoCommand } from './demo.js';
+import { compareCommand } from './compare.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('tuntcp')
@@ -15,6 +16,7 @@ await yargs(hideBin(process.argv))
   .command(connectCommand)
   .command(netstatCommand)
   .command(demoCommand)
+  .command(compareCommand)
   .demandCommand(1, 'name a command (see --help)')
   .strict()
   .showHelpOnFail(false, 'run with --help for usage')
