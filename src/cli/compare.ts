@@ -32,7 +32,7 @@ import { compareTraces, formatSideBySide, type Comparison, type TraceLine } from
 import { die } from './errors.js';
 
 const NETNS_ENV = 'TUNTCP_COMPARE_NETNS';
-export const SCENARIOS = ['handshake', 'refused', 'http', 'halfclose'] as const;
+export const SCENARIOS = ['handshake', 'refused', 'http', 'halfclose', 'loss'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 const TUN = 'tcmp0';
@@ -214,11 +214,34 @@ if sc == 'http':
 elif sc == 'halfclose':
     s.sendall(b'hello\\n'); s.shutdown(socket.SHUT_WR)
     while s.recv(4096): pass
+elif sc == 'loss':
+    s.sendall(b'x' * 300); s.shutdown(socket.SHUT_WR)
+    while s.recv(4096): pass
 s.close()
 print('ok')
 `;
 
 const HTTP_BODY = 'hello from the kernel server\n';
+
+/**
+ * The `loss` scenario: the server's kernel drops the first data segment that
+ * arrives on `dev` (nftables, input hook, a quota that is spent by that one
+ * 352-byte packet but not a second), so both clients must retransmit it. tcpdump on `dev` still sees
+ * the lost copy, since it captures before netfilter.
+ */
+function dropFirstData(dev: string, cleanups: Array<() => void>): void {
+  spawnSync('nft', ['delete', 'table', 'inet', 'tuntcp_compare']);
+  const rules = `table inet tuntcp_compare {
+  chain input {
+    type filter hook input priority 0;
+    iifname "${dev}" tcp dport ${PORT} ip length > 200 quota until 400 bytes drop
+  }
+}
+`;
+  const r = spawnSync('nft', ['-f', '-'], { input: rules, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`nft: ${(r.stderr ?? '').trim()}`);
+  cleanups.push(() => spawnSync('nft', ['delete', 'table', 'inet', 'tuntcp_compare']));
+}
 
 /** The kernel server's side of each scenario. */
 function serve(scenario: Scenario, s: KernelSocket): void {
@@ -260,6 +283,8 @@ async function tuntcpClient(stack: NetStack, scenario: Scenario, port: number): 
   else if (scenario === 'halfclose') {
     c.write('hello\n');
     c.end();
+  } else if (scenario === 'loss') {
+    c.end(Buffer.alloc(300, 0x78));
   } else c.end();
   await until(() => (scenario === 'handshake' || ended) && (c.tcpState === 'TIME_WAIT' || c.tcpState === 'CLOSED'), 'the tuntcp client to close');
 }
@@ -301,6 +326,7 @@ export async function runCompare(scenario: Scenario, opts: CompareOptions = {}):
     inNs('ip', ['addr', 'add', `${KERNEL_ADDR}/24`, 'dev', VETH_CLIENT]);
     inNs('ip', ['link', 'set', 'dev', VETH_CLIENT, 'up']);
     const fileA = join(dir, 'kernel.pcap');
+    if (scenario === 'loss') dropFirstData(VETH_LAB, cleanups);
     const dumpA = await startTcpdump(VETH_LAB, fileA);
     const py = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'nsenter', '-t', String(ns.pid), '-n', 'python3', '-c', PY_CLIENT, SERVER_VETH, String(port), scenario], {
@@ -325,6 +351,7 @@ export async function runCompare(scenario: Scenario, opts: CompareOptions = {}):
     const stack = new NetStack({ link: tun, addr: TUNTCP_ADDR, clock: new RealClock(), tcp: { msl: 1000 } });
     cleanups.push(() => stack.close());
     const fileB = join(dir, 'tuntcp.pcap');
+    if (scenario === 'loss') dropFirstData(TUN, cleanups);
     const dumpB = await startTcpdump(TUN, fileB);
     try {
       await tuntcpClient(stack, scenario, port);

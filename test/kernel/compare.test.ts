@@ -56,6 +56,16 @@ test('refused: both show SYN and RST,ACK from the kernel server', async () => {
   assert.match(r.summary.join('\n'), 'RST sent by: server (both runs)');
 });
 
+test('loss: the first data segment is dropped by the server kernel and both clients send it again', async () => {
+  const r = await runCompare('loss');
+  for (const segs of [r.kernel, r.tuntcp]) {
+    const data = segs.filter((s) => s.dir === '>' && s.flags === 'P.');
+    assert.is(data.length, 2, 'the lost copy (captured before netfilter) and its retransmission');
+    assert.is(data[0]!.line.match(/seq (\d+:\d+)/)?.[1], data[1]!.line.match(/seq (\d+:\d+)/)?.[1], 'the same bytes again');
+    assert.ok(segs.some((s) => s.dir === '<' && s.flags === 'F.'), 'the server still closes');
+  }
+});
+
 test('the command: --json prints the structured comparison, exit 0; an unknown scenario is one line, exit 1', async () => {
   const mod = new URL('../../src/cli/compare.js', import.meta.url).href;
   const script = (argv: string[]): string =>
