@@ -15,13 +15,14 @@
  * with nsenter. Nothing reaches a namespace we did not create.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket as KernelSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { TunLink } from '../link/tun.js';
+import { holdNetns } from './netns.js';
 import { configureTun } from '../link/netdev.js';
 import { RealClock } from '../stack/clock.js';
 import { NetStack } from '../socket/net-stack.js';
@@ -124,33 +125,6 @@ function until(pred: () => boolean, what: string, ms = 8000): Promise<void> {
     };
     poll();
   });
-}
-
-/** An anonymous network namespace held open by a `sleep` that dies with us (as test/kernel/netem.ts does). */
-async function holdNetns(): Promise<{ pid: number; close(): void }> {
-  const ours = readlinkSync('/proc/self/ns/net');
-  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'unshare', '--net', 'sleep', 'infinity'], { stdio: 'ignore' });
-  const pid = child.pid;
-  const close = (): void => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  };
-  if (pid === undefined) throw new Error('could not start the namespace holder (setpriv/unshare from util-linux)');
-  const end = Date.now() + 5000;
-  for (;;) {
-    let theirs = ours;
-    try {
-      theirs = readlinkSync(`/proc/${pid}/ns/net`);
-    } catch {
-      // not there yet
-    }
-    if (theirs !== ours) break;
-    if (child.exitCode !== null || Date.now() > end) {
-      close();
-      throw new Error('the client namespace holder did not unshare');
-    }
-    await sleep(10);
-  }
-  return { pid, close };
 }
 
 /** A real tcpdump writing `file`; resolves once it listens. */

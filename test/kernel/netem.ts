@@ -35,7 +35,8 @@
  *                                               10.55.N.1 --TUN-- tuntcp 10.55.N.2
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { holdNetns } from '../../src/cli/netns.js';
+import { readFileSync } from 'node:fs';
 import { startStack, type RunningStack } from '../../src/cli/start-stack.js';
 import type { StackArgs } from '../../src/cli/options.js';
 import type { NetStack } from '../../src/socket/net-stack.js';
@@ -100,28 +101,9 @@ export class HeldNetns {
   ) {}
 
   static async create(): Promise<HeldNetns> {
-    const ours = readlinkSync('/proc/self/ns/net');
-    const child = spawnTied('unshare', ['--net', 'sleep', 'infinity'], { stdio: 'ignore' });
-    child.unref();
-    const pid = child.pid;
-    if (pid === undefined) throw new Error('could not start the namespace holder (setpriv/unshare from util-linux)');
-    const ns = new HeldNetns(child, pid);
+    const held = await holdNetns();
+    const ns = new HeldNetns(held.child, held.pid);
     live.add(ns);
-    const end = Date.now() + 5000;
-    for (;;) {
-      let theirs = ours;
-      try {
-        theirs = readlinkSync(`/proc/${pid}/ns/net`);
-      } catch {
-        // not there yet, or it died
-      }
-      if (theirs !== ours) break;
-      if (child.exitCode !== null || Date.now() > end) {
-        ns.close();
-        throw new Error(`namespace holder did not unshare (exit ${child.exitCode})`);
-      }
-      await sleep(10);
-    }
     ns.run('ip', ['link', 'set', 'lo', 'up']);
     return ns;
   }
