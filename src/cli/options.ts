@@ -4,6 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import type { Options } from 'yargs';
+import { hasFaults } from '../link/fault.js';
 
 export const stackOptions = {
   tun: { type: 'string', default: 'tuntcp0', describe: 'TUN device name' },
@@ -25,6 +26,11 @@ export const stackOptions = {
   cc: { choices: ['cubic', 'newreno'] as const, default: 'cubic' as const, describe: 'congestion control' },
   explain: { type: 'boolean', default: false, describe: 'print every state change of tuntcp with its cause and RFC rule' },
   lang: { choices: ['en', 'zh'] as const, default: 'en' as const, describe: 'language of explanations (with --explain)' },
+  offload: {
+    type: 'boolean',
+    default: false,
+    describe: 'kernel checksum and segmentation offload on the TUN (IFF_VNET_HDR, TSO): up to 64 KiB per packet',
+  },
 } satisfies Record<string, Options>;
 
 export interface StackArgs {
@@ -47,6 +53,9 @@ export interface StackArgs {
   cc: 'cubic' | 'newreno';
   explain: boolean;
   lang: 'en' | 'zh';
+  /** Kernel offloads on the TUN device (IFF_VNET_HDR + TUNSETOFFLOAD):
+   * checksum offload and TSO/GSO, so one read or write carries up to 64 KiB. */
+  offload?: boolean;
 }
 
 /** Returns an error message for the first bad option, or null. */
@@ -64,5 +73,7 @@ export function checkStackArgs(a: StackArgs): string | null {
   for (const k of ['delay', 'jitter', 'rate'] as const) if (!(a[k] >= 0)) return `--${k} ${a[k]} must be >= 0`;
   if (!Number.isInteger(a.seed)) return `--seed ${a.seed} must be an integer`;
   if (!(a.msl > 0)) return `--msl ${a.msl} must be > 0`;
+  if (a.offload === true && hasFaults(a)) return '--offload cannot be combined with fault injection (--loss, --delay, ...)';
   return null;
 }
+

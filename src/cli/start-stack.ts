@@ -27,7 +27,10 @@ export interface RunningStack {
 }
 
 export function startStack(a: StackArgs): RunningStack {
-  const tun = TunLink.open({ name: a.tun, mtu: a.mtu });
+  if (a.offload === true && hasFaults(a)) {
+    throw Object.assign(new Error('offload cannot be combined with fault injection'), { code: 'EINVAL' });
+  }
+  const tun = TunLink.open({ name: a.tun, mtu: a.mtu, offload: a.offload === true });
   let pcap: PcapWriter | null = null;
   try {
     configureTun({ name: tun.name, peer: a.peer, addr: a.addr, mtu: a.mtu });

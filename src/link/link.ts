@@ -9,16 +9,30 @@
 export interface Link {
   /** Largest IPv4 packet this link carries, in bytes. */
   readonly mtu: number;
+  /**
+   * Checksum and segmentation offload, like a NIC's (Linux: NETIF_F_HW_CSUM,
+   * NETIF_F_TSO). When true:
+   * - outgoing TCP carries only the pseudo-header sum in its checksum field
+   *   (the device completes it, or nothing needs it), and may be one
+   *   super-segment of up to 64 KiB that the device cuts into `gsoSize`
+   *   pieces where a real MTU requires it;
+   * - incoming TCP may be such a super-segment too, and `trusted[i] === 1`
+   *   marks packet i whose TCP checksum was vouched for (verified, or never
+   *   computed because it never left this machine): the stack skips it.
+   */
+  readonly offload?: boolean;
   /** Set by the owner (the stack). Called with each received batch. The
-   * buffers may be reused by the link after the call returns: copy what you keep. */
-  onReceive: ((packets: Buffer[]) => void) | null;
+   * buffers may be reused by the link after the call returns: copy what you
+   * keep. `trusted` (offload links only) has an entry per packet, maybe more. */
+  onReceive: ((packets: Buffer[], trusted?: Uint8Array) => void) | null;
   /** Send one IPv4 packet. `payload`, if given, follows `header` on the wire
    * (written with writev by the TUN link, so the payload is never copied).
    * The caller may reuse `header` as soon as send returns, so a link that
    * keeps the packet must copy the header; `payload` is never mutated after
-   * it was sent and may be kept as it is. Never throws: a packet that cannot
-   * be sent is dropped and counted by the link. */
-  send(header: Buffer, payload?: Buffer): void;
+   * it was sent and may be kept as it is. `gsoSize` > 0 (offload links only):
+   * a TCP super-segment to be cut into segments of that many payload bytes.
+   * Never throws: a packet that cannot be sent is dropped and counted by the link. */
+  send(header: Buffer, payload?: Buffer, gsoSize?: number): void;
   /** Stop delivering and release the device. Safe to call twice. */
   close(): void;
 }

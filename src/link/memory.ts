@@ -15,10 +15,13 @@ export interface MemoryPairOptions {
   clock?: Clock;
   /** One-way delay when a clock is given (ms, default 0). */
   latencyMs?: number;
+  /** Like Linux loopback: no checksums computed or verified, super-segments
+   * delivered whole (see Link.offload). Default false. */
+  offload?: boolean;
 }
 
 class MemoryLink implements Link {
-  onReceive: ((packets: Buffer[]) => void) | null = null;
+  onReceive: ((packets: Buffer[], trusted?: Uint8Array) => void) | null = null;
   peer: MemoryLink | null = null;
   private queue: Buffer[] = [];
   private scheduled = false;
@@ -30,6 +33,7 @@ class MemoryLink implements Link {
     readonly mtu: number,
     private readonly clock: Clock | undefined,
     private readonly latencyMs: number,
+    readonly offload: boolean,
   ) {}
 
   send(header: Buffer, payload?: Buffer): void {
@@ -62,7 +66,7 @@ class MemoryLink implements Link {
   private deliver(batch: Buffer[]): void {
     if (this.closed || batch.length === 0) return;
     this.rxPackets += batch.length;
-    this.onReceive?.(batch);
+    this.onReceive?.(batch, this.offload ? new Uint8Array(batch.length).fill(1) : undefined);
   }
 
   close(): void {
@@ -74,8 +78,9 @@ class MemoryLink implements Link {
 /** Create two connected links. */
 export function createMemoryPair(opts: MemoryPairOptions = {}): [Link, Link] {
   const mtu = opts.mtu ?? 1500;
-  const a = new MemoryLink(mtu, opts.clock, opts.latencyMs ?? 0);
-  const b = new MemoryLink(mtu, opts.clock, opts.latencyMs ?? 0);
+  const offload = opts.offload ?? false;
+  const a = new MemoryLink(mtu, opts.clock, opts.latencyMs ?? 0, offload);
+  const b = new MemoryLink(mtu, opts.clock, opts.latencyMs ?? 0, offload);
   a.peer = b;
   b.peer = a;
   return [a, b];

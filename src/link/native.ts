@@ -26,16 +26,17 @@ export type BatchCallback = (count: number, errno: number) => void;
 
 export interface NativeTun {
   /** Create (exclusive: fail with EBUSY if the name exists) or attach to a TUN
-   * device with IFF_TUN | IFF_NO_PI, fd O_NONBLOCK | O_CLOEXEC. An empty name or
+   * device with IFF_TUN | IFF_NO_PI, fd O_NONBLOCK | O_CLOEXEC; with `offload`,
+   * also IFF_VNET_HDR and TUN_F_CSUM | TUN_F_TSO4. An empty name or
    * one containing '%d' lets the kernel choose; `name` is the actual one. */
-  open(name: string, exclusive: boolean): { handle: TunHandle; name: string };
+  open(name: string, exclusive: boolean, offload?: boolean): { handle: TunHandle; name: string };
   /** Start reading. `pool` must hold at least READ_MAX bytes; `meta` holds
    * 2 entries per packet and its length sets the batch cap (<= BATCH_MAX). */
   start(handle: TunHandle, pool: Uint8Array, meta: Uint32Array, onBatch: BatchCallback): void;
   /** Write one packet. Returns bytes written or -errno (-EAGAIN: queue full). */
   write(handle: TunHandle, packet: Uint8Array): number;
-  /** Write header then payload as one packet with writev(2). Same result. */
-  writev(handle: TunHandle, header: Uint8Array, payload: Uint8Array): number;
+  /** Write two or three pieces as one packet with writev(2). Same result. */
+  writev(handle: TunHandle, a: Uint8Array, b: Uint8Array, c?: Uint8Array): number;
   /** Stop polling and close the fd. Idempotent; no onBatch call after it. */
   close(handle: TunHandle): void;
   /** false: the open device does not keep the event loop alive. */

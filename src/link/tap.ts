@@ -10,13 +10,13 @@ export type PacketDirection = 'in' | 'out';
 export type PacketObserver = (dir: PacketDirection, header: Buffer, payload?: Buffer) => void;
 
 export class TapLink implements Link {
-  onReceive: ((packets: Buffer[]) => void) | null = null;
+  onReceive: ((packets: Buffer[], trusted?: Uint8Array) => void) | null = null;
   private readonly observers: PacketObserver[] = [];
 
   constructor(private readonly inner: Link) {
-    inner.onReceive = (packets) => {
+    inner.onReceive = (packets, trusted) => {
       for (const p of packets) for (const o of this.observers) o('in', p);
-      this.onReceive?.(packets);
+      this.onReceive?.(packets, trusted);
     };
   }
 
@@ -24,13 +24,17 @@ export class TapLink implements Link {
     return this.inner.mtu;
   }
 
+  get offload(): boolean {
+    return this.inner.offload === true;
+  }
+
   observe(o: PacketObserver): void {
     this.observers.push(o);
   }
 
-  send(header: Buffer, payload?: Buffer): void {
+  send(header: Buffer, payload?: Buffer, gsoSize = 0): void {
     for (const o of this.observers) o('out', header, payload);
-    this.inner.send(header, payload);
+    this.inner.send(header, payload, gsoSize);
   }
 
   close(): void {

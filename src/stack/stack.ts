@@ -50,6 +50,8 @@ export class Stack {
   readonly clock: Clock;
   readonly addr: string;
   readonly link: Link;
+  /** The link completes TCP checksums and cuts super-segments (Link.offload). */
+  private readonly offload: boolean;
   readonly ttl: number;
   /** Reused for every header we send: the link copies what it keeps. */
   private readonly txHeader = Buffer.alloc(20 + 60);
@@ -68,12 +70,16 @@ export class Stack {
     this.addr = opts.addr;
     this.clock = opts.clock ?? new RealClock();
     this.ttl = opts.ttl ?? 64;
-    this.tcpConfig = { ...DEFAULT_TCP_CONFIG, mss: this.link.mtu - 40, ...opts.tcp };
+    this.offload = this.link.offload === true;
+    // With offload a data segment may be as large as an IPv4 packet allows
+    // (TSO); the device cuts it into MSS-sized pieces where it must.
+    const gsoMax = this.offload ? 65535 - 20 - 60 : 0;
+    this.tcpConfig = { ...DEFAULT_TCP_CONFIG, mss: this.link.mtu - 40, gsoMax, ...opts.tcp };
     this.isnGen = new IsnGenerator(opts.isnKey);
     // Random like Linux, but derived from a given ISN key so simulations replay exactly.
     const r = opts.isnKey !== undefined && opts.isnKey.length >= 4 ? opts.isnKey.readUInt32BE(0) / 2 ** 32 : Math.random();
     this.nextEphemeral = EPHEMERAL_LOW + Math.floor(r * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
-    this.link.onReceive = (packets) => this.receiveBatch(packets);
+    this.link.onReceive = (packets, trusted) => this.receiveBatch(packets, trusted);
   }
 
   now(): number {
@@ -85,11 +91,11 @@ export class Stack {
   }
 
   /** Entry point for every batch the link delivers. */
-  receiveBatch(packets: Buffer[]): void {
+  receiveBatch(packets: Buffer[], trusted?: Uint8Array): void {
     if (this.closed) return;
-    for (const p of packets) {
+    for (let i = 0; i < packets.length; i++) {
       try {
-        this.receive(p);
+        this.receive(packets[i]!, trusted !== undefined && trusted[i] === 1);
       } catch (err) {
         // A bug of ours, never the peer's fault: count it, report it once, go on.
         this.counters.inc('stack_internal_error');
@@ -101,7 +107,8 @@ export class Stack {
     }
   }
 
-  private receive(packet: Buffer): void {
+  /** `trusted`: the link vouches for the TCP checksum (Link.offload). */
+  private receive(packet: Buffer, trusted: boolean): void {
     this.counters.inc('ip_in');
     // The kernel sends IPv6 (router solicitations) on any new link: not ours to parse.
     if (packet.length > 0 && packet[0]! >> 4 === 6) return this.drop('ipv6_ignored');
@@ -110,9 +117,10 @@ export class Stack {
     if (ip.dst !== this.addr) return this.drop('ip_not_for_us');
     switch (ip.protocol) {
       case IPPROTO_TCP: {
-        const seg = decodeTcp(ip);
+        const seg = decodeTcp(ip, !trusted);
         if (typeof seg === 'string') return this.drop(seg);
         this.counters.inc('tcp_in');
+        if (seg.payload.length > this.tcpConfig.mss) this.counters.inc('tcp_gso_in'); // a super-segment (offload)
         return this.tcpInput(ip, seg);
       }
       case IPPROTO_ICMP:
@@ -325,6 +333,7 @@ export class Stack {
       ep.remoteAddr,
       { srcPort: ep.localPort, dstPort: ep.remotePort, seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options },
       seg.payload,
+      seg.gsoSize,
     );
   }
 
@@ -353,14 +362,17 @@ export class Stack {
     this.sendTcp(ip.src, tcp);
   }
 
-  /** Build and send one TCP segment from our address to `dst`. */
-  sendTcp(dst: string, tcp: TcpFields, payload?: Buffer): void {
+  /** Build and send one TCP segment from our address to `dst`. With
+   * offload the device completes the checksum and cuts a super-segment
+   * (gsoSize > 0) into segments of gsoSize bytes. */
+  sendTcp(dst: string, tcp: TcpFields, payload?: Buffer, gsoSize = 0): void {
     if (this.closed) return;
     const ipf: IPv4Fields = { src: this.addr, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: true };
-    const n = writeTcpPacket(this.txHeader, ipf, tcp, payload);
+    const n = writeTcpPacket(this.txHeader, ipf, tcp, payload, this.offload);
     this.counters.inc('tcp_out');
     this.counters.inc('ip_out');
-    this.link.send(this.txHeader.subarray(0, n), payload);
+    if (gsoSize > 0) this.counters.inc('tcp_gso_out');
+    this.link.send(this.txHeader.subarray(0, n), payload, gsoSize);
   }
 
   /** Send a complete IPv4 packet we built elsewhere. */

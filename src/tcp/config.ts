@@ -37,6 +37,10 @@ export interface TcpConfig {
   userTimeout: number;
   /** RFC 5961 §7: at most this many challenge ACKs per second per connection. */
   challengeAckLimit: number;
+  /** Largest payload of one new-data segment when the link offloads
+   * segmentation (TSO/GSO): a multiple of the MSS is sent as one
+   * super-segment. 0: one MSS per segment (no offload). */
+  gsoMax: number;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -58,6 +62,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   keepAliveCount: 9,
   userTimeout: 0,
   challengeAckLimit: 10,
+  gsoMax: 0,
 };
 
 /** The peer's MSS when it sends none (RFC 9293 §3.7.1). */

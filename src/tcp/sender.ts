@@ -140,11 +140,17 @@ export abstract class TcbSender extends Tcb {
     const unsent = this.sendQueue.length - offset;
     if (unsent <= 0) return false;
     const usable = Math.min(this.peerWindowRoom(), cwndRoom);
-    let len = Math.min(unsent, mss);
+    // TSO: as many whole segments as fit in one super-segment (the link cuts it).
+    const most = this.cfg.gsoMax > mss ? this.cfg.gsoMax - (this.cfg.gsoMax % mss) : mss;
+    let len = Math.min(unsent, most);
     if (usable < len) {
-      // Window-limited: send only if at least half the largest window seen fits (SWS (b)).
-      if (usable <= 0 || usable < Math.min(mss, this.maxSndWnd >> 1)) return false;
-      len = usable;
+      if (usable >= mss) {
+        len = usable - (usable % mss); // whole segments only; the rest waits (SWS)
+      } else {
+        // Window-limited: send only if at least half the largest window seen fits (SWS (b)).
+        if (usable <= 0 || usable < Math.min(mss, this.maxSndWnd >> 1)) return false;
+        len = usable;
+      }
     } else if (len < mss && !this.cfg.noDelay && this.sndNxt !== this.sndUna) {
       // Nagle: a small segment waits while data is unacknowledged.
       return false;

@@ -28,6 +28,9 @@ export interface OutSegment {
   window: number;
   options?: TcpOption[];
   payload?: Buffer;
+  /** A super-segment for a link with segmentation offload: cut into pieces
+   * of this many payload bytes (the effective MSS). 0 or absent: as it is. */
+  gsoSize?: number;
 }
 
 export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE';
@@ -209,7 +212,9 @@ export abstract class Tcb {
       sack = this.sackBlocks(Math.min(ts ? 3 : 4, room));
       if (sack.length === 0) sack = undefined;
     }
-    this.out.push({ seq, ack: flags & TCP_ACK ? this.rcvNxt : 0, flags, window, options: segmentOptions(ts, sack), payload });
+    const mss = this.effMss;
+    const gsoSize = payload !== undefined && payload.length > mss ? mss : 0;
+    this.out.push({ seq, ack: flags & TCP_ACK ? this.rcvNxt : 0, flags, window, options: segmentOptions(ts, sack), payload, gsoSize });
     if (flags & TCP_ACK) {
       this.delAckAt = Infinity;
       this.unackedSegments = 0;

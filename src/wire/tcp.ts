@@ -266,8 +266,12 @@ function writeOptions(out: Buffer, offset: number, options: TcpOption[], padded:
  * from offset 0, with both checksums. The payload is only read for the checksum,
  * not copied: it follows the header on the wire via writev. Returns the header
  * byte count. Throws RangeError if the options exceed 40 bytes (a caller bug).
+ *
+ * `partialChecksum` (checksum offload): the TCP checksum field gets only the
+ * folded, uncomplemented pseudo-header sum, which is what a device completing
+ * the checksum expects there (Linux: __tcp_v4_send_check for CHECKSUM_PARTIAL).
  */
-export function writeTcpPacket(out: Buffer, ip: IPv4Fields, tcp: TcpFields, payload?: Buffer): number {
+export function writeTcpPacket(out: Buffer, ip: IPv4Fields, tcp: TcpFields, payload?: Buffer, partialChecksum = false): number {
   const optLen = tcpOptionsLength(tcp.options);
   if (optLen > 40) throw new RangeError(`TCP options take ${optLen} bytes, at most 40 fit`);
   const thl = 20 + optLen;
@@ -287,6 +291,12 @@ export function writeTcpPacket(out: Buffer, ip: IPv4Fields, tcp: TcpFields, payl
   if (tcp.options !== undefined && optLen > 0) writeOptions(out, t + 20, tcp.options, optLen);
   // Pseudo-header: bytes 12..20 of the IP header are exactly src and dst.
   let sum = sumBytes(out, 12, 20, IPPROTO_TCP + thl + plen);
+  if (partialChecksum) {
+    const c = ~foldChecksum(sum) & 0xffff;
+    out[t + 16] = c >>> 8;
+    out[t + 17] = c & 0xff;
+    return 20 + thl;
+  }
   sum = sumBytes(out, t, t + thl, sum);
   if (payload !== undefined) sum = sumBytes(payload, 0, plen, sum);
   const c = foldChecksum(sum);

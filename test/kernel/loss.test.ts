@@ -14,12 +14,12 @@
 // namespace other than the first may not change its default to cubic.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createHash, randomBytes } from 'node:crypto';
-import { connect, createServer, type Server as NetServer, type Socket as NetSocket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { connect, createServer } from 'node:net';
 import { assertPrivateNamespace, stackArgs } from './lab.js';
+import { echoThrough, listenKernel, secsSince, sha, type AnySocket } from './echo.js';
 import { congctl, sh, startRouterLab, type RouterLab } from './netem.js';
 import { startStack, type RunningStack } from '../../src/cli/start-stack.js';
-import type { Socket } from '../../src/socket/socket.js';
 import type { NetStack } from '../../src/socket/net-stack.js';
 
 assertPrivateNamespace();
@@ -43,48 +43,10 @@ setTimeout(() => {
 const data = randomBytes(ECHO_BYTES);
 const dataSha = sha(data);
 
-function sha(b: Buffer | Buffer[]): string {
-  const h = createHash('sha256');
-  for (const x of Array.isArray(b) ? b : [b]) h.update(x);
-  return h.digest('hex');
-}
-
-type AnySocket = NetSocket | Socket;
-
-const secsSince = (t0: number): number => (performance.now() - t0) / 1000;
-
 function stackStats(stack: NetStack): string {
   const c = stack.counters;
   const names = ['tcp_retransmitted_segments', 'tcp_fast_retransmits', 'tcp_rto_expired', 'tcp_reordering_detected', 'tcp_dup_acks', 'tcp_dsack_or_old_sack_blocks', 'tcp_out_of_order', 'tcp_rcvbuf_full'];
   return names.filter((k) => c.get(k) > 0 || k === 'tcp_retransmitted_segments').map((k) => `${k}=${c.get(k)}`).join(' ');
-}
-
-/**
- * Write `payload`, half-close, and collect what comes back until the peer's
- * FIN, within `limitS` seconds. On timeout the error says how far it got.
- */
-function echoThrough(sock: AnySocket, payload: Buffer, limitS: number, describe: () => string): Promise<{ got: Buffer[]; secs: number }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const got: Buffer[] = [];
-    let n = 0;
-    const timer = setTimeout(() => {
-      reject(new Error(`not done after ${limitS} s: ${n} of ${payload.length} bytes echoed back; ${describe()}`));
-    }, limitS * 1000);
-    sock.on('data', (d: Buffer) => {
-      got.push(d);
-      n += d.length;
-    });
-    sock.on('end', () => {
-      clearTimeout(timer);
-      resolve({ got, secs: secsSince(t0) });
-    });
-    sock.on('error', (err: Error) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    sock.end(payload);
-  });
 }
 
 /** Write `bytes` bytes with backpressure, then end. */
@@ -138,13 +100,6 @@ function within<T>(p: Promise<T>, limitS: number, describe: () => string): Promi
     timer = setTimeout(() => rej(new Error(`not done after ${limitS} s; ${describe()}`)), limitS * 1000);
   });
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
-}
-
-function listenKernel(server: NetServer, port: number, host: string): Promise<void> {
-  return new Promise((res, rej) => {
-    server.once('error', rej);
-    server.listen(port, host, () => res());
-  });
 }
 
 // ---------------------------------------------------------------------------

@@ -30,13 +30,16 @@ export interface SimOptions {
   faults?: FaultOptions;
   tcp?: Partial<TcpConfig>;
   tcpB?: Partial<TcpConfig>;
+  /** Checksum and segmentation offload on both links (not with faults). */
+  offload?: boolean;
 }
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export function simPair(o: SimOptions = {}): SimPair {
   const clock = new VirtualClock(1_000_000);
-  const [la, lb] = createMemoryPair({ clock, latencyMs: o.latencyMs ?? 1, mtu: o.mtu ?? 1500 });
+  if (o.offload === true && o.faults !== undefined) throw new Error('simPair: offload with faults would trust corrupted packets');
+  const [la, lb] = createMemoryPair({ clock, latencyMs: o.latencyMs ?? 1, mtu: o.mtu ?? 1500, offload: o.offload });
   const linkA: Link = o.faults ? new FaultLink(la, o.faults, clock) : la;
   const isnKey = Buffer.alloc(16, 7);
   const a = new NetStack({ link: linkA, addr: A_ADDR, clock, tcp: o.tcp, isnKey });

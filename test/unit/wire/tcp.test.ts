@@ -156,6 +156,30 @@ test('payload is checksummed but not copied by writeTcpPacket', () => {
   assert.equal(buildTcpPacket(ipf, tcpf, payload), full);
 });
 
+test('partial checksum (offload): the field holds the pseudo-header sum a device completes to the real one', () => {
+  const ipf: IPv4Fields = { src: '10.55.0.2', dst: '10.55.0.1', protocol: 6, id: 9 };
+  for (const n of [0, 1, 1448, 64240]) {
+    const payload = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) payload[i] = (i * 131 + 7) & 0xff;
+    const tcpf: TcpFields = { srcPort: 5001, dstPort: 40000, seq: 123456, ack: 654321, flags: TCP_ACK, window: 512, options: [{ kind: 'ts', val: 5, ecr: 6 }, { kind: 'nop' }, { kind: 'nop' }] };
+    const want = Buffer.alloc(80);
+    const hl = writeTcpPacket(want, ipf, tcpf, payload);
+    const got = Buffer.alloc(80);
+    assert.is(writeTcpPacket(got, ipf, tcpf, payload, true), hl);
+    // IP header and TCP header match except the checksum field.
+    assert.equal(got.subarray(0, 36), want.subarray(0, 36));
+    assert.equal(got.subarray(38, hl), want.subarray(38, hl));
+    // What the device does (csum_start = 20, csum_offset = 16): sum from the
+    // TCP header on, with the partial sum in place, and store the complement.
+    const done = Buffer.concat([got.subarray(0, hl), payload]);
+    const c = internetChecksum(done, 20);
+    done[36] = c >> 8;
+    done[37] = c & 0xff;
+    assert.equal(done.subarray(0, hl), want.subarray(0, hl), `payload ${n}`);
+    assert.ok(typeof seg(done) !== 'string');
+  }
+});
+
 /** A copy of the ACK fixture with its 12 option bytes replaced. */
 function withOptions(opt: number[]): Buffer {
   const b = Buffer.from(basic[2]!);
