@@ -16,6 +16,7 @@ import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../tcp/config.js';
 import type { TcpState } from '../tcp/state.js';
 import { IsnGenerator } from './isn.js';
 import { TcpEndpoint, endpointKey, type Listener } from './endpoint.js';
+import { AckCoalescer } from './ack-coalescer.js';
 
 /** Linux's default ip_local_port_range. */
 const EPHEMERAL_LOW = 32768;
@@ -56,6 +57,7 @@ export class Stack {
   /** Reused for every header we send: the link copies what it keeps. */
   private readonly txHeader = Buffer.alloc(20 + 60);
   private ipId = 0;
+  private readonly acks = new AckCoalescer<TcpEndpoint>((ep, seg) => this.transmitSegment(ep, seg));
   private closed = false;
   private reportedInternalError = false;
   readonly tcpConfig: TcpConfig;
@@ -93,6 +95,8 @@ export class Stack {
   /** Entry point for every batch the link delivers. */
   receiveBatch(packets: Buffer[], trusted?: Uint8Array): void {
     if (this.closed) return;
+    const merged = this.acks.merged;
+    this.acks.begin();
     for (let i = 0; i < packets.length; i++) {
       try {
         this.receive(packets[i]!, trusted !== undefined && trusted[i] === 1);
@@ -105,6 +109,8 @@ export class Stack {
         }
       }
     }
+    this.acks.end();
+    if (this.acks.merged > merged) this.counters.inc('tcp_acks_coalesced', this.acks.merged - merged);
   }
 
   /** `trusted`: the link vouches for the TCP checksum (Link.offload). */
@@ -328,6 +334,10 @@ export class Stack {
   }
 
   private sendSegment(ep: TcpEndpoint, seg: OutSegment): void {
+    this.acks.offer(ep, seg);
+  }
+
+  private transmitSegment(ep: TcpEndpoint, seg: OutSegment): void {
     if (seg.flags & TCP_RST) this.counters.inc('tcp_rst_sent');
     this.sendTcp(
       ep.remoteAddr,
