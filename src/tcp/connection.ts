@@ -13,6 +13,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type TcpSegment } from '..
 import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbSender } from './sender.js';
+import { copyPayload } from './copy-pool.js';
 
 export type { OutSegment, TcpErrorCode, ConnEvent, CounterSink } from './tcb.js';
 
@@ -452,7 +453,7 @@ export class Connection extends TcbSender {
         this.counters.inc('tcp_rcvbuf_full');
       }
       // Copy: the link may reuse the packet buffer after this batch.
-      this.recvBuffer.pushReady(Buffer.from(payload));
+      this.recvBuffer.pushReady(copyPayload(payload));
       this.rcvNxt = seqAdd(this.rcvNxt, payload.length);
       const drained = this.recvBuffer.drainInOrder(this.rcvNxt);
       this.rcvNxt = drained.rcvNxt;

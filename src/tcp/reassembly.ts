@@ -5,6 +5,7 @@
  * advertised, so its size is bounded by the receive buffer size.
  */
 import { seqAdd, seqGt, seqLe, seqSub } from '../wire/seq.js';
+import { copyPayload } from './copy-pool.js';
 
 interface Piece {
   seq: number;
@@ -105,7 +106,7 @@ export class ReceiveBuffer {
 
   private insertAt(i: number, seq: number, data: Buffer, fin: boolean): void {
     if (data.length === 0 && !fin) return;
-    this.ooo.splice(i, 0, { seq, data: Buffer.from(data), fin });
+    this.ooo.splice(i, 0, { seq, data: copyPayload(data), fin });
     this.oooBytes += data.length;
   }
 

@@ -1,0 +1,34 @@
+/**
+ * Copies of received payloads, carved from shared slabs. The link may reuse
+ * a packet's memory once its batch is processed, so the bytes we keep for the
+ * application must be copied; one Buffer allocation per 1460-byte segment
+ * cost more than the rest of the receive path (measured: 3.9 -> 2.x µs per
+ * segment of JavaScript). Like Node's own Buffer pool: a slab is freed by the
+ * garbage collector once no view into it is left, so a view the application
+ * keeps pins at most one slab.
+ */
+
+const SLAB_BYTES = 64 * 1024;
+/** Larger payloads (super-segments) get a buffer of their own. */
+const POOLED_MAX = 4096;
+
+let slab: Buffer = Buffer.allocUnsafeSlow(0);
+let used = 0;
+
+/** A copy of `data` that stays valid after the caller's memory is reused. */
+export function copyPayload(data: Uint8Array): Buffer {
+  const n = data.length;
+  if (n > POOLED_MAX) {
+    const own = Buffer.allocUnsafeSlow(n);
+    own.set(data);
+    return own;
+  }
+  if (used + n > slab.length) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    used = 0;
+  }
+  slab.set(data, used);
+  const view = slab.subarray(used, used + n);
+  used = (used + n + 7) & ~7; // 8-byte aligned starts, like the TUN pool
+  return view;
+}
