@@ -23,16 +23,15 @@
  * Needs root; re-executes itself under `unshare --net`. The extra namespaces
  * are anonymous and held by child processes that die with this one.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { VirtualClock } from '../../src/stack/clock.js';
 import { createMemoryPair } from '../../src/link/memory.js';
 import { FaultLink } from '../../src/link/fault.js';
 import { NetStack } from '../../src/socket/net-stack.js';
-import type { Socket } from '../../src/socket/socket.js';
-import { HeldNetns, nftLoss, ownTcpCounters, pingAvg, runAsync, sh, spawnTied, startRouterLab, startTunRelay, type TcpSnmp } from '../../test/kernel/netem.js';
+import { HeldNetns, nftLoss, ownTcpCounters, pingAvg, runAsync, sh, startRouterLab, startTunRelay, type TcpSnmp } from '../../test/kernel/netem.js';
+import { pump, sink } from './flow.js';
+import { startPeer, type Peer } from './peer.js';
+import { reexecInPrivateNetns } from './proc.js';
 
-const NETNS_ENV = 'TUNTCP_BENCH_NETNS';
 const LOSS = 1;
 const ONE_WAY_MS = 10;
 /** Wall-clock limit for one transfer. */
@@ -57,68 +56,14 @@ interface Row {
   error?: string;
 }
 
-const PY_SEND = `
-import socket, sys
-n = int(sys.argv[3]); s = socket.socket()
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, sys.argv[4].encode())
-s.connect((sys.argv[1], int(sys.argv[2])))
-buf = b'x' * 65536; left = n
-while left > 0:
-    k = s.send(buf[:min(left, len(buf))]); left -= k
-s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
-`;
-const PY_RECV = `
-import socket, sys, time, json
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(1); print('listening', flush=True)
-c, _ = srv.accept(); total = 0; t0 = None
-while True:
-    d = c.recv(1 << 20)
-    if not d: break
-    if t0 is None: t0 = time.monotonic()
-    total += len(d)
-print(json.dumps({'bytes': total, 'secs': time.monotonic() - t0}), flush=True); c.close()
-`;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function exited(child: ChildProcess, limitS: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), limitS * 1000);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
+/** The Python peers of peer.ts, here or in `ns`, with this bench's time limit. */
+function pyReceiver(ns: HeldNetns | null, host: string, port: number): Promise<Peer> {
+  return startPeer({ role: 'recv', mode: 'listen', host, port, bytes: 0, ns, limitS: LIMIT_S + 10 });
 }
 
-/** Start the Python receiver (through `ns` or here), wait until it listens; resolves its result at exit. */
-async function pyReceiver(ns: HeldNetns | null, host: string, port: number): Promise<{ child: ChildProcess; result: Promise<{ bytes: number; secs: number } | null> }> {
-  const args = ['-c', PY_RECV, host, String(port)];
-  const child = ns === null ? spawnTied('python3', args, { stdio: ['ignore', 'pipe', 'inherit'] }) : ns.spawn('python3', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => (out += d));
-  const end = Date.now() + 10_000;
-  while (!out.includes('listening')) {
-    if (child.exitCode !== null || Date.now() > end) throw new Error(`python receiver did not start: ${out}`);
-    await sleep(10);
-  }
-  const result = exited(child, LIMIT_S + 10).then(() => {
-    const line = out.trim().split('\n').pop() ?? '';
-    try {
-      const v = JSON.parse(line) as { bytes: number; secs: number };
-      return typeof v.bytes === 'number' ? v : null;
-    } catch {
-      return null;
-    }
-  });
-  return { child, result };
-}
-
-function pySender(ns: HeldNetns | null, host: string, port: number, bytes: number, cc: string): ChildProcess {
-  const args = ['-c', PY_SEND, host, String(port), String(bytes), cc];
-  return ns === null ? spawnTied('python3', args, { stdio: 'inherit' }) : ns.spawn('python3', args, { stdio: 'inherit' });
+/** Resolves with the sender's exit code. */
+async function pySender(ns: HeldNetns | null, host: string, port: number, bytes: number, cc: string): Promise<number | null> {
+  return (await startPeer({ role: 'send', mode: 'connect', host, port, bytes, cc, ns, limitS: LIMIT_S })).exitCode;
 }
 
 /** Average RTT by ping; asynchronous, because this process forwards the packets (stack or relay). */
@@ -144,38 +89,14 @@ async function simRow(bytes: number): Promise<Row> {
   const isnKey = Buffer.alloc(16, 7);
   const a = new NetStack({ link: fault, addr: '10.0.0.1', clock, isnKey });
   const b = new NetStack({ link: lb, addr: '10.0.0.2', clock, isnKey });
-  let got = 0;
-  let tFirst = 0;
-  let tEnd = 0;
-  b.createServer((s: Socket) => {
-    s.on('data', (d: Buffer) => {
-      if (tFirst === 0) tFirst = clock.now();
-      got += d.length;
-    });
-    s.on('end', () => {
-      tEnd = clock.now();
-      s.end();
-    });
-  }).listen(5001);
-  const s = a.connect({ port: 5001, host: '10.0.0.2' });
-  const chunk = Buffer.alloc(64 * 1024, 0x78);
-  let sent = 0;
-  const pump = (): void => {
-    while (sent < bytes) {
-      const n = Math.min(chunk.length, bytes - sent);
-      sent += n;
-      if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return;
-    }
-    s.end();
-  };
-  s.on('drain', pump);
-  s.on('connect', pump);
-  s.resume();
+  const k = sink(() => clock.now());
+  b.createServer(k.handler).listen(5001);
+  void pump(a.connect({ port: 5001, host: '10.0.0.2' }), bytes);
   // The harness loop of test/sim: stream callbacks run, then time jumps to the next timer.
   const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
   const wall0 = performance.now();
   const limit = clock.now() + 3_600_000;
-  while (tEnd === 0) {
+  while (!k.ended) {
     await turn();
     await turn();
     const next = clock.nextTime();
@@ -188,8 +109,8 @@ async function simRow(bytes: number): Promise<Row> {
     rttMs: 2 * ONE_WAY_MS,
     rttNote: 'configured',
     lossPercent: LOSS,
-    bytes: got,
-    seconds: tEnd > 0 ? (tEnd - tFirst) / 1000 : (clock.now() - tFirst) / 1000,
+    bytes: k.bytes,
+    seconds: k.secs(),
     retransmits: a.counters.get('tcp_retransmitted_segments'),
     segmentsOut: a.counters.get('tcp_out'),
     drops: [NaN, NaN],
@@ -197,7 +118,7 @@ async function simRow(bytes: number): Promise<Row> {
   });
   // The injector counts both directions together.
   row.drops = [fault.counters.lost, NaN];
-  if (tEnd === 0) row.error = `incomplete: ${got} of ${bytes} bytes`;
+  if (!k.ended) row.error = `incomplete: ${k.bytes} of ${bytes} bytes`;
   a.close();
   b.close();
   return row;
@@ -216,37 +137,26 @@ async function tunRows(bytes: number, ccs: string[]): Promise<Row[]> {
 
     // Linux -> tuntcp: Python sends from this namespace, the stack counts.
     for (const [i, cc] of ccs.entries()) {
-      let got = 0;
-      let t0 = 0;
-      let t1 = 0;
       const port = 5001 + 10 * i;
-      const server = lab.stack.createServer((s: Socket) => {
-        s.on('data', (d: Buffer) => {
-          if (t0 === 0) t0 = performance.now();
-          got += d.length;
-        });
-        s.on('end', () => {
-          t1 = performance.now();
-          s.end();
-        });
-      });
+      const k = sink();
+      const server = lab.stack.createServer(k.handler);
       server.listen(port);
       const snmp0: TcpSnmp = ownTcpCounters();
       const d0 = lab.drops();
-      const code = await exited(pySender(null, lab.stackAddr, port, bytes, cc), LIMIT_S);
+      const code = await pySender(null, lab.stackAddr, port, bytes, cc);
       server.close();
       const snmp1 = ownTcpCounters();
       const d1 = lab.drops();
       const row = mkRow({
         ...base,
         path: `Linux (${cc}) -> tuntcp (TUN)`,
-        bytes: got,
-        seconds: t1 > 0 ? (t1 - t0) / 1000 : 0,
+        bytes: k.bytes,
+        seconds: k.secs(),
         retransmits: snmp1.RetransSegs - snmp0.RetransSegs,
         segmentsOut: snmp1.OutSegs - snmp0.OutSegs,
         drops: [d1.toStack - d0.toStack, d1.toLinux - d0.toLinux],
       });
-      if (code !== 0 || got !== bytes) row.error = `sender exit ${code}, ${got} of ${bytes} bytes`;
+      if (code !== 0 || k.bytes !== bytes) row.error = `sender exit ${code}, ${k.bytes} of ${bytes} bytes`;
       rows.push(row);
     }
 
@@ -257,20 +167,7 @@ async function tunRows(bytes: number, ccs: string[]): Promise<Row[]> {
       const o0 = lab.stack.counters.get('tcp_out');
       const d0 = lab.drops();
       const s = lab.stack.connect({ port: 5002, host: lab.linuxAddr });
-      const chunk = Buffer.alloc(64 * 1024, 0x78);
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < bytes) {
-          const n = Math.min(chunk.length, bytes - sent);
-          sent += n;
-          if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return;
-        }
-        s.end();
-      };
-      s.on('drain', pump);
-      s.on('connect', pump);
-      s.on('error', () => undefined);
-      s.resume();
+      void pump(s, bytes);
       const res = await rx.result;
       s.destroy();
       const d1 = lab.drops();
@@ -324,7 +221,7 @@ async function linuxRow(kind: 'veth' | 'relay', bytes: number, cc: string): Prom
     const before = A.tcpCounters();
     const db0 = dropsB()[0]!;
     const da0 = dropsA()[0]!;
-    const code = await exited(pySender(A, addrB, 5003, bytes, cc), LIMIT_S);
+    const code = await pySender(A, addrB, 5003, bytes, cc);
     const res = await rx.result;
     const after = A.tcpCounters();
     const row = mkRow({
@@ -406,14 +303,6 @@ async function main(): Promise<void> {
   console.log('sim: drops are both directions together; RTT by ping includes the stacks\' processing.');
 }
 
-if (process.env[NETNS_ENV] === undefined) {
-  const self = fileURLToPath(import.meta.url);
-  const res = spawnSync('unshare', ['--net', process.execPath, self, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, [NETNS_ENV]: '1' },
-  });
-  process.exit(res.status ?? 1);
-} else {
-  await main();
-  process.exit(0);
-}
+reexecInPrivateNetns(import.meta.url, 'loss');
+await main();
+process.exit(0);

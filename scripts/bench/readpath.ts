@@ -20,12 +20,11 @@
  *    arrives in large batches, which shows what batching saves per packet.
  *    The device queue is raised to 4096 so the backlog fits.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { TunLink } from '../../src/link/tun.js';
 import { configureTun } from '../../src/link/netdev.js';
+import { reexecInPrivateNetns } from './proc.js';
 
-const NETNS_ENV = 'TUNTCP_BENCH_NETNS';
 const DEV = 'tbench0';
 const PEER = '10.55.0.1';
 const ADDR = '10.55.0.2';
@@ -63,18 +62,6 @@ function parseArgs(argv: string[]): Options {
 function fail(msg: string): never {
   process.stderr.write(`readpath: ${msg}\n`);
   process.exit(2);
-}
-
-/** Not yet in a namespace of our own: run this same script under unshare --net. */
-function reexecInNetns(): never {
-  if (process.getuid !== undefined && process.getuid() !== 0) fail('needs root (TUN device in a private network namespace)');
-  const self = fileURLToPath(import.meta.url);
-  const r = spawnSync('unshare', ['--net', process.execPath, ...process.execArgv, self, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, [NETNS_ENV]: '1' },
-  });
-  if (r.error !== undefined) fail(`cannot run unshare: ${r.error.message}`);
-  process.exit(r.status ?? 1);
 }
 
 /** Flood source, run as a separate node process in the same namespace. */
@@ -164,7 +151,6 @@ async function run(o: Options): Promise<Result> {
   let stallTimer: NodeJS.Timeout | null = null;
   try {
     configureTun({ name: DEV, peer: `${PEER}/24`, addr: ADDR, mtu: 1500 });
-    execFileSync('ip', ['link', 'set', 'dev', DEV, 'txqueuelen', '4096']);
     let sink = 0;
     link.onReceive = (packets) => {
       // Touch each packet as a parser would (version nibble), nothing more.
@@ -218,7 +204,7 @@ function table(r: Result): string {
   ].join('\n');
 }
 
-if (process.env[NETNS_ENV] !== '1') reexecInNetns();
+reexecInPrivateNetns(import.meta.url, 'readpath');
 const opts = parseArgs(process.argv.slice(2));
 try {
   const r = await run(opts);

@@ -1,0 +1,65 @@
+/**
+ * The issue's targets, checked against one run's results. Reported, never
+ * asserted: a slow or busy machine must not fail anything.
+ */
+import type { BenchReport, BulkRow, Target } from './results.js';
+
+const SLIRP_RATIO = 1.5;
+const INPROC_GBIT = 5;
+const CONN_PER_SEC = 5000;
+const IDLE_HEAP_BYTES = 4096;
+
+/** The row of `path` in the same direction at the same MTU, if it produced a number. */
+export function sibling(rows: BulkRow[], of: BulkRow, path: BulkRow['path']): BulkRow | undefined {
+  return rows.find((r) => r.path === path && r.direction === of.direction && r.mtu === of.mtu && r.error === undefined && r.gbitPerSec > 0);
+}
+
+export function targets(rep: Omit<BenchReport, 'targets'>): Target[] {
+  const out: Target[] = [];
+  const tuntcp = rep.bulk.filter((r) => r.path === 'tuntcp' || r.path === 'tuntcp +offload');
+  if (tuntcp.length > 0 && !rep.bulk.some((r) => r.path === 'slirp4netns')) {
+    out.push({ name: 'tuntcp vs slirp4netns, each direction and MTU', goal: `>= ${SLIRP_RATIO}x`, measured: 'no slirp4netns rows', value: null, met: null });
+  }
+  for (const row of tuntcp) {
+    const slirp = sibling(rep.bulk, row, 'slirp4netns');
+    const name = `${row.path} ${row.direction} MTU ${row.mtu} vs slirp4netns`;
+    const goal = `>= ${SLIRP_RATIO}x`;
+    if (!rep.bulk.some((r) => r.path === 'slirp4netns')) break;
+    if (slirp === undefined || row.error !== undefined) {
+      out.push({ name, goal, measured: row.error !== undefined ? 'tuntcp row failed' : 'no slirp4netns row', value: null, met: null });
+      continue;
+    }
+    const ratio = row.gbitPerSec / slirp.gbitPerSec;
+    const measured = `${ratio.toFixed(2)}x (${row.gbitPerSec.toFixed(2)} / ${slirp.gbitPerSec.toFixed(2)} Gbit/s)`;
+    out.push({ name, goal, measured, value: ratio, met: ratio >= SLIRP_RATIO });
+  }
+  for (const row of rep.inproc) {
+    out.push({
+      name: `in-process tuntcp <-> tuntcp MTU ${row.mtu}${row.offload ? ' +offload' : ''}`,
+      goal: `>= ${INPROC_GBIT} Gbit/s`,
+      measured: `${row.gbitPerSec.toFixed(2)} Gbit/s`,
+      value: row.gbitPerSec,
+      met: row.error === undefined ? row.gbitPerSec >= INPROC_GBIT : null,
+    });
+  }
+  if (rep.connrate !== null) {
+    const c = rep.connrate;
+    out.push({
+      name: 'connections/s (kernel clients -> tuntcp server)',
+      goal: `>= ${CONN_PER_SEC}/s`,
+      measured: `${c.connectionsPerSec.toFixed(0)}/s`,
+      value: c.connectionsPerSec,
+      met: c.error === undefined ? c.connectionsPerSec >= CONN_PER_SEC : null,
+    });
+  }
+  for (const m of rep.memory) {
+    out.push({
+      name: `idle connection heap, ${m.connections.toLocaleString('en-US')} open`,
+      goal: `< ${IDLE_HEAP_BYTES / 1024} KiB`,
+      measured: `${(m.heapBytesPerConn / 1024).toFixed(2)} KiB heap (+ ${(m.externalBytesPerConn / 1024).toFixed(2)} KiB buffers)`,
+      value: m.heapBytesPerConn,
+      met: m.error === undefined ? m.heapBytesPerConn < IDLE_HEAP_BYTES : null,
+    });
+  }
+  return out;
+}
