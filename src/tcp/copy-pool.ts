@@ -5,10 +5,11 @@
  * cost more than the rest of the receive path (measured: 3.9 -> 2.x µs per
  * segment of JavaScript). Like Node's own Buffer pool: a slab is freed by the
  * garbage collector once no view into it is left, so a view the application
- * keeps pins at most one slab.
+ * keeps pins at most one slab. 16 KiB (11 full segments) measured as fast as
+ * 64 KiB and pins less.
  */
 
-const SLAB_BYTES = 64 * 1024;
+const SLAB_BYTES = 16 * 1024;
 /** Larger payloads (super-segments) get a buffer of their own. */
 const POOLED_MAX = 4096;
 
