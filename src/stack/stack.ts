@@ -57,6 +57,10 @@ export class Stack {
   /** Reused for every header we send: the link copies what it keeps. */
   private readonly txHeader = Buffer.alloc(20 + 60);
   private ipId = 0;
+  /** now() for the batch being processed, or -1 outside one. */
+  private batchNow = -1;
+  /** The connection the previous packet went to: bulk flows send runs of packets to one. */
+  private lastEp: TcpEndpoint | null = null;
   private readonly acks = new AckCoalescer<TcpEndpoint>((ep, seg) => this.transmitSegment(ep, seg));
   private closed = false;
   private reportedInternalError = false;
@@ -84,8 +88,10 @@ export class Stack {
     this.link.onReceive = (packets, trusted) => this.receiveBatch(packets, trusted);
   }
 
+  /** The clock, read once per receive batch: the packets of a batch arrived
+   * together, and one reading serves them all at the timers' granularity. */
   now(): number {
-    return this.clock.now();
+    return this.batchNow >= 0 ? this.batchNow : this.clock.now();
   }
 
   get mtu(): number {
@@ -97,6 +103,7 @@ export class Stack {
     if (this.closed) return;
     const merged = this.acks.merged;
     this.acks.begin();
+    this.batchNow = this.clock.now();
     for (let i = 0; i < packets.length; i++) {
       try {
         this.receive(packets[i]!, trusted !== undefined && trusted[i] === 1);
@@ -109,6 +116,7 @@ export class Stack {
         }
       }
     }
+    this.batchNow = -1;
     this.acks.end();
     if (this.acks.merged > merged) this.counters.inc('tcp_acks_coalesced', this.acks.merged - merged);
   }
@@ -157,13 +165,17 @@ export class Stack {
 
   /** TCP demultiplexing: a connection, else a listener, else a reset. */
   private tcpInput(ip: IPv4Packet, seg: TcpSegment): void {
-    const ep = this.endpoints.get(endpointKey(ip.src, seg.srcPort, seg.dstPort));
-    const listener = this.listeners.get(seg.dstPort);
-    if (ep !== undefined) {
+    let ep = this.lastEp;
+    if (ep === null || ep.remotePort !== seg.srcPort || ep.localPort !== seg.dstPort || ep.remoteAddr !== ip.src) {
+      ep = this.endpoints.get(endpointKey(ip.src, seg.srcPort, seg.dstPort)) ?? null;
+      this.lastEp = ep;
+    }
+    if (ep !== null) {
       // A new SYN for a 4-tuple in TIME_WAIT with a higher sequence number
       // opens a new connection (RFC 9293 §3.6.1 note; Linux does the same).
       const c = ep.conn;
-      if (c.state === 'TIME_WAIT' && listener !== undefined && (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && seqGt(seg.seq, c.rcvNxt)) {
+      const listener = c.state === 'TIME_WAIT' ? this.listeners.get(seg.dstPort) : undefined;
+      if (listener !== undefined && (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && seqGt(seg.seq, c.rcvNxt)) {
         this.counters.inc('tcp_time_wait_reused');
         this.removeEndpoint(ep);
         this.listenInput(ip, seg, listener, seqAdd(c.sndNxt, 65535 + 2));
@@ -173,6 +185,7 @@ export class Stack {
       this.flush(ep);
       return;
     }
+    const listener = this.listeners.get(seg.dstPort);
     if (listener !== undefined) return this.listenInput(ip, seg, listener);
     this.sendResetFor(ip, seg);
   }
@@ -190,6 +203,7 @@ export class Stack {
     ep.listener = l;
     l.pending++;
     this.endpoints.set(ep.key, ep);
+    this.lastEp = null; // never a stale connection for this 4-tuple
     this.counters.inc('tcp_passive_opens');
     conn.acceptSyn(seg, now);
     this.flush(ep);
@@ -223,6 +237,7 @@ export class Stack {
     const conn = new Connection(cfg, this.isnGen.isn(now, this.addr, port, remoteAddr, remotePort), now, this.counters);
     const ep = new TcpEndpoint(this, conn, this.addr, port, remoteAddr, remotePort);
     this.endpoints.set(ep.key, ep);
+    this.lastEp = null; // never a stale connection for this 4-tuple
     this.counters.inc('tcp_active_opens');
     conn.connect(now);
     this.flush(ep);
@@ -307,6 +322,7 @@ export class Stack {
   private removeEndpoint(ep: TcpEndpoint): void {
     if (ep.removed) return;
     ep.removed = true;
+    if (this.lastEp === ep) this.lastEp = null;
     if (ep.listener !== null) {
       ep.listener.pending--;
       ep.listener = null;
