@@ -76,4 +76,3 @@ export function checkStackArgs(a: StackArgs): string | null {
   if (a.offload === true && hasFaults(a)) return '--offload cannot be combined with fault injection (--loss, --delay, ...)';
   return null;
 }
-

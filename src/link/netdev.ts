@@ -31,10 +31,10 @@ export class NetdevError extends Error {
   }
 }
 
-/** Where to look for `ip` when PATH lacks the sbin directories. */
 /** Packets the kernel may queue toward the stack (like a NIC's ring). */
 const TX_QUEUE_LEN = 4096;
 
+/** Where to look for `ip` when PATH lacks the sbin directories. */
 const IP_CANDIDATES = ['ip', '/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'];
 
 interface IpResult {

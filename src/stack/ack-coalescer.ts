@@ -53,11 +53,12 @@ export class AckCoalescer<K> {
     this.send(key, seg);
   }
 
-  /** End of the batch: every held ACK leaves now. */
-  end(): void {
+  /** End of the batch: every held ACK leaves now, but for connections that
+   * are `gone` meanwhile (reset or aborted later in the same batch). */
+  end(gone: (key: K) => boolean = () => false): void {
     this.active = false;
     if (this.held.size === 0) return;
-    for (const [key, seg] of this.held) this.send(key, seg);
+    for (const [key, seg] of this.held) if (!gone(key)) this.send(key, seg);
     this.held.clear();
   }
 }

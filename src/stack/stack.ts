@@ -117,7 +117,7 @@ export class Stack {
       }
     }
     this.batchNow = -1;
-    this.acks.end();
+    this.acks.end((ep) => ep.removed);
     if (this.acks.merged > merged) this.counters.inc('tcp_acks_coalesced', this.acks.merged - merged);
   }
 
@@ -134,7 +134,7 @@ export class Stack {
         const seg = decodeTcp(ip, !trusted);
         if (typeof seg === 'string') return this.drop(seg);
         this.counters.inc('tcp_in');
-        if (seg.payload.length > this.tcpConfig.mss) this.counters.inc('tcp_gso_in'); // a super-segment (offload)
+        if (trusted && seg.payload.length > this.tcpConfig.mss) this.counters.inc('tcp_gso_in'); // a super-segment (offload)
         return this.tcpInput(ip, seg);
       }
       case IPPROTO_ICMP:

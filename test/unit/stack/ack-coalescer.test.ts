@@ -71,4 +71,13 @@ test('data with an ACK as new makes the held ACK redundant; a RST does not', () 
   assert.is(c.merged, 2);
 });
 
+test('a held ACK of a connection gone by the end of the batch is not sent', () => {
+  const { c, sent } = rig();
+  c.begin();
+  c.offer('a', ack(10));
+  c.offer('b', ack(20));
+  c.end((k) => k === 'a');
+  assert.equal(sent, [['b', ack(20)]]);
+});
+
 test.run();
