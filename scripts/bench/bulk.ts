@@ -7,8 +7,8 @@
  * TCP in our context).
  *
  * `offload` is passed through StackArgs (IFF_VNET_HDR: checksum offload and
- * TSO/GSO); ethtool, when installed, says whether the device really has TSO
- * on, so a row labelled "+offload" that is not offloaded says so.
+ * TSO/GSO, tuntcp's default); ethtool, when installed, says whether the
+ * device really has TSO on, so an offload row that is not offloaded says so.
  */
 import { spawnSync } from 'node:child_process';
 import { startStack, type RunningStack } from '../../src/cli/start-stack.js';
@@ -25,7 +25,7 @@ const PORT = 5001;
 
 /** Both directions through one stack at one MTU, with or without offload. */
 export async function tuntcpRows(bytes: number, mtu: number, offload: boolean, dev: string): Promise<BulkRow[]> {
-  const path: BulkPath = offload ? 'tuntcp +offload' : 'tuntcp';
+  const path: BulkPath = offload ? 'tuntcp' : 'tuntcp --no-offload';
   let r: RunningStack;
   try {
     r = startStack(stackArgs({ tun: dev, addr: ADDR, peer: `${LINUX}/24`, mtu, msl: 1, offload }));

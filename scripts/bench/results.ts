@@ -4,7 +4,8 @@
  */
 
 /** Which userspace stack (or Linux stand-in for one) a bulk row measures. */
-export type BulkPath = 'tuntcp' | 'tuntcp +offload' | 'slirp4netns' | 'veth' | 'veth iperf3';
+/** 'tuntcp' is the default (offload on); 'tuntcp --no-offload' one packet per segment. */
+export type BulkPath = 'tuntcp' | 'tuntcp --no-offload' | 'slirp4netns' | 'veth' | 'veth iperf3';
 
 export interface BulkRow {
   path: BulkPath;

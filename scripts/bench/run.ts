@@ -128,8 +128,8 @@ async function bulkSection(run: Run): Promise<BulkRow[]> {
         const what = (path: string): string => `round ${round}/${o.repeat}: ${path}, MTU ${mtu}`;
         if (o.only.has('tun')) {
           log(what('tuntcp through TUN'));
-          add(await step(`tuntcp MTU ${mtu}`, () => tuntcpRows(bytes, mtu, false, `tbulk${i}`)));
-          add(await step(`tuntcp +offload MTU ${mtu}`, () => tuntcpRows(bytes, mtu, true, `tboff${i}`)));
+          add(await step(`tuntcp MTU ${mtu}`, () => tuntcpRows(bytes, mtu, true, `tboff${i}`)));
+          add(await step(`tuntcp --no-offload MTU ${mtu}`, () => tuntcpRows(bytes, mtu, false, `tbulk${i}`)));
         }
         if (slirpOk) {
           log(what('slirp4netns'));

@@ -16,7 +16,7 @@ export function sibling(rows: BulkRow[], of: BulkRow, path: BulkRow['path']): Bu
 
 export function targets(rep: Omit<BenchReport, 'targets'>): Target[] {
   const out: Target[] = [];
-  const tuntcp = rep.bulk.filter((r) => r.path === 'tuntcp' || r.path === 'tuntcp +offload');
+  const tuntcp = rep.bulk.filter((r) => r.path === 'tuntcp' || r.path === 'tuntcp --no-offload');
   if (tuntcp.length > 0 && !rep.bulk.some((r) => r.path === 'slirp4netns')) {
     out.push({ name: 'tuntcp vs slirp4netns, each direction and MTU', goal: `>= ${SLIRP_RATIO}x`, measured: 'no slirp4netns rows', value: null, met: null });
   }

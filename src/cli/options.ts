@@ -28,8 +28,9 @@ export const stackOptions = {
   lang: { choices: ['en', 'zh'] as const, default: 'en' as const, describe: 'language of explanations (with --explain)' },
   offload: {
     type: 'boolean',
-    default: false,
-    describe: 'kernel checksum and segmentation offload on the TUN (IFF_VNET_HDR, TSO): up to 64 KiB per packet',
+    describe:
+      'kernel checksum and segmentation offload on the TUN (IFF_VNET_HDR, TSO): up to 64 KiB per packet; ' +
+      'on unless a fault flag is given; --no-offload: one packet per segment, as on the wire',
   },
 } satisfies Record<string, Options>;
 
@@ -54,8 +55,15 @@ export interface StackArgs {
   explain: boolean;
   lang: 'en' | 'zh';
   /** Kernel offloads on the TUN device (IFF_VNET_HDR + TUNSETOFFLOAD):
-   * checksum offload and TSO/GSO, so one read or write carries up to 64 KiB. */
+   * checksum offload and TSO/GSO, so one read or write carries up to 64 KiB.
+   * Absent: on, unless a fault is injected (see offloadWanted). */
   offload?: boolean;
+}
+
+/** Offload as Linux has it for its devices, on by default; off when faults
+ * are injected, since the fault injector passes no offload metadata. */
+export function offloadWanted(a: StackArgs): boolean {
+  return a.offload ?? !hasFaults(a);
 }
 
 /** Returns an error message for the first bad option, or null. */

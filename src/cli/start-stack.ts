@@ -17,7 +17,7 @@ import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { formatClock } from '../trace/time.js';
 import { openControlSocket } from '../trace/control.js';
 import { explainTransition } from '../trace/explain.js';
-import type { StackArgs } from './options.js';
+import { offloadWanted, type StackArgs } from './options.js';
 
 export interface RunningStack {
   stack: NetStack;
@@ -30,7 +30,7 @@ export function startStack(a: StackArgs): RunningStack {
   if (a.offload === true && hasFaults(a)) {
     throw Object.assign(new Error('offload cannot be combined with fault injection'), { code: 'EINVAL' });
   }
-  const tun = TunLink.open({ name: a.tun, mtu: a.mtu, offload: a.offload === true });
+  const tun = TunLink.open({ name: a.tun, mtu: a.mtu, offload: offloadWanted(a) });
   let pcap: PcapWriter | null = null;
   try {
     configureTun({ name: tun.name, peer: a.peer, addr: a.addr, mtu: a.mtu });

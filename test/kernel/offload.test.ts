@@ -3,12 +3,16 @@
 // with only the pseudo-header summed and takes ours the same way, both when
 // the kernel delivers locally (nothing is ever cut or summed) and when it
 // routes on through a veth whose MTU makes its GSO cut our super-segments
-// into 1500-byte packets and complete each checksum, with 2 % loss.
+// into 1500-byte packets and complete each checksum, with 2 % loss. The CLI
+// has offload on by default and off with --no-offload or fault flags.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
-import { assertPrivateNamespace, stackArgs } from './lab.js';
+import { spawn } from 'node:child_process';
+import { assertPrivateNamespace, run, stackArgs, waitForLine, CLI } from './lab.js';
+import type { StackStats } from '../../src/trace/netstat.js';
+import { offloadWanted } from '../../src/cli/options.js';
 import { echoThrough, listenKernel, sha, type AnySocket } from './echo.js';
 import { startRouterLab } from './netem.js';
 import { startStack } from '../../src/cli/start-stack.js';
@@ -82,6 +86,41 @@ test('offload, routed at MTU 1500 with 2 % loss each way: 16 MiB echo intact bot
   } finally {
     lab.close();
   }
+});
+
+/** `tuntcp listen 7 --echo` with `flags`, 4 MiB echoed by a kernel client: the stack's counters. */
+async function cliEcho(n: number, flags: string[]): Promise<Record<string, number>> {
+  const child = spawn(process.execPath, [CLI, 'listen', '7', '--echo', '--tun', `toffc${n}`, '--addr', `10.57.${n}.2`, '--peer', `10.57.${n}.1/24`, ...flags], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    await waitForLine(child, /^ready/);
+    const sock = connect({ host: `10.57.${n}.2`, port: 7, allowHalfOpen: true });
+    const { got } = await echoThrough(sock, data.subarray(0, 4 * 1024 * 1024), LIMIT_S, () => flags.join(' '));
+    assert.is(sha(got), sha(data.subarray(0, 4 * 1024 * 1024)));
+    sock.destroy();
+    const r = await run(process.execPath, [CLI, 'netstat', '-s', '--json']);
+    const mine = (JSON.parse(r.stdout) as { stacks: StackStats[] }).stacks.find((s) => s.pid === child.pid);
+    assert.ok(mine, r.stdout);
+    return mine!.counters;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+test('the CLI offloads by default; --no-offload sends one packet per segment', async () => {
+  const on = await cliEcho(11, []);
+  assert.ok((on.tcp_gso_out ?? 0) > 0 && (on.tcp_gso_in ?? 0) > 0, JSON.stringify(on));
+  const off = await cliEcho(12, ['--no-offload']);
+  assert.is(off.tcp_gso_out ?? 0, 0);
+  assert.is(off.tcp_gso_in ?? 0, 0);
+});
+
+test('offload is on by default, off with fault flags or when asked', () => {
+  assert.is(offloadWanted(stackArgs()), true);
+  assert.is(offloadWanted(stackArgs({ loss: 1 })), false);
+  assert.is(offloadWanted(stackArgs({ delay: 5 })), false);
+  assert.is(offloadWanted(stackArgs({ offload: false })), false);
 });
 
 test('offload with fault injection is refused with one line', () => {
