@@ -56,6 +56,8 @@ export class Stack {
   readonly ttl: number;
   /** Reused for every header we send: the link copies what it keeps. */
   private readonly txHeader = Buffer.alloc(20 + 60);
+  /** Views of txHeader by length, made once: a header is 40..80 bytes. */
+  private readonly txViews: Buffer[] = [];
   private ipId = 0;
   /** now() for the batch being processed, or -1 outside one. */
   private batchNow = -1;
@@ -398,7 +400,7 @@ export class Stack {
     this.counters.inc('tcp_out');
     this.counters.inc('ip_out');
     if (gsoSize > 0) this.counters.inc('tcp_gso_out');
-    this.link.send(this.txHeader.subarray(0, n), payload, gsoSize);
+    this.link.send((this.txViews[n] ??= this.txHeader.subarray(0, n)), payload, gsoSize);
   }
 
   /** Send a complete IPv4 packet we built elsewhere. */
