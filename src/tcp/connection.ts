@@ -467,11 +467,11 @@ export class Connection extends TcbSender {
     if (payload.length === 0) return;
     // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at least every second
     // full-sized segment, at once when a hole was filled, else within the timeout.
-    // On an offloading link a super-segment counts as the segments it carries
-    // (as Linux's GRO receive path: more than one full frame since the last
-    // ACK). Not yet without offload, where such a segment ignores our MSS.
+    // A segment larger than one full-sized segment (a super-segment from an
+    // offloading link) counts as the full-sized segments it carries, as Linux
+    // counts bytes: more than one full frame since the last ACK.
     const full = Math.min(this.cfg.mss, this.sndMss) - (this.ts.enabled ? 12 : 0);
-    if (payload.length >= full) this.unackedSegments += this.cfg.gsoMax > 0 ? Math.floor(payload.length / full) : 1;
+    this.unackedSegments += Math.floor(payload.length / full);
     if (hadHole || this.unackedSegments >= 2) this.sendAck(now);
     else if (this.delAckAt === Infinity) this.delAckAt = now + this.cfg.delayedAck;
   }

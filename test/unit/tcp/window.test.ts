@@ -14,8 +14,10 @@ import { established, P, U, peerBytes, type Script } from './script.js';
 function full(): Script {
   const t = established();
   // 0.200 < . 1:2001(2000) ack 1 win 65535
-  // 0.200 < . 2001:4001(2000) ack 1 win 65535
   t.recv(200, { f: '.', seq: P(1), ack: U(1), len: 2000 });
+  // 0.200 > . 1:1(0) ack 2001 win 2000          (two full-sized segments' worth: ACK now)
+  t.expect({ f: '.', seq: U(1), ack: P(2001), win: 2000 });
+  // 0.200 < . 2001:4001(2000) ack 1 win 65535
   t.recv(200, { f: '.', seq: P(2001), ack: U(1), len: 2000 });
   // 0.200 > . 1:1(0) ack 4001 win 0
   t.expect({ f: '.', seq: U(1), ack: P(4001), win: 0 });
