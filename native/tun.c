@@ -6,8 +6,7 @@
  * Exports (see src/link/native.ts for the typed view):
  *   open(name, exclusive, offload)    -> { handle, name }
  *   start(handle, pool, meta, onBatch)   begin watching the fd with uv_poll
- *   write(handle, packet)             -> bytes written or -errno
- *   writev(handle, a, b[, c])         -> bytes written or -errno (one packet)
+ *   writev(handle, a[, b[, c]])       -> bytes written or -errno (one packet)
  *   close(handle)                        idempotent
  *   setRef(handle, bool)                 whether the fd keeps Node alive
  *   READ_MAX, BATCH_MAX                  sizes the JS side must respect
@@ -438,35 +437,14 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/* Never throws for I/O: a full queue (EAGAIN) or any other error comes back as
- * -errno so the packet path can count a drop and move on. */
-static napi_value js_write(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  if (argc < 2) {
-    napi_throw_type_error(env, "EINVAL", "write(handle, packet)");
-    return NULL;
-  }
-  tun_t *t = get_tun(env, argv[0]);
-  if (t == NULL) return NULL;
-  uint8_t *data;
-  size_t len;
-  if (get_bytes(env, argv[1], &data, &len) != 0) return NULL;
-  if (t->fd < 0) return num(env, -EBADF);
-#ifdef __linux__
-  ssize_t n;
-  do n = write(t->fd, data, len); while (n < 0 && errno == EINTR);
-  return num(env, n < 0 ? -errno : (double)n);
-#else
-  return num(env, -EBADF);
-#endif
-}
-
-/* Up to three pieces (virtio header, IP+TCP header, payload) leave as one
- * packet without being joined in memory. */
+/* One packet from up to three pieces (virtio header, IP+TCP header, payload),
+ * never joined in memory. Never throws for I/O: a full queue (EAGAIN) or any
+ * other error comes back as -errno so the packet path can count a drop and
+ * move on. */
 static napi_value js_writev(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
-  if (argc < 3) {
-    napi_throw_type_error(env, "EINVAL", "writev(handle, a, b[, c])");
+  if (argc < 2) {
+    napi_throw_type_error(env, "EINVAL", "writev(handle, a[, b[, c]])");
     return NULL;
   }
   tun_t *t = get_tun(env, argv[0]);
@@ -477,6 +455,8 @@ static napi_value js_writev(napi_env env, napi_callback_info info) {
   for (size_t i = 1; i < argc && i < 4; i++) {
     uint8_t *d;
     size_t l;
+    napi_valuetype vt;
+    if (napi_typeof(env, argv[i], &vt) == napi_ok && vt == napi_undefined) continue; /* absent piece */
     if (get_bytes(env, argv[i], &d, &l) != 0) return NULL;
     iov[n_iov].iov_base = d;
     iov[n_iov].iov_len = l;
@@ -517,7 +497,6 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"write", NULL, js_write, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writev", NULL, js_writev, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setRef", NULL, js_set_ref, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -33,10 +33,9 @@ export interface NativeTun {
   /** Start reading. `pool` must hold at least READ_MAX bytes; `meta` holds
    * 2 entries per packet and its length sets the batch cap (<= BATCH_MAX). */
   start(handle: TunHandle, pool: Uint8Array, meta: Uint32Array, onBatch: BatchCallback): void;
-  /** Write one packet. Returns bytes written or -errno (-EAGAIN: queue full). */
-  write(handle: TunHandle, packet: Uint8Array): number;
-  /** Write two or three pieces as one packet with writev(2). Same result. */
-  writev(handle: TunHandle, a: Uint8Array, b: Uint8Array, c?: Uint8Array): number;
+  /** Write one packet from one to three pieces with writev(2). Returns bytes
+   * written or -errno (-EAGAIN: queue full). */
+  writev(handle: TunHandle, a: Uint8Array, b?: Uint8Array, c?: Uint8Array): number;
   /** Stop polling and close the fd. Idempotent; no onBatch call after it. */
   close(handle: TunHandle): void;
   /** false: the open device does not keep the event loop alive. */

@@ -165,16 +165,13 @@ export class TunLink implements Link {
       this.nTxDropped++;
       return;
     }
+    const body = payload !== undefined && payload.length > 0 ? payload : undefined;
     let r: number;
     if (this.offload) {
       this.fillVnetHdr(header, gsoSize);
-      r = payload === undefined || payload.length === 0
-        ? this.addon.writev(this.handle, this.vnetHdr, header)
-        : this.addon.writev(this.handle, this.vnetHdr, header, payload);
+      r = this.addon.writev(this.handle, this.vnetHdr, header, body);
     } else {
-      r = payload === undefined || payload.length === 0
-        ? this.addon.write(this.handle, header)
-        : this.addon.writev(this.handle, header, payload);
+      r = this.addon.writev(this.handle, header, body);
     }
     if (r >= 0) this.nTxPackets++;
     else if (r === -EAGAIN || r === -ENOBUFS) this.nTxDropped++;

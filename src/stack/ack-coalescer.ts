@@ -32,6 +32,10 @@ export class AckCoalescer<K> {
 
   /** Every segment a connection sends comes here: sent now, or held. */
   offer(key: K, seg: OutSegment): void {
+    if (!this.active && this.held.size === 0) {
+      this.send(key, seg);
+      return;
+    }
     const held = this.held.get(key);
     if (this.active && isPlainAck(seg)) {
       if (held !== undefined && !seqGt(seg.ack, held.ack)) {
@@ -75,5 +79,6 @@ function supersedes(seg: OutSegment, held: OutSegment): boolean {
 /** A bare cumulative ACK: no data, no other flag, no SACK blocks. */
 function isPlainAck(seg: OutSegment): boolean {
   if (seg.flags !== TCP_ACK || (seg.payload !== undefined && seg.payload.length > 0)) return false;
-  return seg.options === undefined || !seg.options.some((o) => o.kind === 'sack');
+  if (seg.options !== undefined) for (const o of seg.options) if (o.kind === 'sack') return false;
+  return true;
 }
