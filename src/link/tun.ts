@@ -6,7 +6,7 @@
  * into that pool. The pool is overwritten on the next wakeup, which the Link
  * contract allows (the owner copies what it keeps).
  *
- * Send: one write(2) per packet, or writev(2) for header + payload so the
+ * Send: one writev(2) per packet, header and payload as separate pieces so the
  * payload is never copied. A full device queue (EAGAIN) drops the packet and
  * counts it: TCP retransmits, nothing blocks, nothing throws.
  *
