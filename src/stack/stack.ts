@@ -72,6 +72,13 @@ export class Stack {
   private readonly listeners = new Map<number, Listener>();
   private readonly stateObservers: StateObserver[] = [];
   private nextEphemeral: number;
+  /** Events for owners, as (endpoint, event) pairs, delivered on the next tick. */
+  private deliveries: Array<TcpEndpoint | ConnEvent> = [];
+  private deliveryScheduled = false;
+  private readonly deliverNow = (): void => this.deliver();
+  /** Things that keep the process alive, like Node's ref'd handles. */
+  private refs = 0;
+  private stackRef = false;
 
   constructor(opts: StackOptions) {
     this.link = opts.link;
@@ -88,6 +95,9 @@ export class Stack {
     const r = opts.isnKey !== undefined && opts.isnKey.length >= 4 ? opts.isnKey.readUInt32BE(0) / 2 ** 32 : Math.random();
     this.nextEphemeral = EPHEMERAL_LOW + Math.floor(r * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
     this.link.onReceive = (packets, trusted) => this.receiveBatch(packets, trusted);
+    // The stack itself does not keep the process alive; its sockets, servers
+    // and unfinished orphans do (holdRef), or stack.ref().
+    this.link.unref?.();
   }
 
   /** The clock, read once per receive batch: the packets of a batch arrived
@@ -281,9 +291,12 @@ export class Stack {
   }
 
   /**
-   * Send what a connection produced, hand its events to its owner, and re-arm
-   * its timer. Re-entrant calls (an event handler writing) are folded into
-   * the outer loop.
+   * Send what a connection produced, do the stack's own part of its events
+   * (listeners, the connection table), re-arm its timer, and queue the
+   * events for its owner. Owners (user code) run on the next tick, after the
+   * packet or call has been processed completely: a handler that throws
+   * reaches the process as an uncaught exception, like a throwing listener
+   * on a net.Socket, and can neither corrupt the stack nor lose its events.
    */
   flush(ep: TcpEndpoint): void {
     if (ep.flushing) return;
@@ -304,26 +317,113 @@ export class Stack {
       ep.flushing = false;
     }
     this.reschedule(ep);
+    if (this.deliveries.length > 0 && !this.deliveryScheduled) {
+      this.deliveryScheduled = true;
+      process.nextTick(this.deliverNow);
+    }
   }
 
   private dispatch(ep: TcpEndpoint, ev: ConnEvent): void {
     if (ev.type === 'state') {
       for (const o of this.stateObservers) o(ep, ev.from, ev.to, ev.cause);
+      if (ep.holdsRef && (ev.to === 'FIN_WAIT_2' || ev.to === 'TIME_WAIT' || ev.to === 'CLOSED')) this.releaseOrphan(ep);
     } else if (ev.type === 'established' && ep.listener !== null) {
       const l = ep.listener;
       ep.listener = null;
       l.pending--;
-      if (this.listeners.get(l.port) === l) l.onConnection(ep);
+      if (this.listeners.get(l.port) === l) ep.acceptBy = l;
       else ep.conn.abort(this.now()); // the server closed meanwhile: refuse like Linux
     } else if (ev.type === 'closed') {
       this.removeEndpoint(ep);
     }
-    ep.handler?.onEvent(ev);
+    if (ep.handler !== null || ep.acceptBy !== null) this.deliveries.push(ep, ev);
+  }
+
+  /** Hand queued events to their owners, in order. */
+  private deliver(): void {
+    this.deliveryScheduled = false;
+    while (this.deliveries.length > 0) {
+      const batch = this.deliveries;
+      this.deliveries = [];
+      let i = 0;
+      try {
+        for (; i < batch.length; i += 2) {
+          const ep = batch[i] as TcpEndpoint;
+          const ev = batch[i + 1] as ConnEvent;
+          if (ev.type === 'established' && ep.acceptBy !== null) {
+            const l = ep.acceptBy;
+            ep.acceptBy = null;
+            if (this.listeners.get(l.port) === l) l.onConnection(ep);
+            else if (!ep.removed) ep.abort();
+          }
+          ep.handler?.onEvent(ev);
+        }
+      } finally {
+        if (i < batch.length) {
+          // A handler threw: the rest still goes out, on the next tick.
+          this.deliveries = batch.slice(i + 2).concat(this.deliveries);
+          if (this.deliveries.length > 0 && !this.deliveryScheduled) {
+            this.deliveryScheduled = true;
+            process.nextTick(this.deliverNow);
+          }
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ keep-alive
+
+  /** A socket, server or orphan that keeps the process alive (Node's ref'd handle). */
+  holdRef(): void {
+    if (++this.refs === 1) this.updateRef();
+  }
+
+  releaseRef(): void {
+    if (--this.refs === 0) this.updateRef();
+  }
+
+  /** Keep the process alive while the stack is open, even with no sockets (a host that only answers ping). */
+  ref(): this {
+    if (!this.stackRef) {
+      this.stackRef = true;
+      this.holdRef();
+    }
+    return this;
+  }
+
+  unref(): this {
+    if (this.stackRef) {
+      this.stackRef = false;
+      this.releaseRef();
+    }
+    return this;
+  }
+
+  private updateRef(): void {
+    if (this.closed) return;
+    if (this.refs > 0) this.link.ref?.();
+    else this.link.unref?.();
+  }
+
+  /** EndpointOwner: the handler let go; an orphan with data or FIN in flight keeps the process alive. */
+  orphaned(ep: TcpEndpoint): void {
+    const s = ep.conn.state;
+    if (!ep.holdsRef && !ep.removed && s !== 'FIN_WAIT_2' && s !== 'TIME_WAIT' && s !== 'CLOSED') {
+      ep.holdsRef = true;
+      this.holdRef();
+    }
+  }
+
+  private releaseOrphan(ep: TcpEndpoint): void {
+    if (!ep.holdsRef) return;
+    ep.holdsRef = false;
+    this.releaseRef();
   }
 
   private removeEndpoint(ep: TcpEndpoint): void {
     if (ep.removed) return;
     ep.removed = true;
+    this.releaseOrphan(ep);
     if (this.lastEp === ep) this.lastEp = null;
     if (ep.listener !== null) {
       ep.listener.pending--;
@@ -415,14 +515,75 @@ export class Stack {
     return this.ipId;
   }
 
-  /** Stop: every connection is dropped without a word (the device goes away). */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const ep of [...this.endpoints.values()]) this.removeEndpoint(ep);
+  /**
+   * Stop, as a host's sockets stop when their process exits: listeners go
+   * away, every connection is closed like close(2) (FIN after its queued
+   * data, RST if received data is unread), and for up to `linger` ms the
+   * connections finish their exchange (our FIN acknowledged). Whatever is
+   * still unfinished then is reset, so no peer is left half-open, and the
+   * link closes. `linger: 0` resets unfinished connections at once (like
+   * SO_LINGER 0) and closes the link before returning. Resolves once the
+   * link is closed; calling again returns the same promise.
+   */
+  close(opts: { linger?: number } = {}): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    const linger = Math.max(0, opts.linger ?? 1000);
     this.listeners.clear();
+    this.releaseAll(linger > 0);
+    if (linger === 0 || !this.hasUnfinished()) {
+      this.shutdown();
+      this.closing = Promise.resolve();
+      return this.closing;
+    }
+    this.holdRef(); // the wait keeps the process alive
+    const deadline = this.clock.now() + linger;
+    this.closing = new Promise<void>((resolve) => {
+      const check = (): void => {
+        const now = this.clock.now();
+        if (now < deadline && this.hasUnfinished()) {
+          this.clock.at(Math.min(deadline, now + 10), check);
+          return;
+        }
+        this.shutdown();
+        resolve();
+      };
+      check();
+    });
+    return this.closing;
+  }
+
+  /** Close(2) every connection that still has an owner or none yet (SYN_RECEIVED). */
+  protected releaseAll(graceful: boolean): void {
+    for (const ep of [...this.endpoints.values()]) {
+      if (ep.conn.orphaned) continue;
+      if (graceful) ep.release();
+      else ep.abort();
+    }
+  }
+
+  /** A connection whose FIN is not through yet: its peer could be left half-open. */
+  private hasUnfinished(): boolean {
+    for (const ep of this.endpoints.values()) if (unfinished(ep)) return true;
+    return false;
+  }
+
+  /** Reset what is unfinished, forget everything, close the link. */
+  private shutdown(): void {
+    if (this.closed) return;
+    for (const ep of [...this.endpoints.values()]) {
+      if (unfinished(ep)) ep.abort();
+      this.removeEndpoint(ep);
+    }
+    this.closed = true;
     this.link.close();
   }
+
+  private closing: Promise<void> | null = null;
+}
+
+function unfinished(ep: TcpEndpoint): boolean {
+  const s = ep.conn.state;
+  return s !== 'FIN_WAIT_2' && s !== 'TIME_WAIT' && s !== 'CLOSED';
 }
 
 /** SEG.LEN: payload octets plus one for SYN and one for FIN (RFC 9293 §3.4). */

@@ -15,8 +15,14 @@ export interface TcpConfig {
   rto: RtoConfig;
   /** SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries = 6). */
   synRetries: number;
-  /** Data retransmissions before ETIMEDOUT (Linux tcp_retries2 = 15). */
+  /** Data retransmissions before ETIMEDOUT (Linux tcp_retries2 = 15); also
+   * unanswered zero-window probes. */
   retries: number;
+  /** Retransmissions or unanswered probes of an orphan (the application
+   * closed its socket) before it is given up (Linux tcp_orphan_retries: 8). */
+  orphanRetries: number;
+  /** How long an orphan waits in FIN_WAIT_2 for the peer's FIN (Linux tcp_fin_timeout: 60 s). */
+  finTimeout: number;
   /** Delayed ACK timeout in ms (RFC 9293 §3.8.6.3: under 0.5 s; Linux: 40 ms min, 200 ms max). */
   delayedAck: number;
   /** Offer window scaling in SYNs (RFC 7323 §2). */
@@ -51,6 +57,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   rto: DEFAULT_RTO,
   synRetries: 6,
   retries: 15,
+  orphanRetries: 8,
+  finTimeout: 60_000,
   delayedAck: 40,
   windowScaling: true,
   sack: true,

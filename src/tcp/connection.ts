@@ -102,15 +102,35 @@ export class Connection extends TcbSender {
     }
   }
 
+  /**
+   * The application closed its socket (close(2); Node's destroy()). Like
+   * Linux's tcp_close: received data it never read is lost, so the peer is
+   * told with a RST (RFC 1122 §4.2.2.13, RFC 2525 §2.17); otherwise this is
+   * a CLOSE, and the TCB lives on as an orphan until its data and FIN are
+   * through, with bounded patience (cfg.orphanRetries, cfg.finTimeout).
+   */
+  orphan(now: number): void {
+    this.now = now;
+    if (this.orphaned || this.state === 'CLOSED') return;
+    this.orphaned = true;
+    if (this.recvBuffer.readable > 0) {
+      this.counters.inc('tcp_abort_on_close');
+      this.abort(now, 'user close with unread data: RST (RFC 1122 §4.2.2.13, RFC 2525 §2.17)');
+      return;
+    }
+    this.close(now);
+    if (this.state === 'FIN_WAIT_2') this.finWait2At = now + this.cfg.finTimeout;
+  }
+
   /** ABORT (RFC 9293 §3.10.5): send RST if synchronized, forget everything. */
-  abort(now: number): void {
+  abort(now: number, cause = 'user abort: RST sent (RFC 9293 §3.10.5)'): void {
     this.now = now;
     const s = this.state;
     if (s === 'CLOSED') return;
     if (s === 'SYN_RECEIVED' || s === 'ESTABLISHED' || s === 'FIN_WAIT_1' || s === 'FIN_WAIT_2' || s === 'CLOSE_WAIT') {
       this.emitSegment(this.sndNxt, TCP_RST | TCP_ACK);
     }
-    this.setState('CLOSED', 'user abort: RST sent (RFC 9293 §3.10.5)');
+    this.setState('CLOSED', cause);
     this.destroy();
   }
 
@@ -297,6 +317,17 @@ export class Connection extends TcbSender {
     // Sixth (URG) is not supported: the urgent pointer is ignored, data is delivered inline.
     if (flags & TCP_URG) this.counters.inc('tcp_urg_ignored');
 
+    // New data after the application closed its socket would be lost
+    // silently: RST <SEQ=SEG.ACK>, as Linux (TCPAbortOnData) and RFC 1122
+    // §4.2.2.13 say.
+    if (this.orphaned && payload.length > 0) {
+      this.counters.inc('tcp_abort_on_data');
+      this.sendReset(seg.ack);
+      this.setState('CLOSED', 'rcv data after the application closed: RST (RFC 1122 §4.2.2.13)');
+      this.destroy();
+      return;
+    }
+
     // Seventh and eighth: segment text and FIN.
     if (payload.length > 0 || fin) this.processText(seq, payload, fin, now);
     this.transmit(now);
@@ -373,6 +404,7 @@ export class Connection extends TcbSender {
       this.sendChallengeAck(now, 'ack');
       return false;
     }
+    this.probesOut = 0; // the peer answers (Linux resets icsk_probes_out on every ACK)
     // SACK blocks first (RFC 6675 §5): blocks at or below the new SND.UNA are D-SACKs.
     let freshSack = 0;
     let dsack = false;
@@ -402,7 +434,10 @@ export class Connection extends TcbSender {
     const ourFinAcked = this.ourFinAcked();
     switch (this.state) {
       case 'FIN_WAIT_1':
-        if (ourFinAcked) this.setState('FIN_WAIT_2', 'rcv ACK of our FIN (RFC 9293 §3.10.7.4)');
+        if (ourFinAcked) {
+          this.setState('FIN_WAIT_2', 'rcv ACK of our FIN (RFC 9293 §3.10.7.4)');
+          if (this.orphaned) this.finWait2At = now + this.cfg.finTimeout;
+        }
         break;
       case 'CLOSING':
         if (ourFinAcked) this.enterTimeWait(now, 'rcv ACK of our FIN in CLOSING: wait 2MSL (RFC 9293 §3.10.7.4)');
@@ -509,7 +544,7 @@ export class Connection extends TcbSender {
 
   private enterTimeWait(now: number, cause: string): void {
     this.setState('TIME_WAIT', cause);
-    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = Infinity;
+    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.finWait2At = Infinity;
     this.timeWaitAt = now + 2 * this.cfg.msl;
   }
 }

@@ -233,7 +233,7 @@ export abstract class TcbSender extends Tcb {
 
   /** Earliest time at which onTimer has work to do. */
   nextDeadline(): number {
-    return Math.min(this.rtoAt, this.ptoAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt);
+    return Math.min(this.rtoAt, this.ptoAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt, this.finWait2At);
   }
 
   /**
@@ -282,6 +282,15 @@ export abstract class TcbSender extends Tcb {
       this.destroy();
       return;
     }
+    if (this.finWait2At <= now) {
+      // Nobody will read what the peer might still send, and the peer may
+      // never close: Linux gives an orphan tcp_fin_timeout, then forgets it
+      // (a later segment from the peer gets a RST).
+      this.counters.inc('tcp_fin_wait2_timeouts');
+      this.setState('CLOSED', 'orphan waited tcp_fin_timeout in FIN_WAIT_2: forget it (Linux tcp_fin_timeout)');
+      this.destroy();
+      return;
+    }
     if (this.rtoAt <= now) this.retransmissionTimeout(now);
     if (this.state === 'CLOSED') return;
     if (this.ptoAt <= now) this.probeTimeout(now);
@@ -309,6 +318,23 @@ export abstract class TcbSender extends Tcb {
       this.sendData(0, usable, usable === this.sendQueue.length && this.finQueued, now);
       return;
     }
+    // Bounded patience (Linux tcp_probe_timer): an orphan stops once the probe
+    // interval reached the maximum RTO or its probes go unanswered; the peer
+    // is alive and may be waiting for us, so it is told with a RST. A live
+    // socket gives up only when the peer stops answering (tcp_retries2).
+    if (this.orphaned && (this.probesOut >= this.cfg.orphanRetries || this.persistInterval() >= this.cfg.rto.maxRto)) {
+      this.counters.inc('tcp_orphan_gave_up');
+      this.emitSegment(this.sndNxt, TCP_RST | TCP_ACK);
+      this.setState('CLOSED', `orphan still facing a zero window after ${this.persistBackoff} probes: RST (Linux tcp_orphan_retries)`);
+      this.destroy();
+      return;
+    }
+    if (this.probesOut >= this.cfg.retries) {
+      this.counters.inc('tcp_timeouts_gave_up');
+      this.fail('ETIMEDOUT', `no answer to ${this.probesOut} zero-window probes: give up (RFC 9293 §3.8.6.1, Linux tcp_retries2)`);
+      return;
+    }
+    this.probesOut++;
     this.counters.inc('tcp_window_probes');
     this.emitSegment(seqAdd(this.sndUna, -1), TCP_ACK);
     this.persistBackoff++;
@@ -323,7 +349,8 @@ export abstract class TcbSender extends Tcb {
   protected retransmissionTimeout(now: number): void {
     this.rtoAt = Infinity;
     if (this.sndUna === this.sndNxt) return;
-    const limit = this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED' ? this.cfg.synRetries : this.cfg.retries;
+    let limit = this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED' ? this.cfg.synRetries : this.cfg.retries;
+    if (this.orphaned) limit = Math.min(limit, this.cfg.orphanRetries); // Linux tcp_write_timeout
     const userTimedOut = this.cfg.userTimeout > 0 && now - this.unackedSince >= this.cfg.userTimeout;
     if (this.retries >= limit || userTimedOut) {
       this.counters.inc('tcp_timeouts_gave_up');

@@ -133,10 +133,19 @@ export abstract class Tcb {
   timeWaitAt = Infinity;
   /** Tail loss probe timer (RFC 8985 §7). */
   ptoAt = Infinity;
+  /** FIN_WAIT_2 timer of an orphan (Linux tcp_fin_timeout). */
+  finWait2At = Infinity;
+  /**
+   * The application closed its socket (close(2); Node's destroy()): nothing
+   * more is read, and the TCB finishes on its own, with bounded patience.
+   */
+  orphaned = false;
   readonly tlp = new TailLossProbe();
 
   protected retries = 0;
   protected persistBackoff = 0;
+  /** Zero-window probes sent since the peer last answered (Linux icsk_probes_out). */
+  protected probesOut = 0;
   protected keepAliveProbes = 0;
   /** Full-sized segments received since we last sent an ACK. */
   protected unackedSegments = 0;
@@ -362,7 +371,7 @@ export abstract class Tcb {
   /** Delete the TCB (RFC 9293: "enter the CLOSED state and delete the TCB"). */
   protected destroy(): void {
     this.state = 'CLOSED';
-    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = Infinity;
+    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = this.finWait2At = Infinity;
     this.sendQueue.clear();
     this.events.push({ type: 'closed' });
   }
