@@ -65,7 +65,7 @@ export class Server extends EventEmitter {
     }
     if (cb !== undefined) this.once('listening', cb);
     const h = opts.host;
-    if (h !== undefined && h !== this.stack.addr && h !== '0.0.0.0' && h !== '::' && h !== 'localhost') {
+    if (h !== undefined && h !== this.stack.addr && h !== '0.0.0.0' && h !== '::' && h !== 'localhost' && !h.startsWith('127.')) {
       process.nextTick(() => this.emit('error', socketError('EADDRNOTAVAIL', 'listen', h, opts.port)));
       return this;
     }

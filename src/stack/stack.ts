@@ -17,6 +17,7 @@ import type { TcpState } from '../tcp/state.js';
 import { IsnGenerator } from './isn.js';
 import { TcpEndpoint, endpointKey, type Listener } from './endpoint.js';
 import { AckCoalescer } from './ack-coalescer.js';
+import { joinPacket } from '../link/link.js';
 
 /** Linux's default ip_local_port_range. */
 const EPHEMERAL_LOW = 32768;
@@ -111,14 +112,14 @@ export class Stack {
   }
 
   /** Entry point for every batch the link delivers. */
-  receiveBatch(packets: Buffer[], trusted?: Uint8Array): void {
+  receiveBatch(packets: Buffer[], trusted?: Uint8Array, loopback = false): void {
     if (this.closed) return;
     const merged = this.acks.merged;
     this.acks.begin();
     this.batchNow = this.clock.now();
     for (let i = 0; i < packets.length; i++) {
       try {
-        this.receive(packets[i]!, trusted !== undefined && trusted[i] === 1);
+        this.receive(packets[i]!, trusted !== undefined && trusted[i] === 1, loopback);
       } catch (err) {
         // A bug of ours, never the peer's fault: count it, report it once, go on.
         this.counters.inc('stack_internal_error');
@@ -133,14 +134,16 @@ export class Stack {
     if (this.acks.merged > merged) this.counters.inc('tcp_acks_coalesced', this.acks.merged - merged);
   }
 
-  /** `trusted`: the link vouches for the TCP checksum (Link.offload). */
-  private receive(packet: Buffer, trusted: boolean): void {
+  /** `trusted`: the link vouches for the TCP checksum (Link.offload).
+   * `loopback`: a packet we sent to ourselves (see loopback()). */
+  private receive(packet: Buffer, trusted: boolean, loopback: boolean): void {
     this.counters.inc('ip_in');
     // The kernel sends IPv6 (router solicitations) on any new link: not ours to parse.
     if (packet.length > 0 && packet[0]! >> 4 === 6) return this.drop('ipv6_ignored');
     const ip = decodeIPv4(packet);
     if (typeof ip === 'string') return this.drop(ip);
-    if (ip.dst !== this.addr) return this.drop('ip_not_for_us');
+    if (!loopback && isLoopbackNet(ip.src)) return this.drop('ip_martian_source'); // RFC 1122 §3.2.1.3 (g)
+    if (ip.dst !== this.addr && !(loopback && isLoopbackNet(ip.dst))) return this.drop('ip_not_for_us');
     switch (ip.protocol) {
       case IPPROTO_TCP: {
         const seg = decodeTcp(ip, !trusted);
@@ -210,8 +213,8 @@ export class Stack {
     if (l.pending >= l.backlog) return this.drop('tcp_listen_overflow');
     const now = this.now();
     const cfg = l.tcp ? { ...this.tcpConfig, ...l.tcp } : this.tcpConfig;
-    const conn = new Connection(cfg, iss ?? this.isnGen.isn(now, this.addr, l.port, ip.src, seg.srcPort), now, this.counters);
-    const ep = new TcpEndpoint(this, conn, this.addr, l.port, ip.src, seg.srcPort);
+    const conn = new Connection(cfg, iss ?? this.isnGen.isn(now, ip.dst, l.port, ip.src, seg.srcPort), now, this.counters);
+    const ep = new TcpEndpoint(this, conn, ip.dst, l.port, ip.src, seg.srcPort);
     ep.listener = l;
     l.pending++;
     this.endpoints.set(ep.key, ep);
@@ -246,8 +249,10 @@ export class Stack {
     }
     const now = this.now();
     const cfg = tcp ? { ...this.tcpConfig, ...tcp } : this.tcpConfig;
-    const conn = new Connection(cfg, this.isnGen.isn(now, this.addr, port, remoteAddr, remotePort), now, this.counters);
-    const ep = new TcpEndpoint(this, conn, this.addr, port, remoteAddr, remotePort);
+    // Like Linux: a connection to 127.x comes from 127.0.0.1, and stays inside the stack.
+    const local = isLoopbackNet(remoteAddr) ? '127.0.0.1' : this.addr;
+    const conn = new Connection(cfg, this.isnGen.isn(now, local, port, remoteAddr, remotePort), now, this.counters);
+    const ep = new TcpEndpoint(this, conn, local, port, remoteAddr, remotePort);
     this.endpoints.set(ep.key, ep);
     this.lastEp = null; // never a stale connection for this 4-tuple
     this.counters.inc('tcp_active_opens');
@@ -462,6 +467,7 @@ export class Stack {
       { srcPort: ep.localPort, dstPort: ep.remotePort, seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options },
       seg.payload,
       seg.gsoSize,
+      ep.localAddr,
     );
   }
 
@@ -487,21 +493,46 @@ export class Stack {
             window: 0,
           };
     this.counters.inc('tcp_rst_sent');
-    this.sendTcp(ip.src, tcp);
+    this.sendTcp(ip.src, tcp, undefined, 0, ip.dst);
   }
 
-  /** Build and send one TCP segment from our address to `dst`. With
+  /** Build and send one TCP segment from `src` (our address) to `dst`. With
    * offload the device completes the checksum and cuts a super-segment
    * (gsoSize > 0) into segments of gsoSize bytes. */
-  sendTcp(dst: string, tcp: TcpFields, payload?: Buffer, gsoSize = 0): void {
+  sendTcp(dst: string, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addr): void {
     if (this.closed) return;
-    const ipf: IPv4Fields = { src: this.addr, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: true };
-    const n = writeTcpPacket(this.txHeader, ipf, tcp, payload, this.offload);
+    const local = dst === this.addr || isLoopbackNet(dst);
+    const ipf: IPv4Fields = { src, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: true };
+    const n = writeTcpPacket(this.txHeader, ipf, tcp, payload, this.offload && !local);
     this.counters.inc('tcp_out');
     this.counters.inc('ip_out');
+    const header = (this.txViews[n] ??= this.txHeader.subarray(0, n));
+    if (local) return this.loopback(joinPacket(header, payload));
     if (gsoSize > 0) this.counters.inc('tcp_gso_out');
-    this.link.send((this.txViews[n] ??= this.txHeader.subarray(0, n)), payload, gsoSize);
+    this.link.send(header, payload, gsoSize);
   }
+
+  /**
+   * Packets to ourselves (127.0.0.0/8 or our own address) never touch the
+   * link, as on Linux's lo: they come back in as one batch a moment later,
+   * through the same receive path. So connect({ host: 'localhost' }) reaches
+   * the stack's own listeners, like node:net on a host.
+   */
+  private loopback(packet: Buffer): void {
+    this.counters.inc('ip_loopback');
+    this.loopQueue.push(packet);
+    if (this.loopScheduled) return;
+    this.loopScheduled = true;
+    this.clock.at(this.clock.now(), () => {
+      this.loopScheduled = false;
+      const batch = this.loopQueue;
+      this.loopQueue = [];
+      this.receiveBatch(batch, undefined, true);
+    });
+  }
+
+  private loopQueue: Buffer[] = [];
+  private loopScheduled = false;
 
   /** Send a complete IPv4 packet we built elsewhere. */
   sendRaw(packet: Buffer): void {
@@ -579,6 +610,11 @@ export class Stack {
   }
 
   private closing: Promise<void> | null = null;
+}
+
+/** 127.0.0.0/8, the loopback net: never seen on a link (RFC 1122 §3.2.1.3 (g)). */
+function isLoopbackNet(addr: string): boolean {
+  return addr.startsWith('127.');
 }
 
 function unfinished(ep: TcpEndpoint): boolean {

@@ -11,6 +11,8 @@ import { createMemoryPair } from '../../src/link/memory.js';
 import { NetStack } from '../../src/socket/net-stack.js';
 import type { Link } from '../../src/link/link.js';
 import type { Socket } from '../../src/socket/socket.js';
+import { buildTcpPacket, TCP_SYN } from '../../src/wire/tcp.js';
+import { IPPROTO_TCP } from '../../src/wire/ipv4.js';
 
 type CodedError = Error & { code?: string; syscall?: string; hostname?: string };
 
@@ -243,6 +245,42 @@ test("connect() to localhost does not throw; a name that does not resolve is an 
   assert.is(err!.code, 'ENOTFOUND');
   assert.is(err!.hostname, 'nosuch.invalid');
   assert.is(d.destroyed, true);
+});
+
+test('loopback: a stack reaches its own listeners at 127.0.0.1, localhost (node:net\'s default host) and its own address', async () => {
+  const sim = simPair();
+  const got: string[] = [];
+  sim.a.createServer((s) => {
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => got.push(`${s.remoteAddress} ${d}`));
+    s.on('end', () => s.end());
+  }).listen(7);
+  const before = sim.a.link as unknown as { txPackets: number };
+  const sentBefore = before.txPackets;
+  const one = sim.a.connect(7, '127.0.0.1');
+  one.end('via 127.0.0.1');
+  const two = sim.a.connect(7, '10.0.0.1');
+  two.end('via own address');
+  let three: Socket | null = null;
+  await sim.until(() => one.readyState === 'closed' && two.readyState === 'closed', 5000);
+  three = sim.a.connect({ port: 7 }); // host defaults to localhost, resolved by dns.lookup
+  three.on('error', () => {});
+  three.end('via localhost');
+  for (let i = 0; i < 500 && three.readyState !== 'closed'; i++) await sim.wait(10).then(() => new Promise((r) => setTimeout(r, 5)));
+  assert.equal(got.sort(), ['10.0.0.1 via own address', '127.0.0.1 via 127.0.0.1', '127.0.0.1 via localhost']);
+  assert.is(one.localAddress, '127.0.0.1');
+  assert.is(before.txPackets, sentBefore, 'nothing went out on the link');
+});
+
+test('a packet from the link with a loopback source or destination is dropped (martian)', () => {
+  const sim = simPair();
+  sim.a.createServer(() => {}).listen(7);
+  const syn = (src: string, dst: string): Buffer =>
+    buildTcpPacket({ src, dst, protocol: IPPROTO_TCP, ttl: 64 }, { srcPort: 4000, dstPort: 7, seq: 1, ack: 0, flags: TCP_SYN, window: 1000 });
+  sim.a.receiveBatch([syn('127.0.0.1', '10.0.0.1'), syn('10.0.0.2', '127.0.0.1')]);
+  assert.is(sim.a.counters.get('ip_martian_source'), 1);
+  assert.is(sim.a.counters.get('ip_not_for_us'), 1);
+  assert.is([...sim.a.connections()].length, 0);
 });
 
 test('connect(): a bad port throws RangeError ERR_SOCKET_BAD_PORT; a used local port is an async EADDRINUSE', async () => {
