@@ -375,6 +375,8 @@ export class Connection extends TcbSender {
     // SACK blocks first (RFC 6675 §5): blocks at or below the new SND.UNA are D-SACKs.
     let freshSack = 0;
     let dsack = false;
+    // But before them, the receiver may have dropped what it SACKed (RFC 2018 §8).
+    const reneged = this.sackOk && seqGt(ack, this.sndUna) && this.recovery.checkReneging(ack, this.counters);
     if (seqGt(ack, this.sndUna)) this.recovery.learnReordering(this.sndUna, ack, this.effMss, this.counters);
     if (this.sackOk && seg.options.sack !== undefined) {
       const r = this.recovery.scoreboard.update(seg.options.sack, seqGt(ack, this.sndUna) ? ack : this.sndUna, this.sndNxt);
@@ -384,6 +386,7 @@ export class Connection extends TcbSender {
     }
     if (seqGt(ack, this.sndUna)) {
       this.ackSynOrData(ack, now, seg.options.tsEcr, dsack);
+      if (reneged) this.armRenegingTimer(now);
     } else if (ack === this.sndUna) {
       // A duplicate ACK (RFC 5681 §2; with SACK, one bringing new SACK information, RFC 6675 §2).
       const outstanding = this.sndUna !== this.sndNxt;
