@@ -19,15 +19,17 @@ import { OooRange, OooTree, type Chunk } from './ooo-tree.js';
 
 /**
  * What one out-of-order chunk costs beyond its bytes, an estimate like
- * Linux's skb truesize: a Buffer view is ~100 bytes of V8 heap (measured:
- * 116 bytes per one-byte Buffer kept, scripts/bench/reassembly.ts), plus our
- * chunk and range objects.
+ * Linux's skb truesize: measured 218 bytes of heap per one-byte piece held
+ * in a range of its own (a Buffer view is ~100 of them; the chunk, the range
+ * node and its boxed sequence numbers the rest), with
+ * `node --expose-gc dist/scripts/bench/reassembly.js --ofo 40000 --rcvbuf 33554432`.
  */
-export const CHUNK_OVERHEAD = 128;
-/** The overhead may take a quarter of the buffer on top of the data (Linux keeps
- * part of rcvbuf for skb overhead, tcp_adv_win_scale): capacity/512 chunks, 512
- * for the default 256 KiB, so a full window of 536-byte segments (489) fits. */
-const OVERHEAD_SHARE = 4;
+export const CHUNK_OVERHEAD = 256;
+/** The overhead may take half the buffer on top of the data, as Linux keeps
+ * part of rcvbuf for skb overhead (tcp_adv_win_scale = 1: half): capacity/512
+ * chunks, 512 for the default 256 KiB, so a full window of 536-byte segments
+ * (488 chunks) still fits. */
+const OVERHEAD_SHARE = 2;
 /** Small buffers still get this many chunks. */
 const MIN_CHUNKS = 64;
 
