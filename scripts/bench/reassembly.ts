@@ -66,11 +66,12 @@ function cpuSeconds(since: NodeJS.CpuUsage): number {
 }
 
 /** N one-byte segments above one-byte holes. */
-export function outOfOrder(n: number, rcvBuf = DEFAULT_TCP_CONFIG.rcvBuf): { n: number; cpuS: number; used: number; dropped: number; acks: number } {
+export function outOfOrder(n: number, rcvBuf = DEFAULT_TCP_CONFIG.rcvBuf): { n: number; cpuS: number; used: number; dropped: number; acks: number; bytes: number } {
   const { conn, counts } = open(rcvBuf);
   const one = Buffer.from([0x55]);
   const ack = seqAdd(ISS, 1);
   let acks = 0;
+  const before = retained();
   const cpu0 = process.cpuUsage();
   for (let k = 1; k <= n; k++) {
     conn.segmentArrives(segment(seqAdd(IRS, 2 * k), ack, TCP_ACK, one, 2 + k), 2 + k);
@@ -79,7 +80,8 @@ export function outOfOrder(n: number, rcvBuf = DEFAULT_TCP_CONFIG.rcvBuf): { n: 
     conn.events.length = 0;
   }
   const cpuS = cpuSeconds(cpu0);
-  return { n, cpuS, used: conn.recvBuffer.used, dropped: counts.get('tcp_ofo_dropped') + counts.get('tcp_rcvbuf_full'), acks };
+  const bytes = retained() - before;
+  return { n, cpuS, used: conn.recvBuffer.used, dropped: counts.get('tcp_ofo_dropped') + counts.get('tcp_rcvbuf_full'), acks, bytes };
 }
 
 function retained(): number {
@@ -128,7 +130,8 @@ function main(argv: string[]): void {
   console.log(`receive buffer ${rcvBuf} bytes`);
   for (const n of ofo) {
     const r = outOfOrder(n, rcvBuf);
-    console.log(`ofo     ${String(n).padStart(7)} one-byte segments above holes: ${r.cpuS.toFixed(3)} s CPU, ${((r.cpuS / n) * 1e6).toFixed(1)} µs each; kept ${r.used} bytes, dropped ${r.dropped}, ${r.acks} ACKs`);
+    const mem = Number.isNaN(r.bytes) ? '' : `, ${(r.bytes / 1024).toFixed(0)} KiB retained (${(r.bytes / r.used).toFixed(0)} per byte kept)`;
+    console.log(`ofo     ${String(n).padStart(7)} one-byte segments above holes: ${r.cpuS.toFixed(3)} s CPU, ${((r.cpuS / n) * 1e6).toFixed(1)} µs each; kept ${r.used} bytes${mem}, dropped ${r.dropped}, ${r.acks} ACKs`);
   }
   for (const n of inorder) {
     const r = inOrderUnread(n, rcvBuf);
