@@ -13,7 +13,6 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type TcpSegment } from '..
 import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbSender } from './sender.js';
-import { copyPayload } from './copy-pool.js';
 
 export type { OutSegment, TcpErrorCode, ConnEvent, CounterSink } from './tcb.js';
 
@@ -408,6 +407,8 @@ export class Connection extends TcbSender {
     // SACK blocks first (RFC 6675 §5): blocks at or below the new SND.UNA are D-SACKs.
     let freshSack = 0;
     let dsack = false;
+    // But before them, the receiver may have dropped what it SACKed (RFC 2018 §8).
+    const reneged = this.sackOk && seqGt(ack, this.sndUna) && this.recovery.checkReneging(ack, this.counters);
     if (seqGt(ack, this.sndUna)) this.recovery.learnReordering(this.sndUna, ack, this.effMss, this.counters);
     if (this.sackOk && seg.options.sack !== undefined) {
       const r = this.recovery.scoreboard.update(seg.options.sack, seqGt(ack, this.sndUna) ? ack : this.sndUna, this.sndNxt);
@@ -417,6 +418,7 @@ export class Connection extends TcbSender {
     }
     if (seqGt(ack, this.sndUna)) {
       this.ackSynOrData(ack, now, seg.options.tsEcr, dsack);
+      if (reneged) this.armRenegingTimer(now);
     } else if (ack === this.sndUna) {
       // A duplicate ACK (RFC 5681 §2; with SACK, one bringing new SACK information, RFC 6675 §2).
       const outstanding = this.sndUna !== this.sndNxt;
@@ -470,10 +472,10 @@ export class Connection extends TcbSender {
       // Out of order: keep it (bounded by the window) and ACK at once (RFC 5681 §4.2).
       // A copy of data we already hold is reported as a D-SACK (RFC 2883 §4.2).
       const end = seqAdd(seq, payload.length);
-      if (this.sackOk && payload.length > 0 && this.recvBuffer.sackRanges().some(([a, b]) => seqLe(a, seq) && seqLe(end, b))) this.dsack = [seq, end];
-      if (payload.length > 0) this.sackRecency = [seq, ...this.sackRecency.slice(0, 7)];
-      if (this.recvBuffer.used + payload.length <= this.rcvLimit()) this.recvBuffer.storeOutOfOrder(seq, payload, fin);
-      else this.counters.inc('tcp_rcvbuf_full');
+      if (this.sackOk && payload.length > 0 && this.recvBuffer.holds(seq, end)) this.dsack = [seq, end];
+      if (payload.length > 0) this.noteSackArrival(seq);
+      if (this.recvBuffer.used + payload.length > this.rcvLimit()) this.counters.inc('tcp_rcvbuf_full');
+      else if (!this.recvBuffer.storeOutOfOrder(seq, payload, fin)) this.counters.inc('tcp_ofo_dropped');
       this.counters.inc('tcp_out_of_order');
       this.sendAck(now);
       return;
@@ -487,8 +489,8 @@ export class Connection extends TcbSender {
         gotFin = false;
         this.counters.inc('tcp_rcvbuf_full');
       }
-      // Copy: the link may reuse the packet buffer after this batch.
-      this.recvBuffer.pushReady(copyPayload(payload));
+      // Copied: the link may reuse the packet buffer after this batch.
+      this.recvBuffer.pushInOrder(payload);
       this.rcvNxt = seqAdd(this.rcvNxt, payload.length);
       const drained = this.recvBuffer.drainInOrder(this.rcvNxt);
       this.rcvNxt = drained.rcvNxt;

@@ -383,6 +383,16 @@ export abstract class TcbSender extends Tcb {
     this.armRto(now);
   }
 
+  /**
+   * After SACK reneging, the retransmission timer fires soon rather than
+   * after a whole RTO, like Linux (max(SRTT/16, 10 ms)): the timeout then
+   * resends from SND.UNA what the receiver no longer holds.
+   */
+  protected armRenegingTimer(now: number): void {
+    this.rtoAt = Math.min(this.rtoAt, now + Math.max(this.rtt.srtt / 16, 10));
+    this.ptoAt = Infinity;
+  }
+
   /** RFC 6298 §5.1/5.3, clamped so a user timeout fires on time (as Linux does). */
   protected armRto(now: number): void {
     this.rtoAt = now + this.rtt.rto;
