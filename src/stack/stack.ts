@@ -550,7 +550,7 @@ export class Stack {
    * Stop, as a host's sockets stop when their process exits: listeners go
    * away, every connection is closed like close(2) (FIN after its queued
    * data, RST if received data is unread), and for up to `linger` ms the
-   * connections finish their exchange (our FIN acknowledged). Whatever is
+   * connections finish their exchange (both FINs through). Whatever is
    * still unfinished then is reset, so no peer is left half-open, and the
    * link closes. `linger: 0` resets unfinished connections at once (like
    * SO_LINGER 0) and closes the link before returning. Resolves once the
@@ -592,7 +592,7 @@ export class Stack {
     }
   }
 
-  /** A connection whose FIN is not through yet: its peer could be left half-open. */
+  /** Whether any connection is still unfinished (see unfinished()). */
   private hasUnfinished(): boolean {
     for (const ep of this.endpoints.values()) if (unfinished(ep)) return true;
     return false;
@@ -617,9 +617,14 @@ function isLoopbackNet(addr: string): boolean {
   return addr.startsWith('127.');
 }
 
+/**
+ * Not through yet: our FIN unacknowledged, or the peer's not seen. An orphan
+ * in FIN_WAIT_2 counts: Linux would keep it and RST the peer's next data,
+ * which nobody can once this stack is gone, so it is reset at the end.
+ */
 function unfinished(ep: TcpEndpoint): boolean {
   const s = ep.conn.state;
-  return s !== 'FIN_WAIT_2' && s !== 'TIME_WAIT' && s !== 'CLOSED';
+  return s !== 'TIME_WAIT' && s !== 'CLOSED';
 }
 
 /** SEG.LEN: payload octets plus one for SYN and one for FIN (RFC 9293 §3.4). */
