@@ -15,6 +15,9 @@ export interface TcpConfig {
   rto: RtoConfig;
   /** SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries = 6). */
   synRetries: number;
+  /** SYN,ACK retransmissions of a passive open before it is dropped (Linux
+   * tcp_synack_retries = 5: resent at 1, 3, 7, 15, 31 s, gone at 63 s). */
+  synAckRetries: number;
   /** Data retransmissions before ETIMEDOUT (Linux tcp_retries2 = 15). */
   retries: number;
   /** Delayed ACK timeout in ms (RFC 9293 §3.8.6.3: under 0.5 s; Linux: 40 ms min, 200 ms max). */
@@ -50,6 +53,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   msl: 30_000,
   rto: DEFAULT_RTO,
   synRetries: 6,
+  synAckRetries: 5,
   retries: 15,
   delayedAck: 40,
   windowScaling: true,
