@@ -1,14 +1,16 @@
 /**
  * The host: owns one link, validates and demultiplexes every packet, answers
  * ICMP echo, and answers TCP segments that match no connection with a RST
- * (RFC 9293 §3.10.7.1). Every packet that is not used is dropped and counted
- * under a named reason; nothing a peer sends can throw out of here.
+ * (RFC 9293 §3.10.7.1), at most 200 a second. Listeners keep a bounded SYN
+ * queue and answer with SYN cookies when it is full (syncookie.ts). Every
+ * packet that is not used is dropped and counted under a named reason;
+ * nothing a peer sends can throw out of here.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import type { Link } from '../link/link.js';
 import { RealClock, type Clock } from './clock.js';
 import { Counters } from './counters.js';
 import { decodeIPv4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, type IPv4Fields, type IPv4Packet } from '../wire/ipv4.js';
-import { createHash, randomBytes } from 'node:crypto';
 import { decodeTcp, writeTcpPacket, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../wire/tcp.js';
 import { decodeIcmp, buildEchoReply, ICMP_ECHO_REQUEST } from '../wire/icmp.js';
 import { seqAdd, seqGt } from '../wire/seq.js';
@@ -224,7 +226,7 @@ export class Stack {
       // The SYN queue is full: answer with a cookie and keep nothing (Linux tcp_syncookies=1).
       l.cookieSentAt = now;
       this.counters.inc('tcp_syncookies_sent');
-      const isn = this.cookies.make(now, this.addr, l.port, ip.src, seg.srcPort, seg.seq, seg.options.mss);
+      const isn = this.cookies.make(now, ip, seg);
       this.sendTcp(ip.src, { srcPort: l.port, dstPort: seg.srcPort, ...cookieSynAck(cfg, seg, isn, now) });
       return;
     }
@@ -238,7 +240,7 @@ export class Stack {
   private cookieAckInput(ip: IPv4Packet, seg: TcpSegment, l: Listener): void {
     const now = this.now();
     const cfg = l.tcp ? { ...this.tcpConfig, ...l.tcp } : this.tcpConfig;
-    const mss = this.cookies!.validate(now, this.addr, l.port, ip.src, seg.srcPort, seg);
+    const mss = this.cookies!.validate(now, ip, seg);
     const syn = mss > 0 ? cookieSynOptions(seg, mss, cfg) : null;
     if (syn === null) {
       this.counters.inc('tcp_syncookies_failed');

@@ -29,8 +29,8 @@
  * cookie_init_timestamp / cookie_timestamp_decode). Without timestamps the
  * cookie SYN,ACK offers neither and the connection has neither, as on Linux.
  */
-import { ipToNumber } from '../wire/ipv4.js';
-import { seqAdd, seqGt, seqSub } from '../wire/seq.js';
+import type { IPv4Packet } from '../wire/ipv4.js';
+import { seqAdd, seqGt } from '../wire/seq.js';
 import { TCP_ACK, TCP_SYN, type TcpFields, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, windowShiftFor, type TcpConfig } from '../tcp/config.js';
 import { synOptions, synWindow } from '../tcp/options.js';
@@ -62,20 +62,20 @@ export class SynCookies {
     this.key = sipKey(key);
   }
 
-  /** The cookie ISN for a SYN with SEG.SEQ `synSeq` and MSS option `peerMss` (undefined: none). */
-  make(now: number, local: string, localPort: number, remote: string, remotePort: number, synSeq: number, peerMss: number | undefined): number {
-    const mss = peerMss ?? DEFAULT_PEER_MSS;
+  /** The cookie ISN for the SYN `syn` in `ip`. */
+  make(now: number, ip: IPv4Packet, syn: TcpSegment): number {
+    const mss = syn.options.mss ?? DEFAULT_PEER_MSS;
     let i = MSS_TABLE.length - 1;
     while (i > 0 && mss < MSS_TABLE[i]!) i--;
     const tick = Math.floor(now / COOKIE_PERIOD) >>> 0;
-    const b = this.blind(local, localPort, remote, remotePort, synSeq);
+    const b = this.blind(ip, syn, syn.seq);
     return (b + (tick << COOKIE_BITS) + ((this.check(tick) + i) & COOKIE_MASK)) >>> 0;
   }
 
-  /** The MSS an ACK's cookie stands for, or 0 when it is not a cookie of ours from the last two ticks. */
-  validate(now: number, local: string, localPort: number, remote: string, remotePort: number, ack: TcpSegment): number {
-    const c = seqSub(ack.ack, 1) >>> 0;
-    const rest = (c - this.blind(local, localPort, remote, remotePort, seqAdd(ack.seq, -1))) >>> 0;
+  /** The MSS the cookie in the ACK `ack` in `ip` stands for, or 0 when it is not one of ours from the last two ticks. */
+  validate(now: number, ip: IPv4Packet, ack: TcpSegment): number {
+    const c = seqAdd(ack.ack, -1);
+    const rest = (c - this.blind(ip, ack, seqAdd(ack.seq, -1))) >>> 0;
     const tick = Math.floor(now / COOKIE_PERIOD) >>> 0;
     const age = (tick - (rest >>> COOKIE_BITS)) & 0xff;
     if (age >= COOKIE_AGE) return 0;
@@ -83,12 +83,12 @@ export class SynCookies {
     return i < MSS_TABLE.length ? MSS_TABLE[i]! : 0;
   }
 
-  /** B: the 4-tuple and s; also leaves them in `words` for check(). */
-  private blind(local: string, localPort: number, remote: string, remotePort: number, s: number): number {
+  /** B: the 4-tuple (from the IP header, no parsing) and s; leaves them in `words` for check(). */
+  private blind(ip: IPv4Packet, seg: TcpSegment, s: number): number {
     const w = this.words;
-    w[0] = ipToNumber(local);
-    w[1] = ipToNumber(remote);
-    w[2] = ((localPort << 16) | remotePort) >>> 0;
+    w[0] = ip.header.readUInt32BE(16); // our address
+    w[1] = ip.header.readUInt32BE(12); // the peer's
+    w[2] = ((seg.dstPort << 16) | seg.srcPort) >>> 0;
     w[3] = s >>> 0;
     return sipHash24(this.key, w, 4);
   }

@@ -68,34 +68,42 @@ test('SipHash-2-4 gives the reference values (key 00..0f, messages 00..0f and 00
   assert.is(sipHashHi, 0xbed65cf2);
 });
 
+/** The cookie for a SYN from PEER:41001 with SEG.SEQ S and MSS option `mss`, made at `now`. */
+function makeCookie(c: SynCookies, now: number, mss?: number): number {
+  const { ip, seg } = asTcp(tcp({ flags: TCP_SYN, srcPort: 41001, seq: S, options: mss === undefined ? [] : [{ kind: 'mss', mss }] }));
+  return c.make(now, ip, seg);
+}
+
+/** Check the ACK of `isn` from `src`:`srcPort` with SEG.SEQ `seq` at `now`. */
+function checkCookie(c: SynCookies, now: number, isn: number, o: { srcPort?: number; src?: string; seq?: number } = {}): number {
+  const { ip, seg } = asTcp(tcp({ flags: TCP_ACK, srcPort: o.srcPort ?? 41001, seq: o.seq ?? seqAdd(S, 1), ack: seqAdd(isn, 1) }, undefined, US, o.src ?? PEER));
+  return c.validate(now, ip, seg);
+}
+
 test('a cookie validates for its 4-tuple and SYN only, and yields the MSS from the table', () => {
   const c = new SynCookies(KEY);
-  const ack = (isn: number, seq = seqAdd(S, 1)): TcpSegment => asTcp(tcp({ flags: TCP_ACK, srcPort: 41001, seq, ack: seqAdd(isn, 1) })).seg;
   // The largest table entry (536, 1300, 1440, 1460) not above the SYN's MSS; 536 without one.
   for (const [mss, want] of [[1460, 1460], [9000, 1460], [1452, 1440], [1440, 1440], [1439, 1300], [1300, 1300], [1299, 536], [100, 536], [undefined, 536]] as const) {
-    const isn = c.make(1000, US, 80, PEER, 41001, S, mss);
-    assert.is(c.validate(2000, US, 80, PEER, 41001, ack(isn)), want, `SYN mss ${mss}`);
+    assert.is(checkCookie(c, 2000, makeCookie(c, 1000, mss)), want, `SYN mss ${mss}`);
   }
-  const isn = c.make(1000, US, 80, PEER, 41001, S, 1460);
-  assert.is(c.make(1000, US, 80, PEER, 41001, S, 1460), isn, 'a retransmitted SYN gets the same cookie');
-  assert.is(c.validate(1000, US, 80, PEER, 41002, ack(isn)), 0, 'another port');
-  assert.is(c.validate(1000, US, 80, '10.55.0.9', 41001, ack(isn)), 0, 'another address');
-  assert.is(c.validate(1000, US, 80, PEER, 41001, ack(isn, seqAdd(S, 2))), 0, 'another SEG.SEQ');
-  assert.is(c.validate(1000, US, 80, PEER, 41001, ack(seqAdd(isn, 1))), 0, 'SEG.ACK one off');
-  assert.is(new SynCookies(Buffer.alloc(16, 8)).validate(1000, US, 80, PEER, 41001, ack(isn)), 0, 'another key');
+  const isn = makeCookie(c, 1000, 1460);
+  assert.is(makeCookie(c, 1000, 1460), isn, 'a retransmitted SYN gets the same cookie');
+  assert.is(checkCookie(c, 1000, isn, { srcPort: 41002 }), 0, 'another port');
+  assert.is(checkCookie(c, 1000, isn, { src: '10.55.0.9' }), 0, 'another address');
+  assert.is(checkCookie(c, 1000, isn, { seq: seqAdd(S, 2) }), 0, 'another SEG.SEQ');
+  assert.is(checkCookie(c, 1000, seqAdd(isn, 1)), 0, 'SEG.ACK one off');
+  assert.is(checkCookie(new SynCookies(Buffer.alloc(16, 8)), 1000, isn), 0, 'another key');
 });
 
 test('the cookie clock: good in its 60 s tick and the next, stale after, never from the future', () => {
   const c = new SynCookies(KEY);
-  const isn = c.make(59_000, US, 80, PEER, 41001, S, 1460); // tick 0
-  const ack = asTcp(tcp({ flags: TCP_ACK, srcPort: 41001, seq: seqAdd(S, 1), ack: seqAdd(isn, 1) })).seg;
-  assert.is(c.validate(59_000, US, 80, PEER, 41001, ack), 1460);
-  assert.is(c.validate(2 * COOKIE_PERIOD - 1, US, 80, PEER, 41001, ack), 1460, 'tick 1');
-  assert.is(c.validate(2 * COOKIE_PERIOD, US, 80, PEER, 41001, ack), 0, 'tick 2: stale');
-  assert.is(c.validate(256 * COOKIE_PERIOD, US, 80, PEER, 41001, ack), 0, 'tick 256: the 8 bits wrapped, still stale');
-  const later = c.make(COOKIE_PERIOD, US, 80, PEER, 41001, S, 1460); // tick 1
-  const ack2 = asTcp(tcp({ flags: TCP_ACK, srcPort: 41001, seq: seqAdd(S, 1), ack: seqAdd(later, 1) })).seg;
-  assert.is(c.validate(COOKIE_PERIOD - 1, US, 80, PEER, 41001, ack2), 0, 'tick 0 checking a tick-1 cookie');
+  const isn = makeCookie(c, 59_000, 1460); // tick 0
+  assert.is(checkCookie(c, 59_000, isn), 1460);
+  assert.is(checkCookie(c, 2 * COOKIE_PERIOD - 1, isn), 1460, 'tick 1');
+  assert.is(checkCookie(c, 2 * COOKIE_PERIOD, isn), 0, 'tick 2: stale');
+  assert.is(checkCookie(c, 256 * COOKIE_PERIOD, isn), 0, 'tick 256: the 8 bits wrapped, still stale');
+  const later = makeCookie(c, COOKIE_PERIOD, 1460); // tick 1
+  assert.is(checkCookie(c, COOKIE_PERIOD - 1, later), 0, 'tick 0 checking a tick-1 cookie');
 });
 
 test('guessed ACKs do not validate (2^-29 each)', () => {
@@ -104,8 +112,7 @@ test('guessed ACKs do not validate (2^-29 each)', () => {
   let valid = 0;
   for (let i = 0; i < 20000; i++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    const ack = asTcp(tcp({ flags: TCP_ACK, srcPort: 41001, seq: seqAdd(S, 1), ack: x })).seg;
-    if (c.validate(1000, US, 80, PEER, 41001, ack) !== 0) valid++;
+    if (checkCookie(c, 1000, x) !== 0) valid++;
   }
   assert.is(valid, 0);
 });
