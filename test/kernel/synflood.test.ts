@@ -28,15 +28,22 @@ import { listControlSockets, queryControlSocket } from '../../src/trace/control.
 assertPrivateNamespace();
 
 const CLIENTS = 15;
-/** A real client's limit: the kernel resends its SYN at 1, 3, 7, 15, 31 s. */
-const CLIENT_LIMIT_MS = 40_000;
+/**
+ * A real client's limit: its kernel resends the SYN at 1, 3, 7, 15, 31, 63 s.
+ * At full rate hping3 fills the TUN device's queue faster than tuntcp (one
+ * process, on a shared core) empties it, and the kernel drops what does not
+ * fit, the real clients' segments too: most are served in a second or two,
+ * some only after several SYN retransmissions (up to 22 s seen on a loaded
+ * 2-core VM). Seven SYNs make a lost client very unlikely.
+ */
+const CLIENT_LIMIT_MS = 90_000;
 const HAVE_HPING = spawnSync('hping3', ['--version'], { stdio: 'ignore' }).status === 0;
 const COMPARE = process.env.TUNTCP_SYNFLOOD_COMPARE === '1';
 
 setTimeout(() => {
-  console.error('synflood.test: file time limit (400 s) reached, exiting');
+  console.error('synflood.test: file time limit (500 s) reached, exiting');
   process.exit(1);
-}, 400_000).unref();
+}, 500_000).unref();
 
 const children: ChildProcess[] = [];
 test.after(() => {
@@ -168,7 +175,7 @@ function startFlood(addr: string, rate: string[]): Flood {
   child.stdout!.on('data', (d: Buffer) => (out += d));
   child.stderr!.on('data', (d: Buffer) => (out += d));
   const exited = new Promise<void>((res) => child.on('exit', () => res()));
-  const cap = setTimeout(() => child.kill('SIGKILL'), 120_000); // bounded whatever happens
+  const cap = setTimeout(() => child.kill('SIGKILL'), 150_000); // bounded whatever happens
   return {
     stop: async () => {
       child.kill('SIGINT');
