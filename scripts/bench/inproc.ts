@@ -40,7 +40,7 @@ export async function inprocRow(mtu: number, offload: boolean, maxBytes: number,
     if (!k.ended || k.bytes !== sent) row.error = `received ${k.bytes} of ${sent} bytes`;
     return row;
   } finally {
-    a.close();
-    b.close();
+    void a.close({ linger: 0 });
+    void b.close({ linger: 0 });
   }
 }

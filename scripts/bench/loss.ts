@@ -119,8 +119,8 @@ async function simRow(bytes: number): Promise<Row> {
   // The injector counts both directions together.
   row.drops = [fault.counters.lost, NaN];
   if (!k.ended) row.error = `incomplete: ${k.bytes} of ${bytes} bytes`;
-  a.close();
-  b.close();
+  void a.close({ linger: 0 });
+  void b.close({ linger: 0 });
   return row;
 }
 

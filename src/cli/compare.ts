@@ -323,7 +323,7 @@ export async function runCompare(scenario: Scenario, opts: CompareOptions = {}):
     const tun = TunLink.open({ name: TUN, mtu: 1500 });
     configureTun({ name: TUN, peer: `${SERVER_TUN}/24`, addr: TUNTCP_ADDR, mtu: 1500 });
     const stack = new NetStack({ link: tun, addr: TUNTCP_ADDR, clock: new RealClock(), tcp: { msl: 1000 } });
-    cleanups.push(() => stack.close());
+    cleanups.push(() => void stack.close({ linger: 0 }));
     const fileB = join(dir, 'tuntcp.pcap');
     if (scenario === 'loss') dropFirstData(TUN, cleanups);
     const dumpB = await startTcpdump(TUN, fileB);

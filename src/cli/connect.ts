@@ -9,7 +9,7 @@ import { isIPv4 } from 'node:net';
 import type { CommandModule } from 'yargs';
 import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
 import { startStack } from './start-stack.js';
-import { die } from './errors.js';
+import { die, errorLine } from './errors.js';
 import { Progress } from './progress.js';
 import { defaultRouteDevice, enableNat, NatError, type NatHandle } from './nat.js';
 
@@ -73,19 +73,39 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       // Every way out (finish, die, an uncaught error) goes through 'exit'.
       process.once('exit', () => nat.remove());
     }
-    const { stack, shutdown } = running;
+    const r = running;
     let progress: Progress | null = null;
     let local = '';
+    let finishing = false;
+    let stdoutBroken = false;
+    /**
+     * Close like process exit (FIN, or RST when data is unread), give the
+     * last segments up to a second to be acknowledged, remove the device,
+     * and exit only once stdout has taken every byte: process.exit() would
+     * drop what a pipe has not accepted yet.
+     */
     const finish = (code: number): void => {
+      if (finishing) {
+        if (code >= 128) {
+          // A second signal: stop now.
+          r.shutdown();
+          process.exit(code);
+        }
+        return;
+      }
+      finishing = true;
       progress?.finish(local, `${host}:${a.port}`, code, a.json);
-      shutdown();
-      process.exit(code);
+      void r
+        .stop(1000)
+        .then(() => flushed(process.stdout, stdoutBroken))
+        .then(() => process.exit(code));
     };
-    process.once('SIGINT', () => finish(130));
-    process.once('SIGTERM', () => finish(143));
-    const sock = stack.connect({ port: a.port, host, allowHalfOpen: true });
+    process.on('SIGINT', () => finish(130));
+    process.on('SIGTERM', () => finish(143));
+    process.on('SIGHUP', () => finish(129)); // OpenSSH hangs up on a ProxyCommand
+    const sock = r.stack.connect({ port: a.port, host, allowHalfOpen: true });
     sock.on('error', (err) => {
-      process.stderr.write(`tuntcp: ${err.message}\n`);
+      process.stderr.write(`${errorLine('', err)}\n`);
       finish(1);
     });
     sock.on('connect', () => {
@@ -95,7 +115,22 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       progress.start();
       process.stdin.pipe(sock);
     });
-    sock.pipe(process.stdout);
+    // The socket to stdout with backpressure: a slow reader closes our window.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (stdoutBroken) return;
+      stdoutBroken = true;
+      const why = err.code === 'EPIPE' ? 'the reader of the output went away' : err.message;
+      process.stderr.write(`tuntcp: connect: stdout ${err.code ?? 'error'}: ${why}; closing the connection\n`);
+      sock.destroy(); // close(2): RST if the peer's data is unread, as for a process killed by SIGPIPE
+      finish(1);
+    });
+    sock.on('data', (d: Buffer) => {
+      if (stdoutBroken) return;
+      if (!process.stdout.write(d)) {
+        sock.pause();
+        process.stdout.once('drain', () => sock.resume());
+      }
+    });
     let readDone = false;
     let writeDone = false;
     const maybeDone = (): void => {
@@ -111,3 +146,12 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
     });
   },
 };
+
+/** Resolves once `out` has written everything queued so far (at once if broken). */
+function flushed(out: NodeJS.WriteStream, broken: boolean): Promise<void> {
+  if (broken || out.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    out.write('', () => resolve());
+    out.once('error', () => resolve());
+  });
+}

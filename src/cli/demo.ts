@@ -98,6 +98,14 @@ class DropOnce implements Link {
   close(): void {
     this.inner.close();
   }
+
+  ref(): void {
+    this.inner.ref?.();
+  }
+
+  unref(): void {
+    this.inner.unref?.();
+  }
 }
 
 async function runDemo(a: DemoArgs): Promise<void> {
@@ -122,7 +130,7 @@ async function runDemo(a: DemoArgs): Promise<void> {
   const servers: Array<{ close(): void }> = [openControlSocket(stack, { program: 'tuntcp-demo' })];
   const shutdown = (): void => {
     for (const s of servers) s.close();
-    stack.close();
+    void stack.close({ linger: 0 });
   };
   process.once('SIGINT', () => {
     shutdown();

@@ -4,7 +4,7 @@
  * -s the counters of each stack.
  */
 import type { CommandModule } from 'yargs';
-import { listControlSockets, queryControlSocket } from '../trace/control.js';
+import { listControlSockets, netnsId, queryControlSocket } from '../trace/control.js';
 import { formatStats, formatTable, type StackSockets, type StackStats } from '../trace/netstat.js';
 
 interface NetstatArgs {
@@ -16,8 +16,10 @@ async function queryAll(cmd: 'sockets' | 'stats'): Promise<Array<Record<string, 
   const paths = listControlSockets();
   const results = await Promise.all(paths.map((p) => queryControlSocket(p, cmd)));
   const out: Array<Record<string, unknown>> = [];
+  const ours = netnsId();
   results.forEach((r, i) => {
-    if (r.kind === 'ok') out.push(r.value);
+    // Only stacks of our own network namespace, as netstat(8) shows only its own.
+    if (r.kind === 'ok' && (r.value.netns === undefined || r.value.netns === ours)) out.push(r.value);
     else if (r.kind === 'error') process.stderr.write(`tuntcp: netstat: ${paths[i]}: ${r.message}\n`);
   });
   return out;
@@ -31,7 +33,7 @@ function strip(v: Record<string, unknown>): Record<string, unknown> {
 export const netstatCommand: CommandModule<object, NetstatArgs> = {
   command: 'netstat',
   describe:
-    'list the TCP sockets of every running stack like `netstat -antp` (LISTEN: Recv-Q = SYN_RECV count, ' +
+    'list the TCP sockets of every running stack in this network namespace like `netstat -antp` (LISTEN: Recv-Q = SYN_RECV count, ' +
     'Send-Q = backlog; TIME_WAIT rows end with the time left); -s for counters. Stacks are found by their ' +
     'control sockets in /run/tuntcp (or $TMPDIR/tuntcp when /run is not writable)',
   builder: (y) =>

@@ -6,7 +6,7 @@
  */
 import type { Link } from '../link/link.js';
 import { TunLink } from '../link/tun.js';
-import { configureTun, deleteTun } from '../link/netdev.js';
+import { configureTun, deleteTun, routeDevice } from '../link/netdev.js';
 import { FaultLink, hasFaults } from '../link/fault.js';
 import { TapLink } from '../link/tap.js';
 import { joinPacket } from '../link/link.js';
@@ -22,8 +22,13 @@ import { offloadWanted, type StackArgs } from './options.js';
 export interface RunningStack {
   stack: NetStack;
   tap: TapLink;
-  /** Close everything and remove the device. Safe to call twice. */
+  /** Close everything now and remove the device; connections still
+   * unfinished are reset. Safe to call twice. */
   shutdown(): void;
+  /** Close as process exit closes a program's sockets (FIN, or RST when
+   * data is unread), give those segments up to `lingerMs` to leave and be
+   * acknowledged, then shutdown(). */
+  stop(lingerMs?: number): Promise<void>;
 }
 
 export function startStack(a: StackArgs): RunningStack {
@@ -34,6 +39,13 @@ export function startStack(a: StackArgs): RunningStack {
   let pcap: PcapWriter | null = null;
   try {
     configureTun({ name: tun.name, peer: a.peer, addr: a.addr, mtu: a.mtu });
+    const via = routeDevice(a.addr);
+    if (via !== null && via !== tun.name) {
+      const where = via === 'local' ? 'is an address of this host' : `is routed through ${via}`;
+      process.stderr.write(
+        `tuntcp: warning: ${a.addr} ${where}, not through ${tun.name}: the kernel will not reach this stack (--peer ${a.peer} overlaps another interface; pick another --addr/--peer)\n`,
+      );
+    }
     const clock = new RealClock();
     let link: Link = tun;
     if (hasFaults(a)) {
@@ -67,11 +79,15 @@ export function startStack(a: StackArgs): RunningStack {
       if (done) return;
       done = true;
       control.close();
-      stack.close();
+      void stack.close({ linger: 0 });
       pcap?.close();
       deleteTun(tun.name);
     };
-    return { stack, tap, shutdown };
+    const stop = async (lingerMs = 1000): Promise<void> => {
+      if (!done) await stack.close({ linger: lingerMs });
+      shutdown();
+    };
+    return { stack, tap, shutdown, stop };
   } catch (err) {
     tun.close();
     pcap?.close();
@@ -80,12 +96,25 @@ export function startStack(a: StackArgs): RunningStack {
   }
 }
 
-/** Run until SIGINT or SIGTERM, then shut down and exit 0. */
-export function runUntilSignal(r: RunningStack): void {
+/** Signals that end a command: Ctrl-C, kill, and the hangup OpenSSH sends a ProxyCommand. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * On SIGINT, SIGTERM or SIGHUP: close every connection as process exit
+ * would (FIN, or RST when data is unread), give those segments up to
+ * `lingerMs` to be acknowledged, remove the device, and exit 0. A second
+ * signal stops at once.
+ */
+export function runUntilSignal(r: RunningStack, lingerMs = 1000): void {
+  r.stack.ref(); // a host that only answers ping has no socket to keep it alive
+  let stopping = false;
   const stop = (): void => {
-    r.shutdown();
-    process.exit(0);
+    if (stopping) {
+      r.shutdown();
+      process.exit(0);
+    }
+    stopping = true;
+    void r.stop(lingerMs).then(() => process.exit(0));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  for (const sig of STOP_SIGNALS) process.on(sig, stop);
 }

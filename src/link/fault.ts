@@ -169,4 +169,12 @@ export class FaultLink implements Link {
     this.closed = true;
     this.inner.close();
   }
+
+  ref(): void {
+    this.inner.ref?.();
+  }
+
+  unref(): void {
+    this.inner.unref?.();
+  }
 }

@@ -37,6 +37,11 @@ export interface Link {
   send(header: Buffer, payload?: Buffer, gsoSize?: number): void;
   /** Stop delivering and release the device. Safe to call twice. */
   close(): void;
+  /** Whether the device keeps the process alive (like socket.ref()/unref());
+   * the stack calls these as its sockets come and go. Links without an event
+   * loop handle of their own leave them out. */
+  ref?(): void;
+  unref?(): void;
 }
 
 const packets = new SlabAllocator(64 * 1024, 16 * 1024);

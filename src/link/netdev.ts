@@ -39,6 +39,7 @@ const IP_CANDIDATES = ['ip', '/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip
 
 interface IpResult {
   ok: boolean;
+  stdout: string;
   stderr: string;
 }
 
@@ -49,7 +50,7 @@ function runIp(args: string[]): IpResult {
       if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw new NetdevError('EIPROUTE2', `ip ${args.join(' ')}: ${r.error.message}`);
     }
-    return { ok: r.status === 0, stderr: oneLine(r.stderr) };
+    return { ok: r.status === 0, stdout: r.stdout, stderr: oneLine(r.stderr) };
   }
   throw new NetdevError('EIPROUTE2', 'the `ip` command (iproute2) was not found: install iproute2');
 }
@@ -122,4 +123,23 @@ export function deleteTun(name: string): void {
   const r = runIp(['link', 'del', 'dev', name]);
   if (r.ok || /does not exist|cannot find device/i.test(r.stderr)) return;
   throw new NetdevError('EIPROUTE2', `ip link del dev ${name}: ${r.stderr || 'failed'}`, r.stderr);
+}
+
+/**
+ * The device the kernel sends packets for `addr` through (`ip route get`),
+ * 'local' when `addr` is one of the kernel's own addresses, or null when ip
+ * cannot say. Another interface's route (or address) for the stack's address
+ * means the stack is unreachable though it runs.
+ */
+export function routeDevice(addr: string): string | null {
+  const r = runIp(['-j', 'route', 'get', addr]);
+  if (!r.ok) return null;
+  try {
+    const routes = JSON.parse(r.stdout) as Array<{ type?: string; dev?: string }>;
+    const first = routes[0];
+    if (first === undefined) return null;
+    return first.type === 'local' ? 'local' : (first.dev ?? null);
+  } catch {
+    return null;
+  }
 }

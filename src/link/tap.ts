@@ -40,4 +40,12 @@ export class TapLink implements Link {
   close(): void {
     this.inner.close();
   }
+
+  ref(): void {
+    this.inner.ref?.();
+  }
+
+  unref(): void {
+    this.inner.unref?.();
+  }
 }

@@ -30,6 +30,8 @@ export class Server extends EventEmitter {
   private listener: Listener | null = null;
   private readonly sockets = new Set<Socket>();
   private closing = false;
+  private refd = true;
+  private holdingRef = false;
 
   constructor(
     private readonly stack: Stack,
@@ -57,9 +59,13 @@ export class Server extends EventEmitter {
         else if (typeof a === 'number') opts.backlog = a;
       }
     }
+    if (this.listener !== null) {
+      // node:net throws this synchronously.
+      throw Object.assign(new Error('Listen method has been called more than once without closing.'), { code: 'ERR_SERVER_ALREADY_LISTEN' });
+    }
     if (cb !== undefined) this.once('listening', cb);
     const h = opts.host;
-    if (h !== undefined && h !== this.stack.addr && h !== '0.0.0.0' && h !== '::' && h !== 'localhost') {
+    if (h !== undefined && h !== this.stack.addr && h !== '0.0.0.0' && h !== '::' && h !== 'localhost' && !h.startsWith('127.')) {
       process.nextTick(() => this.emit('error', socketError('EADDRNOTAVAIL', 'listen', h, opts.port)));
       return this;
     }
@@ -73,6 +79,7 @@ export class Server extends EventEmitter {
       return this;
     }
     this.closing = false;
+    this.updateRef();
     process.nextTick(() => this.emit('listening'));
     return this;
   }
@@ -102,6 +109,7 @@ export class Server extends EventEmitter {
     }
     this.stack.closeListener(this.listener);
     this.listener = null;
+    this.updateRef();
     this.closing = true;
     if (cb !== undefined) this.once('close', () => cb());
     this.maybeClosed();
@@ -120,11 +128,25 @@ export class Server extends EventEmitter {
     }
   }
 
+  /** Keep the process alive while listening (the default). */
   ref(): this {
+    this.refd = true;
+    this.updateRef();
     return this;
   }
 
+  /** Let the process exit even though this server listens. */
   unref(): this {
+    this.refd = false;
+    this.updateRef();
     return this;
+  }
+
+  private updateRef(): void {
+    const want = this.refd && this.listener !== null;
+    if (want === this.holdingRef) return;
+    this.holdingRef = want;
+    if (want) this.stack.holdRef();
+    else this.stack.releaseRef();
   }
 }

@@ -4,12 +4,27 @@
  *
  * Flow control reaches the peer: data leaves the receive buffer only when the
  * stream asks for more (_read), so a paused reader stops window updates.
+ *
+ * The contract of net.Socket, kept here:
+ * - write(buf, cb): the bytes are copied into the send buffer (as the kernel
+ *   does), so the caller may reuse `buf` once cb ran; write() returns false
+ *   and 'drain' follows when the send buffer is full.
+ * - destroy() is close(2): what was written is still delivered, then FIN; a
+ *   RST only when received data was left unread. resetAndDestroy() aborts.
+ * - 'close' carries hadError; ref()/unref() decide whether the socket keeps
+ *   the process alive.
+ * - Events arrive after the stack has processed the packet that caused them
+ *   (see Stack.flush), so a throwing handler is an uncaught exception of the
+ *   process, as with node:net, and leaves the stack intact.
  */
 import { Duplex } from 'node:stream';
 import type { TcpEndpoint, EndpointHandler } from '../stack/endpoint.js';
 import type { ConnEvent } from '../tcp/connection.js';
 import type { Stack } from '../stack/stack.js';
 import type { Timer } from '../stack/clock.js';
+
+/** The stack a socket lives on; a NetStack also keeps its open sockets (for close()). */
+export type SocketHost = Stack & { readonly sockets?: Set<Socket> };
 import { socketError } from './errors.js';
 
 export interface SocketOptions {
@@ -22,24 +37,46 @@ const DEFAULT_KEEPALIVE_IDLE = 7_200_000;
 export class Socket extends Duplex implements EndpointHandler {
   connecting: boolean;
   bytesRead = 0;
+  /** The connection; null while the host name is being looked up. */
+  private ep: TcpEndpoint | null = null;
   private written = 0;
   private pendingWrite: ((err?: Error | null) => void) | null = null;
+  /** A write or end waiting for the connection to exist (host name lookup). */
+  private waitingForEndpoint: (() => void) | null = null;
   private wantRead = false;
+  /** Chunks taken from the receive buffer and not yet pushed to the stream. */
+  private inbox: Buffer[] = [];
+  private inboxAt = 0;
   private peerEnded = false;
   private endPushed = false;
   private tcbGone = false;
+  private resetOnDestroy = false;
   private timeoutMs = 0;
   private idleTimer: Timer | null = null;
   private lastActivity = 0;
+  private refd = true;
+  private holdingRef = false;
 
   constructor(
-    private readonly stack: Stack,
-    private readonly ep: TcpEndpoint,
+    private readonly stack: SocketHost,
+    ep: TcpEndpoint | null,
     opts: SocketOptions & { connecting: boolean },
   ) {
-    super({ allowHalfOpen: opts.allowHalfOpen ?? false, decodeStrings: true });
+    // node:net emits 'close' itself, with hadError.
+    super({ allowHalfOpen: opts.allowHalfOpen ?? false, decodeStrings: true, emitClose: false });
     this.connecting = opts.connecting;
+    if (ep !== null) this.attach(ep);
+    this.updateRef();
+    stack.sockets?.add(this);
+  }
+
+  /** Give the socket its connection (after the host name lookup, for connect()). */
+  attach(ep: TcpEndpoint): void {
+    this.ep = ep;
     ep.handler = this;
+    const w = this.waitingForEndpoint;
+    this.waitingForEndpoint = null;
+    w?.();
   }
 
   // ---------------------------------------------------------------- events
@@ -86,20 +123,26 @@ export class Socket extends Duplex implements EndpointHandler {
 
   private errorFor(code: string): Error {
     if (code === 'EPIPE') return socketError(code, 'write');
-    if (this.connecting) return socketError(code, 'connect', this.ep.remoteAddr, this.ep.remotePort);
+    if (this.connecting) return socketError(code, 'connect', this.ep?.remoteAddr, this.ep?.remotePort);
     return socketError(code, 'read');
   }
 
   // --------------------------------------------------------- stream plumbing
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.tcbGone || this.ep.conn.state === 'CLOSED') {
+  override _write(chunk: Buffer, enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const ep = this.ep;
+    if (ep === null) {
+      // Like net.Socket while connecting: the write waits for the connection.
+      this.waitForEndpoint(() => this._write(chunk, enc, cb));
+      return;
+    }
+    if (this.tcbGone || ep.conn.state === 'CLOSED') {
       cb(socketError('EPIPE', 'write'));
       return;
     }
     this.written += chunk.length;
     this.touch();
-    if (this.ep.write(chunk)) cb();
+    if (ep.write(chunk)) cb();
     else this.pendingWrite = cb;
   }
 
@@ -109,23 +152,50 @@ export class Socket extends Duplex implements EndpointHandler {
       this.once('connect', () => this._final(cb));
       return;
     }
-    if (!this.tcbGone) this.ep.close();
+    if (this.ep !== null && !this.tcbGone) this.ep.close();
     cb();
   }
 
   override _read(): void {
     this.wantRead = true;
-    this.pull();
+    // Push from outside _read, as net.Socket does from its read callback: a
+    // flowing stream then emits 'data' right inside push(), so a handler that
+    // throws unwinds into pull(), which keeps the rest for the next tick.
+    if (!this.pullScheduled && (this.inboxAt < this.inbox.length || (this.ep?.conn.readable ?? 0) > 0 || this.peerEnded)) {
+      this.pullScheduled = true;
+      process.nextTick(this.pullLater);
+    }
   }
 
+  private pullScheduled = false;
+  private readonly pullLater = (): void => {
+    this.pullScheduled = false;
+    this.pull();
+  };
+
   private pull(): void {
-    while (this.wantRead && this.ep.conn.readable > 0) {
-      for (const b of this.ep.read()) {
-        this.bytesRead += b.length;
-        if (!this.push(b)) this.wantRead = false;
+    const ep = this.ep;
+    if (ep === null) return;
+    try {
+      while (this.wantRead) {
+        if (this.inboxAt === this.inbox.length) {
+          if (ep.conn.readable === 0) break;
+          this.inbox = ep.read();
+          this.inboxAt = 0;
+          for (const b of this.inbox) this.bytesRead += b.length;
+        }
+        if (!this.push(this.inbox[this.inboxAt++]!)) this.wantRead = false;
       }
+    } catch (err) {
+      // A 'data' handler threw (it got its chunk): the rest waits in the
+      // inbox and follows on the next tick; the error is the process's.
+      if (!this.pullScheduled) {
+        this.pullScheduled = true;
+        process.nextTick(this.pullLater);
+      }
+      throw err;
     }
-    if (this.peerEnded && !this.endPushed && this.ep.conn.readable === 0) {
+    if (this.peerEnded && !this.endPushed && ep.conn.readable === 0 && this.inboxAt === this.inbox.length) {
       this.endPushed = true;
       this.push(null);
     }
@@ -133,39 +203,58 @@ export class Socket extends Duplex implements EndpointHandler {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.clearIdleTimer();
-    // After a graceful end in both directions the connection finishes on its
-    // own (our FIN may still wait behind queued data). Destroyed before that,
-    // the connection is aborted with a RST, like close(2) with unread data.
-    const graceful = this.readableEnded && this.writableFinished;
-    if (!this.tcbGone && !graceful) this.ep.abort();
+    this.waitingForEndpoint = null;
+    const ep = this.ep;
+    if (ep !== null && !this.tcbGone && !ep.removed) {
+      // close(2) leaves the connection to finish on its own (FIN after the
+      // queued data; RST if received data is unread); resetAndDestroy aborts.
+      if (this.resetOnDestroy) ep.abort();
+      else ep.release();
+    }
     this.connecting = false;
+    this.updateRef();
+    this.stack.sockets?.delete(this);
     cb(err);
+    // After 'error' (emitted on the next tick by the stream): 'close' with hadError.
+    process.nextTick(() => this.emit('close', err !== null && err !== undefined));
   }
 
   // ------------------------------------------------------------ node:net API
+
+  /** Close with a RST now (an abortive close, SO_LINGER 0), as net.Socket.resetAndDestroy(). */
+  resetAndDestroy(): this {
+    if (this.destroyed) return this;
+    this.resetOnDestroy = true;
+    if (this.connecting && this.ep !== null) {
+      // Like node:net: the RST follows once connected.
+      this.once('connect', () => this.destroy());
+      return this;
+    }
+    return this.destroy();
+  }
 
   get bytesWritten(): number {
     return this.written;
   }
 
-  get remoteAddress(): string {
-    return this.ep.remoteAddr;
+  get remoteAddress(): string | undefined {
+    return this.ep?.remoteAddr;
   }
 
-  get remotePort(): number {
-    return this.ep.remotePort;
+  get remotePort(): number | undefined {
+    return this.ep?.remotePort;
   }
 
-  get remoteFamily(): string {
-    return 'IPv4';
+  get remoteFamily(): string | undefined {
+    return this.ep !== null ? 'IPv4' : undefined;
   }
 
-  get localAddress(): string {
-    return this.ep.localAddr;
+  get localAddress(): string | undefined {
+    return this.ep?.localAddr;
   }
 
-  get localPort(): number {
-    return this.ep.localPort;
+  get localPort(): number | undefined {
+    return this.ep?.localPort;
   }
 
   get pending(): boolean {
@@ -174,12 +263,12 @@ export class Socket extends Duplex implements EndpointHandler {
 
   /** The TCP state, for teaching and tests. */
   get tcpState(): string {
-    return this.ep.conn.state;
+    return this.ep?.conn.state ?? 'CLOSED';
   }
 
   /** The congestion control algorithm of this connection ('cubic' or 'newreno'). */
-  get congestionControl(): string {
-    return this.ep.conn.cc.name;
+  get congestionControl(): string | undefined {
+    return this.ep?.conn.cc.name;
   }
 
   get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
@@ -190,17 +279,20 @@ export class Socket extends Duplex implements EndpointHandler {
     return 'closed';
   }
 
-  address(): { address: string; family: string; port: number } {
+  address(): { address: string; family: string; port: number } | Record<string, never> {
+    if (this.ep === null) return {};
     return { address: this.ep.localAddr, family: 'IPv4', port: this.ep.localPort };
   }
 
   setNoDelay(noDelay = true): this {
-    if (!this.tcbGone) this.ep.setNoDelay(noDelay);
+    if (this.ep !== null && !this.tcbGone) this.ep.setNoDelay(noDelay);
+    else if (this.ep === null) this.waitForEndpoint(() => this.setNoDelay(noDelay));
     return this;
   }
 
   setKeepAlive(enable = false, initialDelay = 0): this {
-    if (!this.tcbGone) this.ep.setKeepAlive(enable ? (initialDelay > 0 ? initialDelay : DEFAULT_KEEPALIVE_IDLE) : 0);
+    if (this.ep !== null && !this.tcbGone) this.ep.setKeepAlive(enable ? (initialDelay > 0 ? initialDelay : DEFAULT_KEEPALIVE_IDLE) : 0);
+    else if (this.ep === null) this.waitForEndpoint(() => this.setKeepAlive(enable, initialDelay));
     return this;
   }
 
@@ -219,12 +311,35 @@ export class Socket extends Duplex implements EndpointHandler {
     return this;
   }
 
+  /** Keep the process alive while this socket is open (the default). */
   ref(): this {
+    this.refd = true;
+    this.updateRef();
     return this;
   }
 
+  /** Let the process exit even though this socket is open. */
   unref(): this {
+    this.refd = false;
+    this.updateRef();
     return this;
+  }
+
+  private updateRef(): void {
+    const want = this.refd && !this.destroyed;
+    if (want === this.holdingRef) return;
+    this.holdingRef = want;
+    if (want) this.stack.holdRef();
+    else this.stack.releaseRef();
+  }
+
+  /** Run `fn` once the connection exists (after the lookup); options set before it are not lost. */
+  private waitForEndpoint(fn: () => void): void {
+    const before = this.waitingForEndpoint;
+    this.waitingForEndpoint = () => {
+      before?.();
+      fn();
+    };
   }
 
   private touch(): void {
@@ -236,7 +351,8 @@ export class Socket extends Duplex implements EndpointHandler {
     this.idleTimer = this.stack.clock.at(this.lastActivity + this.timeoutMs, () => {
       this.idleTimer = null;
       if (this.timeoutMs === 0 || this.destroyed) return;
-      if (this.stack.now() - this.lastActivity >= this.timeoutMs) this.emit('timeout');
+      // User code runs outside the stack's clock.
+      if (this.stack.now() - this.lastActivity >= this.timeoutMs) process.nextTick(() => this.emit('timeout'));
       else this.armIdleTimer();
     });
   }

@@ -8,6 +8,8 @@ import type { Connection, ConnEvent } from '../tcp/connection.js';
 import type { Timer } from './clock.js';
 import type { TcpConfig } from '../tcp/config.js';
 
+/** The owner of a connection (a Socket). Its events arrive after the packet
+ * or call that caused them has been processed, never inside it. */
 export interface EndpointHandler {
   onEvent(ev: ConnEvent): void;
 }
@@ -30,12 +32,18 @@ export interface Listener {
 export interface EndpointOwner {
   now(): number;
   flush(ep: TcpEndpoint): void;
+  /** The handler let go of the connection: it finishes as an orphan. */
+  orphaned(ep: TcpEndpoint): void;
 }
 
 export class TcpEndpoint {
   handler: EndpointHandler | null = null;
   /** The listener that created this passive connection, until it is established. */
   listener: Listener | null = null;
+  /** Established and waiting for the listener's onConnection (delivered with the events). */
+  acceptBy: Listener | null = null;
+  /** Keeps the process alive (an orphan whose data or FIN is still unacknowledged). */
+  holdsRef = false;
   timer: Timer | null = null;
   timerAt = Infinity;
   flushing = false;
@@ -74,6 +82,16 @@ export class TcpEndpoint {
 
   abort(): void {
     this.conn.abort(this.owner.now());
+    this.owner.flush(this);
+  }
+
+  /** close(2): FIN after the queued data, or RST if received data is unread;
+   * the handler gets no more events (Connection.orphan). */
+  release(): void {
+    this.handler = null;
+    this.acceptBy = null;
+    this.conn.orphan(this.owner.now());
+    this.owner.orphaned(this);
     this.owner.flush(this);
   }
 

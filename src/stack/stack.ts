@@ -20,6 +20,7 @@ import type { TcpState } from '../tcp/state.js';
 import { IsnGenerator } from './isn.js';
 import { TcpEndpoint, endpointKey, type Listener } from './endpoint.js';
 import { AckCoalescer } from './ack-coalescer.js';
+import { joinPacket } from '../link/link.js';
 import { COOKIE_VALID, SynCookies, cookieSynAck, cookieSynOptions } from './syncookie.js';
 import { TokenBucket } from './rate-limit.js';
 
@@ -86,6 +87,13 @@ export class Stack {
   private readonly listeners = new Map<number, Listener>();
   private readonly stateObservers: StateObserver[] = [];
   private nextEphemeral: number;
+  /** Events for owners, as (endpoint, event) pairs, delivered on the next tick. */
+  private deliveries: Array<TcpEndpoint | ConnEvent> = [];
+  private deliveryScheduled = false;
+  private readonly deliverNow = (): void => this.deliver();
+  /** Things that keep the process alive, like Node's ref'd handles. */
+  private refs = 0;
+  private stackRef = false;
 
   constructor(opts: StackOptions) {
     this.link = opts.link;
@@ -106,6 +114,9 @@ export class Stack {
     const r = opts.isnKey !== undefined && opts.isnKey.length >= 4 ? opts.isnKey.readUInt32BE(0) / 2 ** 32 : Math.random();
     this.nextEphemeral = EPHEMERAL_LOW + Math.floor(r * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
     this.link.onReceive = (packets, trusted) => this.receiveBatch(packets, trusted);
+    // The stack itself does not keep the process alive; its sockets, servers
+    // and unfinished orphans do (holdRef), or stack.ref().
+    this.link.unref?.();
   }
 
   /** The clock, read once per receive batch: the packets of a batch arrived
@@ -119,14 +130,14 @@ export class Stack {
   }
 
   /** Entry point for every batch the link delivers. */
-  receiveBatch(packets: Buffer[], trusted?: Uint8Array): void {
+  receiveBatch(packets: Buffer[], trusted?: Uint8Array, loopback = false): void {
     if (this.closed) return;
     const merged = this.acks.merged;
     this.acks.begin();
     this.batchNow = this.clock.now();
     for (let i = 0; i < packets.length; i++) {
       try {
-        this.receive(packets[i]!, trusted !== undefined && trusted[i] === 1);
+        this.receive(packets[i]!, trusted !== undefined && trusted[i] === 1, loopback);
       } catch (err) {
         // A bug of ours, never the peer's fault: count it, report it once, go on.
         this.counters.inc('stack_internal_error');
@@ -141,14 +152,16 @@ export class Stack {
     if (this.acks.merged > merged) this.counters.inc('tcp_acks_coalesced', this.acks.merged - merged);
   }
 
-  /** `trusted`: the link vouches for the TCP checksum (Link.offload). */
-  private receive(packet: Buffer, trusted: boolean): void {
+  /** `trusted`: the link vouches for the TCP checksum (Link.offload).
+   * `loopback`: a packet we sent to ourselves (see loopback()). */
+  private receive(packet: Buffer, trusted: boolean, loopback: boolean): void {
     this.counters.inc('ip_in');
     // The kernel sends IPv6 (router solicitations) on any new link: not ours to parse.
     if (packet.length > 0 && packet[0]! >> 4 === 6) return this.drop('ipv6_ignored');
     const ip = decodeIPv4(packet);
     if (typeof ip === 'string') return this.drop(ip);
-    if (ip.dst !== this.addr) return this.drop('ip_not_for_us');
+    if (!loopback && isLoopbackNet(ip.src)) return this.drop('ip_martian_source'); // RFC 1122 §3.2.1.3 (g)
+    if (ip.dst !== this.addr && !(loopback && isLoopbackNet(ip.dst))) return this.drop('ip_not_for_us');
     switch (ip.protocol) {
       case IPPROTO_TCP: {
         const seg = decodeTcp(ip, !trusted);
@@ -230,7 +243,7 @@ export class Stack {
       this.sendTcp(ip.src, { srcPort: l.port, dstPort: seg.srcPort, ...cookieSynAck(cfg, seg, isn, now) });
       return;
     }
-    const conn = new Connection(cfg, iss ?? this.isnGen.isn(now, this.addr, l.port, ip.src, seg.srcPort), now, this.counters);
+    const conn = new Connection(cfg, iss ?? this.isnGen.isn(now, ip.dst, l.port, ip.src, seg.srcPort), now, this.counters);
     const ep = this.addPassive(conn, ip, seg, l);
     conn.acceptSyn(seg, now);
     this.flush(ep);
@@ -256,7 +269,7 @@ export class Stack {
   /** Enter a passive connection in the table, counted in the listener's queue
    * until its 'established' event hands it over (dispatch). */
   private addPassive(conn: Connection, ip: IPv4Packet, seg: TcpSegment, l: Listener): TcpEndpoint {
-    const ep = new TcpEndpoint(this, conn, this.addr, l.port, ip.src, seg.srcPort);
+    const ep = new TcpEndpoint(this, conn, ip.dst, l.port, ip.src, seg.srcPort);
     ep.listener = l;
     l.pending++;
     this.endpoints.set(ep.key, ep);
@@ -290,8 +303,10 @@ export class Stack {
     }
     const now = this.now();
     const cfg = tcp ? { ...this.tcpConfig, ...tcp } : this.tcpConfig;
-    const conn = new Connection(cfg, this.isnGen.isn(now, this.addr, port, remoteAddr, remotePort), now, this.counters);
-    const ep = new TcpEndpoint(this, conn, this.addr, port, remoteAddr, remotePort);
+    // Like Linux: a connection to 127.x comes from 127.0.0.1, and stays inside the stack.
+    const local = isLoopbackNet(remoteAddr) ? '127.0.0.1' : this.addr;
+    const conn = new Connection(cfg, this.isnGen.isn(now, local, port, remoteAddr, remotePort), now, this.counters);
+    const ep = new TcpEndpoint(this, conn, local, port, remoteAddr, remotePort);
     this.endpoints.set(ep.key, ep);
     this.lastEp = null; // never a stale connection for this 4-tuple
     this.counters.inc('tcp_active_opens');
@@ -335,9 +350,12 @@ export class Stack {
   }
 
   /**
-   * Send what a connection produced, hand its events to its owner, and re-arm
-   * its timer. Re-entrant calls (an event handler writing) are folded into
-   * the outer loop.
+   * Send what a connection produced, do the stack's own part of its events
+   * (listeners, the connection table), re-arm its timer, and queue the
+   * events for its owner. Owners (user code) run on the next tick, after the
+   * packet or call has been processed completely: a handler that throws
+   * reaches the process as an uncaught exception, like a throwing listener
+   * on a net.Socket, and can neither corrupt the stack nor lose its events.
    */
   flush(ep: TcpEndpoint): void {
     if (ep.flushing) return;
@@ -358,26 +376,113 @@ export class Stack {
       ep.flushing = false;
     }
     this.reschedule(ep);
+    if (this.deliveries.length > 0 && !this.deliveryScheduled) {
+      this.deliveryScheduled = true;
+      process.nextTick(this.deliverNow);
+    }
   }
 
   private dispatch(ep: TcpEndpoint, ev: ConnEvent): void {
     if (ev.type === 'state') {
       for (const o of this.stateObservers) o(ep, ev.from, ev.to, ev.cause);
+      if (ep.holdsRef && (ev.to === 'FIN_WAIT_2' || ev.to === 'TIME_WAIT' || ev.to === 'CLOSED')) this.releaseOrphan(ep);
     } else if (ev.type === 'established' && ep.listener !== null) {
       const l = ep.listener;
       ep.listener = null;
       l.pending--;
-      if (this.listeners.get(l.port) === l) l.onConnection(ep);
+      if (this.listeners.get(l.port) === l) ep.acceptBy = l;
       else ep.conn.abort(this.now()); // the server closed meanwhile: refuse like Linux
     } else if (ev.type === 'closed') {
       this.removeEndpoint(ep);
     }
-    ep.handler?.onEvent(ev);
+    if (ep.handler !== null || ep.acceptBy !== null) this.deliveries.push(ep, ev);
+  }
+
+  /** Hand queued events to their owners, in order. */
+  private deliver(): void {
+    this.deliveryScheduled = false;
+    while (this.deliveries.length > 0) {
+      const batch = this.deliveries;
+      this.deliveries = [];
+      let i = 0;
+      try {
+        for (; i < batch.length; i += 2) {
+          const ep = batch[i] as TcpEndpoint;
+          const ev = batch[i + 1] as ConnEvent;
+          if (ev.type === 'established' && ep.acceptBy !== null) {
+            const l = ep.acceptBy;
+            ep.acceptBy = null;
+            if (this.listeners.get(l.port) === l) l.onConnection(ep);
+            else if (!ep.removed) ep.abort();
+          }
+          ep.handler?.onEvent(ev);
+        }
+      } finally {
+        if (i < batch.length) {
+          // A handler threw: the rest still goes out, on the next tick.
+          this.deliveries = batch.slice(i + 2).concat(this.deliveries);
+          if (this.deliveries.length > 0 && !this.deliveryScheduled) {
+            this.deliveryScheduled = true;
+            process.nextTick(this.deliverNow);
+          }
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ keep-alive
+
+  /** A socket, server or orphan that keeps the process alive (Node's ref'd handle). */
+  holdRef(): void {
+    if (++this.refs === 1) this.updateRef();
+  }
+
+  releaseRef(): void {
+    if (--this.refs === 0) this.updateRef();
+  }
+
+  /** Keep the process alive while the stack is open, even with no sockets (a host that only answers ping). */
+  ref(): this {
+    if (!this.stackRef) {
+      this.stackRef = true;
+      this.holdRef();
+    }
+    return this;
+  }
+
+  unref(): this {
+    if (this.stackRef) {
+      this.stackRef = false;
+      this.releaseRef();
+    }
+    return this;
+  }
+
+  private updateRef(): void {
+    if (this.closed) return;
+    if (this.refs > 0) this.link.ref?.();
+    else this.link.unref?.();
+  }
+
+  /** EndpointOwner: the handler let go; an orphan with data or FIN in flight keeps the process alive. */
+  orphaned(ep: TcpEndpoint): void {
+    const s = ep.conn.state;
+    if (!ep.holdsRef && !ep.removed && s !== 'FIN_WAIT_2' && s !== 'TIME_WAIT' && s !== 'CLOSED') {
+      ep.holdsRef = true;
+      this.holdRef();
+    }
+  }
+
+  private releaseOrphan(ep: TcpEndpoint): void {
+    if (!ep.holdsRef) return;
+    ep.holdsRef = false;
+    this.releaseRef();
   }
 
   private removeEndpoint(ep: TcpEndpoint): void {
     if (ep.removed) return;
     ep.removed = true;
+    this.releaseOrphan(ep);
     if (this.lastEp === ep) this.lastEp = null;
     if (ep.listener !== null) {
       ep.listener.pending--;
@@ -416,6 +521,7 @@ export class Stack {
       { srcPort: ep.localPort, dstPort: ep.remotePort, seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options },
       seg.payload,
       seg.gsoSize,
+      ep.localAddr,
     );
   }
 
@@ -443,21 +549,46 @@ export class Stack {
             window: 0,
           };
     this.counters.inc('tcp_rst_sent');
-    this.sendTcp(ip.src, tcp);
+    this.sendTcp(ip.src, tcp, undefined, 0, ip.dst);
   }
 
-  /** Build and send one TCP segment from our address to `dst`. With
+  /** Build and send one TCP segment from `src` (our address) to `dst`. With
    * offload the device completes the checksum and cuts a super-segment
    * (gsoSize > 0) into segments of gsoSize bytes. */
-  sendTcp(dst: string, tcp: TcpFields, payload?: Buffer, gsoSize = 0): void {
+  sendTcp(dst: string, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addr): void {
     if (this.closed) return;
-    const ipf: IPv4Fields = { src: this.addr, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: true };
-    const n = writeTcpPacket(this.txHeader, ipf, tcp, payload, this.offload);
+    const local = dst === this.addr || isLoopbackNet(dst);
+    const ipf: IPv4Fields = { src, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: true };
+    const n = writeTcpPacket(this.txHeader, ipf, tcp, payload, this.offload && !local);
     this.counters.inc('tcp_out');
     this.counters.inc('ip_out');
+    const header = (this.txViews[n] ??= this.txHeader.subarray(0, n));
+    if (local) return this.loopback(joinPacket(header, payload));
     if (gsoSize > 0) this.counters.inc('tcp_gso_out');
-    this.link.send((this.txViews[n] ??= this.txHeader.subarray(0, n)), payload, gsoSize);
+    this.link.send(header, payload, gsoSize);
   }
+
+  /**
+   * Packets to ourselves (127.0.0.0/8 or our own address) never touch the
+   * link, as on Linux's lo: they come back in as one batch a moment later,
+   * through the same receive path. So connect({ host: 'localhost' }) reaches
+   * the stack's own listeners, like node:net on a host.
+   */
+  private loopback(packet: Buffer): void {
+    this.counters.inc('ip_loopback');
+    this.loopQueue.push(packet);
+    if (this.loopScheduled) return;
+    this.loopScheduled = true;
+    this.clock.at(this.clock.now(), () => {
+      this.loopScheduled = false;
+      const batch = this.loopQueue;
+      this.loopQueue = [];
+      this.receiveBatch(batch, undefined, true);
+    });
+  }
+
+  private loopQueue: Buffer[] = [];
+  private loopScheduled = false;
 
   /** Send a complete IPv4 packet we built elsewhere. */
   sendRaw(packet: Buffer): void {
@@ -471,14 +602,80 @@ export class Stack {
     return this.ipId;
   }
 
-  /** Stop: every connection is dropped without a word (the device goes away). */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const ep of [...this.endpoints.values()]) this.removeEndpoint(ep);
+  /**
+   * Stop, as a host's sockets stop when their process exits: listeners go
+   * away, every connection is closed like close(2) (FIN after its queued
+   * data, RST if received data is unread), and for up to `linger` ms the
+   * connections finish their exchange (our FIN acknowledged). Whatever is
+   * still unfinished then is reset, so no peer is left half-open, and the
+   * link closes. `linger: 0` resets unfinished connections at once (like
+   * SO_LINGER 0) and closes the link before returning. Resolves once the
+   * link is closed; calling again returns the same promise.
+   */
+  close(opts: { linger?: number } = {}): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    const linger = Math.max(0, opts.linger ?? 1000);
     this.listeners.clear();
+    this.releaseAll(linger > 0);
+    if (linger === 0 || !this.hasUnfinished()) {
+      this.shutdown();
+      this.closing = Promise.resolve();
+      return this.closing;
+    }
+    this.holdRef(); // the wait keeps the process alive
+    const deadline = this.clock.now() + linger;
+    this.closing = new Promise<void>((resolve) => {
+      const check = (): void => {
+        const now = this.clock.now();
+        if (now < deadline && this.hasUnfinished()) {
+          this.clock.at(Math.min(deadline, now + 10), check);
+          return;
+        }
+        this.shutdown();
+        resolve();
+      };
+      check();
+    });
+    return this.closing;
+  }
+
+  /** Close(2) every connection that still has an owner or none yet (SYN_RECEIVED). */
+  protected releaseAll(graceful: boolean): void {
+    for (const ep of [...this.endpoints.values()]) {
+      if (ep.conn.orphaned) continue;
+      if (graceful) ep.release();
+      else ep.abort();
+    }
+  }
+
+  /** A connection whose FIN is not through yet: its peer could be left half-open. */
+  private hasUnfinished(): boolean {
+    for (const ep of this.endpoints.values()) if (unfinished(ep)) return true;
+    return false;
+  }
+
+  /** Reset what is unfinished, forget everything, close the link. */
+  private shutdown(): void {
+    if (this.closed) return;
+    for (const ep of [...this.endpoints.values()]) {
+      if (unfinished(ep)) ep.abort();
+      this.removeEndpoint(ep);
+    }
+    this.closed = true;
     this.link.close();
   }
+
+  private closing: Promise<void> | null = null;
+}
+
+/** 127.0.0.0/8, the loopback net: never seen on a link (RFC 1122 §3.2.1.3 (g)). */
+function isLoopbackNet(addr: string): boolean {
+  return addr.startsWith('127.');
+}
+
+function unfinished(ep: TcpEndpoint): boolean {
+  const s = ep.conn.state;
+  return s !== 'FIN_WAIT_2' && s !== 'TIME_WAIT' && s !== 'CLOSED';
 }
 
 /** SEG.LEN: payload octets plus one for SYN and one for FIN (RFC 9293 §3.4). */

@@ -18,8 +18,14 @@ export interface TcpConfig {
   /** SYN,ACK retransmissions of a passive open before it is dropped (Linux
    * tcp_synack_retries = 5: resent at 1, 3, 7, 15, 31 s, gone at 63 s). */
   synAckRetries: number;
-  /** Data retransmissions before ETIMEDOUT (Linux tcp_retries2 = 15). */
+  /** Data retransmissions before ETIMEDOUT (Linux tcp_retries2 = 15); also
+   * unanswered zero-window probes. */
   retries: number;
+  /** Retransmissions or unanswered probes of an orphan (the application
+   * closed its socket) before it is given up (Linux tcp_orphan_retries: 8). */
+  orphanRetries: number;
+  /** How long an orphan waits in FIN_WAIT_2 for the peer's FIN (Linux tcp_fin_timeout: 60 s). */
+  finTimeout: number;
   /** Delayed ACK timeout in ms (RFC 9293 §3.8.6.3: under 0.5 s; Linux: 40 ms min, 200 ms max). */
   delayedAck: number;
   /** Offer window scaling in SYNs (RFC 7323 §2). */
@@ -55,6 +61,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   synRetries: 6,
   synAckRetries: 5,
   retries: 15,
+  orphanRetries: 8,
+  finTimeout: 60_000,
   delayedAck: 40,
   windowScaling: true,
   sack: true,

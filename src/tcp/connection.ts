@@ -13,7 +13,6 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type TcpOptions, type TcpS
 import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbSender } from './sender.js';
-import { copyPayload } from './copy-pool.js';
 import { synWindow } from './options.js';
 
 export type { OutSegment, TcpErrorCode, ConnEvent, CounterSink } from './tcb.js';
@@ -134,15 +133,35 @@ export class Connection extends TcbSender {
     }
   }
 
+  /**
+   * The application closed its socket (close(2); Node's destroy()). Like
+   * Linux's tcp_close: received data it never read is lost, so the peer is
+   * told with a RST (RFC 1122 §4.2.2.13, RFC 2525 §2.17); otherwise this is
+   * a CLOSE, and the TCB lives on as an orphan until its data and FIN are
+   * through, with bounded patience (cfg.orphanRetries, cfg.finTimeout).
+   */
+  orphan(now: number): void {
+    this.now = now;
+    if (this.orphaned || this.state === 'CLOSED') return;
+    this.orphaned = true;
+    if (this.recvBuffer.readable > 0) {
+      this.counters.inc('tcp_abort_on_close');
+      this.abort(now, 'user close with unread data: RST (RFC 1122 §4.2.2.13, RFC 2525 §2.17)');
+      return;
+    }
+    this.close(now);
+    if (this.state === 'FIN_WAIT_2') this.finWait2At = now + this.cfg.finTimeout;
+  }
+
   /** ABORT (RFC 9293 §3.10.5): send RST if synchronized, forget everything. */
-  abort(now: number): void {
+  abort(now: number, cause = 'user abort: RST sent (RFC 9293 §3.10.5)'): void {
     this.now = now;
     const s = this.state;
     if (s === 'CLOSED') return;
     if (s === 'SYN_RECEIVED' || s === 'ESTABLISHED' || s === 'FIN_WAIT_1' || s === 'FIN_WAIT_2' || s === 'CLOSE_WAIT') {
       this.emitSegment(this.sndNxt, TCP_RST | TCP_ACK);
     }
-    this.setState('CLOSED', 'user abort: RST sent (RFC 9293 §3.10.5)');
+    this.setState('CLOSED', cause);
     this.destroy();
   }
 
@@ -326,6 +345,17 @@ export class Connection extends TcbSender {
     // Sixth (URG) is not supported: the urgent pointer is ignored, data is delivered inline.
     if (flags & TCP_URG) this.counters.inc('tcp_urg_ignored');
 
+    // New data after the application closed its socket would be lost
+    // silently: RST <SEQ=SEG.ACK>, as Linux (TCPAbortOnData) and RFC 1122
+    // §4.2.2.13 say.
+    if (this.orphaned && payload.length > 0) {
+      this.counters.inc('tcp_abort_on_data');
+      this.sendReset(seg.ack);
+      this.setState('CLOSED', 'rcv data after the application closed: RST (RFC 1122 §4.2.2.13)');
+      this.destroy();
+      return;
+    }
+
     // Seventh and eighth: segment text and FIN.
     if (payload.length > 0 || fin) this.processText(seq, payload, fin, now);
     this.transmit(now);
@@ -402,9 +432,12 @@ export class Connection extends TcbSender {
       this.sendChallengeAck(now, 'ack');
       return false;
     }
+    this.probesOut = 0; // the peer answers (Linux resets icsk_probes_out on every ACK)
     // SACK blocks first (RFC 6675 §5): blocks at or below the new SND.UNA are D-SACKs.
     let freshSack = 0;
     let dsack = false;
+    // But before them, the receiver may have dropped what it SACKed (RFC 2018 §8).
+    const reneged = this.sackOk && seqGt(ack, this.sndUna) && this.recovery.checkReneging(ack, this.counters);
     if (seqGt(ack, this.sndUna)) this.recovery.learnReordering(this.sndUna, ack, this.effMss, this.counters);
     if (this.sackOk && seg.options.sack !== undefined) {
       const r = this.recovery.scoreboard.update(seg.options.sack, seqGt(ack, this.sndUna) ? ack : this.sndUna, this.sndNxt);
@@ -414,6 +447,7 @@ export class Connection extends TcbSender {
     }
     if (seqGt(ack, this.sndUna)) {
       this.ackSynOrData(ack, now, seg.options.tsEcr, dsack);
+      if (reneged) this.armRenegingTimer(now);
     } else if (ack === this.sndUna) {
       // A duplicate ACK (RFC 5681 §2; with SACK, one bringing new SACK information, RFC 6675 §2).
       const outstanding = this.sndUna !== this.sndNxt;
@@ -431,7 +465,10 @@ export class Connection extends TcbSender {
     const ourFinAcked = this.ourFinAcked();
     switch (this.state) {
       case 'FIN_WAIT_1':
-        if (ourFinAcked) this.setState('FIN_WAIT_2', 'rcv ACK of our FIN (RFC 9293 §3.10.7.4)');
+        if (ourFinAcked) {
+          this.setState('FIN_WAIT_2', 'rcv ACK of our FIN (RFC 9293 §3.10.7.4)');
+          if (this.orphaned) this.finWait2At = now + this.cfg.finTimeout;
+        }
         break;
       case 'CLOSING':
         if (ourFinAcked) this.enterTimeWait(now, 'rcv ACK of our FIN in CLOSING: wait 2MSL (RFC 9293 §3.10.7.4)');
@@ -464,10 +501,10 @@ export class Connection extends TcbSender {
       // Out of order: keep it (bounded by the window) and ACK at once (RFC 5681 §4.2).
       // A copy of data we already hold is reported as a D-SACK (RFC 2883 §4.2).
       const end = seqAdd(seq, payload.length);
-      if (this.sackOk && payload.length > 0 && this.recvBuffer.sackRanges().some(([a, b]) => seqLe(a, seq) && seqLe(end, b))) this.dsack = [seq, end];
-      if (payload.length > 0) this.sackRecency = [seq, ...this.sackRecency.slice(0, 7)];
-      if (this.recvBuffer.used + payload.length <= this.rcvLimit()) this.recvBuffer.storeOutOfOrder(seq, payload, fin);
-      else this.counters.inc('tcp_rcvbuf_full');
+      if (this.sackOk && payload.length > 0 && this.recvBuffer.holds(seq, end)) this.dsack = [seq, end];
+      if (payload.length > 0) this.noteSackArrival(seq);
+      if (this.recvBuffer.used + payload.length > this.rcvLimit()) this.counters.inc('tcp_rcvbuf_full');
+      else if (!this.recvBuffer.storeOutOfOrder(seq, payload, fin)) this.counters.inc('tcp_ofo_dropped');
       this.counters.inc('tcp_out_of_order');
       this.sendAck(now);
       return;
@@ -481,8 +518,8 @@ export class Connection extends TcbSender {
         gotFin = false;
         this.counters.inc('tcp_rcvbuf_full');
       }
-      // Copy: the link may reuse the packet buffer after this batch.
-      this.recvBuffer.pushReady(copyPayload(payload));
+      // Copied: the link may reuse the packet buffer after this batch.
+      this.recvBuffer.pushInOrder(payload);
       this.rcvNxt = seqAdd(this.rcvNxt, payload.length);
       const drained = this.recvBuffer.drainInOrder(this.rcvNxt);
       this.rcvNxt = drained.rcvNxt;
@@ -538,7 +575,7 @@ export class Connection extends TcbSender {
 
   private enterTimeWait(now: number, cause: string): void {
     this.setState('TIME_WAIT', cause);
-    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = Infinity;
+    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.finWait2At = Infinity;
     this.timeWaitAt = now + 2 * this.cfg.msl;
   }
 }

@@ -160,8 +160,23 @@ export class LossRecovery {
     this.inflation = 0;
     this.retransmitHead = false;
     // RFC 6675 §5.1 relaxes RFC 2018 §8: the scoreboard may be kept after a
-    // timeout, and Linux keeps it (receivers do not renege in practice), so
-    // what the peer already holds is not sent again.
+    // timeout, and Linux keeps it, so what the peer already holds is not sent
+    // again. A receiver that did drop SACKed data is caught by checkReneging.
+  }
+
+  /**
+   * SACK reneging (RFC 2018 §8): a new cumulative ACK that stops at data the
+   * receiver SACKed means it dropped that data (Linux prunes its
+   * out-of-order queue under memory pressure). Its marks are then wrong, and
+   * kept across a timeout (see onTimeout) they would keep those bytes from
+   * ever being resent: forget them all, as Linux (tcp_check_sack_reneging)
+   * does. Called before the ACK's own blocks are taken.
+   */
+  checkReneging(ack: number, counters: { inc(name: string): void }): boolean {
+    if (!this.scoreboard.isSacked(ack)) return false;
+    this.scoreboard.clear();
+    counters.inc('tcp_sack_reneging');
+    return true;
   }
 
   /** RFC 6675 §4 IsLost(SeqNum); in the loss phase everything unSACKed below the recovery point is. */

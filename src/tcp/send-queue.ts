@@ -1,24 +1,68 @@
 /**
  * The send buffer: bytes from SND.UNA on, both sent-but-unacknowledged and not
- * yet sent (RFC 9293 §3.3.1, send sequence space). Stored as the caller's own
- * Buffers, never copied on write; a segment is a view into one chunk unless it
- * spans chunks, and only then is it joined.
+ * yet sent (RFC 9293 §3.3.1, send sequence space).
+ *
+ * push() copies the caller's bytes in, as the kernel does on write(2):
+ * node:net lets a caller reuse its Buffer as soon as the write callback has
+ * run, which is long before the bytes are acknowledged (calling back only at
+ * the ACK would leave one write in flight per round trip). The bytes are
+ * packed into blocks that only ever grow at their end, so a segment is a view
+ * of one block (joined by a copy only where it spans two), and a view handed
+ * to a link stays valid after the bytes are acknowledged.
  */
+import { SlabAllocator } from '../wire/slab.js';
+
+/** Blocks start small (a chatty connection holds little) and grow with the
+ * queue up to MAX_BLOCK, so bulk data rarely spans two blocks. */
+const MIN_BLOCK = 4 * 1024;
+const MAX_BLOCK = 256 * 1024;
+/** Blocks up to this size are carved from shared slabs (one allocation per 16). */
+const SLAB_BLOCK_MAX = 16 * 1024;
+const slabs = new SlabAllocator(64 * 1024, SLAB_BLOCK_MAX);
+
 export class SendQueue {
+  /** Views of the bytes held, in order; the last may still grow into `tail`. */
   private chunks: Buffer[] = [];
   /** Offset of SND.UNA inside chunks[0]. */
   private head = 0;
   private total = 0;
+  /** The block that receives the next bytes, and how much of it is used. */
+  private tail: Buffer | null = null;
+  private tailUsed = 0;
 
   /** Bytes held (unacknowledged + unsent). */
   get length(): number {
     return this.total;
   }
 
-  push(data: Buffer): void {
-    if (data.length === 0) return;
-    this.chunks.push(data);
-    this.total += data.length;
+  /** Copy `data` to the end of the queue. */
+  push(data: Uint8Array): void {
+    let off = 0;
+    while (off < data.length) {
+      if (this.tail === null || this.tailUsed === this.tail.length) this.newBlock(data.length - off);
+      const tail = this.tail!;
+      const start = this.tailUsed;
+      const n = Math.min(tail.length - start, data.length - off);
+      tail.set(data.subarray(off, off + n), start);
+      this.tailUsed = start + n;
+      off += n;
+      this.total += n;
+      const i = this.chunks.length - 1;
+      const last = this.chunks[i];
+      if (start > 0 && last !== undefined && last.buffer === tail.buffer && last.byteOffset + last.length === tail.byteOffset + start) {
+        // Still contiguous in the tail block: one longer view.
+        this.chunks[i] = tail.subarray(last.byteOffset - tail.byteOffset, this.tailUsed);
+      } else {
+        this.chunks.push(tail.subarray(start, this.tailUsed));
+      }
+    }
+  }
+
+  private newBlock(need: number): void {
+    let size = MIN_BLOCK;
+    while (size < need + this.total && size < MAX_BLOCK) size *= 2;
+    this.tail = slabs.alloc(size);
+    this.tailUsed = 0;
   }
 
   /** Bytes [offset, offset+len) counted from SND.UNA. */
@@ -47,6 +91,11 @@ export class SendQueue {
   consume(n: number): void {
     n = Math.min(n, this.total);
     this.total -= n;
+    if (this.total === 0) {
+      // Nothing left: an idle connection holds no block.
+      this.clear();
+      return;
+    }
     n += this.head;
     let drop = 0;
     while (drop < this.chunks.length && n >= this.chunks[drop]!.length) {
@@ -61,5 +110,7 @@ export class SendQueue {
     this.chunks = [];
     this.head = 0;
     this.total = 0;
+    this.tail = null;
+    this.tailUsed = 0;
   }
 }

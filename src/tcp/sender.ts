@@ -233,7 +233,7 @@ export abstract class TcbSender extends Tcb {
 
   /** Earliest time at which onTimer has work to do. */
   nextDeadline(): number {
-    return Math.min(this.rtoAt, this.ptoAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt);
+    return Math.min(this.rtoAt, this.ptoAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt, this.finWait2At);
   }
 
   /**
@@ -282,6 +282,15 @@ export abstract class TcbSender extends Tcb {
       this.destroy();
       return;
     }
+    if (this.finWait2At <= now) {
+      // Nobody will read what the peer might still send, and the peer may
+      // never close: Linux gives an orphan tcp_fin_timeout, then forgets it
+      // (a later segment from the peer gets a RST).
+      this.counters.inc('tcp_fin_wait2_timeouts');
+      this.setState('CLOSED', 'orphan waited tcp_fin_timeout in FIN_WAIT_2: forget it (Linux tcp_fin_timeout)');
+      this.destroy();
+      return;
+    }
     if (this.rtoAt <= now) this.retransmissionTimeout(now);
     if (this.state === 'CLOSED') return;
     if (this.ptoAt <= now) this.probeTimeout(now);
@@ -309,6 +318,23 @@ export abstract class TcbSender extends Tcb {
       this.sendData(0, usable, usable === this.sendQueue.length && this.finQueued, now);
       return;
     }
+    // Bounded patience (Linux tcp_probe_timer): an orphan stops once the probe
+    // interval reached the maximum RTO or its probes go unanswered; the peer
+    // is alive and may be waiting for us, so it is told with a RST. A live
+    // socket gives up only when the peer stops answering (tcp_retries2).
+    if (this.orphaned && (this.probesOut >= this.cfg.orphanRetries || this.persistInterval() >= this.cfg.rto.maxRto)) {
+      this.counters.inc('tcp_orphan_gave_up');
+      this.emitSegment(this.sndNxt, TCP_RST | TCP_ACK);
+      this.setState('CLOSED', `orphan still facing a zero window after ${this.persistBackoff} probes: RST (Linux tcp_orphan_retries)`);
+      this.destroy();
+      return;
+    }
+    if (this.probesOut >= this.cfg.retries) {
+      this.counters.inc('tcp_timeouts_gave_up');
+      this.fail('ETIMEDOUT', `no answer to ${this.probesOut} zero-window probes: give up (RFC 9293 §3.8.6.1, Linux tcp_retries2)`);
+      return;
+    }
+    this.probesOut++;
     this.counters.inc('tcp_window_probes');
     this.emitSegment(seqAdd(this.sndUna, -1), TCP_ACK);
     this.persistBackoff++;
@@ -325,7 +351,8 @@ export abstract class TcbSender extends Tcb {
     if (this.sndUna === this.sndNxt) return;
     // A passive open gives up sooner than an active one, as Linux's request socks do.
     const s = this.state;
-    const limit = s === 'SYN_RECEIVED' && this.passiveOpen ? this.cfg.synAckRetries : s === 'SYN_SENT' || s === 'SYN_RECEIVED' ? this.cfg.synRetries : this.cfg.retries;
+    let limit = s === 'SYN_RECEIVED' && this.passiveOpen ? this.cfg.synAckRetries : s === 'SYN_SENT' || s === 'SYN_RECEIVED' ? this.cfg.synRetries : this.cfg.retries;
+    if (this.orphaned) limit = Math.min(limit, this.cfg.orphanRetries); // Linux tcp_write_timeout
     const userTimedOut = this.cfg.userTimeout > 0 && now - this.unackedSince >= this.cfg.userTimeout;
     if (this.retries >= limit || userTimedOut) {
       this.counters.inc('tcp_timeouts_gave_up');
@@ -356,6 +383,16 @@ export abstract class TcbSender extends Tcb {
       this.transmit(now);
     }
     this.armRto(now);
+  }
+
+  /**
+   * After SACK reneging, the retransmission timer fires soon rather than
+   * after a whole RTO, like Linux (max(SRTT/16, 10 ms)): the timeout then
+   * resends from SND.UNA what the receiver no longer holds.
+   */
+  protected armRenegingTimer(now: number): void {
+    this.rtoAt = Math.min(this.rtoAt, now + Math.max(this.rtt.srtt / 16, 10));
+    this.ptoAt = Infinity;
   }
 
   /** RFC 6298 §5.1/5.3, clamped so a user timeout fires on time (as Linux does). */

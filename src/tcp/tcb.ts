@@ -55,6 +55,9 @@ export interface CounterSink {
 
 const NO_COUNTERS: CounterSink = { inc() {} };
 
+/** Recent out-of-order arrivals remembered for the order of SACK blocks (two ACKs' worth). */
+const SACK_RECENCY = 8;
+
 export abstract class Tcb {
   state: TcpState = 'CLOSED';
   readonly out: OutSegment[] = [];
@@ -133,10 +136,19 @@ export abstract class Tcb {
   timeWaitAt = Infinity;
   /** Tail loss probe timer (RFC 8985 §7). */
   ptoAt = Infinity;
+  /** FIN_WAIT_2 timer of an orphan (Linux tcp_fin_timeout). */
+  finWait2At = Infinity;
+  /**
+   * The application closed its socket (close(2); Node's destroy()): nothing
+   * more is read, and the TCB finishes on its own, with bounded patience.
+   */
+  orphaned = false;
   readonly tlp = new TailLossProbe();
 
   protected retries = 0;
   protected persistBackoff = 0;
+  /** Zero-window probes sent since the peer last answered (Linux icsk_probes_out). */
+  protected probesOut = 0;
   protected keepAliveProbes = 0;
   /** Full-sized segments received since we last sent an ACK. */
   protected unackedSegments = 0;
@@ -225,7 +237,8 @@ export abstract class Tcb {
    * SACK blocks for an outgoing ACK (RFC 2018 §4): a D-SACK first if we just
    * got a duplicate (RFC 2883), then the blocks in order of their latest
    * arrival, newest first (so recently reported blocks are repeated), then
-   * any others, highest first.
+   * any others, highest first. O(k log n): a tree lookup per block, however
+   * many ranges a peer made us hold.
    */
   protected sackBlocks(max: number): Array<[number, number]> {
     const out: Array<[number, number]> = [];
@@ -234,21 +247,28 @@ export abstract class Tcb {
       out.push(this.dsack);
       this.dsack = null;
     }
-    const ranges = this.recvBuffer.sackRanges();
-    const used = new Set<number>();
+    const buf = this.recvBuffer;
+    const used: number[] = [];
     const live: number[] = [];
     for (const seq of this.sackRecency) {
-      const i = ranges.findIndex(([a, b]) => seqLe(a, seq) && seqLt(seq, b));
-      if (i < 0) continue; // filled meanwhile
+      const r = buf.rangeAt(seq);
+      if (r === null) continue; // filled meanwhile
       live.push(seq);
-      if (!used.has(i) && out.length < max) {
-        used.add(i);
-        out.push(ranges[i]!);
+      if (out.length < max && !used.includes(r[0])) {
+        used.push(r[0]);
+        out.push(r);
       }
     }
     this.sackRecency = live;
-    for (let i = ranges.length - 1; i >= 0 && out.length < max; i--) if (!used.has(i)) out.push(ranges[i]!);
+    for (let r = buf.lastRange(); r !== null && out.length < max; r = buf.rangeBelow(r[0])) if (!used.includes(r[0])) out.push(r);
     return out;
+  }
+
+  /** Out-of-order data arrived at `seq`: its block is reported first from now on. */
+  protected noteSackArrival(seq: number): void {
+    const recent = this.sackRecency;
+    if (recent.length >= SACK_RECENCY) recent.pop();
+    recent.unshift(seq);
   }
 
   /** Data bytes in flight (RFC 5681 FlightSize): neither our SYN nor our FIN counts. */
@@ -361,7 +381,7 @@ export abstract class Tcb {
   /** Delete the TCB (RFC 9293: "enter the CLOSED state and delete the TCB"). */
   protected destroy(): void {
     this.state = 'CLOSED';
-    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = Infinity;
+    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = this.finWait2At = Infinity;
     this.sendQueue.clear();
     this.events.push({ type: 'closed' });
   }

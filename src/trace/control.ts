@@ -13,7 +13,7 @@
  * (connection refused).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { accessSync, constants, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Stack } from '../stack/stack.js';
@@ -70,6 +70,19 @@ function freePath(dir: string): string {
   }
 }
 
+/**
+ * This process's network namespace ('net:[4026531840]'), or '' if unknown.
+ * Control sockets live on the file system, which namespaces share; netstat
+ * shows only the stacks of its own namespace, as netstat(8) does.
+ */
+export function netnsId(): string {
+  try {
+    return readlinkSync('/proc/self/ns/net');
+  } catch {
+    return '';
+  }
+}
+
 /** The rows of `{"cmd":"sockets"}`: listeners, then every connection (TIME_WAIT included). */
 export function socketRows(stack: Stack): SocketRow[] {
   const rows: SocketRow[] = [];
@@ -102,7 +115,7 @@ export function answer(stack: Stack, program: string, line: string): string {
       return JSON.stringify({ ok: false, error: 'request is not JSON' });
     }
     const cmd = typeof req === 'object' && req !== null && 'cmd' in req ? (req as { cmd: unknown }).cmd : undefined;
-    const head = { pid: process.pid, program, addr: stack.addr };
+    const head = { pid: process.pid, program, addr: stack.addr, netns: netnsId() };
     if (cmd === 'sockets') {
       const body: StackSockets = { ...head, sockets: socketRows(stack) };
       return JSON.stringify({ ok: true, ...body });

@@ -34,6 +34,8 @@ export interface StackSockets {
   pid: number;
   program: string;
   addr: string;
+  /** The stack's network namespace (`readlink /proc/self/ns/net`). */
+  netns?: string;
   sockets: SocketRow[];
 }
 
@@ -42,6 +44,8 @@ export interface StackStats {
   pid: number;
   program: string;
   addr: string;
+  /** The stack's network namespace (`readlink /proc/self/ns/net`). */
+  netns?: string;
   counters: Record<string, number>;
 }
 

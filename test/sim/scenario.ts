@@ -295,7 +295,7 @@ export async function runParams(p: ScenarioParams, opts: ScenarioOptions = {}): 
   };
 
   const server = b.createServer({ allowHalfOpen: p.allowHalfOpen, noDelay: p.noDelay }, (sock) => {
-    const c = byPort.get(sock.remotePort);
+    const c = byPort.get(sock.remotePort!);
     if (c === undefined) {
       fail(`server accepted an unknown connection from port ${sock.remotePort}`);
       return;
@@ -332,7 +332,7 @@ export async function runParams(p: ScenarioParams, opts: ScenarioOptions = {}): 
       }
       if (opts.ephemeralPorts) {
         byPort.delete(c.plan.localPort);
-        byPort.set(sock.localPort, c);
+        byPort.set(sock.localPort!, c);
       }
       attach(c.a, sock, c, c.plan.pauseA, r);
       const write = (): void =>
@@ -466,8 +466,8 @@ export async function runParams(p: ScenarioParams, opts: ScenarioOptions = {}): 
     failure = `${failure} | ${states} | live A=${count(a)} B=${count(b)}`;
   }
   server.close();
-  a.close();
-  b.close();
+  void a.close({ linger: 0 });
+  void b.close({ linger: 0 });
   const result: Result = {
     seed: p.seed,
     name: p.name,

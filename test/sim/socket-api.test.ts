@@ -7,7 +7,7 @@ import type { Socket } from '../../src/socket/socket.js';
 
 type CodedError = Error & { code?: string; syscall?: string };
 
-test('destroy() aborts with RST: the peer sees ECONNRESET', async () => {
+test('resetAndDestroy() aborts with RST: the peer sees ECONNRESET', async () => {
   const sim = simPair();
   let srv: Socket | null = null;
   sim.b.createServer((s) => { srv = s; s.resume(); }).listen(80);
@@ -16,7 +16,7 @@ test('destroy() aborts with RST: the peer sees ECONNRESET', async () => {
   let err: CodedError | null = null;
   srv!.on('error', (e: CodedError) => { err = e; });
   const rstBefore = sim.a.counters.get('tcp_rst_sent');
-  c.destroy();
+  c.resetAndDestroy();
   assert.ok(await sim.until(() => err !== null, 1000));
   assert.is(err!.code, 'ECONNRESET');
   assert.is(err!.message, 'read ECONNRESET');
@@ -44,7 +44,7 @@ test('an established connection whose peer vanishes: read ETIMEDOUT after the da
   sim.b.createServer((s) => { srv = s; s.resume(); }).listen(80);
   const c = sim.a.connect(80, B_ADDR);
   await sim.until(() => srv !== null && c.readyState === 'open', 1000);
-  sim.b.close(); // the peer host disappears without a word
+  sim.b.link.close(); // the peer host disappears without a word
   let err: CodedError | null = null;
   c.on('error', (e: CodedError) => { err = e; });
   c.write('anyone there?');
@@ -149,7 +149,7 @@ test('congestion control is chosen per stack and per socket (--cc)', async () =>
   const c = sim.a.connect({ port: 80, host: B_ADDR });
   const d = sim.a.connect({ port: 80, host: B_ADDR, cc: 'cubic' });
   await sim.until(() => srv !== null && c.readyState === 'open' && d.readyState === 'open', 1000);
-  const name = (s: Socket): string => s.congestionControl;
+  const name = (s: Socket): string | undefined => s.congestionControl;
   assert.is(name(c), 'newreno', 'the stack default');
   assert.is(name(d), 'cubic', 'chosen for this socket');
   assert.is(name(srv!), 'cubic', 'chosen for the server');

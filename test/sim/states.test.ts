@@ -37,7 +37,7 @@ test('simultaneous close: FIN_WAIT_1 -> CLOSING -> TIME_WAIT on both sides', asy
   const a = sim.a.connect({ port: 80, host: B_ADDR, allowHalfOpen: true });
   a.resume();
   await sim.until(() => srv !== null, 1000);
-  const sa = track(sim.a, a.localPort);
+  const sa = track(sim.a, a.localPort!);
   const sb = track(sim.b, 80);
   a.end();
   srv!.end();
@@ -82,11 +82,11 @@ test('ephemeral ports skip a 4-tuple that is still in TIME_WAIT', async () => {
   await sim.until(() => c.tcpState === 'ESTABLISHED', 1000);
   c.end();
   await sim.until(() => c.tcpState === 'TIME_WAIT', 1000);
-  const used = new Set<number>([c.localPort]);
+  const used = new Set<number>([c.localPort!]);
   for (let i = 0; i < 50; i++) {
     const d = sim.a.connect({ port: 80, host: B_ADDR });
-    assert.not.ok(used.has(d.localPort), `port ${d.localPort} reused while in TIME_WAIT`);
-    used.add(d.localPort);
+    assert.not.ok(used.has(d.localPort!), `port ${d.localPort} reused while in TIME_WAIT`);
+    used.add(d.localPort!);
     d.destroy();
   }
 });

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { TCP_ACK, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
 import { TokenBucket } from '../../../src/stack/rate-limit.js';
 import type { TcpEndpoint } from '../../../src/stack/endpoint.js';
-import { asTcp, rig, tcp } from './rig.js';
+import { asTcp, delivered, rig, tcp } from './rig.js';
 
 /** `n` SYNs to closed port 81 from distinct ports, as one batch. */
 const strays = (n: number, from = 30000): Buffer[] => Array.from({ length: n }, (_, i) => tcp({ flags: TCP_SYN, srcPort: from + i, dstPort: 81, seq: i }));
@@ -49,12 +49,13 @@ test('stray ACKs count against the same budget; the limit is configurable (0: no
   assert.is(free.stack.counters.get('tcp_rst_ratelimited'), 0);
 });
 
-test('a connection\'s own RST (abort) is not limited by it', () => {
+test('a connection\'s own RST (abort) is not limited by it', async () => {
   const r = rig({}, 0);
   const accepted: TcpEndpoint[] = [];
   r.stack.openListener(80, 8, (e) => accepted.push(e));
   const synAck = asTcp(r.inject(tcp({ flags: TCP_SYN, srcPort: 40000, seq: 100 }))[0]!).seg;
   r.inject(tcp({ flags: TCP_ACK, srcPort: 40000, seq: 101, ack: (synAck.seq + 1) >>> 0 }));
+  await delivered();
   assert.is(accepted.length, 1, 'accepted');
   assert.is(r.inject(...strays(250)).length, 200);
   accepted[0]!.abort();

@@ -43,6 +43,11 @@ export function rig(opts: Partial<StackOptions> = {}, settleMs = 10): Rig {
   };
 }
 
+/** Let the stack hand its events to their owners (it does so on the next tick, e.g. onConnection). */
+export function delivered(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A TCP segment from `src` (default the peer, port 40312) to us, port 80. */
 export function tcp(fields: Partial<TcpFields> & { flags: number }, payload?: Buffer, dst = US, src = PEER): Buffer {
   return buildTcpPacket(

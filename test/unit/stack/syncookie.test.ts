@@ -11,7 +11,7 @@ import { sipHash24, sipHashHi, sipKey } from '../../../src/stack/siphash.js';
 import { tsOffsetFor, tsValue } from '../../../src/tcp/timestamps.js';
 import { DEFAULT_TCP_CONFIG } from '../../../src/tcp/config.js';
 import type { TcpEndpoint } from '../../../src/stack/endpoint.js';
-import { asTcp, PEER, rig, tcp, US, type Rig } from './rig.js';
+import { asTcp, delivered, PEER, rig, tcp, US, type Rig } from './rig.js';
 
 const KEY = Buffer.alloc(16, 7);
 /** The peer's ISN for the cookie SYNs: its data crosses 2^32. */
@@ -167,7 +167,7 @@ test('queue full: the SYN gets a cookie SYN,ACK (same options, TS low bits = wsc
   assert.is(cookieSynAck(l, SYN_TS).seq, seg.seq);
 });
 
-test('a valid cookie ACK builds the connection: ESTABLISHED with MSS 1300, wscale 7, SACK, TS; its data delivered', () => {
+test('a valid cookie ACK builds the connection: ESTABLISHED with MSS 1300, wscale 7, SACK, TS; its data delivered', async () => {
   const l = lab();
   l.fill();
   const synAck = cookieSynAck(l, SYN_TS);
@@ -177,6 +177,7 @@ test('a valid cookie ACK builds the connection: ESTABLISHED with MSS 1300, wscal
     tcp({ flags: TCP_ACK | TCP_PSH, srcPort: 41001, seq: seqAdd(S, 1), ack: seqAdd(synAck.seq, 1), window: 100, options: [NOP, NOP, { kind: 'ts', val: 5010, ecr: tsOf(synAck).val }] }, REQUEST),
   );
   assert.is(out.length, 0, 'one small segment: the ACK is delayed');
+  await delivered();
   assert.is(l.accepted.length, 1, 'handed to the listener like an established passive open');
   const ep = l.accepted[0]!;
   const c = ep.conn;
@@ -210,7 +211,7 @@ test('a valid cookie ACK builds the connection: ESTABLISHED with MSS 1300, wscal
   assert.is(asTcp(data[0]!).seg.payload.length, 1288);
 });
 
-test('a cookie without timestamps: only the MSS in the SYN,ACK; the connection has no wscale, no SACK', () => {
+test('a cookie without timestamps: only the MSS in the SYN,ACK; the connection has no wscale, no SACK', async () => {
   const l = lab();
   l.fill();
   const synAck = cookieSynAck(l, SYN_NO_TS);
@@ -220,6 +221,7 @@ test('a cookie without timestamps: only the MSS in the SYN,ACK; the connection h
   // 0.010 < F. S+1:S+19(18) ack cookie+1 win 5000     (request and FIN on the cookie ACK)
   l.advanceTo(10);
   const out = l.inject(tcp({ flags: TCP_ACK | TCP_FIN, srcPort: 41001, seq: seqAdd(S, 1), ack: seqAdd(synAck.seq, 1), window: 5000 }, REQUEST));
+  await delivered();
   const c = l.accepted[0]!.conn;
   assert.is(c.sndWscale, 0);
   assert.is(c.sndWnd, 5000, 'the window is not scaled');

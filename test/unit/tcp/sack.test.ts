@@ -267,6 +267,46 @@ test('RFC 2883 / RFC 6675 §2: D-SACK blocks below SND.UNA are ignored and do no
   assert.is(t.conn.cc.cwnd, 11000);
 });
 
+test('RFC 2018 §8 reneging: an ACK that stops where SACKed data starts clears the scoreboard; the data is resent after max(SRTT/16, 10 ms), like Linux', () => {
+  const t = open();
+  t.write(200, 4000);
+  expect(t, ...firstFlight(4, true));
+  // 0.300 < . 1:1(0) ack 1001 <sack 2001:4001>   (1001:2001 missing; not yet lost by IsLost)
+  peerAck(t, 300, 1001, [2001, 4001]);
+  expect(t);
+  assert.equal(sacked(t), [[2001, 4001]]);
+  // 0.310 < . 1:1(0) ack 2001   (1001:2001 arrived, but the receiver dropped 2001:4001 it had SACKed)
+  peerAck(t, 310, 2001);
+  expect(t);
+  assert.equal(sacked(t), [], 'the scoreboard is forgotten');
+  assert.is(t.counters.get('tcp_sack_reneging'), 1);
+  // Linux (tcp_check_sack_reneging): the retransmission timer in max(SRTT/16, 10 ms) = 10 ms, not a whole RTO.
+  t.timerAt(320);
+  // A timeout: 1 SMSS of loss window, from SND.UNA.
+  // 0.320 > . 2001:3001(1000) ack 1 win 4000 <nop,nop,TS val X+320 ecr PT(310)>
+  expect(t, D(320, 2001, PT(310)));
+  assert.is(t.conn.recovery.phase, 'loss');
+  // 0.340 < . 1:1(0) ack 3001   (slow start: two segments' worth, only one left)
+  peerAck(t, 340, 3001);
+  expect(t, D(340, 3001, PT(340), 'P.'));
+  peerAck(t, 350, 4001);
+  expect(t);
+  assert.is(t.conn.sndUna, U(4001));
+});
+
+test('RFC 2018 §8 reneging is not seen where there is none: an ACK that covers the SACKed range', () => {
+  const t = open();
+  t.write(200, 4000);
+  expect(t, ...firstFlight(4, true));
+  peerAck(t, 300, 1001, [2001, 4001]);
+  expect(t);
+  // 0.310 < . 1:1(0) ack 4001   (the hole filled: the receiver delivered what it SACKed)
+  peerAck(t, 310, 4001);
+  expect(t);
+  assert.is(t.counters.get('tcp_sack_reneging'), 0);
+  assert.is(t.conn.nextDeadline(), Infinity);
+});
+
 test('RFC 2018 §8 / RFC 6675: SACK blocks beyond SND.NXT are ignored', () => {
   const t = open();
   t.write(200, 3000);
