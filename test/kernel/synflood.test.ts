@@ -278,12 +278,12 @@ async function underFlood(t: Target, label: string, rate: string[], fill: boolea
   const served = results.filter((r) => r.ok).length;
   const ms = results.filter((r) => r.ok).map((r) => r.ms).sort((a, b) => a - b);
   const delta = (k: string): number => (c1[k] ?? 0) - (c0[k] ?? 0);
-  const rate0 = (k: string): string => `${Math.round(delta(k) / secs)}/s`;
+  const perSec = (k: string): string => `${Math.round(delta(k) / secs)}/s`;
   let line = `synflood: ${t.name} ${label}: real clients served ${served}/${CLIENTS}`;
   if (ms.length > 0) line += `, time to page min/median/max ${(ms[0]! / 1000).toFixed(2)}/${(ms[ms.length >> 1]! / 1000).toFixed(2)}/${(ms[ms.length - 1]! / 1000).toFixed(2)} s`;
   line += `; hping3 sent ${sent} SYNs in all`;
   if (t.name === 'tuntcp') {
-    line += `; during the clients (${secs.toFixed(1)} s) tuntcp took ${rate0('ip_in')} packets, sent ${rate0('tcp_syncookies_sent')} cookies, ${delta('tcp_syncookies_recv')} cookie ACKs valid`;
+    line += `; during the clients (${secs.toFixed(1)} s) tuntcp took ${perSec('ip_in')} packets, sent ${perSec('tcp_syncookies_sent')} cookies, ${delta('tcp_syncookies_recv')} cookie ACKs valid`;
     if (cpu0 !== null && cpu1 !== null) line += `, CPU ${Math.round(((cpu1.user - cpu0.user) / secs) * 100)} % user + ${Math.round(((cpu1.sys - cpu0.sys) / secs) * 100)} % sys`;
   } else {
     line += `; during the clients (${secs.toFixed(1)} s) Linux ${Object.keys(c1).map((k) => `${k} +${delta(k)}`).join(' ')}`;
