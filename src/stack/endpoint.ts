@@ -20,6 +20,9 @@ export interface Listener {
   readonly backlog: number;
   /** Passive connections still in SYN_RECEIVED. */
   pending: number;
+  /** When the SYN queue was last full and a SYN got a cookie instead (-Infinity: never):
+   * ACKs that match no connection are checked for cookies until COOKIE_VALID after it. */
+  cookieSentAt: number;
   /** Settings for connections accepted here, over the stack's (e.g. `cc`). */
   readonly tcp?: Partial<TcpConfig>;
   onConnection(ep: TcpEndpoint): void;

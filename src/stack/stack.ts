@@ -1,9 +1,12 @@
 /**
  * The host: owns one link, validates and demultiplexes every packet, answers
  * ICMP echo, and answers TCP segments that match no connection with a RST
- * (RFC 9293 §3.10.7.1). Every packet that is not used is dropped and counted
- * under a named reason; nothing a peer sends can throw out of here.
+ * (RFC 9293 §3.10.7.1), at most 200 a second. Listeners keep a bounded SYN
+ * queue and answer with SYN cookies when it is full (syncookie.ts). Every
+ * packet that is not used is dropped and counted under a named reason;
+ * nothing a peer sends can throw out of here.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import type { Link } from '../link/link.js';
 import { RealClock, type Clock } from './clock.js';
 import { Counters } from './counters.js';
@@ -18,6 +21,8 @@ import { IsnGenerator } from './isn.js';
 import { TcpEndpoint, endpointKey, type Listener } from './endpoint.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { joinPacket } from '../link/link.js';
+import { COOKIE_VALID, SynCookies, cookieSynAck, cookieSynOptions } from './syncookie.js';
+import { TokenBucket } from './rate-limit.js';
 
 /** Linux's default ip_local_port_range. */
 const EPHEMERAL_LOW = 32768;
@@ -43,8 +48,14 @@ export interface StackOptions {
   ttl?: number;
   /** TCP settings for every connection (MSS defaults to MTU - 40). */
   tcp?: Partial<TcpConfig>;
-  /** Key for RFC 6528 ISNs (random when absent; fixed in tests for replay). */
+  /** Key for RFC 6528 ISNs and SYN cookies (random when absent; fixed in tests for replay). */
   isnKey?: Buffer;
+  /** Answer SYNs with SYN cookies when a listener's SYN queue is full (Linux
+   * tcp_syncookies=1, the default); false: drop them (tcp_listen_overflow). */
+  synCookies?: boolean;
+  /** RSTs per second for segments that match no connection (FreeBSD's
+   * badport_bandlim: 200); 0 or Infinity: no limit. */
+  rstRateLimit?: number;
 }
 
 export class Stack {
@@ -69,6 +80,9 @@ export class Stack {
   private reportedInternalError = false;
   readonly tcpConfig: TcpConfig;
   private readonly isnGen: IsnGenerator;
+  /** Null when SYN cookies are off. */
+  private readonly cookies: SynCookies | null;
+  private readonly rstLimit: TokenBucket;
   private readonly endpoints = new Map<string, TcpEndpoint>();
   private readonly listeners = new Map<number, Listener>();
   private readonly stateObservers: StateObserver[] = [];
@@ -92,6 +106,10 @@ export class Stack {
     const gsoMax = this.offload ? 65535 - 20 - 60 : 0;
     this.tcpConfig = { ...DEFAULT_TCP_CONFIG, mss: this.link.mtu - 40, gsoMax, ...opts.tcp };
     this.isnGen = new IsnGenerator(opts.isnKey);
+    // The cookie key: its own, derived from a given ISN key so that simulations replay.
+    const cookieKey = opts.isnKey !== undefined ? createHash('sha256').update('syncookie').update(opts.isnKey).digest() : randomBytes(16);
+    this.cookies = opts.synCookies === false ? null : new SynCookies(cookieKey);
+    this.rstLimit = new TokenBucket(opts.rstRateLimit ?? 200);
     // Random like Linux, but derived from a given ISN key so simulations replay exactly.
     const r = opts.isnKey !== undefined && opts.isnKey.length >= 4 ? opts.isnKey.readUInt32BE(0) / 2 ** 32 : Math.random();
     this.nextEphemeral = EPHEMERAL_LOW + Math.floor(r * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
@@ -208,20 +226,56 @@ export class Stack {
   /** RFC 9293 §3.10.7.2: LISTEN state. */
   private listenInput(ip: IPv4Packet, seg: TcpSegment, l: Listener, iss?: number): void {
     if (seg.flags & TCP_RST) return this.drop('tcp_rst_to_listener');
-    if (seg.flags & TCP_ACK) return this.sendResetFor(ip, seg);
+    if (seg.flags & TCP_ACK) {
+      // An ACK may complete a handshake we answered with a SYN cookie (RFC 4987 §3.6).
+      const cookieTime = this.cookies !== null && !(seg.flags & TCP_SYN) && this.now() - l.cookieSentAt < COOKIE_VALID;
+      return cookieTime ? this.cookieAckInput(ip, seg, l) : this.sendResetFor(ip, seg);
+    }
     if (!(seg.flags & TCP_SYN)) return this.drop('tcp_no_syn_to_listener');
-    if (l.pending >= l.backlog) return this.drop('tcp_listen_overflow');
     const now = this.now();
     const cfg = l.tcp ? { ...this.tcpConfig, ...l.tcp } : this.tcpConfig;
+    if (l.pending >= l.backlog) {
+      if (this.cookies === null) return this.drop('tcp_listen_overflow');
+      // The SYN queue is full: answer with a cookie and keep nothing (Linux tcp_syncookies=1).
+      l.cookieSentAt = now;
+      this.counters.inc('tcp_syncookies_sent');
+      const isn = this.cookies.make(now, ip, seg);
+      this.sendTcp(ip.src, { srcPort: l.port, dstPort: seg.srcPort, ...cookieSynAck(cfg, seg, isn, now) });
+      return;
+    }
     const conn = new Connection(cfg, iss ?? this.isnGen.isn(now, ip.dst, l.port, ip.src, seg.srcPort), now, this.counters);
+    const ep = this.addPassive(conn, ip, seg, l);
+    conn.acceptSyn(seg, now);
+    this.flush(ep);
+  }
+
+  /** An ACK for a listener with no connection, while it sends cookies: build the connection or reset. */
+  private cookieAckInput(ip: IPv4Packet, seg: TcpSegment, l: Listener): void {
+    const now = this.now();
+    const cfg = l.tcp ? { ...this.tcpConfig, ...l.tcp } : this.tcpConfig;
+    const mss = this.cookies!.validate(now, ip, seg);
+    const syn = mss > 0 ? cookieSynOptions(seg, mss, cfg) : null;
+    if (syn === null) {
+      this.counters.inc('tcp_syncookies_failed');
+      return this.sendResetFor(ip, seg);
+    }
+    this.counters.inc('tcp_syncookies_recv');
+    const conn = new Connection(cfg, seqAdd(seg.ack, -1), now, this.counters);
+    const ep = this.addPassive(conn, ip, seg, l);
+    conn.acceptCookie(seg, syn, now);
+    this.flush(ep);
+  }
+
+  /** Enter a passive connection in the table, counted in the listener's queue
+   * until its 'established' event hands it over (dispatch). */
+  private addPassive(conn: Connection, ip: IPv4Packet, seg: TcpSegment, l: Listener): TcpEndpoint {
     const ep = new TcpEndpoint(this, conn, ip.dst, l.port, ip.src, seg.srcPort);
     ep.listener = l;
     l.pending++;
     this.endpoints.set(ep.key, ep);
     this.lastEp = null; // never a stale connection for this 4-tuple
     this.counters.inc('tcp_passive_opens');
-    conn.acceptSyn(seg, now);
-    this.flush(ep);
+    return ep;
   }
 
   /** Start listening on `port` (0 picks an ephemeral port). */
@@ -229,7 +283,7 @@ export class Stack {
     if (port === 0) port = this.pickEphemeralPort(null);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new StackError('ERR_SOCKET_BAD_PORT', `port ${port} is out of range`);
     if (this.listeners.has(port)) throw new StackError('EADDRINUSE', `listen EADDRINUSE: address already in use ${this.addr}:${port}`);
-    const l: Listener = { port, backlog: Math.max(1, backlog), pending: 0, onConnection, tcp };
+    const l: Listener = { port, backlog: Math.max(1, backlog), pending: 0, cookieSentAt: -Infinity, onConnection, tcp };
     this.listeners.set(port, l);
     return l;
   }
@@ -481,6 +535,8 @@ export class Stack {
       this.counters.inc('tcp_rst_received');
       return this.drop('tcp_rst_no_connection');
     }
+    // Rate-limited like FreeBSD's badport_bandlim: a flood of stray segments gets few answers.
+    if (!this.rstLimit.take(this.now())) return this.counters.inc('tcp_rst_ratelimited');
     const tcp: TcpFields =
       seg.flags & TCP_ACK
         ? { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: TCP_RST, window: 0 }

@@ -15,6 +15,9 @@ export interface TcpConfig {
   rto: RtoConfig;
   /** SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries = 6). */
   synRetries: number;
+  /** SYN,ACK retransmissions of a passive open before it is dropped (Linux
+   * tcp_synack_retries = 5: resent at 1, 3, 7, 15, 31 s, gone at 63 s). */
+  synAckRetries: number;
   /** Data retransmissions before ETIMEDOUT (Linux tcp_retries2 = 15); also
    * unanswered zero-window probes. */
   retries: number;
@@ -56,6 +59,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   msl: 30_000,
   rto: DEFAULT_RTO,
   synRetries: 6,
+  synAckRetries: 5,
   retries: 15,
   orphanRetries: 8,
   finTimeout: 60_000,

@@ -9,10 +9,11 @@
  * events appended to `events`, and `nextDeadline()`. The stack drains `out`
  * and `events` after every input; nothing here reads a clock or does I/O.
  */
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type TcpSegment } from '../wire/tcp.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbSender } from './sender.js';
+import { synWindow } from './options.js';
 
 export type { OutSegment, TcpErrorCode, ConnEvent, CounterSink } from './tcb.js';
 
@@ -34,10 +35,41 @@ export class Connection extends TcbSender {
     this.state = 'LISTEN';
     this.irs = seg.seq;
     this.rcvNxt = seqAdd(seg.seq, 1);
-    this.takePeerOptions(seg);
+    this.takePeerOptions(seg.options);
     this.setSendWindow(seg.window, seg.seq, seg.ack, false);
     this.setState('SYN_RECEIVED', 'rcv SYN on a listening port: SYN,ACK sent (RFC 9293 §3.10.7.2)');
     this.sendSyn(true, now);
+  }
+
+  /**
+   * An ACK that carries a valid SYN cookie arrived for a LISTEN socket (RFC
+   * 4987 §3.6; Linux cookie_v4_check): our SYN,ACK went out with this
+   * connection's ISS as the cookie and nothing was kept, so the TCB is built
+   * here from the ACK and from `syn`, the SYN's options as the cookie kept
+   * them, straight into ESTABLISHED. The stack has checked the cookie, so
+   * SEG.ACK = ISS + 1, and that the segment carries neither SYN nor RST;
+   * SEG.SEQ is RCV.NXT by construction. Its data and FIN count as usual.
+   */
+  acceptCookie(seg: TcpSegment, syn: TcpOptions, now: number): void {
+    this.now = now;
+    this.passiveOpen = true;
+    this.state = 'LISTEN';
+    this.irs = seqAdd(seg.seq, -1);
+    this.rcvNxt = seg.seq;
+    this.takePeerOptions(syn);
+    // What the cookie SYN,ACK set up: SND.NXT = ISS + 1 and the unscaled window it offered.
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, synWindow(this.cfg.rcvBuf));
+    this.ts.lastAckSent = this.rcvNxt;
+    this.ackSynOrData(seg.ack, now, seg.options.tsEcr);
+    this.setSendWindow(seg.window, seg.seq, seg.ack, true);
+    this.setState('ESTABLISHED', 'rcv ACK with a valid SYN cookie: connection rebuilt from it (RFC 4987 §3.6)');
+    this.events.push({ type: 'established' });
+    // Seventh and eighth steps, for what fits in the window the SYN,ACK offered.
+    const room = this.currentRcvWnd();
+    const fin = (seg.flags & TCP_FIN) !== 0 && seg.payload.length <= room;
+    this.continueEstablished(seg.seq, seg.payload.subarray(0, room), fin, now);
+    this.armKeepAlive(now);
   }
 
   /**
@@ -186,7 +218,7 @@ export class Connection extends TcbSender {
     this.irs = seg.seq;
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.rcvAdvEdge = this.rcvNxt;
-    this.takePeerOptions(seg);
+    this.takePeerOptions(seg.options);
     if (ack) {
       this.ackSynOrData(seg.ack, now, seg.options.tsEcr);
       this.setSendWindow(seg.window, seg.seq, seg.ack, false);
@@ -194,7 +226,7 @@ export class Connection extends TcbSender {
       this.setState('ESTABLISHED', 'rcv SYN,ACK that acknowledges our SYN: ACK sent (RFC 9293 §3.10.7.3)');
       this.events.push({ type: 'established' });
       this.sendAck(now);
-      this.continueEstablished(seg, now);
+      this.continueEstablished(seqAdd(seg.seq, 1), seg.payload, (seg.flags & TCP_FIN) !== 0, now);
       return;
     }
     // Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
@@ -204,12 +236,9 @@ export class Connection extends TcbSender {
     this.sendSyn(true, now);
   }
 
-  /** After the handshake-completing segment: its data and FIN (steps six to eight). */
-  private continueEstablished(seg: TcpSegment, now: number): void {
-    const payload = seg.payload;
-    if (payload.length > 0 || seg.flags & TCP_FIN) {
-      this.processText(seqAdd(seg.seq, 1), payload, (seg.flags & TCP_FIN) !== 0, now);
-    }
+  /** After the handshake-completing segment: its data (from `seq`) and FIN (steps six to eight). */
+  private continueEstablished(seq: number, payload: Buffer, fin: boolean, now: number): void {
+    if (payload.length > 0 || fin) this.processText(seq, payload, fin, now);
     this.transmit(now);
   }
 

@@ -22,6 +22,11 @@ export function synOptions(o: SynOptionSet): TcpOption[] {
   return list;
 }
 
+/** The window field of our SYN or SYN,ACK: never scaled (RFC 7323 §2.2), so at most 65535. */
+export function synWindow(rcvBuf: number): number {
+  return Math.min(65535, rcvBuf);
+}
+
 /** Bytes of option space a list of SACK blocks takes (with its two NOPs). */
 export function sackOptionBytes(blocks: number): number {
   return blocks > 0 ? 4 + 8 * blocks : 0;

@@ -6,7 +6,7 @@
  */
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from '../wire/tcp.js';
 import { seqAdd, seqGe, seqGt, seqLt, seqSub } from '../wire/seq.js';
-import { synOptions } from './options.js';
+import { synOptions, synWindow } from './options.js';
 import { Tcb } from './tcb.js';
 import { TailLossProbe } from './tlp.js';
 
@@ -214,7 +214,7 @@ export abstract class TcbSender extends Tcb {
       wscale: this.cfg.windowScaling && (!withAck || this.wscaleOk) ? this.rcvWscale : undefined,
     });
     if (withAck) this.ts.lastAckSent = this.rcvNxt;
-    const window = Math.min(65535, this.cfg.rcvBuf);
+    const window = synWindow(this.cfg.rcvBuf);
     this.rcvAdvEdge = seqAdd(this.rcvNxt, window);
     this.out.push({ seq: this.iss, ack: withAck ? this.rcvNxt : 0, flags: withAck ? TCP_SYN | TCP_ACK : TCP_SYN, window, options });
     this.sndNxt = seqAdd(this.iss, 1);
@@ -349,7 +349,9 @@ export abstract class TcbSender extends Tcb {
   protected retransmissionTimeout(now: number): void {
     this.rtoAt = Infinity;
     if (this.sndUna === this.sndNxt) return;
-    let limit = this.state === 'SYN_SENT' || this.state === 'SYN_RECEIVED' ? this.cfg.synRetries : this.cfg.retries;
+    // A passive open gives up sooner than an active one, as Linux's request socks do.
+    const s = this.state;
+    let limit = s === 'SYN_RECEIVED' && this.passiveOpen ? this.cfg.synAckRetries : s === 'SYN_SENT' || s === 'SYN_RECEIVED' ? this.cfg.synRetries : this.cfg.retries;
     if (this.orphaned) limit = Math.min(limit, this.cfg.orphanRetries); // Linux tcp_write_timeout
     const userTimedOut = this.cfg.userTimeout > 0 && now - this.unackedSince >= this.cfg.userTimeout;
     if (this.retries >= limit || userTimedOut) {

@@ -6,7 +6,7 @@
  * sender.ts (sending, retransmission, timers) and connection.ts (user calls
  * and segment arrival, RFC 9293 §3.10).
  */
-import { TCP_ACK, TCP_RST, type TcpOption, type TcpSegment } from '../wire/tcp.js';
+import { TCP_ACK, TCP_RST, type TcpOption, type TcpOptions } from '../wire/tcp.js';
 import { seqAdd, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import type { TcpState } from './state.js';
 import { DEFAULT_PEER_MSS, windowShiftFor, type TcpConfig } from './config.js';
@@ -16,7 +16,7 @@ import { RttEstimator } from './rtt.js';
 import type { CongestionControl } from './congestion/congestion.js';
 import { createCongestionControl } from './congestion/factory.js';
 import { LossRecovery } from './recovery.js';
-import { Timestamps } from './timestamps.js';
+import { Timestamps, tsOffsetFor } from './timestamps.js';
 import { segmentOptions } from './options.js';
 import { TailLossProbe } from './tlp.js';
 
@@ -180,8 +180,7 @@ export abstract class Tcb {
     this.rtt = new RttEstimator(cfg.rto);
     this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS);
     this.recovery = new LossRecovery(this.cc);
-    // Timestamps start from a per-connection offset derived from the (keyed, random-looking) ISS.
-    this.ts = new Timestamps(Math.imul(this.iss ^ 0x9e3779b9, 2654435761) >>> 0);
+    this.ts = new Timestamps(tsOffsetFor(this.iss));
     this.now = now;
     this.rcvWscale = cfg.windowScaling ? windowShiftFor(cfg.rcvBuf) : 0;
     this.lastRecvAt = now;
@@ -350,8 +349,8 @@ export abstract class Tcb {
   }
 
 
-  protected takePeerOptions(seg: TcpSegment): void {
-    const o = seg.options;
+  /** The options of the peer's SYN (or what a SYN cookie kept of them). */
+  protected takePeerOptions(o: TcpOptions): void {
     // RFC 9293 §3.7.1: the effective send MSS; 536 when the peer sends none.
     const peerMss = o.mss !== undefined && o.mss > 0 ? o.mss : DEFAULT_PEER_MSS;
     this.sndMss = Math.max(64, Math.min(peerMss, this.cfg.mss));

@@ -7,6 +7,20 @@
  */
 import { seqGe, seqLe, seqLt } from '../wire/seq.js';
 
+/**
+ * The per-connection offset of our TSvals, derived from the (keyed,
+ * random-looking) ISS: a SYN cookie's connection, which is built later from
+ * the ISS alone, then continues the clock its SYN,ACK started.
+ */
+export function tsOffsetFor(iss: number): number {
+  return Math.imul(iss ^ 0x9e3779b9, 2654435761) >>> 0;
+}
+
+/** TSval at `now` (ms ticks) for a connection whose clock starts at `offset`. */
+export function tsValue(now: number, offset: number): number {
+  return (Math.floor(now) + offset) >>> 0;
+}
+
 export class Timestamps {
   /** Both SYNs carried the option. */
   enabled = false;
@@ -19,7 +33,7 @@ export class Timestamps {
 
   /** TSval for a segment sent now. */
   value(now: number): number {
-    return (Math.floor(now) + this.offset) >>> 0;
+    return tsValue(now, this.offset);
   }
 
   /** RFC 7323 §5.3 R1: reject a segment whose TSval is older than TS.Recent. */

@@ -42,6 +42,7 @@ const CAUSE_ZH: Array<[RegExp, string]> = [
   [/^rcv SYN on a listening port: SYN,ACK sent/, '监听端口收到 SYN：回复 SYN,ACK'],
   [/^rcv SYN,ACK that acknowledges our SYN: ACK sent/, '收到确认本方 SYN 的 SYN,ACK：回复 ACK'],
   [/^rcv ACK of our SYN,ACK: handshake complete/, '收到对 SYN,ACK 的确认：三次握手完成'],
+  [/^rcv ACK with a valid SYN cookie/, '收到带有效 SYN cookie 的 ACK：据此重建连接'],
   [/^rcv SYN while in SYN_SENT: simultaneous open/, 'SYN_SENT 状态收到 SYN：同时打开'],
   [/^rcv SYN,ACK in SYN_RECEIVED: simultaneous open complete/, '同时打开完成'],
   [/^user close: FIN sent/, '应用关闭：发出 FIN'],

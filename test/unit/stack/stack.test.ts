@@ -2,48 +2,12 @@
 // TCP segments for ports without a listener (RFC 9293 §3.10.7.1).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { VirtualClock } from '../../../src/stack/clock.js';
-import { createMemoryPair } from '../../../src/link/memory.js';
-import { Stack } from '../../../src/stack/stack.js';
-import { decodeIPv4, IPPROTO_TCP, IPPROTO_ICMP, type IPv4Packet } from '../../../src/wire/ipv4.js';
-import { buildTcpPacket, decodeTcp, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../../../src/wire/tcp.js';
+import { IPPROTO_ICMP, decodeIPv4 } from '../../../src/wire/ipv4.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
 import { buildIcmpPacket, decodeIcmp, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST } from '../../../src/wire/icmp.js';
 import { Prng } from '../../../src/link/prng.js';
 import { IsnGenerator } from '../../../src/stack/isn.js';
-
-const US = '10.55.0.2';
-const PEER = '10.55.0.1';
-
-function rig() {
-  const clock = new VirtualClock();
-  const [a, b] = createMemoryPair({ clock });
-  const stack = new Stack({ link: a, addr: US, clock });
-  const out: Buffer[] = [];
-  b.onReceive = (ps) => { for (const p of ps) out.push(Buffer.from(p)); };
-  const inject = (p: Buffer): Buffer[] => {
-    out.length = 0;
-    b.send(p);
-    clock.run(10);
-    return [...out];
-  };
-  return { stack, inject };
-}
-
-function tcp(fields: Partial<TcpFields> & { flags: number }, payload?: Buffer, dst = US): Buffer {
-  return buildTcpPacket(
-    { src: PEER, dst, protocol: IPPROTO_TCP, ttl: 64 },
-    { srcPort: 40312, dstPort: 80, seq: 0, ack: 0, window: 64240, ...fields },
-    payload,
-  );
-}
-
-function asTcp(p: Buffer): { ip: IPv4Packet; seg: TcpSegment } {
-  const ip = decodeIPv4(p);
-  if (typeof ip === 'string') throw new Error(ip);
-  const seg = decodeTcp(ip);
-  if (typeof seg === 'string') throw new Error(seg);
-  return { ip, seg };
-}
+import { asTcp, PEER, rig, tcp, US } from './rig.js';
 
 test('SYN to a closed port: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>', () => {
   const r = rig();
@@ -146,25 +110,34 @@ test('random and mutated packets never throw and never get more than one answer 
 });
 
 test('listener: SYN gets SYN,ACK with our MSS from the MTU; the SYN queue is bounded by the backlog', () => {
-  const r = rig();
-  r.stack.openListener(80, 3, () => {});
-  const replies: Buffer[] = [];
-  for (let i = 0; i < 5; i++) {
-    replies.push(...r.inject(tcp({ flags: TCP_SYN, srcPort: 41000 + i, seq: 1000 * i, options: [{ kind: 'mss', mss: 1460 }] })));
+  for (const synCookies of [true, false]) {
+    const r = rig({ synCookies });
+    r.stack.openListener(80, 3, () => {});
+    const replies: Buffer[] = [];
+    for (let i = 0; i < 5; i++) {
+      replies.push(...r.inject(tcp({ flags: TCP_SYN, srcPort: 41000 + i, seq: 1000 * i, options: [{ kind: 'mss', mss: 1460 }] })));
+    }
+    // Three SYN_RECEIVED entries; beyond them a cookie SYN,ACK without state (Linux
+    // tcp_syncookies=1), or nothing at all with cookies off.
+    assert.is(replies.length, synCookies ? 5 : 3);
+    for (const p of replies) {
+      const { seg } = asTcp(p);
+      assert.is(seg.flags, TCP_SYN | TCP_ACK);
+      assert.is(seg.options.mss, 1460, 'MTU 1500 - 40');
+    }
+    assert.is([...r.stack.connections()].length, 3);
+    assert.is([...r.stack.listening()][0]!.pending, 3);
+    assert.is(r.stack.counters.get('tcp_listen_overflow'), synCookies ? 0 : 2);
+    assert.is(r.stack.counters.get('tcp_syncookies_sent'), synCookies ? 2 : 0);
+    // An ACK to a listener that matches no connection gets <SEQ=SEG.ACK><CTL=RST> (§3.10.7.2),
+    // after failing as a cookie while cookies are being sent.
+    const out = r.inject(tcp({ flags: TCP_ACK, srcPort: 42000, seq: 5, ack: 777 }));
+    assert.is(asTcp(out[0]!).seg.flags, TCP_RST);
+    assert.is(asTcp(out[0]!).seg.seq, 777);
+    assert.is(r.stack.counters.get('tcp_syncookies_failed'), synCookies ? 1 : 0);
+    // A RST to a listener is ignored.
+    assert.is(r.inject(tcp({ flags: TCP_RST, srcPort: 42001, seq: 5 })).length, 0);
   }
-  assert.is(replies.length, 3);
-  for (const p of replies) {
-    const { seg } = asTcp(p);
-    assert.is(seg.flags, TCP_SYN | TCP_ACK);
-    assert.is(seg.options.mss, 1460, 'MTU 1500 - 40');
-  }
-  assert.is(r.stack.counters.get('tcp_listen_overflow'), 2);
-  // An ACK to a listener that matches no connection gets <SEQ=SEG.ACK><CTL=RST> (§3.10.7.2).
-  const out = r.inject(tcp({ flags: TCP_ACK, srcPort: 42000, seq: 5, ack: 777 }));
-  assert.is(asTcp(out[0]!).seg.flags, TCP_RST);
-  assert.is(asTcp(out[0]!).seg.seq, 777);
-  // A RST to a listener is ignored.
-  assert.is(r.inject(tcp({ flags: TCP_RST, srcPort: 42001, seq: 5 })).length, 0);
 });
 
 test('RFC 6528 ISNs: same 4-tuple increases with the 4 µs clock, other 4-tuples look unrelated', () => {

@@ -29,17 +29,41 @@ test('RFC 6298 §5 SYN-SENT: SYN retransmitted at 1, 3, 7, 15, 31, 63 s; ETIMEDO
   t.events('error ETIMEDOUT', 'closed');
 });
 
-test('RFC 6298 §5 SYN-RECEIVED: SYN,ACK retransmitted after 1 s, then 2 s', () => {
+test('RFC 6298 §5 SYN-RECEIVED: SYN,ACK retransmitted at 1, 3, 7, 15, 31 s; dropped at 63 s (synAckRetries 5, Linux tcp_synack_retries)', () => {
   const t = new Script(SMALL);
   t.acceptSyn(0, { f: 'S', seq: P(0), mss: 1000 });
   // 0.000 > S. 0:0(0) ack 1 win 4000 <mss 1000>
   t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 4000, opts: synOpts(1000) });
-  // 1.000 > S. 0:0(0) ack 1 win 4000 <mss 1000>
-  t.timerAt(1000);
-  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 4000, opts: synOpts(1000) });
-  // 3.000 > S. 0:0(0) ack 1 win 4000 <mss 1000>
-  t.timerAt(3000);
-  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 4000, opts: synOpts(1000) });
+  t.clearEvents();
+  // The RTO doubles from 1 s: 1, 2, 4, 8, 16 s between them, as Linux's request socks.
+  for (const at of [1000, 3000, 7000, 15_000, 31_000]) {
+    // +n > S. 0:0(0) ack 1 win 4000 <mss 1000>
+    t.timerAt(at);
+    t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 4000, opts: synOpts(1000) });
+  }
+  // 63.000: the last RTO (32 s) ran out: the entry goes, without a RST (Linux drops its request sock silently).
+  t.timerAt(63_000);
+  t.expect();
+  t.transitions('SYN_RECEIVED->CLOSED');
+  t.events('error ETIMEDOUT', 'closed');
+});
+
+test('SYN-RECEIVED after a simultaneous open keeps synRetries (6), like Linux\'s full sockets', () => {
+  const t = new Script(SMALL);
+  t.connect(0);
+  t.takeOut();
+  // 0.100 < S 0:0(0) win 65535 <mss 1000>
+  t.recv(100, { f: 'S', seq: P(0), mss: 1000 });
+  t.takeOut();
+  t.clearEvents();
+  // The SYN's timer (1 s, armed at 0) runs on: 1, 3, 7, 15, 31, 63 s, then 127 s gives up.
+  for (const at of [1000, 3000, 7000, 15_000, 31_000, 63_000]) {
+    t.timerAt(at);
+    assert.is(t.takeOut().length, 1, `SYN,ACK again at ${at}`);
+  }
+  t.timerAt(127_000);
+  t.expect();
+  t.transitions('SYN_RECEIVED->CLOSED');
 });
 
 test('RFC 6298 §5.4-5.6 data: the first unacknowledged segment is resent, RTO doubles each time', () => {

@@ -54,6 +54,8 @@ test('-s groups every counter once, with a fixed skeleton of zeros', () => {
   assert.is(statGroup('tcp_bad_checksum'), 'checksum errors');
   assert.is(statGroup('ip_not_for_us'), 'drops');
   assert.is(statGroup('tcp_rst_sent'), 'rst');
+  assert.is(statGroup('tcp_rst_ratelimited'), 'rst');
+  assert.is(statGroup('tcp_syncookies_sent'), 'tcp');
   assert.is(statGroup('tcp_syn_retransmitted'), 'retransmissions');
   assert.is(statGroup('tcp_in'), 'tcp');
   assert.is(statGroup('stack_internal_error'), 'other');
