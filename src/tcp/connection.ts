@@ -189,7 +189,7 @@ export class Connection extends TcbSender {
   private continueEstablished(seg: TcpSegment, now: number): void {
     const payload = seg.payload;
     if (payload.length > 0 || seg.flags & TCP_FIN) {
-      this.processText(seqAdd(seg.seq, 1), payload, (seg.flags & TCP_FIN) !== 0, now);
+      this.processText(seg, seqAdd(seg.seq, 1), payload, (seg.flags & TCP_FIN) !== 0, now);
     }
     this.transmit(now);
   }
@@ -210,9 +210,9 @@ export class Connection extends TcbSender {
 
     // RFC 7323 §5.3 R1 (PAWS): a segment older than TS.Recent is an old
     // duplicate: answer with an ACK and drop it. RSTs are exempt, as in Linux.
-    if (!(flags & TCP_RST) && this.ts.pawsRejects(seg.options.tsVal)) {
+    if (!(flags & TCP_RST) && this.ts.pawsRejects(seg.options.tsVal, now)) {
       this.counters.inc('tcp_paws_rejected');
-      this.sendAck(now);
+      this.sendDupAck(seg, segLen, 'paws', now);
       return;
     }
 
@@ -228,15 +228,20 @@ export class Connection extends TcbSender {
         // A duplicate of data we already have is reported back as a D-SACK (RFC 2883).
         if (this.sackOk && payload.length > 0 && seqLe(seqAdd(seq, payload.length), this.rcvNxt)) this.dsack = [seq, seqAdd(seq, payload.length)];
         if (!(flags & TCP_RST)) {
-          if (this.state === 'SYN_RECEIVED' && flags & TCP_SYN) this.retransmitSynAck(now);
+          if (this.state === 'SYN_RECEIVED' && flags & TCP_SYN) this.synAgain(now);
           else if (this.state === 'TIME_WAIT' && fin) this.timeWaitFinAgain(now);
-          else this.sendAck(now);
+          else this.sendDupAck(seg, segLen, 'seq', now);
         }
         return;
       }
       payload = payload.subarray(0, 0);
       fin = false;
       answerProbe = segLen > 0;
+      // Data into a closed window (Linux: out of window, quick ACK mode).
+      if (answerProbe) {
+        this.ackPolicy.enterQuickAck(wnd);
+        this.ackPolicy.scheduled = true;
+      }
     }
 
     if (simultaneousSynAck) {
@@ -259,8 +264,6 @@ export class Connection extends TcbSender {
         this.counters.inc('tcp_trimmed_beyond_window');
       }
     }
-
-    this.ts.update(seg.options.tsVal, seg.seq); // RFC 7323 §4.3 (2)
 
     // Second, check the RST bit (RFC 5961 §3.2: only an exact match resets).
     if (flags & TCP_RST) {
@@ -298,8 +301,36 @@ export class Connection extends TcbSender {
     if (flags & TCP_URG) this.counters.inc('tcp_urg_ignored');
 
     // Seventh and eighth: segment text and FIN.
-    if (payload.length > 0 || fin) this.processText(seq, payload, fin, now);
+    if (payload.length > 0 || fin) this.processText(seg, seq, payload, fin, now);
     this.transmit(now);
+  }
+
+  /**
+   * The ACK that answers an unacceptable or PAWS-rejected segment (§3.10.7.4
+   * first check, RFC 7323 §5.3 R1), as Linux's tcp_send_dupack behind
+   * tcp_oow_rate_limited: one per cfg.invalidRateLimit ms unless the segment
+   * carries data (ack-policy.ts).
+   */
+  private sendDupAck(seg: TcpSegment, segLen: number, why: 'seq' | 'paws', now: number): void {
+    if (this.ackPolicy.oowRateLimited(segLen, (seg.flags & TCP_SYN) !== 0, this.cfg.invalidRateLimit, now)) {
+      this.counters.inc('tcp_oow_ratelimited');
+      this.counters.inc(`tcp_oow_ratelimited_${why}`);
+      return;
+    }
+    // A copy of what we already have: the peer retransmitted because our
+    // ACK was lost or late, so ACK quickly for a while (Linux DELAYEDACKLOST).
+    if (segLen > 0 && seqLt(seg.seq, this.rcvNxt)) this.ackPolicy.enterQuickAck(this.currentRcvWnd());
+    this.sendAck(now);
+  }
+
+  /** The peer's SYN again in SYN-RECEIVED: our SYN,ACK again, at most once per cfg.invalidRateLimit ms (Linux tcp_check_req). */
+  private synAgain(now: number): void {
+    if (this.ackPolicy.oowRateLimited(0, true, this.cfg.invalidRateLimit, now)) {
+      this.counters.inc('tcp_oow_ratelimited');
+      this.counters.inc('tcp_oow_ratelimited_synrecv');
+      return;
+    }
+    this.retransmitSynAck(now);
   }
 
   /** §3.10.7.4 first check: the four cases of segment acceptability. */
@@ -350,6 +381,7 @@ export class Connection extends TcbSender {
         this.sendReset(ack);
         return false;
       }
+      this.ts.update(seg.options.tsVal, seq, this.rcvWup, now); // RFC 7323 §4.3 (2)
       this.ackSynOrData(ack, now, seg.options.tsEcr);
       // RFC 7323 §2.2: the window of a SYN (the peer's SYN,ACK after a simultaneous open) is not scaled.
       this.setSendWindow(seg.window, seq, ack, !(seg.flags & TCP_SYN));
@@ -364,8 +396,11 @@ export class Connection extends TcbSender {
 
     // RFC 5961 §5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
     if (seqGt(ack, this.sndNxt)) {
+      // RFC 9293 asks for an ACK; like Linux, none in ESTABLISHED (two ends
+      // that disagree would ACK each other forever) and a rate-limited
+      // challenge ACK in the other states (tcp_rcv_state_process).
       this.counters.inc('tcp_ack_of_unsent');
-      this.sendAck(now);
+      if (this.state !== 'ESTABLISHED') this.sendChallengeAck(now, 'ack');
       return false;
     }
     if (seqLt(ack, seqSub(this.sndUna, Math.max(this.maxSndWnd, 1)))) {
@@ -373,9 +408,14 @@ export class Connection extends TcbSender {
       this.sendChallengeAck(now, 'ack');
       return false;
     }
+    // RFC 7323 §4.3 (2), once the segment is known acceptable: like Linux,
+    // not from an ACK of unsent data or one too old (it would be echoed and
+    // could make PAWS reject the peer's good segments).
+    this.ts.update(seg.options.tsVal, seq, this.rcvWup, now);
     // SACK blocks first (RFC 6675 §5): blocks at or below the new SND.UNA are D-SACKs.
     let freshSack = 0;
     let dsack = false;
+    const sackedBefore = this.recovery.scoreboard.sackedBytes;
     if (seqGt(ack, this.sndUna)) this.recovery.learnReordering(this.sndUna, ack, this.effMss, this.counters);
     if (this.sackOk && seg.options.sack !== undefined) {
       const r = this.recovery.scoreboard.update(seg.options.sack, seqGt(ack, this.sndUna) ? ack : this.sndUna, this.sndNxt);
@@ -384,7 +424,7 @@ export class Connection extends TcbSender {
       if (dsack) this.counters.inc('tcp_dsack_or_old_sack_blocks');
     }
     if (seqGt(ack, this.sndUna)) {
-      this.ackSynOrData(ack, now, seg.options.tsEcr, dsack);
+      this.ackSynOrData(ack, now, seg.options.tsEcr, dsack, sackedBefore);
     } else if (ack === this.sndUna) {
       // A duplicate ACK (RFC 5681 §2; with SACK, one bringing new SACK information, RFC 6675 §2).
       const outstanding = this.sndUna !== this.sndNxt;
@@ -423,8 +463,8 @@ export class Connection extends TcbSender {
     return true;
   }
 
-  /** Seventh (text) and eighth (FIN) steps, for data already trimmed to the window. */
-  private processText(seq: number, payload: Buffer, fin: boolean, now: number): void {
+  /** Seventh (text) and eighth (FIN) steps, for data already trimmed to the window (`seg` as it arrived). */
+  private processText(seg: TcpSegment, seq: number, payload: Buffer, fin: boolean, now: number): void {
     if (!canReceive(this.state)) {
       if (fin && this.state === 'TIME_WAIT') this.timeWaitFinAgain(now);
       else if (fin && seq === this.rcvNxt) this.sendAck(now); // FIN repeated in CLOSE_WAIT/CLOSING/LAST_ACK
@@ -440,6 +480,7 @@ export class Connection extends TcbSender {
       if (this.recvBuffer.used + payload.length <= this.rcvLimit()) this.recvBuffer.storeOutOfOrder(seq, payload, fin);
       else this.counters.inc('tcp_rcvbuf_full');
       this.counters.inc('tcp_out_of_order');
+      this.ackPolicy.scheduled = true;
       this.sendAck(now);
       return;
     }
@@ -452,6 +493,8 @@ export class Connection extends TcbSender {
         gotFin = false;
         this.counters.inc('tcp_rcvbuf_full');
       }
+      const wnd = this.currentRcvWnd();
+      this.ackPolicy.onData({ len: seg.payload.length, headerLen: seg.headerLength, flags: seg.flags }, this.advMss, this.ts.enabled ? 32 : 20, wnd, this.rtt.rto, now);
       // Copy: the link may reuse the packet buffer after this batch.
       this.recvBuffer.pushReady(copyPayload(payload));
       this.rcvNxt = seqAdd(this.rcvNxt, payload.length);
@@ -465,14 +508,13 @@ export class Connection extends TcbSender {
       return;
     }
     if (payload.length === 0) return;
-    // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at least every second
-    // full-sized segment, at once when a hole was filled, else within the timeout.
-    // A segment larger than one full-sized segment (a super-segment from an
-    // offloading link) counts as the full-sized segments it carries, as Linux
-    // counts bytes: more than one full frame since the last ACK.
-    const full = Math.min(this.cfg.mss, this.sndMss) - (this.ts.enabled ? 12 : 0);
-    this.unackedSegments += Math.floor(payload.length / full);
-    if (hadHole || this.unackedSegments >= 2) this.sendAck(now);
+    // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2), as Linux's
+    // __tcp_ack_snd_check: at once when more than one of the peer's
+    // full-sized segments (rcv_mss, learned from what arrives) is
+    // unacknowledged, so a super-segment from an offloading link counts as
+    // what it carries; at once in quick-ACK mode and when a hole was filled;
+    // else within the timeout.
+    if (hadHole || this.ackPolicy.inQuickAck || seqSub(this.rcvNxt, this.rcvWup) > this.ackPolicy.rcvMss) this.sendAck(now);
     else if (this.delAckAt === Infinity) this.delAckAt = now + this.cfg.delayedAck;
   }
 

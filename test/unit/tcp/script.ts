@@ -13,6 +13,7 @@ import { Connection, type ConnEvent, type OutSegment } from '../../../src/tcp/co
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../src/tcp/config.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpOption, type TcpSegment } from '../../../src/wire/tcp.js';
 import { seqAdd, seqSub } from '../../../src/wire/seq.js';
+import { Counters } from '../../../src/stack/counters.js';
 
 /** Our ISS: our data crosses 2^32 after 15 bytes. */
 export const ISS = 0xfffffff0;
@@ -181,6 +182,8 @@ function eventString(e: ConnEvent): string {
 export class Script {
   readonly conn: Connection;
   readonly cfg: TcpConfig;
+  /** The connection's counters (drop reasons, rate limits). */
+  readonly counters = new Counters();
   now = 0;
   /** Segments sent and not yet checked with expect(). */
   private pending: OutSegment[] = [];
@@ -192,7 +195,7 @@ export class Script {
   constructor(cfg: Partial<TcpConfig> = {}, iss = ISS) {
     // The base RFC 9293 behaviour; SACK and timestamps have tests of their own.
     this.cfg = { ...DEFAULT_TCP_CONFIG, sack: false, timestamps: false, ...cfg };
-    this.conn = new Connection(this.cfg, iss, 0);
+    this.conn = new Connection(this.cfg, iss, 0, this.counters);
   }
 
   get state(): string {
