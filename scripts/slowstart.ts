@@ -48,6 +48,8 @@ const conn = connOf(sim.a)!;
 const mss = conn.effMss;
 const rtt = 2 * latencyMs;
 const rows: string[] = [];
+const inB = sim.b.counters.get('tcp_in');
+const outB = sim.b.counters.get('tcp_out');
 let prev = conn.cc.cwnd;
 rows.push(`rtt 0: cwnd ${(prev / mss).toFixed(1)} segments`);
 for (let i = 1; i <= rtts; i++) {
@@ -58,6 +60,9 @@ for (let i = 1; i <= rtts; i++) {
 }
 console.log(`${cc}, latency ${latencyMs} ms, rate ${rate > 0 ? `${rate} bit/s` : 'unlimited'}`);
 for (const r of rows) console.log(r);
+const data = sim.b.counters.get('tcp_in') - inB;
+const acks = sim.b.counters.get('tcp_out') - outB;
+console.log(`the receiver got ${data} segments and sent ${acks} ACKs (${(data / Math.max(1, acks)).toFixed(2)} segments per ACK)`);
 c.destroy();
 await sim.wait(1);
 process.exit(0);
