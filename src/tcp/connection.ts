@@ -228,7 +228,10 @@ export class Connection extends TcbSender {
         // A duplicate of data we already have is reported back as a D-SACK (RFC 2883).
         if (this.sackOk && payload.length > 0 && seqLe(seqAdd(seq, payload.length), this.rcvNxt)) this.dsack = [seq, seqAdd(seq, payload.length)];
         if (!(flags & TCP_RST)) {
-          if (this.state === 'SYN_RECEIVED' && flags & TCP_SYN) this.synAgain(now);
+          // The peer's SYN again: our SYN,ACK again, rate limited like Linux's tcp_check_req.
+          if (this.state === 'SYN_RECEIVED' && flags & TCP_SYN) {
+            if (!this.oowRateLimited(0, true, 'synrecv', now)) this.retransmitSynAck(now);
+          }
           else if (this.state === 'TIME_WAIT' && fin) this.timeWaitFinAgain(now);
           else this.sendDupAck(seg, segLen, 'seq', now);
         }
@@ -312,25 +315,19 @@ export class Connection extends TcbSender {
    * carries data (ack-policy.ts).
    */
   private sendDupAck(seg: TcpSegment, segLen: number, why: 'seq' | 'paws', now: number): void {
-    if (this.ackPolicy.oowRateLimited(segLen, (seg.flags & TCP_SYN) !== 0, this.cfg.invalidRateLimit, now)) {
-      this.counters.inc('tcp_oow_ratelimited');
-      this.counters.inc(`tcp_oow_ratelimited_${why}`);
-      return;
-    }
+    if (this.oowRateLimited(segLen, (seg.flags & TCP_SYN) !== 0, why, now)) return;
     // A copy of what we already have: the peer retransmitted because our
     // ACK was lost or late, so ACK quickly for a while (Linux DELAYEDACKLOST).
     if (segLen > 0 && seqLt(seg.seq, this.rcvNxt)) this.ackPolicy.enterQuickAck(this.currentRcvWnd());
     this.sendAck(now);
   }
 
-  /** The peer's SYN again in SYN-RECEIVED: our SYN,ACK again, at most once per cfg.invalidRateLimit ms (Linux tcp_check_req). */
-  private synAgain(now: number): void {
-    if (this.ackPolicy.oowRateLimited(0, true, this.cfg.invalidRateLimit, now)) {
-      this.counters.inc('tcp_oow_ratelimited');
-      this.counters.inc('tcp_oow_ratelimited_synrecv');
-      return;
-    }
-    this.retransmitSynAck(now);
+  /** The answer to an out-of-window segment must be skipped (ack-policy.ts); counted by reason. */
+  private oowRateLimited(segLen: number, syn: boolean, why: 'seq' | 'paws' | 'synrecv', now: number): boolean {
+    if (!this.ackPolicy.oowRateLimited(segLen, syn, this.cfg.invalidRateLimit, now)) return false;
+    this.counters.inc('tcp_oow_ratelimited');
+    this.counters.inc(`tcp_oow_ratelimited_${why}`);
+    return true;
   }
 
   /** §3.10.7.4 first check: the four cases of segment acceptability. */
