@@ -1,6 +1,7 @@
 /**
  * CUBIC congestion control, RFC 9438 (Linux's default). Slow start is the
- * standard one (§4.10), counting acknowledged bytes as Linux does; in congestion avoidance the window follows a cubic
+ * standard one (§4.10), counting acknowledged bytes as Linux does; in
+ * congestion avoidance the window follows a cubic
  * function of the time since the last congestion event (§4.2): concave up to
  * the window where the last loss happened (W_max), a plateau there, then convex
  * probing beyond it. A Reno-friendly estimate (§4.3) keeps CUBIC at least as
