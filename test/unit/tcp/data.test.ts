@@ -168,6 +168,15 @@ test('RFC 5681 §4.2 with rcv_mss: a peer sending less than our MSS still gets a
   t.expect({ f: '.', seq: U(1), ack: P(4001), win: 2000 });
 });
 
+test('RFC 5681 §4.2 counted in bytes: a super-segment (offloading link) carrying more than one rcv_mss is ACKed at once', () => {
+  const t = quickAcksUsed(); // rcv_mss 1000
+  // 0.300 < . 2001:3501(1500) ack 1 win 65535    (1.5 segments' worth in one)
+  t.recv(300, { f: '.', seq: P(2001), ack: U(1), len: 1500 });
+  // 0.300 > . 1:1(0) ack 3501 win 2500
+  t.expect({ f: '.', seq: U(1), ack: P(3501), win: 2500 });
+  assert.is(t.conn.ackPolicy.rcvMss, 1000, 'capped at the MSS we offered');
+});
+
 test('Linux rcv_mss follows the peer down: two equal full-looking segments lower it', () => {
   const t = quickAcksUsed(); // rcv_mss 1000
   // 0.300 < . 2001:2701(700) ack 1 win 65535     (no PSH: the peer is not at the end of a write)
