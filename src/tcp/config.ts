@@ -28,6 +28,12 @@ export interface TcpConfig {
   finTimeout: number;
   /** Delayed ACK timeout in ms (RFC 9293 §3.8.6.3: under 0.5 s; Linux: 40 ms min, 200 ms max). */
   delayedAck: number;
+  /** Most quick ACKs (every data segment ACKed at once) at the start of a
+   * connection and after a retransmission is seen (Linux TCP_MAX_QUICKACKS = 16); 0: none. */
+  quickAcks: number;
+  /** At most one duplicate ACK per this many ms for out-of-window or
+   * PAWS-rejected segments without data (Linux tcp_invalid_ratelimit = 500). */
+  invalidRateLimit: number;
   /** Offer window scaling in SYNs (RFC 7323 §2). */
   windowScaling: boolean;
   /** Offer SACK in SYNs (RFC 2018) and use it when the peer agrees. */
@@ -64,6 +70,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   orphanRetries: 8,
   finTimeout: 60_000,
   delayedAck: 40,
+  quickAcks: 16,
+  invalidRateLimit: 500,
   windowScaling: true,
   sack: true,
   timestamps: true,

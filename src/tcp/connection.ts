@@ -60,7 +60,7 @@ export class Connection extends TcbSender {
     // What the cookie SYN,ACK set up: SND.NXT = ISS + 1 and the unscaled window it offered.
     this.sndNxt = seqAdd(this.iss, 1);
     this.rcvAdvEdge = seqAdd(this.rcvNxt, synWindow(this.cfg.rcvBuf));
-    this.ts.lastAckSent = this.rcvNxt;
+    this.rcvWup = this.rcvNxt;
     this.ackSynOrData(seg.ack, now, seg.options.tsEcr);
     this.setSendWindow(seg.window, seg.seq, seg.ack, true);
     this.setState('ESTABLISHED', 'rcv ACK with a valid SYN cookie: connection rebuilt from it (RFC 4987 §3.6)');
@@ -68,7 +68,7 @@ export class Connection extends TcbSender {
     // Seventh and eighth steps, for what fits in the window the SYN,ACK offered.
     const room = this.currentRcvWnd();
     const fin = (seg.flags & TCP_FIN) !== 0 && seg.payload.length <= room;
-    this.continueEstablished(seg.seq, seg.payload.subarray(0, room), fin, now);
+    this.continueEstablished(seg, seg.seq, seg.payload.subarray(0, room), fin, now);
     this.armKeepAlive(now);
   }
 
@@ -226,7 +226,7 @@ export class Connection extends TcbSender {
       this.setState('ESTABLISHED', 'rcv SYN,ACK that acknowledges our SYN: ACK sent (RFC 9293 §3.10.7.3)');
       this.events.push({ type: 'established' });
       this.sendAck(now);
-      this.continueEstablished(seqAdd(seg.seq, 1), seg.payload, (seg.flags & TCP_FIN) !== 0, now);
+      this.continueEstablished(seg, seqAdd(seg.seq, 1), seg.payload, (seg.flags & TCP_FIN) !== 0, now);
       return;
     }
     // Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
@@ -237,8 +237,8 @@ export class Connection extends TcbSender {
   }
 
   /** After the handshake-completing segment: its data (from `seq`) and FIN (steps six to eight). */
-  private continueEstablished(seq: number, payload: Buffer, fin: boolean, now: number): void {
-    if (payload.length > 0 || fin) this.processText(seq, payload, fin, now);
+  private continueEstablished(seg: TcpSegment, seq: number, payload: Buffer, fin: boolean, now: number): void {
+    if (payload.length > 0 || fin) this.processText(seg, seq, payload, fin, now);
     this.transmit(now);
   }
 
@@ -258,9 +258,9 @@ export class Connection extends TcbSender {
 
     // RFC 7323 §5.3 R1 (PAWS): a segment older than TS.Recent is an old
     // duplicate: answer with an ACK and drop it. RSTs are exempt, as in Linux.
-    if (!(flags & TCP_RST) && this.ts.pawsRejects(seg.options.tsVal)) {
+    if (!(flags & TCP_RST) && this.ts.pawsRejects(seg.options.tsVal, now)) {
       this.counters.inc('tcp_paws_rejected');
-      this.sendAck(now);
+      this.sendDupAck(seg, segLen, 'paws', now);
       return;
     }
 
@@ -276,15 +276,23 @@ export class Connection extends TcbSender {
         // A duplicate of data we already have is reported back as a D-SACK (RFC 2883).
         if (this.sackOk && payload.length > 0 && seqLe(seqAdd(seq, payload.length), this.rcvNxt)) this.dsack = [seq, seqAdd(seq, payload.length)];
         if (!(flags & TCP_RST)) {
-          if (this.state === 'SYN_RECEIVED' && flags & TCP_SYN) this.retransmitSynAck(now);
+          // The peer's SYN again: our SYN,ACK again, rate limited like Linux's tcp_check_req.
+          if (this.state === 'SYN_RECEIVED' && flags & TCP_SYN) {
+            if (!this.oowRateLimited(0, true, 'synrecv', now)) this.retransmitSynAck(now);
+          }
           else if (this.state === 'TIME_WAIT' && fin) this.timeWaitFinAgain(now);
-          else this.sendAck(now);
+          else this.sendDupAck(seg, segLen, 'seq', now);
         }
         return;
       }
       payload = payload.subarray(0, 0);
       fin = false;
       answerProbe = segLen > 0;
+      // Data into a closed window (Linux: out of window, quick ACK mode).
+      if (answerProbe) {
+        this.ackPolicy.enterQuickAck(wnd);
+        this.ackPolicy.scheduled = true;
+      }
     }
 
     if (simultaneousSynAck) {
@@ -307,8 +315,6 @@ export class Connection extends TcbSender {
         this.counters.inc('tcp_trimmed_beyond_window');
       }
     }
-
-    this.ts.update(seg.options.tsVal, seg.seq); // RFC 7323 §4.3 (2)
 
     // Second, check the RST bit (RFC 5961 §3.2: only an exact match resets).
     if (flags & TCP_RST) {
@@ -357,8 +363,30 @@ export class Connection extends TcbSender {
     }
 
     // Seventh and eighth: segment text and FIN.
-    if (payload.length > 0 || fin) this.processText(seq, payload, fin, now);
+    if (payload.length > 0 || fin) this.processText(seg, seq, payload, fin, now);
     this.transmit(now);
+  }
+
+  /**
+   * The ACK that answers an unacceptable or PAWS-rejected segment (§3.10.7.4
+   * first check, RFC 7323 §5.3 R1), as Linux's tcp_send_dupack behind
+   * tcp_oow_rate_limited: one per cfg.invalidRateLimit ms unless the segment
+   * carries data (ack-policy.ts).
+   */
+  private sendDupAck(seg: TcpSegment, segLen: number, why: 'seq' | 'paws', now: number): void {
+    if (this.oowRateLimited(segLen, (seg.flags & TCP_SYN) !== 0, why, now)) return;
+    // A copy of what we already have: the peer retransmitted because our
+    // ACK was lost or late, so ACK quickly for a while (Linux DELAYEDACKLOST).
+    if (segLen > 0 && seqLt(seg.seq, this.rcvNxt)) this.ackPolicy.enterQuickAck(this.currentRcvWnd());
+    this.sendAck(now);
+  }
+
+  /** The answer to an out-of-window segment must be skipped (ack-policy.ts); counted by reason. */
+  private oowRateLimited(segLen: number, syn: boolean, why: 'seq' | 'paws' | 'synrecv', now: number): boolean {
+    if (!this.ackPolicy.oowRateLimited(segLen, syn, this.cfg.invalidRateLimit, now)) return false;
+    this.counters.inc('tcp_oow_ratelimited');
+    this.counters.inc(`tcp_oow_ratelimited_${why}`);
+    return true;
   }
 
   /** §3.10.7.4 first check: the four cases of segment acceptability. */
@@ -409,6 +437,7 @@ export class Connection extends TcbSender {
         this.sendReset(ack);
         return false;
       }
+      this.ts.update(seg.options.tsVal, seq, this.rcvWup, now); // RFC 7323 §4.3 (2)
       this.ackSynOrData(ack, now, seg.options.tsEcr);
       // RFC 7323 §2.2: the window of a SYN (the peer's SYN,ACK after a simultaneous open) is not scaled.
       this.setSendWindow(seg.window, seq, ack, !(seg.flags & TCP_SYN));
@@ -423,8 +452,11 @@ export class Connection extends TcbSender {
 
     // RFC 5961 §5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
     if (seqGt(ack, this.sndNxt)) {
+      // RFC 9293 asks for an ACK; like Linux, none in ESTABLISHED (two ends
+      // that disagree would ACK each other forever) and a rate-limited
+      // challenge ACK in the other states (tcp_rcv_state_process).
       this.counters.inc('tcp_ack_of_unsent');
-      this.sendAck(now);
+      if (this.state !== 'ESTABLISHED') this.sendChallengeAck(now, 'ack');
       return false;
     }
     if (seqLt(ack, seqSub(this.sndUna, Math.max(this.maxSndWnd, 1)))) {
@@ -433,9 +465,14 @@ export class Connection extends TcbSender {
       return false;
     }
     this.probesOut = 0; // the peer answers (Linux resets icsk_probes_out on every ACK)
+    // RFC 7323 §4.3 (2), once the segment is known acceptable: like Linux,
+    // not from an ACK of unsent data or one too old (it would be echoed and
+    // could make PAWS reject the peer's good segments).
+    this.ts.update(seg.options.tsVal, seq, this.rcvWup, now);
     // SACK blocks first (RFC 6675 §5): blocks at or below the new SND.UNA are D-SACKs.
     let freshSack = 0;
     let dsack = false;
+    const sackedBefore = this.recovery.scoreboard.sackedBytes;
     // But before them, the receiver may have dropped what it SACKed (RFC 2018 §8).
     const reneged = this.sackOk && seqGt(ack, this.sndUna) && this.recovery.checkReneging(ack, this.counters);
     if (seqGt(ack, this.sndUna)) this.recovery.learnReordering(this.sndUna, ack, this.effMss, this.counters);
@@ -446,7 +483,7 @@ export class Connection extends TcbSender {
       if (dsack) this.counters.inc('tcp_dsack_or_old_sack_blocks');
     }
     if (seqGt(ack, this.sndUna)) {
-      this.ackSynOrData(ack, now, seg.options.tsEcr, dsack);
+      this.ackSynOrData(ack, now, seg.options.tsEcr, dsack, sackedBefore);
       if (reneged) this.armRenegingTimer(now);
     } else if (ack === this.sndUna) {
       // A duplicate ACK (RFC 5681 §2; with SACK, one bringing new SACK information, RFC 6675 §2).
@@ -489,8 +526,8 @@ export class Connection extends TcbSender {
     return true;
   }
 
-  /** Seventh (text) and eighth (FIN) steps, for data already trimmed to the window. */
-  private processText(seq: number, payload: Buffer, fin: boolean, now: number): void {
+  /** Seventh (text) and eighth (FIN) steps, for data already trimmed to the window (`seg` as it arrived). */
+  private processText(seg: TcpSegment, seq: number, payload: Buffer, fin: boolean, now: number): void {
     if (!canReceive(this.state)) {
       if (fin && this.state === 'TIME_WAIT') this.timeWaitFinAgain(now);
       else if (fin && seq === this.rcvNxt) this.sendAck(now); // FIN repeated in CLOSE_WAIT/CLOSING/LAST_ACK
@@ -506,6 +543,7 @@ export class Connection extends TcbSender {
       if (this.recvBuffer.used + payload.length > this.rcvLimit()) this.counters.inc('tcp_rcvbuf_full');
       else if (!this.recvBuffer.storeOutOfOrder(seq, payload, fin)) this.counters.inc('tcp_ofo_dropped');
       this.counters.inc('tcp_out_of_order');
+      this.ackPolicy.scheduled = true;
       this.sendAck(now);
       return;
     }
@@ -518,6 +556,8 @@ export class Connection extends TcbSender {
         gotFin = false;
         this.counters.inc('tcp_rcvbuf_full');
       }
+      const wnd = this.currentRcvWnd();
+      this.ackPolicy.onData({ len: seg.payload.length, headerLen: seg.headerLength, flags: seg.flags }, this.advMss, this.ts.enabled ? 32 : 20, wnd, this.rtt.rto, now);
       // Copied: the link may reuse the packet buffer after this batch.
       this.recvBuffer.pushInOrder(payload);
       this.rcvNxt = seqAdd(this.rcvNxt, payload.length);
@@ -531,14 +571,13 @@ export class Connection extends TcbSender {
       return;
     }
     if (payload.length === 0) return;
-    // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at least every second
-    // full-sized segment, at once when a hole was filled, else within the timeout.
-    // A segment larger than one full-sized segment (a super-segment from an
-    // offloading link) counts as the full-sized segments it carries, as Linux
-    // counts bytes: more than one full frame since the last ACK.
-    const full = Math.min(this.cfg.mss, this.sndMss) - (this.ts.enabled ? 12 : 0);
-    this.unackedSegments += Math.floor(payload.length / full);
-    if (hadHole || this.unackedSegments >= 2) this.sendAck(now);
+    // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2), as Linux's
+    // __tcp_ack_snd_check: at once when more than one of the peer's
+    // full-sized segments (rcv_mss, learned from what arrives) is
+    // unacknowledged, so a super-segment from an offloading link counts as
+    // what it carries; at once in quick-ACK mode and when a hole was filled;
+    // else within the timeout.
+    if (hadHole || this.ackPolicy.inQuickAck || seqSub(this.rcvNxt, this.rcvWup) > this.ackPolicy.rcvMss) this.sendAck(now);
     else if (this.delAckAt === Infinity) this.delAckAt = now + this.cfg.delayedAck;
   }
 

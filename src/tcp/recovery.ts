@@ -85,12 +85,15 @@ export class LossRecovery {
       mss: number;
       now: number;
       rtt?: number;
+      /** SACKed bytes on the scoreboard before this ACK's blocks were taken (default: no new blocks). */
+      sackedBefore?: number;
     },
     counters: { inc(name: string): void },
   ): boolean {
     const { sndUna, sndNxt, mss, now } = p;
     if (p.acked > 0) {
       this.dupAcks = 0;
+      const sackedBefore = p.sackedBefore ?? this.scoreboard.sackedBytes;
       this.scoreboard.ackTo(sndUna);
       if (seqLt(this.highRxt, sndUna)) this.highRxt = sndUna;
       if (this.phase === 'recovery') {
@@ -108,7 +111,13 @@ export class LossRecovery {
         }
         return false;
       }
-      if (p.dataAcked > 0) this.cc.onAck(p.dataAcked, p.flightSize, now, p.rtt);
+      if (p.dataAcked > 0) {
+        // The window grows by what this ACK newly delivered, each byte once
+        // (Linux's acked_sacked): acknowledged cumulatively or SACKed for the
+        // first time; bytes SACKed by earlier ACKs are no news.
+        const delivered = p.dataAcked + this.scoreboard.sackedBytes - sackedBefore;
+        if (delivered > 0) this.cc.onAck(delivered, p.flightSize, now, p.rtt);
+      }
       if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.phase = 'open';
       // RFC 6675 §5 (2.b): a cumulative ACK that also SACKs can show the next
       // segment lost; recovery starts without waiting for duplicates.

@@ -12,7 +12,7 @@ import { TailLossProbe } from './tlp.js';
 
 export abstract class TcbSender extends Tcb {
   /** SND.UNA advances to `ack`: free the buffer, time RTT, restart timers. */
-  protected ackSynOrData(ack: number, now: number, tsEcr?: number, dsack = false): void {
+  protected ackSynOrData(ack: number, now: number, tsEcr?: number, dsack = false, sackedBefore?: number): void {
     let acked = seqSub(ack, this.sndUna);
     if (acked <= 0) return;
     const oldUna = this.sndUna;
@@ -42,7 +42,7 @@ export abstract class TcbSender extends Tcb {
     // RFC 6298 §5.7: after a SYN timeout and no sample, data starts with RTO 3 s.
     if (synJustAcked && this.synTimedOut && !this.rtt.hasSample) this.rtt.restartAt(3000);
     this.recovery.onAck(
-      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample },
+      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample, sackedBefore },
       this.counters,
     );
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
@@ -213,7 +213,7 @@ export abstract class TcbSender extends Tcb {
       ts: useTs ? { val: this.ts.value(now), ecr: withAck ? this.ts.recent : 0 } : undefined,
       wscale: this.cfg.windowScaling && (!withAck || this.wscaleOk) ? this.rcvWscale : undefined,
     });
-    if (withAck) this.ts.lastAckSent = this.rcvNxt;
+    if (withAck) this.rcvWup = this.rcvNxt;
     const window = synWindow(this.cfg.rcvBuf);
     this.rcvAdvEdge = seqAdd(this.rcvNxt, window);
     this.out.push({ seq: this.iss, ack: withAck ? this.rcvNxt : 0, flags: withAck ? TCP_SYN | TCP_ACK : TCP_SYN, window, options });
@@ -297,6 +297,7 @@ export abstract class TcbSender extends Tcb {
     if (this.delAckAt <= now) {
       this.delAckAt = Infinity;
       this.counters.inc('tcp_delayed_acks');
+      this.ackPolicy.delayedAckFired();
       this.sendAck(now);
     }
     if (this.persistAt <= now) this.persistTimeout(now);

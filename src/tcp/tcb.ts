@@ -19,6 +19,7 @@ import { LossRecovery } from './recovery.js';
 import { Timestamps, tsOffsetFor } from './timestamps.js';
 import { segmentOptions } from './options.js';
 import { TailLossProbe } from './tlp.js';
+import { AckPolicy } from './ack-policy.js';
 
 /** A segment to send; the stack fills in addresses and ports. */
 export interface OutSegment {
@@ -83,6 +84,8 @@ export abstract class Tcb {
   rcvNxt = 0;
   /** Right edge of the window we last advertised: never moves left (§3.8.6.2.2). */
   protected rcvAdvEdge = 0;
+  /** RCV.NXT in the last segment we sent with ACK (RFC 7323 Last.ACK.sent, Linux rcv_wup). */
+  protected rcvWup = 0;
   rcvWscale = 0;
   protected wscaleOk = false;
 
@@ -92,6 +95,8 @@ export abstract class Tcb {
   readonly cc: CongestionControl;
   readonly recovery: LossRecovery;
   readonly ts: Timestamps;
+  /** When to acknowledge: delayed and quick ACKs, out-of-window ACK limit (ack-policy.ts). */
+  readonly ackPolicy: AckPolicy;
   /** Both SYNs carried SACK-permitted (RFC 2018 §2). */
   protected sackOk = false;
   /** A duplicate we received, to report as the first SACK block (D-SACK, RFC 2883). */
@@ -150,8 +155,6 @@ export abstract class Tcb {
   /** Zero-window probes sent since the peer last answered (Linux icsk_probes_out). */
   protected probesOut = 0;
   protected keepAliveProbes = 0;
-  /** Full-sized segments received since we last sent an ACK. */
-  protected unackedSegments = 0;
   /** Karn: the segment being timed (ends at rttSeq), or -1. */
   protected rttSeq = -1;
   protected rttStart = 0;
@@ -181,6 +184,7 @@ export abstract class Tcb {
     this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS);
     this.recovery = new LossRecovery(this.cc);
     this.ts = new Timestamps(tsOffsetFor(this.iss));
+    this.ackPolicy = new AckPolicy(cfg.quickAcks);
     this.now = now;
     this.rcvWscale = cfg.windowScaling ? windowShiftFor(cfg.rcvBuf) : 0;
     this.lastRecvAt = now;
@@ -190,6 +194,11 @@ export abstract class Tcb {
   /** Payload bytes per full segment: the MSS less the options every segment carries (RFC 9293 §3.7.1). */
   get effMss(): number {
     return this.sndMss - (this.ts.enabled ? 12 : 0);
+  }
+
+  /** The most payload a peer's segment should carry: the MSS we offered less the timestamp option. */
+  protected get advMss(): number {
+    return this.cfg.mss - (this.ts.enabled ? 12 : 0);
   }
 
 
@@ -228,9 +237,10 @@ export abstract class Tcb {
     this.out.push({ seq, ack: flags & TCP_ACK ? this.rcvNxt : 0, flags, window, options: segmentOptions(ts, sack), payload, gsoSize });
     if (flags & TCP_ACK) {
       this.delAckAt = Infinity;
-      this.unackedSegments = 0;
-      this.ts.lastAckSent = this.rcvNxt;
+      this.rcvWup = this.rcvNxt;
+      this.ackPolicy.ackSent();
     }
+    if (payload !== undefined && payload.length > 0) this.ackPolicy.dataSent(this.now, this.cfg.delayedAck);
   }
 
   /**
@@ -358,8 +368,9 @@ export abstract class Tcb {
     this.sackOk = this.cfg.sack && o.sackPermitted;
     this.recovery.sackOk = this.sackOk;
     this.ts.enabled = this.cfg.timestamps && o.tsVal !== undefined;
-    if (this.ts.enabled) this.ts.recent = o.tsVal!;
+    if (this.ts.enabled) this.ts.setRecent(o.tsVal!, this.now);
     this.cc.setMss(this.effMss);
+    this.ackPolicy.initRcvMss(this.advMss, this.effMss, Math.min(65535, this.cfg.rcvBuf));
     // RFC 7323 §2.2: scaling is on only if both SYNs carry the option.
     if (this.cfg.windowScaling && o.wscale !== undefined) {
       this.wscaleOk = true;

@@ -21,13 +21,20 @@ export function tsValue(now: number, offset: number): number {
   return (Math.floor(now) + offset) >>> 0;
 }
 
+/**
+ * RFC 7323 §5.5: after this long without an update TS.Recent is no longer
+ * trusted, since the peer's clock may have moved on by more than 2^31 ticks
+ * (24 days at 1 ms per tick; Linux TCP_PAWS_24DAYS).
+ */
+export const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+
 export class Timestamps {
   /** Both SYNs carried the option. */
   enabled = false;
   /** TS.Recent: the peer's value to echo (§4.3). */
   recent = 0;
-  /** Last.ACK.sent: RCV.NXT in the last ACK we sent (§4.3). */
-  lastAckSent = 0;
+  /** When TS.Recent was last set (Linux ts_recent_stamp). */
+  private recentAt = 0;
 
   constructor(private readonly offset: number) {}
 
@@ -36,15 +43,28 @@ export class Timestamps {
     return tsValue(now, this.offset);
   }
 
-  /** RFC 7323 §5.3 R1: reject a segment whose TSval is older than TS.Recent. */
-  pawsRejects(tsVal: number | undefined): boolean {
-    return this.enabled && tsVal !== undefined && seqLt(tsVal, this.recent);
+  setRecent(tsVal: number, now: number): void {
+    this.recent = tsVal;
+    this.recentAt = now;
   }
 
-  /** §4.3 (2): remember TSval of a segment that covers the ACK we last sent. */
-  update(tsVal: number | undefined, segSeq: number): void {
+  /** §5.5: TS.Recent is older than 24 days and says nothing any more. */
+  private stale(now: number): boolean {
+    return now - this.recentAt > PAWS_IDLE_MS;
+  }
+
+  /** RFC 7323 §5.3 R1: reject a segment whose TSval is older than TS.Recent (unless TS.Recent is stale, §5.5). */
+  pawsRejects(tsVal: number | undefined, now: number): boolean {
+    return this.enabled && tsVal !== undefined && seqLt(tsVal, this.recent) && !this.stale(now);
+  }
+
+  /**
+   * §4.3 (2): remember TSval of a segment that covers the ACK we last sent
+   * (`lastAckSent`, RCV.NXT then); after 24 idle days any TSval (§5.5).
+   */
+  update(tsVal: number | undefined, segSeq: number, lastAckSent: number, now: number): void {
     if (!this.enabled || tsVal === undefined) return;
-    if (seqGe(tsVal, this.recent) && seqLe(segSeq, this.lastAckSent)) this.recent = tsVal;
+    if ((seqGe(tsVal, this.recent) || this.stale(now)) && seqLe(segSeq, lastAckSent)) this.setRecent(tsVal, now);
   }
 
   /** §4.1: an RTT sample from an echoed TSval, or undefined. */

@@ -1,6 +1,7 @@
 /**
  * CUBIC congestion control, RFC 9438 (Linux's default). Slow start is the
- * standard one (§4.10); in congestion avoidance the window follows a cubic
+ * standard one (§4.10), counting acknowledged bytes as Linux does; in
+ * congestion avoidance the window follows a cubic
  * function of the time since the last congestion event (§4.2): concave up to
  * the window where the last loss happened (W_max), a plateau there, then convex
  * probing beyond it. A Reno-friendly estimate (§4.3) keeps CUBIC at least as
@@ -76,9 +77,14 @@ export class Cubic implements CongestionControl {
       return;
     }
     if (this.cwnd < this.ssthresh) {
-      // §4.10: standard slow start (RFC 5681 eq. 2, at most 1 SMSS per ACK), stopping at ssthresh.
-      this.cwnd = Math.min(this.cwnd + Math.min(acked, this.mss), this.ssthresh);
-      return;
+      // §4.10 standard slow start, growing by every acknowledged byte like
+      // Linux's tcp_slow_start (RFC 3465 without the per-ACK limit), so cwnd
+      // doubles per RTT with delayed and stretch ACKs too; what lies beyond
+      // ssthresh goes on into congestion avoidance.
+      const grown = Math.min(this.cwnd + acked, this.ssthresh);
+      acked -= grown - this.cwnd;
+      this.cwnd = grown;
+      if (acked <= 0) return;
     }
     this.congestionAvoidance(acked / this.mss, now);
   }

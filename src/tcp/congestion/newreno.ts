@@ -26,9 +26,14 @@ export class NewReno implements CongestionControl {
 
   onAck(acked: number): void {
     if (this.cwnd < this.ssthresh) {
-      // Slow start, appropriate byte counting limited to 1 SMSS per ACK (RFC 5681 eq. 2, RFC 3465 L=1).
-      this.cwnd += Math.min(acked, this.mss);
-      return;
+      // Slow start by every acknowledged byte (RFC 3465 byte counting without
+      // the per-ACK limit L, as Linux's tcp_slow_start), so cwnd doubles per
+      // RTT with delayed and stretch ACKs; the rest beyond ssthresh goes on
+      // into congestion avoidance.
+      const grown = Math.min(this.cwnd + acked, this.ssthresh);
+      acked -= grown - this.cwnd;
+      this.cwnd = grown;
+      if (acked <= 0) return;
     }
     // Congestion avoidance: one SMSS per cwnd of acknowledged bytes (RFC 5681 eq. 3, byte counting).
     this.bytesAcked += acked;

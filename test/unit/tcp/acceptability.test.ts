@@ -21,12 +21,14 @@ import { established, P, U, peerBytes, type Script } from './script.js';
 function zeroWindow(): Script {
   const t = established();
   // 0.200 < . 1:1001(1000) ack 1 win 65535
+  // 0.200 > . 1:1(0) ack 1001 win 3000        (quick ACK 1 of 2)
   // 0.200 < . 1001:2001(1000) ack 1 win 65535
-  // 0.200 > . 1:1(0) ack 2001 win 2000
+  // 0.200 > . 1:1(0) ack 2001 win 2000        (quick ACK 2 of 2)
   // 0.200 < . 2001:3001(1000) ack 1 win 65535
   // 0.200 < . 3001:4001(1000) ack 1 win 65535
-  // 0.200 > . 1:1(0) ack 4001 win 0
+  // 0.200 > . 1:1(0) ack 4001 win 0           (two segments unacknowledged)
   t.recv(200, { f: '.', seq: P(1), ack: U(1), len: 1000 });
+  t.expect({ f: '.', seq: U(1), ack: P(1001), win: 3000 });
   t.recv(200, { f: '.', seq: P(1001), ack: U(1), len: 1000 });
   t.expect({ f: '.', seq: U(1), ack: P(2001), win: 2000 });
   t.recv(200, { f: '.', seq: P(2001), ack: U(1), len: 1000 });
@@ -102,6 +104,7 @@ test('§3.10.7.4 first check, case 3 (len > 0, win 0): a 1-byte probe at RCV.NXT
   // 0.300 > . 1:1(0) ack 4001 win 0
   t.expect({ f: '.', seq: U(1), ack: P(4001), win: 0 });
   assert.is(t.conn.readable, 4000, 'the probe byte is not taken');
+  assert.ok(t.conn.ackPolicy.inQuickAck, 'data into a closed window starts quick ACKs (Linux tcp_data_queue)');
 });
 
 test('§3.10.7.4 first check, case 4 (len > 0, win > 0): first byte in the window is accepted', () => {
@@ -126,13 +129,14 @@ test('§3.10.7.4 first check, case 4: an old duplicate (all below RCV.NXT) gets 
   const t = established();
   // 0.200 < . 1:1001(1000) ack 1 win 65535
   t.recv(200, { f: '.', seq: P(1), ack: U(1), len: 1000 });
-  t.expect();
-  // 0.240 > . 1:1(0) ack 1001 win 3000        (delayed ACK)
-  t.timerAt(240);
+  // 0.200 > . 1:1(0) ack 1001 win 3000        (quick ACK)
   t.expect({ f: '.', seq: U(1), ack: P(1001), win: 3000 });
   // 0.500 < . 1:1001(1000) ack 1 win 65535    (retransmitted: our ACK was lost)
   t.recv(500, { f: '.', seq: P(1), ack: U(1), len: 1000 });
   // 0.500 > . 1:1(0) ack 1001 win 3000
+  t.expect({ f: '.', seq: U(1), ack: P(1001), win: 3000 });
+  // 0.500 < . 1:1(0) ack 1 win 65535          (a pure ACK below RCV.NXT: answered too, once per 500 ms)
+  t.recv(500, { f: '.', seq: P(0), ack: U(1) });
   t.expect({ f: '.', seq: U(1), ack: P(1001), win: 3000 });
   assert.equal(t.read(600), peerBytes(0, 1000), 'delivered once');
 });
@@ -141,11 +145,11 @@ test('§3.10.7.4 first check, case 4: partially duplicate data is trimmed to the
   const t = established();
   // 0.200 < . 1:1001(1000) ack 1 win 65535
   t.recv(200, { f: '.', seq: P(1), ack: U(1), len: 1000 });
+  // 0.200 > . 1:1(0) ack 1001 win 3000        (quick ACK)
+  t.expect({ f: '.', seq: U(1), ack: P(1001), win: 3000 });
   // 0.210 < . 501:1501(1000) ack 1 win 65535  (last byte in the window: acceptable)
   t.recv(210, { f: '.', seq: P(501), ack: U(1), len: 1000 });
-  t.expect();
-  // 0.240 > . 1:1(0) ack 1501 win 2500
-  t.timerAt(240);
+  // 0.210 > . 1:1(0) ack 1501 win 2500        (quick ACK: only the new 500 bytes are taken)
   t.expect({ f: '.', seq: U(1), ack: P(1501), win: 2500 });
   assert.equal(t.read(300), peerBytes(0, 1500));
 });
@@ -154,6 +158,8 @@ test('§3.10.7.4 first check: data beyond RCV.NXT+RCV.WND is trimmed', () => {
   const t = established();
   // 0.200 < . 1:1001(1000) ack 1 win 65535
   t.recv(200, { f: '.', seq: P(1), ack: U(1), len: 1000 });
+  // 0.200 > . 1:1(0) ack 1001 win 3000        (quick ACK)
+  t.expect({ f: '.', seq: U(1), ack: P(1001), win: 3000 });
   // 0.210 < P. 1001:4501(3500) ack 1 win 65535 (500 bytes past the right edge 4001)
   t.recv(210, { f: 'P.', seq: P(1001), ack: U(1), len: 3500 });
   // 0.210 > . 1:1(0) ack 4001 win 0

@@ -2,7 +2,9 @@
 //   - no ACK bit: drop the segment;
 //   - SND.UNA < SEG.ACK =< SND.NXT: new data acknowledged, SND.UNA advances;
 //   - SEG.ACK =< SND.UNA: duplicate, ignored (the rest of the segment still counts);
-//   - SEG.ACK > SND.NXT: acknowledges something never sent: send an ACK, drop;
+//   - SEG.ACK > SND.NXT: acknowledges something never sent: drop; RFC 9293 asks
+//     for an ACK, Linux sends none in ESTABLISHED (no ACK loop between two
+//     confused ends) and a challenge ACK in the other states;
 //   - RFC 5961 §5.2: SEG.ACK < SND.UNA - MAX.SND.WND: challenge ACK, drop;
 //   - window update when SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK;
 //   - FIN_WAIT_1 → FIN_WAIT_2, CLOSING → TIME_WAIT, LAST_ACK → CLOSED once our FIN is acknowledged.
@@ -37,16 +39,30 @@ test('§3.10.7.4 fifth check: SND.UNA < SEG.ACK =< SND.NXT advances SND.UNA and 
   assert.is(t.conn.nextDeadline(), Infinity, 'RTO stopped when all is acknowledged (§5.2)');
 });
 
-test('§3.10.7.4 fifth check: ACK of unsent data (SEG.ACK > SND.NXT) → ACK, segment dropped', () => {
+test('§3.10.7.4 fifth check: ACK of unsent data (SEG.ACK > SND.NXT) in ESTABLISHED → dropped, no ACK (Linux)', () => {
   const t = established();
   t.write(200, 100);
   t.takeOut();
   // 0.300 < P. 1:11(10) ack 200 win 65535      (we only sent up to 101)
   t.recv(300, { f: 'P.', seq: P(1), ack: U(200), len: 10 });
-  // 0.300 > . 101:101(0) ack 1 win 4000
-  t.expect({ f: '.', seq: U(101), ack: P(1), win: 4000 });
+  t.expect();
   assert.is(t.conn.sndUna, U(1));
   assert.is(t.conn.readable, 0, 'its data is dropped too');
+  // 0.310 < . 1:1(0) ack 200 win 65535         (again and again: never answered)
+  for (const at of [310, 320, 2000]) {
+    t.recv(at, { f: '.', seq: P(1), ack: U(200) });
+    t.expect();
+  }
+});
+
+test('§3.10.7.4 fifth check: ACK of unsent data in FIN_WAIT_1 → challenge ACK (Linux tcp_rcv_state_process), dropped', () => {
+  const t = finWait1(); // SND.NXT = 2
+  // 0.300 < . 1:1(0) ack 10 win 65535
+  t.recv(300, { f: '.', seq: P(1), ack: U(10) });
+  // 0.300 > . 2:2(0) ack 1 win 4000
+  t.expect({ f: '.', seq: U(2), ack: P(1), win: 4000 });
+  assert.is(t.state, 'FIN_WAIT_1');
+  assert.is(t.conn.sndUna, U(1));
 });
 
 test('§3.10.7.4 fifth check: a duplicate ACK (SEG.ACK = SND.UNA) changes nothing and is not answered', () => {
@@ -68,7 +84,8 @@ test('§3.10.7.4 fifth check: an old ACK (SEG.ACK < SND.UNA) is ignored, but its
   t.recv(300, { f: '.', seq: P(1), ack: U(2001) });
   // 0.310 < P. 1:11(10) ack 1001 win 100       (reordered: sent before the ACK above)
   t.recv(310, { f: 'P.', seq: P(1), ack: U(1001), win: 100, len: 10 });
-  t.expect();
+  // 0.310 > . 2001:2001(0) ack 11 win 3990      (quick ACK for the data)
+  t.expect({ f: '.', seq: U(2001), ack: P(11), win: 3990 });
   assert.is(t.conn.sndUna, U(2001));
   assert.is(t.conn.sndWnd, 65535, 'an old ACK never updates the window');
   assert.equal(t.read(320), peerBytes(0, 10));

@@ -44,6 +44,40 @@ test('§4.10 slow start doubles cwnd every RTT, only while the window is used', 
   assert.is(segs(cc), 160);
 });
 
+/** One round trip in which each ACK covers `per` segments (delayed ACKs: 2; stretch ACKs: more). */
+function roundAckingEvery(cc: CongestionControl, now: number, per: number, rtt = 100): number {
+  const n = Math.floor(cc.cwnd / MSS);
+  const inFlight = cc.cwnd;
+  const acks = Math.ceil(n / per);
+  for (let i = 1; i <= acks; i++) cc.onAck(Math.min(per, n - (i - 1) * per) * MSS, inFlight, now + (i * rtt) / acks, rtt);
+  return now + rtt;
+}
+
+for (const [name, make] of [['CUBIC', () => new Cubic(MSS)], ['NewReno', () => new NewReno(MSS)]] as const) {
+  test(`slow start (${name}) doubles cwnd per RTT with delayed ACKs (one per 2 segments) and stretch ACKs (one per 16), like Linux`, () => {
+    for (const per of [2, 16]) {
+      const cc: CongestionControl = make();
+      let now = 0;
+      for (const expected of [20, 40, 80, 160]) {
+        now = roundAckingEvery(cc, now, per);
+        assert.is(segs(cc), expected, `one ACK per ${per} segments`);
+      }
+    }
+  });
+}
+
+test('slow start stops at ssthresh; the rest of the ACK counts toward congestion avoidance (Linux tcp_slow_start)', () => {
+  const cc = new NewReno(MSS);
+  cc.onTimeout(20 * MSS); // ssthresh 10 segments, cwnd 1
+  // One ACK for 12 segments: 9 of them fill cwnd up to ssthresh, 3 go to avoidance.
+  cc.onAck(12 * MSS);
+  assert.is(segs(cc), 10);
+  cc.onAck(6 * MSS);
+  assert.is(segs(cc), 10, '9 of 10 segments acknowledged in avoidance');
+  cc.onAck(MSS);
+  assert.is(segs(cc), 11, 'one SMSS after a whole window');
+});
+
 test('§4.6/§4.7 congestion event: W_max = W, ssthresh = cwnd = 0.7 W; recovery exit keeps it', () => {
   const { cc } = lossAt80();
   assert.is(cc.W_max, 80);

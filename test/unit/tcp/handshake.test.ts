@@ -296,7 +296,8 @@ test('§3.10.7.4 SYN-RECEIVED: ACK carrying data completes the handshake and del
   t.clearEvents();
   // 0.100 < P. 1:11(10) ack 1 win 65535
   t.recv(100, { f: 'P.', seq: P(1), ack: U(1), len: 10 });
-  t.expect();
+  // 0.100 > . 1:1(0) ack 11 win 3990            (quick ACK: the first data of the connection)
+  t.expect({ f: '.', seq: U(1), ack: P(11), win: 3990 });
   t.transitions('SYN_RECEIVED->ESTABLISHED');
   t.events('established', 'readable');
   assert.equal(t.read(110), peerBytes(0, 10));
@@ -336,6 +337,17 @@ test('§3.10.7.4 SYN-RECEIVED: the retransmitted SYN gets the SYN,ACK again', ()
   // 0.500 < S 0:0(0) win 65535 <mss 1460,nop,wscale 7>
   t.recv(500, { f: 'S', seq: P(0), mss: 1460, wscale: 7 });
   // 0.500 > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 3>
+  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 65535, opts: synOpts(1460, 3) });
+  assert.is(t.state, 'SYN_RECEIVED');
+  // A flood of the same SYN is answered once per 500 ms (Linux tcp_check_req, tcp_invalid_ratelimit):
+  // 0.600 < S 0:0(0) ... 0.999 < S 0:0(0)     (nothing)
+  for (const at of [600, 700, 999]) {
+    t.recv(at, { f: 'S', seq: P(0), mss: 1460, wscale: 7 });
+    t.expect();
+  }
+  // 1.000 < S 0:0(0) win 65535 <mss 1460,nop,wscale 7>
+  // 1.000 > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 3>
+  t.recv(1000, { f: 'S', seq: P(0), mss: 1460, wscale: 7 });
   t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 65535, opts: synOpts(1460, 3) });
   assert.is(t.state, 'SYN_RECEIVED');
 });

@@ -174,17 +174,19 @@ test('RFC 6298 §5 + RFC 6675 §5.1: after the RTO, cwnd = 1 SMSS, unSACKed segm
   assert.is(t.conn.cc.cwnd, 1000);
   assert.is(t.conn.nextDeadline(), 700 + 600);
   assert.equal(sacked(t), [[1001, 3001]], 'the scoreboard is kept (RFC 6675 §5.1, Linux)');
-  // 0.800 < . 1:1(0) ack 3001 <sack 4001:6001>   (slow start: cwnd 2000)
+  // 0.800 < . 1:1(0) ack 3001 <sack 4001:6001>   (slow start by what this ACK newly delivered, as Linux:
+  //   1:1001 acknowledged and 4001:6001 SACKed for the first time; 1001:3001 was SACKed before: cwnd 1000 + 3000)
   sackAck(t, 800, 3001, [4001, 6001]);
-  // 3001:4001, then 6001:7001: 4001:6001 is SACKed and skipped
-  expect(t, d(3001), d(6001));
-  assert.is(t.conn.cc.cwnd, 2000);
-  // 0.900 < . 1:1(0) ack 6001   (cwnd 3000)
+  assert.is(t.conn.cc.cwnd, 4000);
+  // 3001:4001, then 6001:9001: 4001:6001 is SACKed and skipped
+  expect(t, d(3001), d(6001), d(7001), d(8001));
+  // 0.900 < . 1:1(0) ack 6001   (3001:4001 newly delivered: cwnd 5000)
   sackAck(t, 900, 6001);
-  expect(t, d(7001), d(8001));
-  // 1.000 < . 1:1(0) ack 7001   (cwnd 4000)
-  sackAck(t, 1000, 7001);
+  assert.is(t.conn.cc.cwnd, 5000);
   expect(t, d(9001, 'P.'));
+  // 1.000 < . 1:1(0) ack 7001   (cwnd 6000)
+  sackAck(t, 1000, 7001);
+  expect(t);
   // 1.100 < . 1:1(0) ack 10001
   sackAck(t, 1100, 10001);
   expect(t);

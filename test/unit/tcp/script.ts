@@ -182,7 +182,7 @@ function eventString(e: ConnEvent): string {
 export class Script {
   readonly conn: Connection;
   readonly cfg: TcpConfig;
-  /** The connection's counters (drop reasons and events). */
+  /** The connection's counters (drop reasons, events, rate limits). */
   readonly counters = new Counters();
   now = 0;
   /** Segments sent and not yet checked with expect(). */

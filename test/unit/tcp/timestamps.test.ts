@@ -130,7 +130,9 @@ test('timestamps stay off when only our side offered them: no TS on any segment'
 // ------------------------------------------------------------- TS.Recent
 
 test('RFC 7323 §4.3 (A) delayed ACK: TS.Recent comes from the first unacknowledged segment, not the later one', () => {
-  const t = open();
+  // The RFC's case is about delayed ACKs: no quick ACKs at the start here
+  // (cfg.quickAcks 0; they have tests of their own in data.test.ts).
+  const t = open({ ...CFG, quickAcks: 0 });
   // 0.200 < . 1:1001(1000) ack 1 <nop,nop,TS val PT(200) ecr X+100>   (SEG.SEQ <= Last.ACK.sent: TS.Recent = PT(200))
   recv(t, 200, { f: '.', seq: P(1), ack: U(1), len: 1000, ts: [PT(200), TV(100)] });
   expect(t);
@@ -150,7 +152,8 @@ test('RFC 7323 §4.3 (A) delayed ACK: TS.Recent comes from the first unacknowled
 test('RFC 7323 §4.3 (C) a hole: ACKs echo the segment that last advanced RCV.NXT, then the one that filled the hole', () => {
   const t = open();
   recv(t, 200, { f: '.', seq: P(1), ack: U(1), len: 1000, ts: [PT(200), TV(100)] });
-  expect(t);
+  // 0.200 > . 1:1(0) ack 1001 win 3000 <nop,nop,TS val X+200 ecr PT(200)>   (quick ACK: the first data)
+  expect(t, { f: '.', seq: U(1), ack: P(1001), win: 3000, opts: TS(TV(200), PT(200)) });
   // 0.210 < . 2001:3001(1000) ack 1 <TS val PT(210)>   (out of order: immediate ACK, TS.Recent unchanged)
   recv(t, 210, { f: '.', seq: P(2001), ack: U(1), len: 1000, ts: [PT(210), TV(100)] });
   // 0.210 > . 1:1(0) ack 1001 win 3000 <nop,nop,TS val X+210 ecr PT(200),nop,nop,sack 2001:3001>
@@ -168,12 +171,10 @@ test('RFC 7323 §5.3 R1 PAWS: data with a TSval older than TS.Recent (across the
   const t = open();
   // 0.300 < P. 1:101(100) ack 1 <TS val PT(300) ecr X+100>   (PT(300) has wrapped past 2^32)
   recv(t, 300, { f: 'P.', seq: P(1), ack: U(1), len: 100, ts: [PT(300), TV(100)] });
-  expect(t);
+  // 0.300 > . 1:1(0) ack 101 win 3900 <nop,nop,TS val X+300 ecr PT(300)>   (quick ACK: the first data)
+  expect(t, { f: '.', seq: U(1), ack: P(101), win: 3900, opts: TS(TV(300), PT(300)) });
   t.events('readable');
   assert.is(t.conn.ts.recent, PT(300));
-  // 0.340 > . 1:1(0) ack 101 win 3900 <nop,nop,TS val X+340 ecr PT(300)>
-  t.timerAt(340);
-  expect(t, { f: '.', seq: U(1), ack: P(101), win: 3900, opts: TS(TV(340), PT(300)) });
   // 0.400 < P. 101:201(100) ack 1 <TS val PT(200) ecr X+100>   (older than TS.Recent: an old duplicate)
   recv(t, 400, { f: 'P.', seq: P(101), ack: U(1), len: 100, ts: [PT(200), TV(100)] });
   // 0.400 > . 1:1(0) ack 101 win 3900 <nop,nop,TS val X+400 ecr PT(300)>
@@ -184,11 +185,10 @@ test('RFC 7323 §5.3 R1 PAWS: data with a TSval older than TS.Recent (across the
   assert.equal(t.read(410), peerBytes(0, 100), 'only the first segment was delivered');
   // 0.500 < P. 101:201(100) ack 1 <TS val PT(500) ecr X+400>   (the same bytes with a current TSval)
   recv(t, 500, { f: 'P.', seq: P(101), ack: U(1), len: 100, ts: [PT(500), TV(400)] });
+  // 0.500 > . 1:1(0) ack 201 win 3800 <nop,nop,TS val X+500 ecr PT(500)>   (the second quick ACK)
+  expect(t, { f: '.', seq: U(1), ack: P(201), win: 3800, opts: TS(TV(500), PT(500)) });
   t.events('readable');
   assert.equal(t.read(510), peerBytes(100, 200));
-  // 0.540 > . 1:1(0) ack 201 win 4000 <nop,nop,TS val X+540 ecr PT(500)>
-  t.timerAt(540);
-  expect(t, { f: '.', seq: U(1), ack: P(201), win: 4000, opts: TS(TV(540), PT(500)) });
 });
 
 test('RFC 7323 §5.3 R1 PAWS: an old ACK does not acknowledge anything', () => {
@@ -214,6 +214,66 @@ test('RFC 7323 §5.3 R1: an RST is exempt from PAWS (an in-window RST with an ol
   expect(t);
   t.transitions('ESTABLISHED->CLOSED');
   t.events('error ECONNRESET', 'closed');
+});
+
+test('Linux tcp_invalid_ratelimit with PAWS: rejected pure ACKs get one ACK per 500 ms, rejected data one each', () => {
+  const t = open(); // TS.Recent = PT(100)
+  // 0.200 < . 1:1(0) ack 1 <TS val PT(50) ecr X+100>   (older than TS.Recent)
+  // 0.200 > . 1:1(0) ack 1 win 4000 <nop,nop,TS val X+200 ecr PT(100)>
+  recv(t, 200, { f: '.', seq: P(1), ack: U(1), win: 65535, ts: [PT(50), TV(100)] });
+  expect(t, { f: '.', seq: U(1), ack: P(1), win: 4000, opts: TS(TV(200), PT(100)) });
+  // 0.300 < . 1:1(0) ack 1 <TS val PT(50) ecr X+100>   (the same again: not answered)
+  recv(t, 300, { f: '.', seq: P(1), ack: U(1), win: 65535, ts: [PT(50), TV(100)] });
+  expect(t);
+  // 0.400 < P. 1:101(100) ack 1 <TS val PT(50) ecr X+100>   (rejected data is always answered)
+  // 0.400 > . 1:1(0) ack 1 win 4000 <nop,nop,TS val X+400 ecr PT(100)>
+  recv(t, 400, { f: 'P.', seq: P(1), ack: U(1), len: 100, ts: [PT(50), TV(100)] });
+  expect(t, { f: '.', seq: U(1), ack: P(1), win: 4000, opts: TS(TV(400), PT(100)) });
+  // 0.699 < . 1:1(0) ack 1 <TS val PT(50) ecr X+100>   (not answered)
+  recv(t, 699, { f: '.', seq: P(1), ack: U(1), win: 65535, ts: [PT(50), TV(100)] });
+  expect(t);
+  // 0.700 < . 1:1(0) ack 1 <TS val PT(50) ecr X+100>   (500 ms after the last pure-ACK answer)
+  // 0.700 > . 1:1(0) ack 1 win 4000 <nop,nop,TS val X+700 ecr PT(100)>
+  recv(t, 700, { f: '.', seq: P(1), ack: U(1), win: 65535, ts: [PT(50), TV(100)] });
+  expect(t, { f: '.', seq: U(1), ack: P(1), win: 4000, opts: TS(TV(700), PT(100)) });
+  assert.is(t.counters.get('tcp_paws_rejected'), 5);
+  assert.is(t.counters.get('tcp_oow_ratelimited_paws'), 2);
+});
+
+test('RFC 7323 §5.5: after more than 24 idle days TS.Recent is stale: an "older" TSval is accepted and becomes TS.Recent', () => {
+  const t = open(); // TS.Recent = PT(100), set at 0.100
+  const DAY = 24 * 3600 * 1000;
+  // 24 days later, not more: still an old duplicate.
+  const at = 100 + 24 * DAY;
+  // +24d < P. 1:101(100) ack 1 <TS val PT(50) ecr X+100>
+  // +24d > . 1:1(0) ack 1 win 4000 <nop,nop,TS val X+at ecr PT(100)>
+  recv(t, at, { f: 'P.', seq: P(1), ack: U(1), len: 100, ts: [PT(50), TV(100)] });
+  expect(t, { f: '.', seq: U(1), ack: P(1), win: 4000, opts: TS(TV(at), PT(100)) });
+  t.events();
+  // One millisecond more: the peer's clock may have run past 2^31 ticks since, so PAWS is skipped.
+  // +24d+1ms < P. 1:101(100) ack 1 <TS val PT(50) ecr X+100>
+  // +24d+1ms > . 1:1(0) ack 101 win 3900 <nop,nop,TS val X+at+1 ecr PT(50)>   (taken; quick ACK after the silence)
+  recv(t, at + 1, { f: 'P.', seq: P(1), ack: U(1), len: 100, ts: [PT(50), TV(100)] });
+  expect(t, { f: '.', seq: U(1), ack: P(101), win: 3900, opts: TS(TV(at + 1), PT(50)) });
+  t.events('readable');
+  assert.is(t.conn.ts.recent, PT(50));
+  // From then on PAWS holds against the new TS.Recent.
+  recv(t, at + 2, { f: 'P.', seq: P(101), ack: U(1), len: 100, ts: [PT(40), TV(100)] });
+  expect(t, { f: '.', seq: U(1), ack: P(101), win: 3900, opts: TS(TV(at + 2), PT(50)) });
+  t.events();
+});
+
+test('RFC 7323 §4.3 like Linux (packetdrill ts_recent/invalid_ack): a segment that ACKs unsent data leaves TS.Recent alone', () => {
+  const t = open(); // TS.Recent = PT(100)
+  // 0.200 < F. 1:1(0) ack 9999 <nop,nop,TS val PT(100)+200000 ecr X+100>   (acks what we never sent: dropped, no answer)
+  recv(t, 200, { f: 'F.', seq: P(1), ack: U(9999), ts: [PT(100) + 200_000, TV(100)] });
+  expect(t);
+  assert.is(t.conn.ts.recent, PT(100));
+  assert.is(t.state, 'ESTABLISHED', 'its FIN was not taken');
+  // 0.210 < . 1:1001(1000) ack 1 <nop,nop,TS val PT(210) ecr X+100>   (not taken for an old duplicate)
+  // 0.210 > . 1:1(0) ack 1001 win 3000 <nop,nop,TS val X+210 ecr PT(210)>
+  recv(t, 210, { f: '.', seq: P(1), ack: U(1), len: 1000, ts: [PT(210), TV(100)] });
+  expect(t, { f: '.', seq: U(1), ack: P(1001), win: 3000, opts: TS(TV(210), PT(210)) });
 });
 
 test('RFC 7323 §3.2 (and Linux tcp_send_active_reset): our RST carries TS too once negotiated', () => {

@@ -48,10 +48,12 @@ test('§3.8.6.2.2 receiver SWS: reading less than one MSS does not reopen the wi
 test('§3.8.6.2.2 read() with the window still half open sends nothing (Linux: only when it doubles)', () => {
   const t = established();
   // 0.200 < . 1:1001(1000) ack 1 win 65535
+  // 0.200 > . 1:1(0) ack 1001 win 3000           (quick ACKs: the first data)
   // 0.200 < . 1001:2001(1000) ack 1 win 65535
-  t.recv(200, { f: '.', seq: P(1), ack: U(1), len: 1000 });
-  t.recv(200, { f: '.', seq: P(1001), ack: U(1), len: 1000 });
   // 0.200 > . 1:1(0) ack 2001 win 2000
+  t.recv(200, { f: '.', seq: P(1), ack: U(1), len: 1000 });
+  t.expect({ f: '.', seq: U(1), ack: P(1001), win: 3000 });
+  t.recv(200, { f: '.', seq: P(1001), ack: U(1), len: 1000 });
   t.expect({ f: '.', seq: U(1), ack: P(2001), win: 2000 });
   t.read(300, 1000);
   t.expect();
@@ -64,8 +66,7 @@ test('§3.8.6 the right edge stays put while data arrives unread (ack + win cons
   const t = established();
   // 0.200 < . 1:1001(1000) ack 1 win 65535
   t.recv(200, { f: '.', seq: P(1), ack: U(1), len: 1000 });
-  // 0.240 > . 1:1(0) ack 1001 win 3000          (right edge 4001)
-  t.timerAt(240);
+  // 0.200 > . 1:1(0) ack 1001 win 3000          (quick ACK; right edge 4001)
   t.expect({ f: '.', seq: U(1), ack: P(1001), win: 3000 });
   // 0.300 < . 2001:2501(500) ack 1 win 65535   (out of order: held in the buffer)
   t.recv(300, { f: '.', seq: P(2001), ack: U(1), len: 500 });
@@ -81,8 +82,7 @@ test('§3.8.6 the right edge never moves left, even by less than one window-scal
   t.expect({ f: 'P.', seq: U(1), ack: P(1), win: 32768, len: 1 });
   // 0.200 < P. 1:6(5) ack 2 win 65535
   t.recv(200, { f: 'P.', seq: P(1), ack: U(2), len: 5 });
-  // 0.240 > . 2:2(0) ack 6 win 32767            (6 + 4*32767 = 131074 >= 131073; 32766 would end at 131070)
-  t.timerAt(240);
+  // 0.200 > . 2:2(0) ack 6 win 32767            (quick ACK; 6 + 4*32767 = 131074 >= 131073; 32766 would end at 131070)
   t.expect({ f: '.', seq: U(2), ack: P(6), win: 32767 });
 });
 
@@ -90,8 +90,7 @@ test('§3.10.7.4 the acceptability test uses the window we advertised, not the f
   const t = established();
   // 0.200 < . 1:1001(1000) ack 1 win 65535
   t.recv(200, { f: '.', seq: P(1), ack: U(1), len: 1000 });
-  // 0.240 > . 1:1(0) ack 1001 win 3000
-  t.timerAt(240);
+  // 0.200 > . 1:1(0) ack 1001 win 3000          (quick ACK)
   t.expect({ f: '.', seq: U(1), ack: P(1001), win: 3000 });
   // 0.300 < . 3001:4001(1000) ack 1 win 65535  (ends exactly at the right edge: acceptable)
   t.recv(300, { f: '.', seq: P(3001), ack: U(1), len: 1000 });
