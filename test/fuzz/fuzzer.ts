@@ -24,6 +24,7 @@
  */
 import { Prng } from '../../src/link/prng.js';
 import type { Connection } from '../../src/tcp/connection.js';
+import type { TcpEndpoint } from '../../src/stack/endpoint.js';
 import { TcpdumpFormatter } from '../../src/trace/tcpdump.js';
 import { StackChecker, MAX_TIMERS } from './checks.js';
 import { decodeForVictim, Mutator, tsValOffsets, type Injected } from './mutate.js';
@@ -176,6 +177,14 @@ export function runEpoch(
   const rng = new Prng(epochSeed(seed, epoch));
   const world = new World(rng, { wrapIsns: rng.chance(50) });
   const mut = new Mutator(rng, world);
+  // One epoch in ten floods the connections with pieces and SACK blocks
+  // (reassembly.ts, sack.ts), most of all two: pieces into the one whose hole
+  // never fills, SACK blocks to one with data in flight.
+  if (rng.chance(10)) {
+    mut.floodRate = 0.5;
+    mut.focusPieces = world.planOf('out-of-order')?.victim.ep ?? null;
+    mut.focusSack = world.planOf('bulk')?.victim.ep ?? null;
+  }
   opts.inspect?.(world);
   const { victim, peer, clock } = world;
   const vCheck = new StackChecker(victim, 'victim');
@@ -187,7 +196,12 @@ export function runEpoch(
   const statesReached = world.planned.filter((p) => p.victim.ep.conn.state === ROLE_STATE[p.role]).map((p) => p.role);
   const guarded = world.guarded;
   const gc = guarded.victim.ep.conn;
-  const peerTsNow = (): number | null => (guarded.peer !== null && guarded.peer.ep.conn.ts.enabled ? guarded.peer.ep.conn.ts.value(clock.now()) : null);
+  /** The peer's timestamp clock on the connection of the victim's endpoint `ep`, if it sends timestamps. */
+  const peerTsOf = (ep: TcpEndpoint): number | null => {
+    const pc = world.planned.find((p) => p.victim.ep === ep)?.peer?.ep.conn;
+    return pc !== undefined && pc.ts.enabled ? pc.ts.value(clock.now()) : null;
+  };
+  const peerTsNow = (): number | null => peerTsOf(guarded.victim.ep);
 
   let injected = 0;
   let batch: Injected[] = [];
@@ -276,8 +290,10 @@ export function runEpoch(
     const d = ep !== undefined && !ep.removed ? decodeForVictim(p.packet) : null;
     const planned = d !== null && d.src === ep!.remoteAddr ? ep! : null;
     guardedFlags[i] = planned === g;
-    const peerTs = peerTsNow();
-    if (guardedFlags[i] && KNOWN_ISSUES.tsRecent && opts.strict !== true && peerTs !== null) {
+    // The focus of a flood epoch is kept alive like the guarded connection, except for the flood itself.
+    const kept = guardedFlags[i] || (planned !== null && planned === mut.focusPieces);
+    const peerTs = kept ? peerTsOf(planned!) : null;
+    if (kept && KNOWN_ISSUES.tsRecent && opts.strict !== true && peerTs !== null) {
       const ahead = tsValOffsets(p.packet).filter((at) => seqGt(p.packet.readUInt32BE(at), peerTs));
       for (const at of ahead) p.packet.writeUInt32BE(peerTs, at);
       if (ahead.length > 0) {
@@ -285,7 +301,7 @@ export function runEpoch(
         p.how += ' (TSval held back: KNOWN_ISSUES.tsRecent)';
       }
     }
-    if (planned !== null && rfcMayAffect(decodeForVictim(p.packet)!.seg, planned.conn) && (guardedFlags[i] || rng.chance(80))) {
+    if (planned !== null && rfcMayAffect(decodeForVictim(p.packet)!.seg, planned.conn) && (guardedFlags[i] || (p.keep !== true && (kept || rng.chance(80))))) {
       defuse(p.packet, planned.conn);
       p.how += guardedFlags[i] ? ' (defused for the guarded connection)' : ' (defused)';
     }

@@ -32,6 +32,8 @@ export interface Injected {
   packet: Buffer;
   /** What the generator did, for the failure report. */
   how: string;
+  /** Meant to be accepted (a flood of pieces or SACK blocks): not defused on planned connections. */
+  keep?: boolean;
 }
 
 /** A TCP packet before it becomes bytes. */
@@ -88,6 +90,11 @@ export class Mutator {
   /** TCP packets built, by their flag byte. */
   readonly flagsSeen = new Uint32Array(256);
   private readonly pattern: Buffer;
+  /** Share of connection packets that are sprinkles or SACK floods (flood epochs: many). */
+  floodRate = 0.09;
+  /** Connections that get a good part of all packets in flood epochs: sprinkles, SACK floods. */
+  focusPieces: TcpEndpoint | null = null;
+  focusSack: TcpEndpoint | null = null;
   /** Recorded packets decoded once (they never change). */
   private readonly decoded = new WeakMap<Buffer, Spec | null>();
 
@@ -117,6 +124,8 @@ export class Mutator {
   /** One packet for the victim; `eps` are its live endpoints, `planned` those the world made on purpose. */
   next(eps: readonly TcpEndpoint[], planned: readonly TcpEndpoint[]): Injected {
     const r = this.rng.next();
+    if (r < 0.15 && this.focusPieces !== null && !this.focusPieces.removed) return this.forConnection(this.focusPieces, 'focus', 'sprinkle');
+    if (r < 0.3 && this.focusSack !== null && !this.focusSack.removed) return this.forConnection(this.focusSack, 'focus', 'sack');
     if (r < 0.4 && planned.length > 0) return this.forConnection(this.pick(planned));
     if (r < 0.68 && eps.length > 0) return this.forConnection(this.pick(eps));
     if (r < 0.78) return this.forListener(eps);
@@ -126,13 +135,59 @@ export class Mutator {
   }
 
   /** Packets for the 4-tuple of one endpoint (what `forConnection` starts from). */
-  forConnection(ep: TcpEndpoint, why = 'conn'): Injected {
+  forConnection(ep: TcpEndpoint, why = 'conn', mode?: 'sprinkle' | 'sack'): Injected {
     const c = ep.conn;
     const base = this.baseFor(ep);
     const s: Spec = base ?? this.synthesize(ep);
     s.src = ep.remoteAddr;
     this.note(`target:${c.state}`);
-    return this.finish(this.mutateTcp(s, c), `${why} ${c.state} :${ep.remotePort}>${ep.localPort}${base ? '' : ' (synth)'}`);
+    const name = `${why} ${c.state} :${ep.remotePort}>${ep.localPort}${base ? '' : ' (synth)'}`;
+    const r = mode === 'sprinkle' ? 0 : mode === 'sack' ? 0.9 : this.rng.next() / this.floodRate;
+    if (r < 0.65) return { ...this.finish(this.sprinkle(s, c), `${name} sprinkle`), keep: true };
+    if (r < 1) return { ...this.finish(this.sackFlood(s, c), `${name} sack flood`), keep: true };
+    return this.finish(this.mutateTcp(s, c), name);
+  }
+
+  /**
+   * A small piece of data somewhere inside the window, with everything else
+   * right: many of them make the receiver hold many out-of-order pieces
+   * (reassembly.ts must stay bounded and fast).
+   */
+  private sprinkle(s: Spec, c: Connection): Spec {
+    this.note('mode:sprinkle');
+    const wnd = rcvWnd(c);
+    const len = 1 + this.rng.int(this.chance(0.5) ? 4 : 64);
+    s.seq = (c.rcvNxt + 1 + this.rng.int(Math.max(1, wnd - len))) >>> 0;
+    s.ack = c.sndUna;
+    s.flags = TCP_ACK | (this.chance(0.3) ? TCP_PSH : 0) | (this.chance(0.05) ? TCP_FIN : 0);
+    const at = this.rng.int(this.pattern.length - len);
+    s.payload = this.pattern.subarray(at, at + len);
+    s.options = c.ts.enabled ? [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'ts', val: c.ts.recent, ecr: c.ts.value(this.world.clock.now()) }] : [];
+    return s;
+  }
+
+  /**
+   * An ACK at SND.UNA whose SACK blocks cover one byte here and there of the
+   * data in flight: many of them fragment the sender's scoreboard (sack.ts).
+   */
+  private sackFlood(s: Spec, c: Connection): Spec {
+    this.note('mode:sack-flood');
+    const flight = Math.max(1, seqSub(c.sndNxt, c.sndUna));
+    const n = c.ts.enabled ? 3 : 4;
+    const blocks: Array<[number, number]> = [];
+    for (let i = 0; i < n; i++) {
+      const a = (c.sndUna + 1 + this.rng.int(flight)) >>> 0;
+      blocks.push([a, (a + 1 + this.rng.int(3)) >>> 0]);
+    }
+    s.seq = c.rcvNxt;
+    s.ack = c.sndUna;
+    s.flags = TCP_ACK;
+    s.payload = Buffer.alloc(0);
+    s.options = [
+      ...(c.ts.enabled ? [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'ts', val: c.ts.recent, ecr: c.ts.value(this.world.clock.now()) }] as TcpOption[] : []),
+      { kind: 'nop' }, { kind: 'nop' }, { kind: 'sack', blocks },
+    ];
+    return s;
   }
 
   /** A recorded peer segment on this 4-tuple, decoded. */
