@@ -64,9 +64,10 @@ const r = runFuzz({
   cpuLimitMs: int('cpu-limit-ms', args['cpu-limit-ms']),
   trace: args.trace ? (l) => console.log(l) : undefined,
   strict: args.strict,
+  onFailure: (f) => log(describeFailure(f)),
   progress: (p) => log(`  ${p.packets} packets, ${p.epochs} epochs, ${p.failures} failures, ${Math.round(p.packets / (p.wallMs / 1000))} packets/s`),
 });
-for (const f of r.failures) log(describeFailure(f));
+if (r.failures.length > 0) log(`replay:\n${r.failures.map((f) => `  ${f.replay}   # ${f.what.split('\n')[0]!.slice(0, 100)}`).join('\n')}`);
 const pps = Math.round(r.packetsPerSecond);
 if (json) {
   console.log(JSON.stringify({ ...r, packetsPerSecond: pps }));
@@ -77,8 +78,10 @@ if (json) {
       `states reached ${Object.entries(r.statesReached).map(([k, v]) => `${k} ${v}/${r.epochs}`).join(', ')}`,
   );
   log(
-    `slowest packet ${(r.slowestPacketUs / 1000).toFixed(2)} ms, most out-of-order pieces ${r.maxOooPieces}, ` +
-      `most SACK ranges ${r.maxSackRanges}, heap up to ${r.heapUsedMaxMB.toFixed(0)} MB, ${(r.wallMs / 1000).toFixed(1)} s`,
+    `slowest packet ${(r.slowestPacketUs / 1000).toFixed(2)} ms${r.slowNoise > 0 ? ` (${r.slowNoise} over the limit, not again on replay)` : ''}, ` +
+      `most out-of-order pieces ${r.maxOooPieces}, ` +
+      `most SACK ranges ${r.maxSackRanges}, heap up to ${r.heapUsedMaxMB.toFixed(0)} MB, ` +
+      `${r.desynchronized} desynchronized connections aborted by their peer, ${(r.wallMs / 1000).toFixed(1)} s`,
   );
   log(`${r.packets} packets, ${r.failures.length} failures, ${pps} packets/s`);
 }

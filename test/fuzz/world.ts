@@ -383,16 +383,27 @@ export class World {
    * exact RST): the victim took bytes or a FIN the peer never sent or
    * forgot bytes the peer still needs (RCV.NXT or SND.UNA outside what the
    * other end sent or received), or its TS.Recent is ahead of the peer's
-   * clock so every real segment fails PAWS. The peer's application gives up
+   * clock so every real segment fails PAWS, or it was reset and a fuzzed SYN
+   * opened a new one on the same 4-tuple. The peer's application gives up
    * on each (abort: RST); returns their roles. Used while KNOWN_ISSUES.ackLoop
    * stands (fuzzer.ts): without it such two stacks ACK each other forever.
    */
   abortDesynchronized(): Role[] {
     const out: Role[] = [];
     const now = this.clock.now();
+    const current = new Map<number, TcpEndpoint>();
+    for (const ep of this.victim.connections()) if (ep.remoteAddr === PEER_ADDR) current.set(ep.remotePort * 65536 + ep.localPort, ep);
     for (const p of this.planned) {
       const pr = p.peer;
-      if (p.role === 'guarded' || pr === null || pr.closed || p.victim.ep.removed) continue;
+      if (p.role === 'guarded' || pr === null || pr.closed) continue;
+      // The victim's side was reset and a fuzzed SYN made a new one on the same 4-tuple.
+      const now4 = current.get(p.victim.ep.remotePort * 65536 + p.victim.ep.localPort);
+      if (now4 !== undefined && now4 !== p.victim.ep && !SYNCHRONIZED.has(now4.conn.state)) {
+        pr.ep.abort();
+        out.push(p.role);
+        continue;
+      }
+      if (p.victim.ep.removed) continue;
       const vc = p.victim.ep.conn;
       const pc = pr.ep.conn;
       if (!SYNCHRONIZED.has(vc.state) || !SYNCHRONIZED.has(pc.state)) continue;
