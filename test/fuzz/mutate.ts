@@ -22,7 +22,7 @@ import { buildIcmpPacket, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST } from '../../src
 import {
   buildTcpPacket, decodeTcp, setTcpChecksum, tcpOptionLength, tcpOptionsLength,
   TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG,
-  type TcpOption, type TcpSegment,
+  type TcpFields, type TcpOption, type TcpSegment,
 } from '../../src/wire/tcp.js';
 import { seqSub } from '../../src/wire/seq.js';
 import { LISTEN_PORTS, PEER_ADDR, VICTIM_ADDR, type World } from './world.js';
@@ -36,16 +36,10 @@ export interface Injected {
   keep?: boolean;
 }
 
-/** A TCP packet before it becomes bytes. */
-interface Spec {
+/** A TCP packet before it becomes bytes: the encoder's fields, and what it cannot say. */
+interface Spec extends TcpFields {
   src: string;
   dst: string;
-  srcPort: number;
-  dstPort: number;
-  seq: number;
-  ack: number;
-  flags: number;
-  window: number;
   urgent: number;
   options: TcpOption[];
   /** Option index -> length byte to write over the encoder's (bad lengths). */
@@ -558,7 +552,7 @@ export class Mutator {
     if (s.dst === VICTIM_ADDR && this.chance(0.02)) s.dst = this.pick(['10.0.0.3', '255.255.255.255', '0.0.0.0']);
     let packet = buildTcpPacket(
       { src: s.src, dst: s.dst, protocol: IPPROTO_TCP, ttl: s.ttl, tos: s.tos, id: this.rng.int(65536), dontFragment: s.dontFragment },
-      { srcPort: s.srcPort, dstPort: s.dstPort, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window, urgent: s.urgent, options: s.options },
+      s,
       s.payload,
     );
     this.flagsSeen[s.flags & 0xff]!++;
@@ -676,11 +670,11 @@ function describe(s: Spec): string {
   return `[${f || 'none'}] seq ${s.seq} ack ${s.ack} win ${s.window} len ${s.payload.length}`;
 }
 
-/** The decoded TCP segment of a packet as the victim's stack will see it, or null. */
-export function decodeForVictim(packet: Buffer): { src: string; seg: TcpSegment } | null {
+/** The decoded TCP segment of a packet as the victim's stack will see it (`trusted`: its checksum unverified, as offload delivers it), or null. */
+export function decodeForVictim(packet: Buffer, trusted = false): { src: string; seg: TcpSegment } | null {
   const ip = decodeIPv4(packet);
   if (typeof ip === 'string' || ip.dst !== VICTIM_ADDR || ip.protocol !== IPPROTO_TCP) return null;
-  const seg = decodeTcp(ip, true);
+  const seg = decodeTcp(ip, !trusted);
   return typeof seg === 'string' ? null : { src: ip.src, seg };
 }
 
