@@ -167,8 +167,8 @@ export function epochLength(seed: number, epoch: number): number {
   return EPOCH_MIN + new Prng(epochSeed(seed, epoch) ^ 0x5bd1e995).int(EPOCH_SPAN);
 }
 
-export function replayLine(seed: number, epoch: number, packets?: number): string {
-  return `node dist/scripts/fuzz.js --seed ${seed} --epoch ${epoch}${packets !== undefined ? ` --epoch-packets ${packets}` : ''}`;
+export function replayLine(seed: number, epoch: number, packets?: number, strict = false): string {
+  return `node dist/scripts/fuzz.js --seed ${seed} --epoch ${epoch}${packets !== undefined ? ` --epoch-packets ${packets}` : ''}${strict ? ' --strict' : ''}`;
 }
 
 class EpochFailure extends Error {}
@@ -229,7 +229,7 @@ export function runEpoch(
     failure = {
       seed, epoch, phase, index, runIndex: runIndex + index, what,
       packetHex: pkt?.packet.toString('hex') ?? '', how: pkt?.how ?? '',
-      replay: replayLine(seed, epoch, packets === epochLength(seed, epoch) ? undefined : packets),
+      replay: replayLine(seed, epoch, packets === epochLength(seed, epoch) ? undefined : packets, opts.strict === true),
     };
     throw new EpochFailure(what);
   };
