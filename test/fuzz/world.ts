@@ -191,8 +191,6 @@ export interface Planned {
 export interface WorldOptions {
   /** ISNs just below 2^32 so sequence numbers wrap inside the fuzzed windows. */
   wrapIsns?: boolean;
-  /** Per-connection options on the peer's side (the victim answers with what the peer offers). */
-  peerTcp?: (role: Role, rng: Prng) => Partial<TcpConfig>;
 }
 
 /** Recorded peer segments per 4-tuple (peer port > victim port), the mutation corpus. */
@@ -232,7 +230,7 @@ export class World {
     if (opts.wrapIsns === true) {
       for (const s of [this.victim, this.peer]) wrapIsns(s, rng.int(2 ** 16));
     }
-    this.build(opts);
+    this.build();
   }
 
   /** The victim's endpoint of a planned role (the first one if there are several). */
@@ -254,7 +252,7 @@ export class World {
     list.push(Buffer.from(packet)); // the link may reuse its buffer
   }
 
-  private build(opts: WorldOptions): void {
+  private build(): void {
     const { victim, peer, rng } = this;
     const byPeerPort = new Map<number, Role>();
     const onVictimConn = (ep: TcpEndpoint): void => {
@@ -277,7 +275,7 @@ export class World {
     PASSIVE_ROLES.forEach((role, i) => {
       const port = PEER_PORT_BASE + i;
       byPeerPort.set(port, role);
-      const tcp: Partial<TcpConfig> = { ...(opts.peerTcp?.(role, rng) ?? randomOptions(rng)) };
+      const tcp = randomOptions(rng);
       if (role === 'zero-window-peer') tcp.rcvBuf = 8 * 1024;
       if (role === 'syn-received') this.filter.blackholed.add(port);
       const ep = peer.openConnection(VICTIM_ADDR, role === 'zero-window-victim' ? 82 : 80, port, tcp);
@@ -285,10 +283,6 @@ export class World {
       app.reading = role !== 'zero-window-peer';
       app.closeOnEnd = role === 'time-wait';
       this.peerApps.set(port, app);
-      if (role === 'syn-received') {
-        // Its peer side never completes: the victim's endpoint is made by the listener in SYN_RECEIVED.
-        this.clock.advance(0);
-      }
     });
     // The victim opens two: one completes, one keeps sending SYNs into a blackhole.
     const client = victim.openConnection(PEER_ADDR, PEER_LISTEN_PORT);
