@@ -78,6 +78,13 @@ export class Stack {
   private readonly acks = new AckCoalescer<TcpEndpoint>((ep, seg) => this.transmitSegment(ep, seg));
   private closed = false;
   private reportedInternalError = false;
+  /**
+   * Called after each received packet has been processed, with the error it
+   * raised (a bug of ours, also counted as stack_internal_error) or
+   * undefined. For fuzzers that check invariants packet by packet; it must
+   * not throw.
+   */
+  afterReceive: ((packet: Buffer, err: unknown) => void) | null = null;
   readonly tcpConfig: TcpConfig;
   private readonly isnGen: IsnGenerator;
   /** Null when SYN cookies are off. */
@@ -136,16 +143,19 @@ export class Stack {
     this.acks.begin();
     this.batchNow = this.clock.now();
     for (let i = 0; i < packets.length; i++) {
+      let error: unknown;
       try {
         this.receive(packets[i]!, trusted !== undefined && trusted[i] === 1, loopback);
       } catch (err) {
         // A bug of ours, never the peer's fault: count it, report it once, go on.
+        error = err;
         this.counters.inc('stack_internal_error');
-        if (!this.reportedInternalError) {
+        if (!this.reportedInternalError && this.afterReceive === null) {
           this.reportedInternalError = true;
           process.emitWarning(`tuntcp: internal error on a received packet: ${(err as Error).stack ?? String(err)}`);
         }
       }
+      this.afterReceive?.(packets[i]!, error);
     }
     this.batchNow = -1;
     this.acks.end((ep) => ep.removed);

@@ -414,7 +414,14 @@ export abstract class Tcb {
     if (seqGt(this.sndUna, this.sndNxt)) return 'SND.UNA > SND.NXT';
     if (this.state !== 'CLOSED' && seqSub(this.sndNxt, this.sndUna) > this.sendQueue.length + 2) return 'SND.NXT beyond the send queue';
     if (this.recvBuffer.used > this.rcvLimit()) return 'receive buffer over capacity';
-    if (this.cc.cwnd < this.effMss) return 'cwnd < 1 MSS';
+    // Written so that NaN fails too.
+    if (!(this.cc.cwnd >= this.effMss)) return 'cwnd < 1 MSS';
+    const rto = this.rtt.rto;
+    if (!(rto >= Math.min(this.cfg.rto.minRto, this.cfg.rto.initialRto) && rto <= this.cfg.rto.maxRto)) return 'RTO outside [minRto, maxRto]';
+    // What we offered must fit what we hold (up to the rounding of a scaled window).
+    if (seqSub(this.rcvAdvEdge, this.rcvNxt) > this.rcvLimit()) return 'advertised window beyond the receive buffer';
+    // RFC 7323 §2.3: a shift above 14 counts as 14.
+    if (!(this.sndWnd >= 0 && this.sndWnd <= 65535 * 2 ** 14)) return 'SND.WND outside [0, 65535 * 2^14]';
     return null;
   }
 }

@@ -144,6 +144,21 @@ export function writeIPv4HeaderFor(
   out[offset + 11] = sum & 0xff;
 }
 
+/**
+ * Recompute the header checksum of an IPv4 packet in place, over IHL * 4
+ * bytes as far as the buffer holds them (for tools that edit packets: fuzzers,
+ * tests). Does nothing to a buffer too short to hold a checksum.
+ */
+export function setIPv4Checksum(packet: Buffer): void {
+  if (packet.length < 20) return;
+  const hl = Math.min(packet.length, Math.max(20, (packet[0]! & 0x0f) * 4));
+  packet[10] = 0;
+  packet[11] = 0;
+  const sum = internetChecksum(packet, 0, hl);
+  packet[10] = sum >>> 8;
+  packet[11] = sum & 0xff;
+}
+
 /** Parse a dotted quad into a uint32, or -1 if it is not one. No allocation. */
 function parseIp(ip: string): number {
   let n = 0;

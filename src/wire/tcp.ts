@@ -178,7 +178,8 @@ export interface TcpFields {
   options?: TcpOption[];
 }
 
-function optionLength(o: TcpOption): number {
+/** Bytes one option takes on the wire as writeTcpPacket writes it. */
+export function tcpOptionLength(o: TcpOption): number {
   switch (o.kind) {
     case 'eol':
     case 'nop':
@@ -202,7 +203,7 @@ function optionLength(o: TcpOption): number {
 export function tcpOptionsLength(options?: TcpOption[]): number {
   if (options === undefined) return 0;
   let n = 0;
-  for (const o of options) n += optionLength(o);
+  for (const o of options) n += tcpOptionLength(o);
   return (n + 3) & ~3;
 }
 
@@ -303,6 +304,24 @@ export function writeTcpPacket(out: Buffer, ip: IPv4Fields, tcp: TcpFields, payl
   out[t + 16] = c >>> 8;
   out[t + 17] = c & 0xff;
   return 20 + thl;
+}
+
+/**
+ * Recompute the TCP checksum of a whole IPv4 packet in place after its bytes
+ * were edited (fuzzers, tests): over the segment from the end of the IPv4
+ * header to the total length, both clamped to the buffer, with the
+ * pseudo-header for that length. Does nothing when no TCP checksum field fits.
+ */
+export function setTcpChecksum(packet: Buffer): void {
+  if (packet.length < 20) return;
+  const hl = Math.max(20, (packet[0]! & 0x0f) * 4);
+  const end = Math.min(packet.length, (packet[2]! << 8) | packet[3]!);
+  if (end < hl + 18) return;
+  packet[hl + 16] = 0;
+  packet[hl + 17] = 0;
+  const c = foldChecksum(sumBytes(packet, hl, end, sumBytes(packet, 12, 20, IPPROTO_TCP + end - hl)));
+  packet[hl + 16] = c >>> 8;
+  packet[hl + 17] = c & 0xff;
 }
 
 /** One Buffer with IPv4 header, TCP header and payload (tests, rare replies). */

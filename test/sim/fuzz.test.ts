@@ -1,0 +1,106 @@
+// The stack fuzzer (test/fuzz/) at CI size: a few fixed seeds, every check
+// after every packet, and proof that its checks catch what they are for.
+// The long runs are `npm run fuzz` (scripts/fuzz.ts).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Connection } from '../../src/tcp/connection.js';
+import { TCP_FIN, TCP_RST, TCP_URG, type TcpSegment } from '../../src/wire/tcp.js';
+import { seqInWindow } from '../../src/wire/seq.js';
+import { describeFailure, runEpoch, runFuzz, type FuzzResult } from '../fuzz/fuzzer.js';
+import { ROLE_STATE } from '../fuzz/world.js';
+import { rcvWnd } from '../fuzz/tcb-view.js';
+
+const SEEDS = [1, 2, 3];
+const PACKETS = 20_000;
+const results: FuzzResult[] = [];
+
+for (const seed of SEEDS) {
+  test(`seed ${seed}: ${PACKETS} mutated packets, no failure`, () => {
+    const r = runFuzz({ seed, packets: PACKETS });
+    results.push(r);
+    assert.is(r.failures.length, 0, r.failures.map(describeFailure).join('\n'));
+    assert.is(r.packets, PACKETS);
+  });
+}
+
+test('the runs covered what the fuzzer is for', () => {
+  const sum = (f: (r: FuzzResult) => Record<string, number>, k: string): number => results.reduce((n, r) => n + (f(r)[k] ?? 0), 0);
+  // Every flag combination went out (all 256, with URG, ECE, CWR, SYN+FIN, RST+SYN, ...).
+  const missing = new Set(results[0]!.flagsMissing);
+  for (const r of results) for (const f of [...missing]) if (!r.flagsMissing.includes(f)) missing.delete(f);
+  assert.equal([...missing], []);
+  // Every option kind, good and bad, and the window edges.
+  for (const k of ['opt:mss', 'opt:mss-badlen', 'opt:wscale', 'opt:wscale-badlen', 'opt:sackok', 'opt:sack-0', 'opt:sack-4', 'opt:sack-5',
+    'opt:sack-badlen', 'opt:ts', 'opt:ts-badlen', 'opt:eol', 'opt:nop-run', 'opt:unknown', 'opt:len-past-or-tiny', 'sack:reversed',
+    'sack:huge', 'tsval:recent-1', 'tsval:recent+2^31', 'seq:rcv.nxt-1', 'seq:rcv.nxt+wnd', 'seq:wrap', 'ack:snd.nxt+1',
+    'ack:una-maxwnd-1', 'mut:data-offset', 'trunc:ip', 'trunc:tcp-header', 'ip:fragment-mf', 'ip:ttl-0', 'ip:protocol']) {
+    assert.ok(sum((r) => r.seen, k) > 0, `never made ${k}`);
+  }
+  // And the packets got where they were meant to: each drop reason and each RFC 5961 answer.
+  for (const k of ['tcp_bad_option', 'tcp_bad_header_length', 'tcp_bad_checksum', 'tcp_truncated', 'ip_fragment', 'ip_bad_total_length',
+    'tcp_paws_rejected', 'tcp_unacceptable_segment', 'tcp_challenge_ack_rst', 'tcp_challenge_ack_syn', 'tcp_ack_too_old',
+    'tcp_ack_of_unsent', 'tcp_no_ack', 'tcp_rst_received', 'tcp_listen_overflow', 'tcp_out_of_order', 'tcp_trimmed_beyond_window',
+    'icmp_echo_replied']) {
+    assert.ok(sum((r) => r.counters, k) > 0, `the victim never counted ${k}`);
+  }
+  // Every planned state was there when fuzzing began, in most epochs.
+  for (const role of Object.keys(ROLE_STATE)) {
+    const epochs = results.reduce((n, r) => n + r.epochs, 0);
+    const reached = sum((r) => r.statesReached, role);
+    assert.ok(reached >= epochs / 3, `${role} (${ROLE_STATE[role as keyof typeof ROLE_STATE]}) reached in ${reached} of ${epochs} epochs`);
+  }
+});
+
+/** The TCP flags of a packet given in hex (after any IPv4 options). */
+function tcpFlags(hex: string): number {
+  const b = Buffer.from(hex, 'hex');
+  return b[(b[0]! & 15) * 4 + 13]!;
+}
+
+/** Run one epoch with Connection.prototype.segmentArrives wrapped by `wrap`. */
+function withBrokenArrival(wrap: (orig: Connection['segmentArrives']) => Connection['segmentArrives'], seed: number): ReturnType<typeof runEpoch> {
+  const orig = Connection.prototype.segmentArrives;
+  Connection.prototype.segmentArrives = wrap(orig);
+  try {
+    return runEpoch(seed, 0, 3000);
+  } finally {
+    Connection.prototype.segmentArrives = orig;
+  }
+}
+
+test('an exception on a packet is reported with its seed, the packet and a replay line', () => {
+  const r = withBrokenArrival((orig) => function (this: Connection, seg: TcpSegment, now: number) {
+    if ((seg.flags & (TCP_URG | TCP_FIN)) === (TCP_URG | TCP_FIN)) throw new Error('planted bug');
+    orig.call(this, seg, now);
+  }, 5);
+  const f = r.failure;
+  assert.ok(f !== null, 'no failure reported');
+  assert.match(f.what, /exception: Error: planted bug/);
+  assert.is(f.phase, 'packet');
+  const flags = tcpFlags(f.packetHex);
+  assert.is(flags & (TCP_URG | TCP_FIN), TCP_URG | TCP_FIN, 'the reported packet is the one that threw');
+  assert.match(f.replay, 'node dist/scripts/fuzz.js --seed 5 --epoch 0');
+  assert.match(describeFailure(f), /hex: +45/);
+});
+
+test('a broken invariant is caught after the packet that broke it', () => {
+  const r = withBrokenArrival((orig) => function (this: Connection, seg: TcpSegment, now: number) {
+    orig.call(this, seg, now);
+    if (seg.flags & TCP_URG && this.state === 'ESTABLISHED') this.sndUna = (this.sndNxt + 1) >>> 0;
+  }, 6);
+  assert.ok(r.failure !== null, 'no failure reported');
+  assert.match(r.failure.what, /SND.UNA > SND.NXT/);
+  assert.ok(tcpFlags(r.failure.packetHex) & TCP_URG, 'the reported packet is the one that broke it');
+});
+
+test('the guarded connection: a RST anywhere in the window must not reset it (RFC 5961 §3.2)', () => {
+  // RFC 793's rule, which RFC 5961 replaced: any in-window RST resets.
+  const r = withBrokenArrival((orig) => function (this: Connection, seg: TcpSegment, now: number) {
+    const inWindow = seqInWindow(seg.seq, this.rcvNxt, rcvWnd(this));
+    orig.call(this, seg.flags & TCP_RST && inWindow ? { ...seg, seq: this.rcvNxt } : seg, now);
+  }, 7);
+  assert.ok(r.failure !== null, 'no failure reported');
+  assert.match(r.failure.what, /guarded connection changed .* state ESTABLISHED -> CLOSED/);
+});
+
+test.run();
