@@ -50,6 +50,10 @@ export interface StackOptions {
   tcp?: Partial<TcpConfig>;
   /** Key for RFC 6528 ISNs and SYN cookies (random when absent; fixed in tests for replay). */
   isnKey?: Buffer;
+  /** How owners' events are put off until the packet or call is processed
+   * (default process.nextTick). A harness that drives a VirtualClock
+   * synchronously passes `(fn) => clock.at(clock.now(), fn)`. */
+  defer?: (fn: () => void) => void;
   /** Answer SYNs with SYN cookies when a listener's SYN queue is full (Linux
    * tcp_syncookies=1, the default); false: drop them (tcp_listen_overflow). */
   synCookies?: boolean;
@@ -98,6 +102,7 @@ export class Stack {
   private deliveries: Array<TcpEndpoint | ConnEvent> = [];
   private deliveryScheduled = false;
   private readonly deliverNow = (): void => this.deliver();
+  private readonly defer: (fn: () => void) => void;
   /** Things that keep the process alive, like Node's ref'd handles. */
   private refs = 0;
   private stackRef = false;
@@ -120,6 +125,7 @@ export class Stack {
     // Random like Linux, but derived from a given ISN key so simulations replay exactly.
     const r = opts.isnKey !== undefined && opts.isnKey.length >= 4 ? opts.isnKey.readUInt32BE(0) / 2 ** 32 : Math.random();
     this.nextEphemeral = EPHEMERAL_LOW + Math.floor(r * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
+    this.defer = opts.defer ?? process.nextTick;
     this.link.onReceive = (packets, trusted) => this.receiveBatch(packets, trusted);
     // The stack itself does not keep the process alive; its sockets, servers
     // and unfinished orphans do (holdRef), or stack.ref().
@@ -250,7 +256,7 @@ export class Stack {
       l.cookieSentAt = now;
       this.counters.inc('tcp_syncookies_sent');
       const isn = this.cookies.make(now, ip, seg);
-      this.sendTcp(ip.src, { srcPort: l.port, dstPort: seg.srcPort, ...cookieSynAck(cfg, seg, isn, now) });
+      this.sendTcp(ip.src, { srcPort: l.port, dstPort: seg.srcPort, ...cookieSynAck(cfg, seg, isn, now) }, undefined, 0, ip.dst);
       return;
     }
     const conn = new Connection(cfg, iss ?? this.isnGen.isn(now, ip.dst, l.port, ip.src, seg.srcPort), now, this.counters);
@@ -388,7 +394,7 @@ export class Stack {
     this.reschedule(ep);
     if (this.deliveries.length > 0 && !this.deliveryScheduled) {
       this.deliveryScheduled = true;
-      process.nextTick(this.deliverNow);
+      this.defer(this.deliverNow);
     }
   }
 
@@ -433,7 +439,7 @@ export class Stack {
           this.deliveries = batch.slice(i + 2).concat(this.deliveries);
           if (this.deliveries.length > 0 && !this.deliveryScheduled) {
             this.deliveryScheduled = true;
-            process.nextTick(this.deliverNow);
+            this.defer(this.deliverNow);
           }
         }
       }

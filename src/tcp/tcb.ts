@@ -7,7 +7,7 @@
  * and segment arrival, RFC 9293 §3.10).
  */
 import { TCP_ACK, TCP_RST, type TcpOption, type TcpOptions } from '../wire/tcp.js';
-import { seqAdd, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js';
+import { seqAdd, seqGt, seqLt, seqSub } from '../wire/seq.js';
 import type { TcpState } from './state.js';
 import { DEFAULT_PEER_MSS, windowShiftFor, type TcpConfig } from './config.js';
 import { SendQueue } from './send-queue.js';

@@ -27,8 +27,7 @@ import type { Connection } from '../../src/tcp/connection.js';
 import type { TcpEndpoint } from '../../src/stack/endpoint.js';
 import { TcpdumpFormatter } from '../../src/trace/tcpdump.js';
 import { StackChecker, MAX_TIMERS } from './checks.js';
-import { decodeForVictim, Mutator, tsValOffsets, type Injected } from './mutate.js';
-import { seqGt } from '../../src/wire/seq.js';
+import { decodeForVictim, Mutator, type Injected } from './mutate.js';
 import { guardDiff, guardSnapshot, rfcMayAffect, rcvWnd, type GuardSnapshot } from './tcb-view.js';
 import { ROLE_STATE, World, type Role } from './world.js';
 import { TCP_ACK, TCP_RST, TCP_SYN, setTcpChecksum } from '../../src/wire/tcp.js';
@@ -51,40 +50,7 @@ export interface FuzzOptions {
   progress?: (p: Progress) => void;
   /** Called with each failure as it happens. */
   onFailure?: (f: Failure) => void;
-  /** Also send the guarded connection what KNOWN_ISSUES keeps from it (default false). */
-  strict?: boolean;
 }
-
-/**
- * Bugs the fuzzer found that are not fixed yet, kept away from the guarded
- * connection so that its liveness check keeps meaning something; `--strict`
- * lets them through. Remove an entry once its bug is fixed.
- *
- * tsRecent: connection.ts updates TS.Recent (RFC 7323 §5.3 R3) before the
- * RST, SYN and ACK checks, so a segment those checks then drop (an in-window
- * RST that is not an exact match, a SYN, no ACK bit, an ACK of unsent or
- * too-old data) still sets TS.Recent to its TSval. A blind packet with data
- * overlapping RCV.NXT and a TSval far ahead makes every later segment of the
- * real peer fail PAWS: the connection stalls (for up to 2^31 ms). Linux
- * updates ts_recent only for segments with an acceptable ACK (tcp_ack ->
- * tcp_replace_ts_recent). Found by seed 1 epoch 0 with --strict.
- *
- * ackLoop: once a segment the RFCs accept (in-window data or FIN with an
- * acceptable ACK) has desynchronized a connection, so that the victim's
- * RCV.NXT is beyond the peer's SND.NXT, the two stacks ACK each other
- * forever at link speed: the peer answers each ACK of data it never sent
- * with an ACK (RFC 9293 §3.10.7.4 fifth), and the victim answers each
- * segment below RCV.NXT (unacceptable) or failing PAWS with an ACK, with no
- * rate limit; every further fuzzed packet adds one more loop. Linux limits
- * those dupACKs to one per 500 ms per connection (tcp_invalid_ratelimit,
- * tcp_oow_rate_limited in tcp_validate_incoming) and drops an ACK of unsent
- * data in ESTABLISHED without answering. With tsRecent, a poisoned TS.Recent
- * loops too: the victim answers every real segment (PAWS) with an ACK, and
- * the peer answers those it finds unacceptable. The workaround: the peer's
- * application aborts such a connection at the next time step.
- * Found by seed 1 epoch 5 with --strict (the idle check: 251 543 packets in 10 s).
- */
-export const KNOWN_ISSUES = { tsRecent: true, ackLoop: true };
 
 export interface Progress {
   packets: number;
@@ -117,8 +83,6 @@ export interface EpochStats {
   slowestUs: number;
   maxOooPieces: number;
   maxSackRanges: number;
-  /** Planned connections a fuzzed packet desynchronized (their peer aborted them). */
-  desynchronized: number;
 }
 
 export interface FuzzResult {
@@ -140,7 +104,6 @@ export interface FuzzResult {
   maxOooPieces: number;
   maxSackRanges: number;
   heapUsedMaxMB: number;
-  desynchronized: number;
   /** Packets over the CPU limit whose epoch, run again, was not slow there: noise, not counted. */
   slowNoise: number;
 }
@@ -167,8 +130,8 @@ export function epochLength(seed: number, epoch: number): number {
   return EPOCH_MIN + new Prng(epochSeed(seed, epoch) ^ 0x5bd1e995).int(EPOCH_SPAN);
 }
 
-export function replayLine(seed: number, epoch: number, packets?: number, strict = false): string {
-  return `node dist/scripts/fuzz.js --seed ${seed} --epoch ${epoch}${packets !== undefined ? ` --epoch-packets ${packets}` : ''}${strict ? ' --strict' : ''}`;
+export function replayLine(seed: number, epoch: number, packets?: number): string {
+  return `node dist/scripts/fuzz.js --seed ${seed} --epoch ${epoch}${packets !== undefined ? ` --epoch-packets ${packets}` : ''}`;
 }
 
 class EpochFailure extends Error {}
@@ -178,7 +141,7 @@ const SLOW = 'one packet took';
 /** One epoch: build, fuzz `packets` packets, check liveness, idle. */
 export function runEpoch(
   seed: number, epoch: number, packets: number,
-  opts: Pick<FuzzOptions, 'cpuLimitMs' | 'trace' | 'strict'> & { inspect?: (w: World) => void } = {}, runIndex = 0,
+  opts: Pick<FuzzOptions, 'cpuLimitMs' | 'trace'> & { inspect?: (w: World) => void } = {}, runIndex = 0,
 ): EpochStats & { mutator: Mutator } {
   const rng = new Prng(epochSeed(seed, epoch));
   const world = new World(rng, { wrapIsns: rng.chance(50) });
@@ -221,7 +184,6 @@ export function runEpoch(
   let last: Injected | null = null;
   let slowest = 0;
   let t0 = 0;
-  let desynced = 0;
 
   const fail = (what: string, phase: Failure['phase'] = 'packet'): never => {
     const pkt = phase === 'packet' ? last : null;
@@ -229,7 +191,7 @@ export function runEpoch(
     failure = {
       seed, epoch, phase, index, runIndex: runIndex + index, what,
       packetHex: pkt?.packet.toString('hex') ?? '', how: pkt?.how ?? '',
-      replay: replayLine(seed, epoch, packets === epochLength(seed, epoch) ? undefined : packets, opts.strict === true),
+      replay: replayLine(seed, epoch, packets === epochLength(seed, epoch) ? undefined : packets),
     };
     throw new EpochFailure(what);
   };
@@ -295,15 +257,6 @@ export function runEpoch(
     guardedFlags[i] = planned === g;
     // The focus of a flood epoch is kept alive like the guarded connection, except for the flood itself.
     const kept = guardedFlags[i] || (planned !== null && planned === mut.focusPieces);
-    const peerTs = kept ? peerTsOf(planned!) : null;
-    if (kept && KNOWN_ISSUES.tsRecent && opts.strict !== true && peerTs !== null) {
-      const ahead = tsValOffsets(p.packet).filter((at) => seqGt(p.packet.readUInt32BE(at), peerTs));
-      for (const at of ahead) p.packet.writeUInt32BE(peerTs, at);
-      if (ahead.length > 0) {
-        setTcpChecksum(p.packet);
-        p.how += ' (TSval held back: KNOWN_ISSUES.tsRecent)';
-      }
-    }
     if (planned !== null && rfcMayAffect(decodeForVictim(p.packet, trusted)!.seg, planned.conn) && (guardedFlags[i] || (p.keep !== true && (kept || rng.chance(80))))) {
       defuse(p.packet, planned.conn);
       p.how += guardedFlags[i] ? ' (defused for the guarded connection)' : ' (defused)';
@@ -332,7 +285,6 @@ export function runEpoch(
     const r = rng.next();
     const dt = r < 0.35 ? 0 : r < 0.75 ? 1 + rng.int(5) : r < 0.95 ? 5 + rng.int(245) : r < 0.995 ? 250 + rng.int(4750) : 5000 + rng.int(65_000);
     if (rng.chance(30)) world.pump();
-    if (KNOWN_ISSUES.ackLoop && opts.strict !== true) desynced += world.abortDesynchronized().length;
     try {
       clock.advance(dt);
     } catch (e) {
@@ -371,7 +323,6 @@ export function runEpoch(
     }
     // Liveness: the guarded transfer completes, intact.
     victim.afterReceive = null;
-    if (KNOWN_ISSUES.ackLoop && opts.strict !== true) desynced += world.abortDesynchronized().length;
     last = null;
     const why = world.finishGuarded(LIVENESS_MS);
     if (why !== null) fail(`liveness: ${why}`, 'end');
@@ -381,8 +332,7 @@ export function runEpoch(
     const before = world.filter.sent;
     world.filter.topTalkers();
     for (let t = 0; t < IDLE_MS; t += 100) {
-      if (KNOWN_ISSUES.ackLoop && opts.strict !== true) desynced += world.abortDesynchronized().length;
-      clock.advance(100);
+        clock.advance(100);
     }
     const idle = world.filter.sent - before;
     if (idle > IDLE_PACKET_LIMIT) fail(`packet storm: the victim sent ${idle} packets in ${IDLE_MS} ms with nothing to send (${world.filter.topTalkers()})`, 'end');
@@ -393,7 +343,7 @@ export function runEpoch(
   }
   return {
     packets: injected, failure, statesReached, counters: victim.counters.snapshot(), slowestUs: slowest,
-    maxOooPieces: vCheck.maxOooPieces, maxSackRanges: vCheck.maxSackRanges, desynchronized: desynced, mutator: mut,
+    maxOooPieces: vCheck.maxOooPieces, maxSackRanges: vCheck.maxSackRanges, mutator: mut,
   };
 }
 
@@ -411,7 +361,6 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
   let maxOoo = 0;
   let maxSack = 0;
   let heapMax = 0;
-  let desynced = 0;
   let slowNoise = 0;
   let lastProgress = start;
   const maxFailures = opts.maxFailures ?? 10;
@@ -438,7 +387,6 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
     slowest = Math.max(slowest, r.slowestUs);
     maxOoo = Math.max(maxOoo, r.maxOooPieces);
     maxSack = Math.max(maxSack, r.maxSackRanges);
-    desynced += r.desynchronized;
     if ((e & 15) === 0) heapMax = Math.max(heapMax, process.memoryUsage().heapUsed);
     if (r.failure !== null) {
       failures.push(r.failure);
@@ -458,7 +406,7 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
   return {
     seed: opts.seed, packets, epochs, failures, wallMs, packetsPerSecond: packets / (wallMs / 1000), counters, seen, flagsMissing,
     statesReached: states, slowestPacketUs: slowest, maxOooPieces: maxOoo, maxSackRanges: maxSack, heapUsedMaxMB: heapMax / 2 ** 20,
-    desynchronized: desynced, slowNoise,
+    slowNoise,
   };
 }
 

@@ -677,24 +677,3 @@ export function decodeForVictim(packet: Buffer, trusted = false): { src: string;
   const seg = decodeTcp(ip, !trusted);
   return typeof seg === 'string' ? null : { src: ip.src, seg };
 }
-
-/** Offsets of the TSval of every TCP timestamps option in a packet (options walked as the decoder does). */
-export function tsValOffsets(packet: Buffer): number[] {
-  const out: number[] = [];
-  const ihl = (packet[0]! & 15) * 4;
-  if (packet.length < ihl + 20) return out;
-  const end = Math.min(packet.length, ihl + (packet[ihl + 12]! >> 4) * 4);
-  for (let i = ihl + 20; i < end; ) {
-    const kind = packet[i]!;
-    if (kind === 0) break;
-    if (kind === 1) {
-      i++;
-      continue;
-    }
-    const len = packet[i + 1] ?? 0;
-    if (len < 2 || i + len > end) break;
-    if (kind === 8 && len === 10) out.push(i + 2);
-    i += len;
-  }
-  return out;
-}

@@ -34,7 +34,6 @@ const PEER_LISTEN_PORT = 9000;
 const SYN_SENT_PORT = 9001;
 /** Fuzz-made connections the victim's server keeps before it aborts the oldest. */
 const MAX_STRANGERS = 32;
-const SYNCHRONIZED = new Set<TcpState>(['ESTABLISHED', 'FIN_WAIT_1', 'FIN_WAIT_2', 'CLOSE_WAIT', 'CLOSING', 'LAST_ACK', 'TIME_WAIT']);
 
 export type Role =
   | 'guarded' | 'bulk' | 'zero-window-peer' | 'zero-window-victim' | 'out-of-order' | 'close-wait' | 'fin-wait-2'
@@ -225,8 +224,10 @@ export class World {
     const key = Buffer.alloc(16);
     for (let i = 0; i < 16; i++) key[i] = rng.int(256);
     const cc = rng.chance(50) ? 'cubic' : 'newreno';
-    this.victim = new NetStack({ link: this.tap, addr: VICTIM_ADDR, clock: this.clock, isnKey: key, tcp: { cc } });
-    this.peer = new NetStack({ link: lp, addr: PEER_ADDR, clock: this.clock, isnKey: key });
+    // Everything here runs synchronously on the virtual clock: owners' events too.
+    const defer = (fn: () => void): void => void this.clock.at(this.clock.now(), fn);
+    this.victim = new NetStack({ link: this.tap, addr: VICTIM_ADDR, clock: this.clock, isnKey: key, tcp: { cc }, defer });
+    this.peer = new NetStack({ link: lp, addr: PEER_ADDR, clock: this.clock, isnKey: key, defer });
     if (opts.wrapIsns === true) {
       for (const s of [this.victim, this.peer]) wrapIsns(s, rng.int(2 ** 16));
     }
@@ -369,48 +370,6 @@ export class World {
           break;
       }
     }
-  }
-
-  /**
-   * Planned connections whose two ends a fuzzed packet set apart, which the
-   * RFCs allow (an in-window segment with an acceptable ACK, a SYN after an
-   * exact RST): the victim took bytes or a FIN the peer never sent or
-   * forgot bytes the peer still needs (RCV.NXT or SND.UNA outside what the
-   * other end sent or received), or its TS.Recent is ahead of the peer's
-   * clock so every real segment fails PAWS, or it was reset and a fuzzed SYN
-   * opened a new one on the same 4-tuple. The peer's application gives up
-   * on each (abort: RST); returns their roles. Used while KNOWN_ISSUES.ackLoop
-   * stands (fuzzer.ts): without it such two stacks ACK each other forever.
-   */
-  abortDesynchronized(): Role[] {
-    const out: Role[] = [];
-    const now = this.clock.now();
-    const current = new Map<number, TcpEndpoint>();
-    for (const ep of this.victim.connections()) if (ep.remoteAddr === PEER_ADDR) current.set(ep.remotePort * 65536 + ep.localPort, ep);
-    for (const p of this.planned) {
-      const pr = p.peer;
-      if (p.role === 'guarded' || pr === null || pr.closed) continue;
-      // The victim's side was reset and a fuzzed SYN made a new one on the same 4-tuple.
-      const now4 = current.get(p.victim.ep.remotePort * 65536 + p.victim.ep.localPort);
-      if (now4 !== undefined && now4 !== p.victim.ep && !SYNCHRONIZED.has(now4.conn.state)) {
-        pr.ep.abort();
-        out.push(p.role);
-        continue;
-      }
-      if (p.victim.ep.removed) continue;
-      const vc = p.victim.ep.conn;
-      const pc = pr.ep.conn;
-      if (!SYNCHRONIZED.has(vc.state) || !SYNCHRONIZED.has(pc.state)) continue;
-      const within = (x: number, lo: number, hi: number): boolean => ((x - lo) | 0) >= 0 && ((hi - x) | 0) >= 0;
-      const apart =
-        !within(vc.rcvNxt, pc.sndUna, pc.sndNxt) || !within(pc.rcvNxt, vc.sndUna, vc.sndNxt) ||
-        (vc.ts.enabled && pc.ts.enabled && ((vc.ts.recent - pc.ts.value(now)) | 0) > 0);
-      if (apart) {
-        pr.ep.abort();
-        out.push(p.role);
-      }
-    }
-    return out;
   }
 
   /**

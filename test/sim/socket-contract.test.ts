@@ -147,7 +147,7 @@ test('data arriving after destroy() is answered with RST (RFC 1122 §4.2.2.13); 
 
 test('an orphan in FIN_WAIT_2 is forgotten after tcp_fin_timeout (60 s); a socket that is not an orphan waits', async () => {
   const sim = simPair();
-  const col = collector(sim, { allowHalfOpen: true });
+  collector(sim, { allowHalfOpen: true });
   const c = sim.a.connect({ port: 80, host: B_ADDR, allowHalfOpen: true });
   const d = sim.a.connect({ port: 80, host: B_ADDR, allowHalfOpen: true });
   c.resume();
