@@ -16,6 +16,11 @@ export interface Clock {
   at(at: number, fn: () => void): Timer;
   /** Forget a timer; harmless if it already fired or was cancelled. */
   cancel(timer: Timer): void;
+  /** Whether pending timers keep the process alive (the stack asks while it
+   * has ref'd sockets: a link without an event-loop handle of its own, like
+   * the memory link, has only the clock to do it). */
+  ref?(): void;
+  unref?(): void;
 }
 
 /** Wall-clock time with a single underlying setTimeout. */
@@ -25,7 +30,18 @@ export class RealClock implements Clock {
   private armedFor = Infinity;
   private readonly origin = performance.now();
 
+  /** Stacks that asked to be kept alive (a clock may serve several). */
+  private refs = 0;
+
   constructor(private readonly keepAlive = false) {}
+
+  ref(): void {
+    if (++this.refs === 1) this.handle?.ref();
+  }
+
+  unref(): void {
+    if (this.refs > 0 && --this.refs === 0 && !this.keepAlive) this.handle?.unref();
+  }
 
   now(): number {
     return performance.now() - this.origin;
@@ -54,7 +70,7 @@ export class RealClock implements Clock {
     if (next === Infinity) return;
     this.armedFor = next;
     this.handle = setTimeout(() => this.fire(), Math.max(0, Math.ceil(next - this.now())));
-    if (!this.keepAlive) this.handle.unref();
+    if (!this.keepAlive && this.refs === 0) this.handle.unref();
   }
 
   private fire(): void {

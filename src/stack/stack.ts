@@ -476,8 +476,13 @@ export class Stack {
 
   private updateRef(): void {
     if (this.closed) return;
-    if (this.refs > 0) this.link.ref?.();
-    else this.link.unref?.();
+    if (this.refs > 0) {
+      this.link.ref?.();
+      this.clock.ref?.();
+    } else {
+      this.link.unref?.();
+      this.clock.unref?.();
+    }
   }
 
   /** EndpointOwner: the handler let go; an orphan with data or FIN in flight keeps the process alive. */
