@@ -244,6 +244,10 @@ export class Script {
   abort(at: number): void {
     this.step(at, 'abort', () => this.conn.abort(at));
   }
+  /** The application closed its socket (close(2)): Connection.orphan. */
+  orphan(at: number): void {
+    this.step(at, 'orphan', () => this.conn.orphan(at));
+  }
   setNoDelay(at: number, on: boolean): void {
     this.step(at, 'setNoDelay', () => this.conn.setNoDelay(on, at));
   }
