@@ -24,6 +24,7 @@ import { SendQueue } from '../../src/tcp/send-queue.js';
 import type { Socket } from '../../src/socket/socket.js';
 import { pump, sink } from './flow.js';
 import { ownCpuSeconds } from './proc.js';
+import type { OwnershipRow } from './results.js';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x78);
 
@@ -51,15 +52,7 @@ function pumpAckPaced(s: Socket, bytes: number): Promise<number> {
   });
 }
 
-interface Row {
-  design: string;
-  oneWayMs: number;
-  gbitPerSec: number;
-  cpuPerGB: number;
-  error?: string;
-}
-
-async function run(design: 'copy' | 'ack', oneWayMs: number, bytes: number): Promise<Row> {
+async function run(design: OwnershipRow['design'], oneWayMs: number, bytes: number): Promise<OwnershipRow> {
   const clock = new RealClock();
   const [la, lb] = createMemoryPair({ mtu: 1500, clock: oneWayMs > 0 ? clock : undefined, latencyMs: oneWayMs });
   const a = new NetStack({ link: la, addr: '10.0.0.1', clock, tcp: { msl: 1000 } });
@@ -72,7 +65,8 @@ async function run(design: 'copy' | 'ack', oneWayMs: number, bytes: number): Pro
     const sent = design === 'copy' ? await pump(s, bytes) : await pumpAckPaced(s, bytes);
     await k.done;
     const cpu = ownCpuSeconds(cpu0);
-    const row: Row = { design, oneWayMs, gbitPerSec: (k.bytes * 8) / k.secs() / 1e9, cpuPerGB: cpu / (k.bytes / 1e9) };
+    // The ACK-paced emulation polls for the ACK: its CPU says nothing about the design.
+    const row: OwnershipRow = { design, oneWayMs, bytes: k.bytes, gbitPerSec: (k.bytes * 8) / k.secs() / 1e9, cpuPerGB: design === 'copy' ? cpu / (k.bytes / 1e9) : null };
     if (k.bytes !== sent) row.error = `received ${k.bytes} of ${sent}`;
     return row;
   } finally {
@@ -81,8 +75,8 @@ async function run(design: 'copy' | 'ack', oneWayMs: number, bytes: number): Pro
   }
 }
 
-/** CPU seconds per GB for SendQueue.push alone (the copy), and its reads as segments. */
-function copyCost(): number {
+/** CPU seconds per GB for SendQueue.push alone (the copy). */
+export function copyCost(): number {
   const q = new SendQueue();
   const total = 2 * 2 ** 30;
   const t0 = process.cpuUsage();
@@ -93,21 +87,37 @@ function copyCost(): number {
   return ownCpuSeconds(t0) / (total / 1e9);
 }
 
-const mbArg = process.argv.indexOf('--mb');
-const bytes = (mbArg > 0 ? Number(process.argv[mbArg + 1]) : 200) * 2 ** 20;
-console.log('write ownership: copy and call back at once (tuntcp) vs call back at the ACK (emulated); MTU 1500, no offload');
-console.log('design              one-way delay  Gbit/s  CPU s/GB');
-for (const oneWayMs of [0, 5]) {
-  for (const design of ['copy', 'ack'] as const) {
-    // The ACK-paced writer needs a round trip per 64 KiB (and the receiver's
-    // delayed ACK for the last odd segment): bound its bytes so the run ends.
-    const n = design === 'ack' ? Math.min(bytes, 8 << 20) : bytes;
-    const r = await run(design, oneWayMs, n);
-    const name = design === 'copy' ? 'copy, callback now' : 'callback at ACK';
-    // The emulation polls for the ACK: its CPU says nothing about the design.
-    const cpu = design === 'copy' ? r.cpuPerGB.toFixed(2) : '-';
-    console.log(`${name.padEnd(20)}${`${oneWayMs} ms`.padStart(13)}${r.gbitPerSec.toFixed(3).padStart(8)}${cpu.padStart(10)}${r.error ? `  ${r.error}` : ''}`);
+/**
+ * Both designs with no delay and with a 10 ms RTT (MTU 1500, no offload).
+ * The ACK-paced runs move at most 8 MiB: a round trip per 64 KiB (and the
+ * receiver's delayed ACK for an odd last segment) makes them slow.
+ */
+export async function ownershipRows(bytes: number): Promise<OwnershipRow[]> {
+  const rows: OwnershipRow[] = [];
+  for (const oneWayMs of [0, 5]) {
+    for (const design of ['copy', 'ack'] as const) rows.push(await run(design, oneWayMs, design === 'ack' ? Math.min(bytes, 8 << 20) : bytes));
   }
+  return rows;
 }
-console.log(`the copy alone (SendQueue.push of 64 KiB writes): ${copyCost().toFixed(3)} CPU s/GB`);
-process.exit(0);
+
+if (process.argv[1]?.endsWith('ownership.js')) {
+  const mbArg = process.argv.indexOf('--mb');
+  const rows = await ownershipRows((mbArg > 0 ? Number(process.argv[mbArg + 1]) : 200) * 2 ** 20);
+  for (const line of ownershipLines(rows, copyCost())) console.log(line);
+  process.exit(0);
+}
+
+/** The printed table (also a block of `npm run bench`). */
+export function ownershipLines(rows: OwnershipRow[], copyCpuPerGB: number): string[] {
+  return [
+    'write ownership (issue 10): copy into the send queue and call back at once (tuntcp) against calling back',
+    'only at the ACK (emulated); two stacks in one process, MTU 1500, no offload',
+    'design              one-way delay  Gbit/s  CPU s/GB',
+    ...rows.map((r) => {
+      const name = r.design === 'copy' ? 'copy, callback now' : 'callback at ACK';
+      const cpu = r.cpuPerGB === null ? '-' : r.cpuPerGB.toFixed(2);
+      return `${name.padEnd(20)}${`${r.oneWayMs} ms`.padStart(13)}${r.gbitPerSec.toFixed(3).padStart(8)}${cpu.padStart(10)}${r.error ? `  ${r.error}` : ''}`;
+    }),
+    `the copy alone (SendQueue.push of 64 KiB writes): ${copyCpuPerGB.toFixed(3)} CPU s/GB`,
+  ];
+}

@@ -42,6 +42,18 @@ export interface InprocRow {
   error?: string;
 }
 
+/** One design of who owns a written Buffer (ownership.ts). */
+export interface OwnershipRow {
+  /** copy: into the send queue, callback at once; ack: callback when acknowledged. */
+  design: 'copy' | 'ack';
+  oneWayMs: number;
+  bytes: number;
+  gbitPerSec: number;
+  /** null where the emulation's own polling would be measured. */
+  cpuPerGB: number | null;
+  error?: string;
+}
+
 export interface ConnRateResult {
   connectionsPerSec: number;
   connections: number;
@@ -105,6 +117,7 @@ export interface BenchReport {
   options: { mb: number; repeat: number; only: string[]; conns: number[] };
   bulk: BulkRow[];
   inproc: InprocRow[];
+  ownership: { rows: OwnershipRow[]; copyCpuPerGB: number } | null;
   connrate: ConnRateResult | null;
   memory: MemoryRow[];
   targets: Target[];

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: tuntcp next to Linux and slirp4netns, in one run.
  *
- *   node --expose-gc dist/scripts/bench/run.js [--mb 300] [--repeat 3] [--only tun,veth,slirp,inproc,connrate,memory]
+ *   node --expose-gc dist/scripts/bench/run.js [--mb 300] [--repeat 3] [--only tun,veth,slirp,inproc,ownership,connrate,memory]
  *        [--conns 10000,100000] [--seconds 5] [--json [FILE]]
  *
  *  tun       bulk Linux <-> tuntcp through TUN, MTU 1500 and 65520, without and with offload
@@ -9,6 +9,7 @@
  *  veth      the same transfers Linux <-> Linux over veth (and iperf3, when installed)
  *  slirp     the same transfers through slirp4netns, when installed
  *  inproc    tuntcp <-> tuntcp in this process over the in-memory link
+ *  ownership who owns a written Buffer: copy (tuntcp) against callback at the ACK (ownership.ts)
  *  connrate  kernel clients: connect, request, reply, close, per second
  *  memory    RSS and heap per idle established connection; the larger counts only if they fit
  *
@@ -23,6 +24,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { tuntcpRows } from './bulk.js';
 import { connRate } from './connrate.js';
 import { inprocRow } from './inproc.js';
+import { copyCost, ownershipRows } from './ownership.js';
 import { doesNotFit, memoryRowInChild } from './memory.js';
 import { firstLine, installed, reexecInPrivateNetns } from './proc.js';
 import { medianRows, type BenchReport, type BulkRow, type ConnRateResult, type InprocRow, type Machine, type MemoryRow } from './results.js';
@@ -32,7 +34,7 @@ import { targets } from './targets.js';
 import { iperfRows, startVeth, vethRows } from './veth.js';
 import { sh } from '../../test/kernel/netem.js';
 
-const SECTIONS = ['tun', 'veth', 'slirp', 'inproc', 'connrate', 'memory'] as const;
+const SECTIONS = ['tun', 'veth', 'slirp', 'inproc', 'ownership', 'connrate', 'memory'] as const;
 const MTUS = [1500, 65520];
 /** In-process transfers stop at this size or time, whichever comes first. */
 const INPROC_BYTES = 2 ** 30;
@@ -161,6 +163,12 @@ async function inprocSection({ log, step }: Run): Promise<InprocRow[]> {
   return rows;
 }
 
+async function ownershipSection({ o, log, step }: Run): Promise<BenchReport['ownership']> {
+  log('write ownership: copy against callback at the ACK');
+  const rows = await step('ownership', () => ownershipRows(Math.round(Math.min(o.mb, 200) * 2 ** 20)));
+  return rows === undefined ? null : { rows, copyCpuPerGB: copyCost() };
+}
+
 async function connrateSection({ o, log, step }: Run): Promise<ConnRateResult | null> {
   log(`connection rate, ${o.seconds} s`);
   // 2 processes x 32 in flight: the fastest of the mixes tried on 2 cores (1-4 processes, 16-64 each).
@@ -220,6 +228,7 @@ async function main(): Promise<void> {
   }
   const bulk = o.only.has('tun') || o.only.has('veth') || o.only.has('slirp') ? await bulkSection(run) : [];
   const inproc = o.only.has('inproc') ? await inprocSection(run) : [];
+  const ownership = o.only.has('ownership') ? await ownershipSection(run) : null;
   const connrate = o.only.has('connrate') ? await connrateSection(run) : null;
   const memory = o.only.has('memory') ? await memorySection(run) : [];
 
@@ -227,7 +236,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: machine(),
     options: { mb: o.mb, repeat: o.repeat, only: [...o.only], conns: o.conns },
-    bulk: medianRows(bulk), inproc, connrate, memory, skipped, warnings,
+    bulk: medianRows(bulk), inproc, ownership, connrate, memory, skipped, warnings,
   };
   const report: BenchReport = { ...partial, targets: targets(partial) };
   const table = renderTable(report);

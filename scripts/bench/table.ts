@@ -5,6 +5,7 @@
  */
 import type { BenchReport, BulkRow } from './results.js';
 import { sibling } from './targets.js';
+import { ownershipLines } from './ownership.js';
 
 /** Left-align the first `left` columns, right-align the rest. */
 function columns(head: string[], rows: string[][], left = 1): string[] {
@@ -101,6 +102,7 @@ export function renderTable(rep: BenchReport): string {
   const blocks: string[][] = [];
   if (rep.bulk.length > 0) blocks.push(bulkBlock(rep));
   if (rep.inproc.length > 0) blocks.push(inprocBlock(rep));
+  if (rep.ownership !== null) blocks.push(ownershipLines(rep.ownership.rows, rep.ownership.copyCpuPerGB));
   if (rep.connrate !== null) blocks.push(connrateBlock(rep));
   if (rep.memory.length > 0) blocks.push(memoryBlock(rep));
   if (rep.targets.length > 0) blocks.push(targetBlock(rep));
