@@ -176,7 +176,7 @@ export class Stack {
     if (packet.length > 0 && packet[0]! >> 4 === 6) return this.drop('ipv6_ignored');
     const ip = decodeIPv4(packet);
     if (typeof ip === 'string') return this.drop(ip);
-    if (!loopback && isLoopbackNet(ip.src)) return this.drop('ip_martian_source'); // RFC 1122 §3.2.1.3 (g)
+    if (!loopback && this.martianSource(ip.src)) return this.drop('ip_martian_source');
     if (ip.dst !== this.addr && !(loopback && isLoopbackNet(ip.dst))) return this.drop('ip_not_for_us');
     switch (ip.protocol) {
       case IPPROTO_TCP: {
@@ -193,6 +193,18 @@ export class Stack {
       default:
         return this.drop('ip_unknown_protocol');
     }
+  }
+
+  /**
+   * A source address no packet from the link may carry (RFC 1122 §3.2.1.3,
+   * §3.2.2.6; Linux's martian check): this net (0/8), loopback (127/8),
+   * multicast and above (224/3, broadcast), and our own address, which would
+   * make us answer ourselves (the LAND attack).
+   */
+  private martianSource(src: string): boolean {
+    if (src === this.addr) return true;
+    const first = Number(src.slice(0, src.indexOf('.')));
+    return first === 0 || first === 127 || first >= 224;
   }
 
   private drop(reason: string): void {

@@ -272,13 +272,15 @@ test('loopback: a stack reaches its own listeners at 127.0.0.1, localhost (node:
   assert.is(before.txPackets, sentBefore, 'nothing went out on the link');
 });
 
-test('a packet from the link with a loopback source or destination is dropped (martian)', () => {
+test('a packet from the link with a martian source (loopback, 0/8, multicast, our own) or a loopback destination is dropped', () => {
   const sim = simPair();
   sim.a.createServer(() => {}).listen(7);
   const syn = (src: string, dst: string): Buffer =>
     buildTcpPacket({ src, dst, protocol: IPPROTO_TCP, ttl: 64 }, { srcPort: 4000, dstPort: 7, seq: 1, ack: 0, flags: TCP_SYN, window: 1000 });
-  sim.a.receiveBatch([syn('127.0.0.1', '10.0.0.1'), syn('10.0.0.2', '127.0.0.1')]);
-  assert.is(sim.a.counters.get('ip_martian_source'), 1);
+  // Loopback, this net, multicast, broadcast, and our own address (a LAND attack: src = dst).
+  sim.a.receiveBatch([syn('127.0.0.1', '10.0.0.1'), syn('10.0.0.2', '127.0.0.1'), syn('0.0.0.0', '10.0.0.1'), syn('224.0.0.1', '10.0.0.1'),
+    syn('255.255.255.255', '10.0.0.1'), syn('10.0.0.1', '10.0.0.1')]);
+  assert.is(sim.a.counters.get('ip_martian_source'), 5);
   assert.is(sim.a.counters.get('ip_not_for_us'), 1);
   assert.is([...sim.a.connections()].length, 0);
 });
