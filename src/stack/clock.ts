@@ -76,8 +76,12 @@ export class RealClock implements Clock {
   private fire(): void {
     this.handle = null;
     this.armedFor = Infinity;
-    this.heap.runDue(this.now());
-    this.arm();
+    try {
+      this.heap.runDue(this.now());
+    } finally {
+      // Whatever a callback did, the timers behind it stay armed.
+      this.arm();
+    }
   }
 }
 
