@@ -6,8 +6,9 @@
  *   npm run -s build && node dist/scripts/bench/rxcost.js [--ms 1500] [--rounds 5] [--only ack,closed,syn,oow,data]
  *
  * A Stack on a VirtualClock behind a link that drops what it is given (the
- * write into a TUN device is not counted), fed batches of 256 packets as the
- * TUN link delivers them; time stands still, as within one poll wakeup.
+ * write into a TUN device is not counted), fed batches of 256 packets in one
+ * pool as the TUN link delivers them (deliver() below); time stands still, as
+ * within one poll wakeup.
  *  ack     ACKs from random source ports to a listening port (no connection,
  *          no cookies sent: a RST, rate-limited, as under `hping3 -A --flood`)
  *  closed  the same to a port nobody listens on
@@ -77,16 +78,43 @@ function pkt(srcPort: number, dstPort: number, seq: number, ack: number, flags: 
   return buildTcpPacket({ src: PEER, dst: US, protocol: IPPROTO_TCP, ttl: 64 }, { srcPort, dstPort, seq, ack, flags, window: 502, options }, payload);
 }
 
-/** The packets as the TUN link delivers them: views into one pool. */
-function pooled(packets: Buffer[]): Buffer[] {
+/** A batch as the TUN link holds it: one pool, each packet's start and end. */
+interface Batch {
+  pool: Buffer;
+  ranges: Uint32Array;
+  count: number;
+  /** Views of the packets, for preparing them (not for delivery). */
+  views: Buffer[];
+}
+
+function pooled(packets: Buffer[]): Batch {
   const pool = Buffer.concat(packets);
-  const out: Buffer[] = [];
+  const ranges = new Uint32Array(2 * packets.length);
+  const views: Buffer[] = [];
   let off = 0;
-  for (const p of packets) {
-    out.push(pool.subarray(off, off + p.length));
+  packets.forEach((p, i) => {
+    ranges[2 * i] = off;
+    ranges[2 * i + 1] = off + p.length;
+    views.push(pool.subarray(off, off + p.length));
     off += p.length;
+  });
+  return { pool, ranges, count: packets.length, views };
+}
+
+/**
+ * Deliver a batch as TunLink does: the pool itself where the stack takes it
+ * (Stack.receivePool), else an array of views made here, as TunLink made them
+ * (timed: that was part of the cost per packet).
+ */
+function deliver(stack: Stack, b: Batch): void {
+  const s = stack as Stack & { receivePool?: (pool: Buffer, ranges: Uint32Array, count: number) => void };
+  if (s.receivePool !== undefined) {
+    s.receivePool(b.pool, b.ranges, b.count);
+    return;
   }
-  return out;
+  const packets = new Array<Buffer>(b.count);
+  for (let i = 0; i < b.count; i++) packets[i] = b.pool.subarray(b.ranges[2 * i]!, b.ranges[2 * i + 1]!);
+  stack.receiveBatch(packets);
 }
 
 interface Rig {
@@ -130,11 +158,11 @@ function establish(r: Rig, port: number): { ep: TcpEndpoint; seq: number; ack: n
 }
 
 /** One case: returns a function that processes one batch, and a prepare step run untimed before it. */
-function setup(c: Case): { r: Rig; prepare: () => void; batch: () => Buffer[]; after: () => void } {
+function setup(c: Case): { r: Rig; prepare: () => void; batch: () => Batch; after: () => void } {
   const r = makeRig();
   const rnd = xorshift(12345);
-  const randomPorts = (dst: number, flags: number, options?: TcpOption[]): Buffer[][] => {
-    const batches: Buffer[][] = [];
+  const randomPorts = (dst: number, flags: number, options?: TcpOption[]): Batch[] => {
+    const batches: Batch[] = [];
     for (let b = 0; b < 16; b++) {
       const ps: Buffer[] = [];
       for (let i = 0; i < BATCH; i++) ps.push(pkt(1024 + (rnd() % 64000), dst, rnd(), rnd(), flags, options));
@@ -176,7 +204,7 @@ function setup(c: Case): { r: Rig; prepare: () => void; batch: () => Buffer[]; a
       const b = pooled(ps);
       // Rewrite sequence numbers and TSvals of the ring before each batch (untimed).
       const prepare = (): void => {
-        for (const p of b) {
+        for (const p of b.views) {
           p.writeUInt32BE(seq, 24);
           p.writeUInt32BE(tsVal, 20 + 20 + 4);
           setTcpChecksum(p);
@@ -199,7 +227,7 @@ function measure(c: Case, ms: number): number {
   // Warm up, then time only receiveBatch (and the owner's read for data).
   for (let i = 0; i < 200; i++) {
     s.prepare();
-    s.r.stack.receiveBatch(s.batch());
+    deliver(s.r.stack, s.batch());
     s.after();
   }
   let packets = 0;
@@ -209,10 +237,10 @@ function measure(c: Case, ms: number): number {
     s.prepare();
     const b = s.batch();
     const t0 = process.hrtime.bigint();
-    s.r.stack.receiveBatch(b);
+    deliver(s.r.stack, b);
     s.after();
     spent += process.hrtime.bigint() - t0;
-    packets += b.length;
+    packets += b.count;
   }
   if (process.env.RXCOST_DEBUG) console.error(c, s.r.stack.counters.snapshot());
   const errors = s.r.stack.counters.get('stack_internal_error');

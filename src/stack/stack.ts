@@ -10,15 +10,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Link } from '../link/link.js';
 import { RealClock, type Clock } from './clock.js';
 import { Counters } from './counters.js';
-import { decodeIPv4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, type IPv4Fields, type IPv4Packet } from '../wire/ipv4.js';
-import { decodeTcp, writeTcpPacket, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../wire/tcp.js';
+import { decodeIPv4, ipToNumber, readIPv4, IPv4Datagram, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, type IPv4Fields } from '../wire/ipv4.js';
+import { readTcp, writeTcpPacket, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../wire/tcp.js';
 import { decodeIcmp, buildEchoReply, ICMP_ECHO_REQUEST } from '../wire/icmp.js';
 import { seqAdd, seqGt } from '../wire/seq.js';
 import { Connection, type ConnEvent, type OutSegment } from '../tcp/connection.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../tcp/config.js';
 import type { TcpState } from '../tcp/state.js';
 import { IsnGenerator } from './isn.js';
-import { TcpEndpoint, endpointKey, type Listener } from './endpoint.js';
+import { EndpointTable, TcpEndpoint, type Listener } from './endpoint.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { joinPacket } from '../link/link.js';
 import { COOKIE_VALID, SynCookies, cookieSynAck, cookieSynOptions } from './syncookie.js';
@@ -66,6 +66,8 @@ export class Stack {
   readonly counters = new Counters();
   readonly clock: Clock;
   readonly addr: string;
+  /** addr as a 32-bit number. */
+  private readonly addrIp: number;
   readonly link: Link;
   /** The link completes TCP checksums and cuts super-segments (Link.offload). */
   private readonly offload: boolean;
@@ -77,6 +79,11 @@ export class Stack {
   private ipId = 0;
   /** now() for the batch being processed, or -1 outside one. */
   private batchNow = -1;
+  /** The datagram being received, read in place (readIPv4 overwrites it per packet). */
+  private readonly rxIp = new IPv4Datagram();
+  /** Slots of the counters every packet touches (Counters.add: no lookup). */
+  private readonly cIpIn = this.counters.slot('ip_in');
+  private readonly cTcpIn = this.counters.slot('tcp_in');
   /** The connection the previous packet went to: bulk flows send runs of packets to one. */
   private lastEp: TcpEndpoint | null = null;
   private readonly acks = new AckCoalescer<TcpEndpoint>((ep, seg) => this.transmitSegment(ep, seg));
@@ -94,7 +101,7 @@ export class Stack {
   /** Null when SYN cookies are off. */
   private readonly cookies: SynCookies | null;
   private readonly rstLimit: TokenBucket;
-  private readonly endpoints = new Map<string, TcpEndpoint>();
+  private readonly endpoints = new EndpointTable();
   private readonly listeners = new Map<number, Listener>();
   private readonly stateObservers: StateObserver[] = [];
   private nextEphemeral: number;
@@ -110,6 +117,7 @@ export class Stack {
   constructor(opts: StackOptions) {
     this.link = opts.link;
     this.addr = opts.addr;
+    this.addrIp = ipToNumber(opts.addr);
     this.clock = opts.clock ?? new RealClock();
     this.ttl = opts.ttl ?? 64;
     this.offload = this.link.offload === true;
@@ -127,6 +135,7 @@ export class Stack {
     this.nextEphemeral = EPHEMERAL_LOW + Math.floor(r * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
     this.defer = opts.defer ?? process.nextTick;
     this.link.onReceive = (packets, trusted) => this.receiveBatch(packets, trusted);
+    if ('onReceivePool' in this.link) this.link.onReceivePool = (pool, ranges, count, trusted) => this.receivePool(pool, ranges, count, trusted);
     // The stack itself does not keep the process alive; its sockets, servers
     // and unfinished orphans do (holdRef), or stack.ref().
     this.link.unref?.();
@@ -142,52 +151,78 @@ export class Stack {
     return this.link.mtu;
   }
 
-  /** Entry point for every batch the link delivers. */
+  /** Entry point for every batch the link delivers as Buffers. */
   receiveBatch(packets: Buffer[], trusted?: Uint8Array, loopback = false): void {
     if (this.closed) return;
+    const merged = this.beginBatch();
+    for (let i = 0; i < packets.length; i++) {
+      const p = packets[i]!;
+      this.receiveOne(p, 0, p.length, trusted !== undefined && trusted[i] === 1, loopback);
+    }
+    this.endBatch(merged);
+  }
+
+  /**
+   * Entry point for a batch in one buffer (Link.onReceivePool, the TUN link):
+   * packet i is pool[ranges[2i], ranges[2i + 1]). No view is made per packet.
+   */
+  receivePool(pool: Buffer, ranges: Uint32Array, count: number, trusted?: Uint8Array): void {
+    if (this.closed) return;
+    const merged = this.beginBatch();
+    for (let i = 0; i < count; i++) this.receiveOne(pool, ranges[2 * i]!, ranges[2 * i + 1]!, trusted !== undefined && trusted[i] === 1, false);
+    this.endBatch(merged);
+  }
+
+  private beginBatch(): number {
     const merged = this.acks.merged;
     this.acks.begin();
     this.batchNow = this.clock.now();
-    for (let i = 0; i < packets.length; i++) {
-      let error: unknown;
-      try {
-        this.receive(packets[i]!, trusted !== undefined && trusted[i] === 1, loopback);
-      } catch (err) {
-        // A bug of ours, never the peer's fault: count it, report it once, go on.
-        error = err;
-        this.counters.inc('stack_internal_error');
-        if (!this.reportedInternalError && this.afterReceive === null) {
-          this.reportedInternalError = true;
-          process.emitWarning(`tuntcp: internal error on a received packet: ${(err as Error).stack ?? String(err)}`);
-        }
-      }
-      this.afterReceive?.(packets[i]!, error);
-    }
+    return merged;
+  }
+
+  private endBatch(merged: number): void {
     this.batchNow = -1;
     this.acks.end((ep) => ep.removed);
     if (this.acks.merged > merged) this.counters.inc('tcp_acks_coalesced', this.acks.merged - merged);
   }
 
-  /** `trusted`: the link vouches for the TCP checksum (Link.offload).
-   * `loopback`: a packet we sent to ourselves (see loopback()). */
-  private receive(packet: Buffer, trusted: boolean, loopback: boolean): void {
-    this.counters.inc('ip_in');
+  private receiveOne(buf: Buffer, start: number, end: number, trusted: boolean, loopback: boolean): void {
+    let error: unknown;
+    try {
+      this.receive(buf, start, end, trusted, loopback);
+    } catch (err) {
+      // A bug of ours, never the peer's fault: count it, report it once, go on.
+      error = err;
+      this.counters.inc('stack_internal_error');
+      if (!this.reportedInternalError && this.afterReceive === null) {
+        this.reportedInternalError = true;
+        process.emitWarning(`tuntcp: internal error on a received packet: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
+    if (this.afterReceive !== null) this.afterReceive(start === 0 && end === buf.length ? buf : buf.subarray(start, end), error);
+  }
+
+  /** The packet buf[start, end). `trusted`: the link vouches for the TCP
+   * checksum (Link.offload). `loopback`: a packet we sent to ourselves (see loopback()). */
+  private receive(buf: Buffer, start: number, end: number, trusted: boolean, loopback: boolean): void {
+    this.counters.add(this.cIpIn);
     // The kernel sends IPv6 (router solicitations) on any new link: not ours to parse.
-    if (packet.length > 0 && packet[0]! >> 4 === 6) return this.drop('ipv6_ignored');
-    const ip = decodeIPv4(packet);
-    if (typeof ip === 'string') return this.drop(ip);
-    if (!loopback && isLoopbackNet(ip.src)) return this.drop('ip_martian_source'); // RFC 1122 §3.2.1.3 (g)
-    if (ip.dst !== this.addr && !(loopback && isLoopbackNet(ip.dst))) return this.drop('ip_not_for_us');
+    if (end > start && buf[start]! >> 4 === 6) return this.drop('ipv6_ignored');
+    const ip = this.rxIp;
+    const bad = readIPv4(buf, start, end, ip);
+    if (bad !== null) return this.drop(bad);
+    if (!loopback && isLoopbackIp(ip.srcAddr)) return this.drop('ip_martian_source'); // RFC 1122 §3.2.1.3 (g)
+    if (ip.dstAddr !== this.addrIp && !(loopback && isLoopbackIp(ip.dstAddr))) return this.drop('ip_not_for_us');
     switch (ip.protocol) {
       case IPPROTO_TCP: {
-        const seg = decodeTcp(ip, !trusted);
+        const seg = readTcp(buf, ip.payloadStart, ip.end, ip.srcAddr, ip.dstAddr, !trusted);
         if (typeof seg === 'string') return this.drop(seg);
-        this.counters.inc('tcp_in');
+        this.counters.add(this.cTcpIn);
         if (trusted && seg.payload.length > this.tcpConfig.mss) this.counters.inc('tcp_gso_in'); // a super-segment (offload)
         return this.tcpInput(ip, seg);
       }
       case IPPROTO_ICMP:
-        return this.icmpInput(ip);
+        return this.icmpInput(buf.subarray(start, end));
       case IPPROTO_UDP:
         return this.drop('udp_no_socket');
       default:
@@ -200,7 +235,10 @@ export class Stack {
     this.counters.inc('dropped');
   }
 
-  private icmpInput(ip: IPv4Packet): void {
+  /** ICMP is rare: the full decoder, views and all. */
+  private icmpInput(packet: Buffer): void {
+    const ip = decodeIPv4(packet);
+    if (typeof ip === 'string') return this.drop(ip);
     const msg = decodeIcmp(ip.payload);
     if (typeof msg === 'string') return this.drop(msg);
     this.counters.inc('icmp_in');
@@ -213,10 +251,10 @@ export class Stack {
   }
 
   /** TCP demultiplexing: a connection, else a listener, else a reset. */
-  private tcpInput(ip: IPv4Packet, seg: TcpSegment): void {
+  private tcpInput(ip: IPv4Datagram, seg: TcpSegment): void {
     let ep = this.lastEp;
-    if (ep === null || ep.remotePort !== seg.srcPort || ep.localPort !== seg.dstPort || ep.remoteAddr !== ip.src) {
-      ep = this.endpoints.get(endpointKey(ip.src, seg.srcPort, seg.dstPort)) ?? null;
+    if (ep === null || ep.remotePort !== seg.srcPort || ep.localPort !== seg.dstPort || ep.remoteIp !== ip.srcAddr) {
+      ep = this.endpoints.get(ip.srcAddr, seg.srcPort, seg.dstPort) ?? null;
       this.lastEp = ep;
     }
     if (ep !== null) {
@@ -240,7 +278,7 @@ export class Stack {
   }
 
   /** RFC 9293 §3.10.7.2: LISTEN state. */
-  private listenInput(ip: IPv4Packet, seg: TcpSegment, l: Listener, iss?: number): void {
+  private listenInput(ip: IPv4Datagram, seg: TcpSegment, l: Listener, iss?: number): void {
     if (seg.flags & TCP_RST) return this.drop('tcp_rst_to_listener');
     if (seg.flags & TCP_ACK) {
       // An ACK may complete a handshake we answered with a SYN cookie (RFC 4987 §3.6).
@@ -266,7 +304,7 @@ export class Stack {
   }
 
   /** An ACK for a listener with no connection, while it sends cookies: build the connection or reset. */
-  private cookieAckInput(ip: IPv4Packet, seg: TcpSegment, l: Listener): void {
+  private cookieAckInput(ip: IPv4Datagram, seg: TcpSegment, l: Listener): void {
     const now = this.now();
     const cfg = l.tcp ? { ...this.tcpConfig, ...l.tcp } : this.tcpConfig;
     const mss = this.cookies!.validate(now, ip, seg);
@@ -284,11 +322,11 @@ export class Stack {
 
   /** Enter a passive connection in the table, counted in the listener's queue
    * until its 'established' event hands it over (dispatch). */
-  private addPassive(conn: Connection, ip: IPv4Packet, seg: TcpSegment, l: Listener): TcpEndpoint {
+  private addPassive(conn: Connection, ip: IPv4Datagram, seg: TcpSegment, l: Listener): TcpEndpoint {
     const ep = new TcpEndpoint(this, conn, ip.dst, l.port, ip.src, seg.srcPort);
     ep.listener = l;
     l.pending++;
-    this.endpoints.set(ep.key, ep);
+    this.endpoints.add(ep);
     this.lastEp = null; // never a stale connection for this 4-tuple
     this.counters.inc('tcp_passive_opens');
     return ep;
@@ -313,17 +351,18 @@ export class Stack {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new StackError('ERR_SOCKET_BAD_PORT', `port ${remotePort} is out of range`);
     }
-    const port = localPort ?? this.pickEphemeralPort(remoteAddr, remotePort);
-    if (this.endpoints.has(endpointKey(remoteAddr, remotePort, port))) {
+    const remoteIp = ipToNumber(remoteAddr);
+    const port = localPort ?? this.pickEphemeralPort(remoteIp, remotePort);
+    if (this.endpoints.has(remoteIp, remotePort, port)) {
       throw new StackError('EADDRINUSE', `connect EADDRINUSE ${this.addr}:${port}`);
     }
     const now = this.now();
     const cfg = tcp ? { ...this.tcpConfig, ...tcp } : this.tcpConfig;
     // Like Linux: a connection to 127.x comes from 127.0.0.1, and stays inside the stack.
-    const local = isLoopbackNet(remoteAddr) ? '127.0.0.1' : this.addr;
+    const local = isLoopbackIp(remoteIp) ? '127.0.0.1' : this.addr;
     const conn = new Connection(cfg, this.isnGen.isn(now, local, port, remoteAddr, remotePort), now, this.counters);
     const ep = new TcpEndpoint(this, conn, local, port, remoteAddr, remotePort);
-    this.endpoints.set(ep.key, ep);
+    this.endpoints.add(ep);
     this.lastEp = null; // never a stale connection for this 4-tuple
     this.counters.inc('tcp_active_opens');
     conn.connect(now);
@@ -335,21 +374,16 @@ export class Stack {
    * An ephemeral port whose 4-tuple is unused, TIME_WAIT included (entries
    * stay in the table until 2MSL has passed), and that is not listening.
    */
-  private pickEphemeralPort(remoteAddr: string | null, remotePort = 0): number {
+  private pickEphemeralPort(remoteIp: number | null, remotePort = 0): number {
     const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
     for (let i = 0; i < span; i++) {
       const port = EPHEMERAL_LOW + ((this.nextEphemeral - EPHEMERAL_LOW + i) % span);
       if (this.listeners.has(port)) continue;
-      if (remoteAddr === null ? this.portInUse(port) : this.endpoints.has(endpointKey(remoteAddr, remotePort, port))) continue;
+      if (remoteIp === null ? this.endpoints.usesPort(port) : this.endpoints.has(remoteIp, remotePort, port)) continue;
       this.nextEphemeral = port + 1 > EPHEMERAL_HIGH ? EPHEMERAL_LOW : port + 1;
       return port;
     }
     throw new StackError('EADDRNOTAVAIL', 'connect EADDRNOTAVAIL: no free local port');
-  }
-
-  private portInUse(port: number): boolean {
-    for (const ep of this.endpoints.values()) if (ep.localPort === port) return true;
-    return false;
   }
 
   /** Every connection the stack knows, TIME_WAIT included (for netstat). */
@@ -504,7 +538,7 @@ export class Stack {
       ep.listener.pending--;
       ep.listener = null;
     }
-    if (this.endpoints.get(ep.key) === ep) this.endpoints.delete(ep.key);
+    this.endpoints.remove(ep);
     if (ep.timer !== null) this.clock.cancel(ep.timer);
     ep.timer = null;
     ep.timerAt = Infinity;
@@ -546,7 +580,7 @@ export class Stack {
    * otherwise, if ACK is on: <SEQ=SEG.ACK><CTL=RST>;
    * if ACK is off: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
    */
-  sendResetFor(ip: IPv4Packet, seg: TcpSegment): void {
+  sendResetFor(ip: IPv4Datagram, seg: TcpSegment): void {
     if (seg.flags & TCP_RST) {
       this.counters.inc('tcp_rst_received');
       return this.drop('tcp_rst_no_connection');
@@ -687,6 +721,10 @@ export class Stack {
 /** 127.0.0.0/8, the loopback net: never seen on a link (RFC 1122 §3.2.1.3 (g)). */
 function isLoopbackNet(addr: string): boolean {
   return addr.startsWith('127.');
+}
+
+function isLoopbackIp(addr: number): boolean {
+  return addr >>> 24 === 127;
 }
 
 /**
