@@ -12,7 +12,8 @@
  *  ack     ACKs from random source ports to a listening port (no connection,
  *          no cookies sent: a RST, rate-limited, as under `hping3 -A --flood`)
  *  closed  the same to a port nobody listens on
- *  syn     SYNs from random ports to a listener whose SYN queue is full (cookies)
+ *  syn     SYNs from random addresses and ports to a listener whose SYN queue
+ *          is full (cookies), as `hping3 -S --rand-source --flood`
  *  oow     out-of-window ACKs on an established connection (a dup ACK per 500 ms)
  *  data    in-order 1448-byte segments with timestamps on an established
  *          connection whose owner reads everything after each batch of 32
@@ -74,8 +75,8 @@ function xorshift(seed: number): () => number {
   };
 }
 
-function pkt(srcPort: number, dstPort: number, seq: number, ack: number, flags: number, options?: TcpOption[], payload?: Buffer): Buffer {
-  return buildTcpPacket({ src: PEER, dst: US, protocol: IPPROTO_TCP, ttl: 64 }, { srcPort, dstPort, seq, ack, flags, window: 502, options }, payload);
+function pkt(srcPort: number, dstPort: number, seq: number, ack: number, flags: number, options?: TcpOption[], payload?: Buffer, src = PEER): Buffer {
+  return buildTcpPacket({ src, dst: US, protocol: IPPROTO_TCP, ttl: 64 }, { srcPort, dstPort, seq, ack, flags, window: 502, options }, payload);
 }
 
 /** A batch as the TUN link holds it: one pool, each packet's start and end. */
@@ -161,11 +162,14 @@ function establish(r: Rig, port: number): { ep: TcpEndpoint; seq: number; ack: n
 function setup(c: Case): { r: Rig; prepare: () => void; batch: () => Batch; after: () => void } {
   const r = makeRig();
   const rnd = xorshift(12345);
-  const randomPorts = (dst: number, flags: number, options?: TcpOption[]): Batch[] => {
+  const randomPorts = (dst: number, flags: number, options?: TcpOption[], randomSource = false): Batch[] => {
     const batches: Batch[] = [];
     for (let b = 0; b < 16; b++) {
       const ps: Buffer[] = [];
-      for (let i = 0; i < BATCH; i++) ps.push(pkt(1024 + (rnd() % 64000), dst, rnd(), rnd(), flags, options));
+      for (let i = 0; i < BATCH; i++) {
+        const src = randomSource ? `${1 + (rnd() % 223)}.${rnd() % 256}.${rnd() % 256}.${1 + (rnd() % 254)}` : PEER;
+        ps.push(pkt(1024 + (rnd() % 64000), dst, rnd(), rnd(), flags, options, undefined, src));
+      }
       batches.push(pooled(ps));
     }
     return batches;
@@ -183,7 +187,7 @@ function setup(c: Case): { r: Rig; prepare: () => void; batch: () => Batch; afte
       r.stack.openListener(7, 1, () => {});
       r.stack.receiveBatch([pkt(999, 7, 1, 0, TCP_SYN)]); // the one slot of the SYN queue
       const opts: TcpOption[] = [{ kind: 'mss', mss: 1460 }, { kind: 'sackOK' }, { kind: 'ts', val: 7, ecr: 0 }, { kind: 'nop' }, { kind: 'wscale', shift: 7 }];
-      const batches = randomPorts(7, TCP_SYN, opts);
+      const batches = randomPorts(7, TCP_SYN, opts, true);
       return { r, prepare: none, batch: () => batches[n++ % batches.length]!, after: none };
     }
     case 'oow': {

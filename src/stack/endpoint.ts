@@ -50,8 +50,10 @@ export class TcpEndpoint {
   flushing = false;
   /** Removed from the stack's table (the TCB was deleted). */
   removed = false;
-  /** remoteAddr as a 32-bit number: the table's key and the receive path's comparison. */
+  /** The addresses as 32-bit numbers: the table's key, the receive path's
+   * comparison, what the send path writes. */
   readonly remoteIp: number;
+  readonly localIp: number;
 
   constructor(
     private readonly owner: EndpointOwner,
@@ -62,6 +64,7 @@ export class TcpEndpoint {
     readonly remotePort: number,
   ) {
     this.remoteIp = ipToNumber(remoteAddr);
+    this.localIp = ipToNumber(localAddr);
   }
 
   write(data: Buffer): boolean {

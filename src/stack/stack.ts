@@ -84,6 +84,9 @@ export class Stack {
   /** Slots of the counters every packet touches (Counters.add: no lookup). */
   private readonly cIpIn = this.counters.slot('ip_in');
   private readonly cTcpIn = this.counters.slot('tcp_in');
+  private readonly cTcpOut = this.counters.slot('tcp_out');
+  private readonly cIpOut = this.counters.slot('ip_out');
+  private readonly cRstRatelimited = this.counters.slot('tcp_rst_ratelimited');
   /** The connection the previous packet went to: bulk flows send runs of packets to one. */
   private lastEp: TcpEndpoint | null = null;
   private readonly acks = new AckCoalescer<TcpEndpoint>((ep, seg) => this.transmitSegment(ep, seg));
@@ -294,7 +297,7 @@ export class Stack {
       l.cookieSentAt = now;
       this.counters.inc('tcp_syncookies_sent');
       const isn = this.cookies.make(now, ip, seg);
-      this.sendTcp(ip.src, { srcPort: l.port, dstPort: seg.srcPort, ...cookieSynAck(cfg, seg, isn, now) }, undefined, 0, ip.dst);
+      this.sendTcp(ip.srcAddr, cookieSynAck(cfg, seg, isn, now), undefined, 0, ip.dstAddr);
       return;
     }
     const conn = new Connection(cfg, iss ?? this.isnGen.isn(now, ip.dst, l.port, ip.src, seg.srcPort), now, this.counters);
@@ -567,11 +570,11 @@ export class Stack {
   private transmitSegment(ep: TcpEndpoint, seg: OutSegment): void {
     if (seg.flags & TCP_RST) this.counters.inc('tcp_rst_sent');
     this.sendTcp(
-      ep.remoteAddr,
+      ep.remoteIp,
       { srcPort: ep.localPort, dstPort: ep.remotePort, seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options },
       seg.payload,
       seg.gsoSize,
-      ep.localAddr,
+      ep.localIp,
     );
   }
 
@@ -586,7 +589,7 @@ export class Stack {
       return this.drop('tcp_rst_no_connection');
     }
     // Rate-limited like FreeBSD's badport_bandlim: a flood of stray segments gets few answers.
-    if (!this.rstLimit.take(this.now())) return this.counters.inc('tcp_rst_ratelimited');
+    if (!this.rstLimit.take(this.now())) return this.counters.add(this.cRstRatelimited);
     const tcp: TcpFields =
       seg.flags & TCP_ACK
         ? { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: TCP_RST, window: 0 }
@@ -599,19 +602,19 @@ export class Stack {
             window: 0,
           };
     this.counters.inc('tcp_rst_sent');
-    this.sendTcp(ip.src, tcp, undefined, 0, ip.dst);
+    this.sendTcp(ip.srcAddr, tcp, undefined, 0, ip.dstAddr);
   }
 
-  /** Build and send one TCP segment from `src` (our address) to `dst`. With
-   * offload the device completes the checksum and cuts a super-segment
-   * (gsoSize > 0) into segments of gsoSize bytes. */
-  sendTcp(dst: string, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addr): void {
+  /** Build and send one TCP segment from `src` (our address) to `dst`, both
+   * as 32-bit numbers. With offload the device completes the checksum and
+   * cuts a super-segment (gsoSize > 0) into segments of gsoSize bytes. */
+  sendTcp(dst: number, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addrIp): void {
     if (this.closed) return;
-    const local = dst === this.addr || isLoopbackNet(dst);
+    const local = dst === this.addrIp || isLoopbackIp(dst);
     const ipf: IPv4Fields = { src, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: true };
     const n = writeTcpPacket(this.txHeader, ipf, tcp, payload, this.offload && !local);
-    this.counters.inc('tcp_out');
-    this.counters.inc('ip_out');
+    this.counters.add(this.cTcpOut);
+    this.counters.add(this.cIpOut);
     const header = (this.txViews[n] ??= this.txHeader.subarray(0, n));
     if (local) return this.loopback(joinPacket(header, payload));
     if (gsoSize > 0) this.counters.inc('tcp_gso_out');
@@ -719,10 +722,6 @@ export class Stack {
 }
 
 /** 127.0.0.0/8, the loopback net: never seen on a link (RFC 1122 §3.2.1.3 (g)). */
-function isLoopbackNet(addr: string): boolean {
-  return addr.startsWith('127.');
-}
-
 function isLoopbackIp(addr: number): boolean {
   return addr >>> 24 === 127;
 }

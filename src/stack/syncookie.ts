@@ -120,7 +120,7 @@ export function cookieTsVal(tsNow: number, peerWscale: number | undefined, sackO
  * timestamps, which carry them (Linux clears the other options of a cookie SYN
  * without TSopt).
  */
-export function cookieSynAck(cfg: TcpConfig, syn: TcpSegment, isn: number, now: number): Omit<TcpFields, 'srcPort' | 'dstPort'> {
+export function cookieSynAck(cfg: TcpConfig, syn: TcpSegment, isn: number, now: number): TcpFields {
   const o = syn.options;
   const tsOk = cfg.timestamps && o.tsVal !== undefined;
   const sackOk = tsOk && cfg.sack && o.sackPermitted;
@@ -131,7 +131,7 @@ export function cookieSynAck(cfg: TcpConfig, syn: TcpSegment, isn: number, now: 
     ts: tsOk ? { val: cookieTsVal(tsValue(now, tsOffsetFor(isn)), peerWscale, sackOk), ecr: o.tsVal! } : undefined,
     wscale: peerWscale !== undefined ? windowShiftFor(cfg.rcvBuf) : undefined,
   });
-  return { seq: isn, ack: seqAdd(syn.seq, 1), flags: TCP_SYN | TCP_ACK, window: synWindow(cfg.rcvBuf), options };
+  return { srcPort: syn.dstPort, dstPort: syn.srcPort, seq: isn, ack: seqAdd(syn.seq, 1), flags: TCP_SYN | TCP_ACK, window: synWindow(cfg.rcvBuf), options };
 }
 
 /**

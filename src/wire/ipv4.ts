@@ -178,8 +178,9 @@ export function decodeIPv4(buf: Buffer, opts?: IPv4DecodeOptions): IPv4Packet | 
 }
 
 export interface IPv4Fields {
-  src: string;
-  dst: string;
+  /** Dotted quads, or their 32-bit numbers (the stack's send path: nothing to parse). */
+  src: string | number;
+  dst: string | number;
   protocol: number;
   /** Default 64, Linux's net.ipv4.ip_default_ttl. */
   ttl?: number;
@@ -260,8 +261,8 @@ function parseIp(ip: string): number {
   return n * 256 + octet;
 }
 
-function writeIp(out: Buffer, offset: number, ip: string): void {
-  const n = ipToNumber(ip);
+function writeIp(out: Buffer, offset: number, ip: string | number): void {
+  const n = typeof ip === 'number' ? ip : ipToNumber(ip);
   out[offset] = n >>> 24;
   out[offset + 1] = (n >>> 16) & 0xff;
   out[offset + 2] = (n >>> 8) & 0xff;
