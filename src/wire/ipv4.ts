@@ -17,7 +17,7 @@
  * §Principles 5).
  */
 import ipPacket from 'ip-packet';
-import { internetChecksum } from './checksum.js';
+import { internetChecksum, smallChecksum } from './checksum.js';
 
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
@@ -84,7 +84,7 @@ function checkIPv4(buf: Uint8Array, start: number, end: number, verifyChecksum: 
   const totalLength = (buf[start + 2]! << 8) | buf[start + 3]!;
   if (totalLength < headerLength || totalLength > len) return 'ip_bad_total_length';
   // A header that includes its own correct checksum sums to zero (RFC 1071 §1).
-  if (verifyChecksum && internetChecksum(buf, start, start + headerLength) !== 0) return 'ip_bad_checksum';
+  if (verifyChecksum && smallChecksum(buf, start, start + headerLength, 0) !== 0) return 'ip_bad_checksum';
   const frag = (buf[start + 6]! << 8) | buf[start + 7]!;
   if ((frag & 0x3fff) !== 0 && !allowFragments) return 'ip_fragment'; // MF or offset != 0
   return headerLength;

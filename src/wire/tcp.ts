@@ -3,7 +3,7 @@
  * RFC 7323 (window scale, timestamps), RFC 2018 (SACK-permitted, SACK).
  * Stateless; malformed input comes back as a drop-reason string, never a throw.
  */
-import { foldChecksum, sumBytes } from './checksum.js';
+import { foldChecksum, smallChecksum, sumBytes } from './checksum.js';
 import { IPPROTO_TCP, word, writeIPv4HeaderFor, type IPv4Fields, type IPv4Packet } from './ipv4.js';
 
 export const TCP_FIN = 0x01;
@@ -96,7 +96,7 @@ export function readTcp(
   if (verifyChecksum) {
     // The pseudo-header: source, destination, zero, protocol, TCP length.
     const pseudo = (srcAddr >>> 16) + (srcAddr & 0xffff) + (dstAddr >>> 16) + (dstAddr & 0xffff) + IPPROTO_TCP + len;
-    if (foldChecksum(sumBytes(p, start, end, pseudo)) !== 0) return 'tcp_bad_checksum';
+    if ((len < 64 ? smallChecksum(p, start, end, pseudo) : foldChecksum(sumBytes(p, start, end, pseudo))) !== 0) return 'tcp_bad_checksum';
   }
   const options: TcpOptions = { sackPermitted: false, list: withList ? [] : NO_LIST };
   if (headerLength > 20 && !parseOptions(p, start + 20, start + headerLength, options)) return 'tcp_bad_option';
