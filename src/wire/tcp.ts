@@ -239,7 +239,7 @@ function writeOptions(out: Buffer, offset: number, options: TcpOption[], padded:
       case 'mss':
         out[i] = TCPOPT_MSS;
         out[i + 1] = 4;
-        out.writeUInt16BE(o.mss & 0xffff, i + 2);
+        put16(out, i + 2, o.mss);
         i += 4;
         break;
       case 'wscale':
@@ -257,17 +257,18 @@ function writeOptions(out: Buffer, offset: number, options: TcpOption[], padded:
         out[i] = TCPOPT_SACK;
         out[i + 1] = 2 + 8 * o.blocks.length;
         i += 2;
-        for (const [l, r] of o.blocks) {
-          out.writeUInt32BE(l >>> 0, i);
-          out.writeUInt32BE(r >>> 0, i + 4);
+        for (let b = 0; b < o.blocks.length; b++) {
+          const block = o.blocks[b]!;
+          put32(out, i, block[0]);
+          put32(out, i + 4, block[1]);
           i += 8;
         }
         break;
       case 'ts':
         out[i] = TCPOPT_TIMESTAMP;
         out[i + 1] = 10;
-        out.writeUInt32BE(o.val >>> 0, i + 2);
-        out.writeUInt32BE(o.ecr >>> 0, i + 6);
+        put32(out, i + 2, o.val);
+        put32(out, i + 6, o.ecr);
         i += 10;
         break;
       case 'unknown':
@@ -278,7 +279,21 @@ function writeOptions(out: Buffer, offset: number, options: TcpOption[], padded:
         break;
     }
   }
-  out.fill(0, i, offset + padded);
+  for (const end = offset + padded; i < end; i++) out[i] = 0;
+}
+
+/** Big-endian stores without Buffer's argument checks (the send path writes
+ * every header; the callers own the sizes). */
+function put16(out: Buffer, i: number, v: number): void {
+  out[i] = (v >>> 8) & 0xff;
+  out[i + 1] = v & 0xff;
+}
+
+function put32(out: Buffer, i: number, v: number): void {
+  out[i] = (v >>> 24) & 0xff;
+  out[i + 1] = (v >>> 16) & 0xff;
+  out[i + 2] = (v >>> 8) & 0xff;
+  out[i + 3] = v & 0xff;
 }
 
 /**
@@ -298,16 +313,16 @@ export function writeTcpPacket(out: Buffer, ip: IPv4Fields, tcp: TcpFields, payl
   const plen = payload === undefined ? 0 : payload.length;
   writeIPv4HeaderFor(out, 0, ip, IPPROTO_TCP, thl + plen);
   const t = 20;
-  out.writeUInt16BE(tcp.srcPort & 0xffff, t);
-  out.writeUInt16BE(tcp.dstPort & 0xffff, t + 2);
-  out.writeUInt32BE(tcp.seq >>> 0, t + 4);
-  out.writeUInt32BE(tcp.ack >>> 0, t + 8);
+  put16(out, t, tcp.srcPort);
+  put16(out, t + 2, tcp.dstPort);
+  put32(out, t + 4, tcp.seq);
+  put32(out, t + 8, tcp.ack);
   out[t + 12] = (thl / 4) << 4;
   out[t + 13] = tcp.flags & 0xff;
-  out.writeUInt16BE(tcp.window & 0xffff, t + 14);
+  put16(out, t + 14, tcp.window);
   out[t + 16] = 0;
   out[t + 17] = 0;
-  out.writeUInt16BE((tcp.urgent ?? 0) & 0xffff, t + 18);
+  put16(out, t + 18, tcp.urgent ?? 0);
   if (tcp.options !== undefined && optLen > 0) writeOptions(out, t + 20, tcp.options, optLen);
   // Pseudo-header: bytes 12..20 of the IP header are exactly src and dst.
   let sum = sumBytes(out, 12, 20, IPPROTO_TCP + thl + plen);
