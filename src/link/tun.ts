@@ -193,17 +193,21 @@ export class TunLink implements Link {
   /** TCP: checksum from the transport header on (the stack summed only the
    * pseudo-header), and for a super-segment the size to cut it into. */
   private fillVnetHdr(header: Buffer, gsoSize: number): void {
+    // Byte stores, not fill() and writeUInt16LE(): this runs for every packet sent.
     const h = this.vnetHdr;
-    h.fill(0);
+    for (let i = 0; i < VNET_HDR_LEN; i++) h[i] = 0;
     if (header.length < 20 || header[9] !== 6) return; // not TCP: complete as it is
     const ihl = (header[0]! & 0x0f) * 4;
     h[0] = VNET_F_NEEDS_CSUM;
-    h.writeUInt16LE(ihl, 6); // csum_start
-    h.writeUInt16LE(16, 8); // csum_offset: the TCP checksum field
+    h[6] = ihl; // csum_start (LE; < 256)
+    h[8] = 16; // csum_offset: the TCP checksum field
     if (gsoSize > 0 && header.length >= ihl + 20) {
+      const hdrLen = ihl + (header[ihl + 12]! >> 4) * 4;
       h[1] = VNET_GSO_TCPV4;
-      h.writeUInt16LE(ihl + (header[ihl + 12]! >> 4) * 4, 2); // hdr_len
-      h.writeUInt16LE(gsoSize, 4);
+      h[2] = hdrLen & 0xff; // hdr_len
+      h[3] = hdrLen >>> 8;
+      h[4] = gsoSize & 0xff; // gso_size
+      h[5] = (gsoSize >>> 8) & 0xff;
     }
   }
 
