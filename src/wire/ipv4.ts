@@ -10,7 +10,7 @@
  *  - decodeIPv4, for tracing and tests: every field, the addresses as dotted
  *    strings and views of header and payload. It reads the fixed fields with
  *    the `ip-packet` package, the reference codec the hot path is checked
- *    against (test/unit/wire/ipv4.test.ts); wrapped, because ip-packet throws
+ *    against (test/unit/wire/fuzz.test.ts); wrapped, because ip-packet throws
  *    on header options (IHL > 5) and on non-IPv4 and checks nothing.
  * Encoding writes the 20 bytes directly into the caller's buffer (ip-packet's
  * encoder copies the payload, which the send path must not do, GUIDE
