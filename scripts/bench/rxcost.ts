@@ -3,7 +3,7 @@
  * Stack.receiveBatch to the reply handed to the link, for the packets a flood
  * brings and for real traffic.
  *
- *   npm run -s build && node dist/scripts/bench/rxcost.js [--ms 1500] [--rounds 5] [--only ack,closed,syn,oow,data]
+ *   npm run -s build && npm run -s bench:rxcost -- [--ms 1500] [--rounds 5] [--only ack,closed,syn,oow,data]
  *
  * A Stack on a VirtualClock behind a link that drops what it is given (the
  * write into a TUN device is not counted), fed batches of 256 packets in one
@@ -18,7 +18,9 @@
  *  data    in-order 1448-byte segments with timestamps on an established
  *          connection whose owner reads everything after each batch of 32
  *          (the real traffic; a batch must fit in the receive window)
- * Each case runs --rounds times for --ms of CPU; the median µs per packet is printed.
+ * Each case runs --rounds times for --ms of CPU in all; the median µs per
+ * packet is printed. RXCOST_DEBUG=1 prints each case's counters to stderr
+ * (to check that the packets went where they should).
  */
 import { VirtualClock } from '../../src/stack/clock.js';
 import { Stack } from '../../src/stack/stack.js';
