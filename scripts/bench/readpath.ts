@@ -3,14 +3,16 @@
  * JavaScript under a flood from the kernel side, and what CPU it costs.
  *
  *   node dist/scripts/bench/readpath.js [--seconds 2] [--size 64] [--senders 1]
- *                                       [--batch 256] [--stall 4] [--json]
+ *                                       [--batch 256] [--stall 4] [--views] [--json]
  *
  * Needs root. It re-executes itself under `unshare --net`, so the TUN device,
  * its addresses and the flood exist only in a private network namespace that
  * vanishes with the process. The flood is N child processes sending UDP
  * datagrams (connected node:dgram sockets) to an address routed through the
  * TUN device; this process only receives and counts, so process.cpuUsage()
- * is the cost of the read path: kernel read(2) + the addon + Buffer views.
+ * is the cost of the read path: kernel read(2) + the addon + the JS call per
+ * batch; the packets are taken in place from the pool (onReceivePool, as the
+ * stack takes them), or with --views as an array of Buffer views (onReceive).
  *
  * Two windows are measured back to back:
  *  - free: the reader idles between packets, so it usually finds one or two
@@ -36,11 +38,12 @@ interface Options {
   senders: number;
   batch: number;
   stall: number;
+  views: boolean;
   json: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { seconds: 2, size: 64, senders: 1, batch: 256, stall: 4, json: false };
+  const o: Options = { seconds: 2, size: 64, senders: 1, batch: 256, stall: 4, views: false, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const num = (lo: number, hi: number): number => {
@@ -49,12 +52,13 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     if (a === '--json') o.json = true;
+    else if (a === '--views') o.views = true;
     else if (a === '--seconds') o.seconds = num(0.5, 30);
     else if (a === '--size') o.size = Math.floor(num(0, 1400));
     else if (a === '--senders') o.senders = Math.floor(num(1, 8));
     else if (a === '--batch') o.batch = Math.floor(num(1, 4096));
     else if (a === '--stall') o.stall = num(0, 100);
-    else fail(`unknown option ${a} (options: --seconds S --size BYTES --senders N --batch N --stall MS --json)`);
+    else fail(`unknown option ${a} (options: --seconds S --size BYTES --senders N --batch N --stall MS --views --json)`);
   }
   return o;
 }
@@ -115,6 +119,7 @@ interface Result {
   senders: number;
   maxBatch: number;
   stallMs: number;
+  views: boolean;
   windows: Window[];
 }
 
@@ -152,10 +157,16 @@ async function run(o: Options): Promise<Result> {
   try {
     configureTun({ name: DEV, peer: `${PEER}/24`, addr: ADDR, mtu: 1500 });
     let sink = 0;
-    link.onReceive = (packets) => {
-      // Touch each packet as a parser would (version nibble), nothing more.
-      for (let i = 0; i < packets.length; i++) sink += packets[i]![0]! >> 4;
-    };
+    // Touch each packet as a parser would (version nibble), nothing more.
+    if (o.views) {
+      link.onReceive = (packets) => {
+        for (let i = 0; i < packets.length; i++) sink += packets[i]![0]! >> 4;
+      };
+    } else {
+      link.onReceivePool = (pool, ranges, count) => {
+        for (let i = 0; i < count; i++) sink += pool[ranges[2 * i]!]! >> 4;
+      };
+    }
     const warmupMs = 500;
     const windowMs = o.seconds * 1000;
     const totalMs = warmupMs + windowMs * (o.stall > 0 ? 2 : 1) + 300;
@@ -173,7 +184,7 @@ async function run(o: Options): Promise<Result> {
       windows.push(await measure(link, 'stalled', windowMs));
     }
     if (sink < 0) console.log(sink); // keep the touch loop from being optimised away
-    return { payloadBytes: o.size, senders: o.senders, maxBatch: o.batch, stallMs: o.stall, windows };
+    return { payloadBytes: o.size, senders: o.senders, maxBatch: o.batch, stallMs: o.stall, views: o.views, windows };
   } finally {
     if (stallTimer !== null) clearInterval(stallTimer);
     for (const c of children) c.kill('SIGKILL');
@@ -197,10 +208,10 @@ function table(r: Result): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [
-    `tuntcp read path (TUN -> JS): ${r.payloadBytes} B UDP payload, ${r.senders} sender process(es), maxBatch ${r.maxBatch}, ${r.windows[0]!.seconds} s per window`,
+    `tuntcp read path (TUN -> JS): ${r.payloadBytes} B UDP payload, ${r.senders} sender process(es), maxBatch ${r.maxBatch}, ${r.views ? 'Buffer views' : 'in place'}, ${r.windows[0]!.seconds} s per window`,
     line(head),
     ...rows.map(line),
-    'CPU is this process only (process.cpuUsage): read(2) in the kernel + addon + Buffer views + a 1-byte touch.',
+    `CPU is this process only (process.cpuUsage): read(2) in the kernel + addon${r.views ? ' + Buffer views' : ''} + a 1-byte touch.`,
   ].join('\n');
 }
 

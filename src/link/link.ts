@@ -27,6 +27,14 @@ export interface Link {
    * buffers may be reused by the link after the call returns: copy what you
    * keep. `trusted` (offload links only) has an entry per packet, maybe more. */
   onReceive: ((packets: Buffer[], trusted?: Uint8Array) => void) | null;
+  /**
+   * Optional, for links that receive a batch into one buffer (TUN): the
+   * owner sets this too, and the link then calls it instead of onReceive,
+   * with packet i at pool[ranges[2i], ranges[2i + 1]) and no Buffer view made
+   * per packet. The same rules hold: pool and ranges are the link's again
+   * when the call returns.
+   */
+  onReceivePool?: ((pool: Buffer, ranges: Uint32Array, count: number, trusted?: Uint8Array) => void) | null;
   /** Send one IPv4 packet. `payload`, if given, follows `header` on the wire
    * (written with writev by the TUN link, so the payload is never copied).
    * The caller may reuse `header` as soon as send returns, so a link that

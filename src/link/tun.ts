@@ -2,9 +2,11 @@
  * TunLink: the Link to the Linux kernel, through a TUN device and the C addon.
  *
  * Receive: the addon reads every queued packet on each poll wakeup into one
- * pooled buffer and calls us once; we hand the owner one array of Buffer views
- * into that pool. The pool is overwritten on the next wakeup, which the Link
- * contract allows (the owner copies what it keeps).
+ * pooled buffer and calls us once; we hand the owner the pool and where each
+ * packet lies in it (onReceivePool: no object per packet), or, to an owner
+ * that only set onReceive, an array of Buffer views into the pool. The pool is
+ * overwritten on the next wakeup, which the Link contract allows (the owner
+ * copies what it keeps).
  *
  * Send: one writev(2) per packet, header and payload as separate pieces so the
  * payload is never copied. A full device queue (EAGAIN) drops the packet and
@@ -79,6 +81,7 @@ export class TunLink implements Link {
   readonly mtu: number;
   readonly offload: boolean;
   onReceive: ((packets: Buffer[], trusted?: Uint8Array) => void) | null = null;
+  onReceivePool: ((pool: Buffer, ranges: Uint32Array, count: number, trusted?: Uint8Array) => void) | null = null;
   /** Called once if the device fails after open (e.g. it was deleted); the
    * link stops receiving. Without a handler a process warning is emitted. */
   onError: ((err: Error) => void) | null = null;
@@ -87,6 +90,8 @@ export class TunLink implements Link {
   private readonly handle: TunHandle;
   private readonly pool: Buffer;
   private readonly meta: Uint32Array;
+  /** Per received packet: where its IPv4 packet starts and ends in the pool. */
+  private readonly ranges: Uint32Array;
   /** Per received packet: 1 when the kernel vouches for its TCP checksum. */
   private readonly trusted: Uint8Array;
   /** The virtio header in front of each packet we write (offload only). */
@@ -113,6 +118,7 @@ export class TunLink implements Link {
     // that C can keep a pointer to for the life of the device.
     this.pool = Buffer.allocUnsafeSlow(addon.READ_MAX + batchBytes);
     this.meta = new Uint32Array(2 * maxBatch);
+    this.ranges = new Uint32Array(2 * maxBatch);
     addon.start(handle, this.pool, this.meta, (count, errno) => this.deliver(count, errno));
   }
 
@@ -187,17 +193,21 @@ export class TunLink implements Link {
   /** TCP: checksum from the transport header on (the stack summed only the
    * pseudo-header), and for a super-segment the size to cut it into. */
   private fillVnetHdr(header: Buffer, gsoSize: number): void {
+    // Byte stores, not fill() and writeUInt16LE(): this runs for every packet sent.
     const h = this.vnetHdr;
-    h.fill(0);
+    for (let i = 0; i < VNET_HDR_LEN; i++) h[i] = 0;
     if (header.length < 20 || header[9] !== 6) return; // not TCP: complete as it is
     const ihl = (header[0]! & 0x0f) * 4;
     h[0] = VNET_F_NEEDS_CSUM;
-    h.writeUInt16LE(ihl, 6); // csum_start
-    h.writeUInt16LE(16, 8); // csum_offset: the TCP checksum field
+    h[6] = ihl; // csum_start (LE; < 256)
+    h[8] = 16; // csum_offset: the TCP checksum field
     if (gsoSize > 0 && header.length >= ihl + 20) {
+      const hdrLen = ihl + (header[ihl + 12]! >> 4) * 4;
       h[1] = VNET_GSO_TCPV4;
-      h.writeUInt16LE(ihl + (header[ihl + 12]! >> 4) * 4, 2); // hdr_len
-      h.writeUInt16LE(gsoSize, 4);
+      h[2] = hdrLen & 0xff; // hdr_len
+      h[3] = hdrLen >>> 8;
+      h[4] = gsoSize & 0xff; // gso_size
+      h[5] = (gsoSize >>> 8) & 0xff;
     }
   }
 
@@ -216,28 +226,37 @@ export class TunLink implements Link {
     if (count > 0 && !this.isClosed) {
       const pool = this.pool;
       const meta = this.meta;
-      const packets = new Array<Buffer>(count);
+      // The IPv4 packets' places in the pool: behind the virtio header with offload.
+      const ranges = this.ranges;
       if (this.offload) {
         const trusted = this.trusted;
         for (let i = 0; i < count; i++) {
           const off = meta[2 * i]!;
-          const len = Math.max(meta[2 * i + 1]!, VNET_HDR_LEN);
           // NEEDS_CSUM: only the pseudo-header is summed (it never left this
           // machine); DATA_VALID: the kernel checked it. Either way, trust it.
           trusted[i] = pool[off]! & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID) ? 1 : 0;
-          packets[i] = pool.subarray(off + VNET_HDR_LEN, off + len);
+          ranges[2 * i] = off + VNET_HDR_LEN;
+          ranges[2 * i + 1] = off + Math.max(meta[2 * i + 1]!, VNET_HDR_LEN);
         }
       } else {
         for (let i = 0; i < count; i++) {
           const off = meta[2 * i]!;
-          packets[i] = pool.subarray(off, off + meta[2 * i + 1]!);
+          ranges[2 * i] = off;
+          ranges[2 * i + 1] = off + meta[2 * i + 1]!;
         }
       }
       this.nRxPackets += count;
       this.nRxBatches++;
-      const cb = this.onReceive;
-      if (cb !== null) cb(packets, this.offload ? this.trusted : undefined);
-      else this.nRxUnclaimed += count;
+      const trusted = this.offload ? this.trusted : undefined;
+      if (this.onReceivePool !== null) {
+        this.onReceivePool(pool, ranges, count, trusted);
+      } else if (this.onReceive !== null) {
+        const packets = new Array<Buffer>(count);
+        for (let i = 0; i < count; i++) packets[i] = pool.subarray(ranges[2 * i]!, ranges[2 * i + 1]!);
+        this.onReceive(packets, trusted);
+      } else {
+        this.nRxUnclaimed += count;
+      }
     }
     if (errno !== 0 && !this.isClosed) this.fail(-errno);
   }

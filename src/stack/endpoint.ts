@@ -7,6 +7,7 @@
 import type { Connection, ConnEvent } from '../tcp/connection.js';
 import type { Timer } from './clock.js';
 import type { TcpConfig } from '../tcp/config.js';
+import { ipToNumber } from '../wire/ipv4.js';
 
 /** The owner of a connection (a Socket). Its events arrive after the packet
  * or call that caused them has been processed, never inside it. */
@@ -49,6 +50,10 @@ export class TcpEndpoint {
   flushing = false;
   /** Removed from the stack's table (the TCB was deleted). */
   removed = false;
+  /** The addresses as 32-bit numbers: the table's key, the receive path's
+   * comparison, what the send path writes. */
+  readonly remoteIp: number;
+  readonly localIp: number;
 
   constructor(
     private readonly owner: EndpointOwner,
@@ -57,10 +62,9 @@ export class TcpEndpoint {
     readonly localPort: number,
     readonly remoteAddr: string,
     readonly remotePort: number,
-  ) {}
-
-  get key(): string {
-    return endpointKey(this.remoteAddr, this.remotePort, this.localPort);
+  ) {
+    this.remoteIp = ipToNumber(remoteAddr);
+    this.localIp = ipToNumber(localAddr);
   }
 
   write(data: Buffer): boolean {
@@ -106,7 +110,56 @@ export class TcpEndpoint {
   }
 }
 
-/** Demultiplexing key. Our own address is fixed per stack, so three parts suffice. */
-export function endpointKey(remoteAddr: string, remotePort: number, localPort: number): string {
-  return `${remoteAddr}:${remotePort}:${localPort}`;
+/**
+ * The connection table, keyed by numbers: local port, then remote address and
+ * port (remoteIp * 2^16 + remotePort, exact in a double). Our own address is
+ * fixed per stack, so three parts suffice. A lookup builds no string: under a
+ * flood every packet is looked up, and the template-string key of before
+ * (`${addr}:${port}:${port}`, built and hashed per packet) was a tenth of the
+ * CPU of a flood ACK. Iteration keeps insertion order (netstat, shutdown).
+ */
+export class EndpointTable {
+  private readonly byLocalPort = new Map<number, Map<number, TcpEndpoint>>();
+  private readonly all = new Set<TcpEndpoint>();
+
+  get(remoteIp: number, remotePort: number, localPort: number): TcpEndpoint | undefined {
+    return this.byLocalPort.get(localPort)?.get(remoteIp * 65536 + remotePort);
+  }
+
+  has(remoteIp: number, remotePort: number, localPort: number): boolean {
+    return this.get(remoteIp, remotePort, localPort) !== undefined;
+  }
+
+  /** Whether any connection uses `localPort`. */
+  usesPort(localPort: number): boolean {
+    return this.byLocalPort.has(localPort);
+  }
+
+  /** Enter `ep`, replacing whatever held its 4-tuple. */
+  add(ep: TcpEndpoint): void {
+    let m = this.byLocalPort.get(ep.localPort);
+    if (m === undefined) {
+      m = new Map();
+      this.byLocalPort.set(ep.localPort, m);
+    }
+    const key = ep.remoteIp * 65536 + ep.remotePort;
+    const old = m.get(key);
+    if (old !== undefined) this.all.delete(old);
+    m.set(key, ep);
+    this.all.add(ep);
+  }
+
+  /** Remove `ep` if it is the one holding its 4-tuple. */
+  remove(ep: TcpEndpoint): void {
+    const m = this.byLocalPort.get(ep.localPort);
+    const key = ep.remoteIp * 65536 + ep.remotePort;
+    if (m === undefined || m.get(key) !== ep) return;
+    m.delete(key);
+    if (m.size === 0) this.byLocalPort.delete(ep.localPort);
+    this.all.delete(ep);
+  }
+
+  values(): IterableIterator<TcpEndpoint> {
+    return this.all.values();
+  }
 }

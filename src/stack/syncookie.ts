@@ -30,6 +30,9 @@
  * cookie SYN,ACK offers neither and the connection has neither, as on Linux.
  */
 import type { IPv4Packet } from '../wire/ipv4.js';
+
+/** The addresses of a datagram as 32-bit numbers (an IPv4Packet or the stack's IPv4Datagram). */
+type Addresses = Pick<IPv4Packet, 'srcAddr' | 'dstAddr'>;
 import { seqAdd, seqGt } from '../wire/seq.js';
 import { TCP_ACK, TCP_SYN, type TcpFields, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, windowShiftFor, type TcpConfig } from '../tcp/config.js';
@@ -63,7 +66,7 @@ export class SynCookies {
   }
 
   /** The cookie ISN for the SYN `syn` in `ip`. */
-  make(now: number, ip: IPv4Packet, syn: TcpSegment): number {
+  make(now: number, ip: Addresses, syn: TcpSegment): number {
     const mss = syn.options.mss ?? DEFAULT_PEER_MSS;
     let i = MSS_TABLE.length - 1;
     while (i > 0 && mss < MSS_TABLE[i]!) i--;
@@ -73,7 +76,7 @@ export class SynCookies {
   }
 
   /** The MSS the cookie in the ACK `ack` in `ip` stands for, or 0 when it is not one of ours from the last two ticks. */
-  validate(now: number, ip: IPv4Packet, ack: TcpSegment): number {
+  validate(now: number, ip: Addresses, ack: TcpSegment): number {
     const c = seqAdd(ack.ack, -1);
     const rest = (c - this.blind(ip, ack, seqAdd(ack.seq, -1))) >>> 0;
     const tick = Math.floor(now / COOKIE_PERIOD) >>> 0;
@@ -84,10 +87,10 @@ export class SynCookies {
   }
 
   /** B: the 4-tuple (from the IP header, no parsing) and s; leaves them in `words` for check(). */
-  private blind(ip: IPv4Packet, seg: TcpSegment, s: number): number {
+  private blind(ip: Addresses, seg: TcpSegment, s: number): number {
     const w = this.words;
-    w[0] = ip.header.readUInt32BE(16); // our address
-    w[1] = ip.header.readUInt32BE(12); // the peer's
+    w[0] = ip.dstAddr; // our address
+    w[1] = ip.srcAddr; // the peer's
     w[2] = ((seg.dstPort << 16) | seg.srcPort) >>> 0;
     w[3] = s >>> 0;
     return sipHash24(this.key, w, 4);
@@ -117,7 +120,7 @@ export function cookieTsVal(tsNow: number, peerWscale: number | undefined, sackO
  * timestamps, which carry them (Linux clears the other options of a cookie SYN
  * without TSopt).
  */
-export function cookieSynAck(cfg: TcpConfig, syn: TcpSegment, isn: number, now: number): Omit<TcpFields, 'srcPort' | 'dstPort'> {
+export function cookieSynAck(cfg: TcpConfig, syn: TcpSegment, isn: number, now: number): TcpFields {
   const o = syn.options;
   const tsOk = cfg.timestamps && o.tsVal !== undefined;
   const sackOk = tsOk && cfg.sack && o.sackPermitted;
@@ -128,7 +131,7 @@ export function cookieSynAck(cfg: TcpConfig, syn: TcpSegment, isn: number, now: 
     ts: tsOk ? { val: cookieTsVal(tsValue(now, tsOffsetFor(isn)), peerWscale, sackOk), ecr: o.tsVal! } : undefined,
     wscale: peerWscale !== undefined ? windowShiftFor(cfg.rcvBuf) : undefined,
   });
-  return { seq: isn, ack: seqAdd(syn.seq, 1), flags: TCP_SYN | TCP_ACK, window: synWindow(cfg.rcvBuf), options };
+  return { srcPort: syn.dstPort, dstPort: syn.srcPort, seq: isn, ack: seqAdd(syn.seq, 1), flags: TCP_SYN | TCP_ACK, window: synWindow(cfg.rcvBuf), options };
 }
 
 /**

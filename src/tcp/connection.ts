@@ -17,6 +17,13 @@ import { synWindow } from './options.js';
 
 export type { OutSegment, TcpErrorCode, ConnEvent, CounterSink } from './tcb.js';
 
+/** Counter names per reason, built once (a template string per segment would be hashed per segment). */
+const OOW_RATELIMITED = {
+  seq: 'tcp_oow_ratelimited_seq',
+  paws: 'tcp_oow_ratelimited_paws',
+  synrecv: 'tcp_oow_ratelimited_synrecv',
+} as const;
+
 export class Connection extends TcbSender {
   /** Active OPEN (RFC 9293 §3.10.1): send SYN, enter SYN_SENT. */
   connect(now: number): void {
@@ -385,7 +392,7 @@ export class Connection extends TcbSender {
   private oowRateLimited(segLen: number, syn: boolean, why: 'seq' | 'paws' | 'synrecv', now: number): boolean {
     if (!this.ackPolicy.oowRateLimited(segLen, syn, this.cfg.invalidRateLimit, now)) return false;
     this.counters.inc('tcp_oow_ratelimited');
-    this.counters.inc(`tcp_oow_ratelimited_${why}`);
+    this.counters.inc(OOW_RATELIMITED[why]); // constant names: a flood counts here per segment
     return true;
   }
 

@@ -115,7 +115,7 @@ export class TcpdumpFormatter {
     const lenient: IPv4Packet = {
       headerLength: hl, tos: b[1]!, totalLength: total, id: b.readUInt16BE(4), dontFragment: (frag & 0x4000) !== 0,
       moreFragments: (frag & 0x2000) !== 0, fragmentOffset: frag & 0x1fff, ttl: b[8]!, protocol: b[9]!,
-      checksum: b.readUInt16BE(10), src: bytesToIp(b, 12), dst: bytesToIp(b, 16),
+      checksum: b.readUInt16BE(10), src: bytesToIp(b, 12), dst: bytesToIp(b, 16), srcAddr: b.readUInt32BE(12), dstAddr: b.readUInt32BE(16),
       header: b.subarray(0, Math.min(hl, b.length)), payload: b.subarray(Math.min(hl, b.length), total),
     };
     this.ip4Payload(lenient, total - hl);

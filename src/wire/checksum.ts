@@ -54,21 +54,33 @@ export function sumBytes(buf: Uint8Array, start: number, end: number, initial = 
   return sum;
 }
 
-/** Short ranges (IP headers, bare ACKs): plain byte reads beat DataView setup. */
+/**
+ * Short ranges (IP headers, bare ACKs): plain byte reads beat DataView setup,
+ * and 16-bit words keep the running sum a small integer (< 32 * 2^16), where
+ * 32-bit words made it a double: half the time on a 20-byte header.
+ */
 function sumSmall(buf: Uint8Array, start: number, end: number, sum: number): number {
+  let s = 0;
   let i = start;
-  for (; i + 3 < end; i += 4) sum += ((buf[i]! << 24) | (buf[i + 1]! << 16) | (buf[i + 2]! << 8) | buf[i + 3]!) >>> 0;
-  if (i + 1 < end) {
-    sum += (buf[i]! << 8) | buf[i + 1]!;
-    i += 2;
-  }
-  if (i < end) sum += buf[i]! << 8;
-  return sum;
+  for (; i + 1 < end; i += 2) s += (buf[i]! << 8) | buf[i + 1]!;
+  if (i < end) s += buf[i]! << 8;
+  return sum + s;
 }
 
 /** Reduce a wide sum to 32 bits without changing it modulo 2^16 - 1. */
 function fold32(sum: number): number {
   return (sum % 0x100000000) + Math.floor(sum / 0x100000000);
+}
+
+/** Checksum of a short range (< 64 KiB, so the sum stays a small integer): headers. */
+export function smallChecksum(buf: Uint8Array, start: number, end: number, initial: number): number {
+  let s = initial;
+  let i = start;
+  for (; i + 1 < end; i += 2) s += (buf[i]! << 8) | buf[i + 1]!;
+  if (i < end) s += buf[i]! << 8;
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
 }
 
 /** Fold carries into 16 bits, complement, return 0..0xffff. */

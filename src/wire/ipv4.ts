@@ -1,14 +1,23 @@
 /**
  * IPv4 header codec (RFC 791 §3.1).
  *
- * Decoding goes through the `ip-packet` package, wrapped: it throws on header
- * options (IHL > 5) and on non-IPv4, and checks nothing, so we validate the
- * bytes first and only hand it input it accepts. Encoding writes the 20 bytes
- * directly into the caller's buffer (ip-packet's encoder copies the payload,
- * which the send path must not do, GUIDE §Principles 5).
+ * Two decoders share one validation (checkIPv4):
+ *  - readIPv4, the stack's receive path: the few fields it needs straight from
+ *    the bytes into one reused IPv4Datagram, addresses as 32-bit numbers, the
+ *    datagram's place in its buffer as offsets (often the TUN link's receive
+ *    pool). No Buffer view, no string, no object per packet: under a flood
+ *    every packet goes through here (scripts/bench/rxcost.ts).
+ *  - decodeIPv4, for tracing and tests: every field, the addresses as dotted
+ *    strings and views of header and payload. It reads the fixed fields with
+ *    the `ip-packet` package, the reference codec the hot path is checked
+ *    against (test/unit/wire/fuzz.test.ts); wrapped, because ip-packet throws
+ *    on header options (IHL > 5) and on non-IPv4 and checks nothing.
+ * Encoding writes the 20 bytes directly into the caller's buffer (ip-packet's
+ * encoder copies the payload, which the send path must not do, GUIDE
+ * §Principles 5).
  */
 import ipPacket from 'ip-packet';
-import { internetChecksum } from './checksum.js';
+import { internetChecksum, smallChecksum } from './checksum.js';
 
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
@@ -29,6 +38,9 @@ export interface IPv4Packet {
   checksum: number;
   src: string;
   dst: string;
+  /** src and dst as 32-bit numbers. */
+  srcAddr: number;
+  dstAddr: number;
   /** View of the header including options (no copy). */
   header: Buffer;
   /** View of the bytes after the header up to totalLength (no copy). */
@@ -55,25 +67,89 @@ export interface IPv4DecodeOptions {
 }
 
 /**
- * Validate and decode one IPv4 datagram. Never throws. Bytes after totalLength
- * (link padding) are ignored. Fragments are refused: this stack does not
+ * The validation both decoders share, of the datagram at buf[start, end):
+ * its header length, or why it is dropped. Bytes after totalLength (link
+ * padding) are ignored. Fragments are refused: this stack does not
  * reassemble (RFC 791 §3.2 allows a host to drop them), and Linux sets DF on TCP.
  */
-export function decodeIPv4(buf: Buffer, opts?: IPv4DecodeOptions): IPv4Packet | IPv4DropReason {
-  if (buf.length < 1) return 'ip_truncated';
-  const vihl = buf[0]!;
+function checkIPv4(buf: Uint8Array, start: number, end: number, verifyChecksum: boolean, allowFragments: boolean): number | IPv4DropReason {
+  const len = end - start;
+  if (len < 1) return 'ip_truncated';
+  const vihl = buf[start]!;
   if (vihl >> 4 !== 4) return 'ip_bad_version';
-  if (buf.length < 20) return 'ip_truncated';
+  if (len < 20) return 'ip_truncated';
   const headerLength = (vihl & 0x0f) * 4;
   if (headerLength < 20) return 'ip_bad_header_length';
-  if (headerLength > buf.length) return 'ip_truncated';
-  const totalLength = (buf[2]! << 8) | buf[3]!;
-  if (totalLength < headerLength || totalLength > buf.length) return 'ip_bad_total_length';
+  if (headerLength > len) return 'ip_truncated';
+  const totalLength = (buf[start + 2]! << 8) | buf[start + 3]!;
+  if (totalLength < headerLength || totalLength > len) return 'ip_bad_total_length';
   // A header that includes its own correct checksum sums to zero (RFC 1071 §1).
-  if (opts?.verifyChecksum !== false && internetChecksum(buf, 0, headerLength) !== 0) return 'ip_bad_checksum';
-  const frag = (buf[6]! << 8) | buf[7]!;
-  if ((frag & 0x3fff) !== 0 && opts?.allowFragments !== true) return 'ip_fragment'; // MF or offset != 0
+  if (verifyChecksum && smallChecksum(buf, start, start + headerLength, 0) !== 0) return 'ip_bad_checksum';
+  const frag = (buf[start + 6]! << 8) | buf[start + 7]!;
+  if ((frag & 0x3fff) !== 0 && !allowFragments) return 'ip_fragment'; // MF or offset != 0
+  return headerLength;
+}
 
+/** The big-endian 32-bit word at buf[i], as an unsigned number (no bounds check: i + 3 < length). */
+export function word(buf: Uint8Array, i: number): number {
+  return ((buf[i]! << 24) | (buf[i + 1]! << 16) | (buf[i + 2]! << 8) | buf[i + 3]!) >>> 0;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A received IPv4 datagram as the receive path needs it, read in place by
+ * readIPv4. One object serves every packet, overwritten by the next one: use
+ * it while the packet is processed, keep nothing. The dotted addresses are
+ * made only when asked for, through a small cache (a flood from one host
+ * asks for the same one again and again).
+ */
+export class IPv4Datagram {
+  /** The buffer the datagram lies in, and where: header at `start`, payload
+   * from `payloadStart` to `end` (start + totalLength). */
+  buf: Buffer = EMPTY;
+  start = 0;
+  payloadStart = 0;
+  end = 0;
+  protocol = 0;
+  srcAddr = 0;
+  dstAddr = 0;
+
+  get src(): string {
+    return cachedIp(this.srcAddr);
+  }
+
+  get dst(): string {
+    return cachedIp(this.dstAddr);
+  }
+}
+
+/**
+ * The receive path's decoder: validate the datagram at buf[start, end) like
+ * decodeIPv4 (checksum verified, fragments refused) and read it into `out`.
+ * Null when it is good, else the drop reason. Never throws.
+ */
+export function readIPv4(buf: Buffer, start: number, end: number, out: IPv4Datagram): IPv4DropReason | null {
+  const headerLength = checkIPv4(buf, start, end, true, false);
+  if (typeof headerLength === 'string') return headerLength;
+  out.buf = buf;
+  out.start = start;
+  out.payloadStart = start + headerLength;
+  out.end = start + ((buf[start + 2]! << 8) | buf[start + 3]!);
+  out.protocol = buf[start + 9]!;
+  out.srcAddr = word(buf, start + 12);
+  out.dstAddr = word(buf, start + 16);
+  return null;
+}
+
+/**
+ * Validate and decode one IPv4 datagram with every field (tracing, tests;
+ * the stack uses readIPv4). Never throws.
+ */
+export function decodeIPv4(buf: Buffer, opts?: IPv4DecodeOptions): IPv4Packet | IPv4DropReason {
+  const headerLength = checkIPv4(buf, 0, buf.length, opts?.verifyChecksum !== false, opts?.allowFragments === true);
+  if (typeof headerLength === 'string') return headerLength;
+  const totalLength = (buf[2]! << 8) | buf[3]!;
   let fixed: Buffer = buf;
   if (headerLength > 20) {
     buf.copy(scratch, 0, 0, 20);
@@ -94,14 +170,17 @@ export function decodeIPv4(buf: Buffer, opts?: IPv4DecodeOptions): IPv4Packet | 
     checksum: d.checksum,
     src: d.sourceIp,
     dst: d.destinationIp,
+    srcAddr: word(buf, 12),
+    dstAddr: word(buf, 16),
     header: buf.subarray(0, headerLength),
     payload: buf.subarray(headerLength, totalLength),
   };
 }
 
 export interface IPv4Fields {
-  src: string;
-  dst: string;
+  /** Dotted quads, or their 32-bit numbers (the stack's send path: nothing to parse). */
+  src: string | number;
+  dst: string | number;
   protocol: number;
   /** Default 64, Linux's net.ipv4.ip_default_ttl. */
   ttl?: number;
@@ -182,8 +261,8 @@ function parseIp(ip: string): number {
   return n * 256 + octet;
 }
 
-function writeIp(out: Buffer, offset: number, ip: string): void {
-  const n = ipToNumber(ip);
+function writeIp(out: Buffer, offset: number, ip: string | number): void {
+  const n = typeof ip === 'number' ? ip : ipToNumber(ip);
   out[offset] = n >>> 24;
   out[offset + 1] = (n >>> 16) & 0xff;
   out[offset + 2] = (n >>> 8) & 0xff;
@@ -202,6 +281,21 @@ export function ipToBytes(ip: string): Buffer {
   const out = Buffer.allocUnsafe(4);
   writeIp(out, 0, ip);
   return out;
+}
+
+/** Direct-mapped cache of numberToIp: recent addresses without a new string each time. */
+const IP_CACHE_SIZE = 256;
+const ipCacheKeys = new Float64Array(IP_CACHE_SIZE).fill(-1);
+const ipCacheStrings: string[] = new Array<string>(IP_CACHE_SIZE).fill('');
+
+/** numberToIp through the cache. */
+export function cachedIp(n: number): string {
+  const i = (n ^ (n >>> 8) ^ (n >>> 16) ^ (n >>> 24)) & (IP_CACHE_SIZE - 1);
+  if (ipCacheKeys[i] === n) return ipCacheStrings[i]!;
+  const s = numberToIp(n);
+  ipCacheKeys[i] = n;
+  ipCacheStrings[i] = s;
+  return s;
 }
 
 /** 0x0a000001 → "10.0.0.1". */

@@ -3,8 +3,8 @@
  * RFC 7323 (window scale, timestamps), RFC 2018 (SACK-permitted, SACK).
  * Stateless; malformed input comes back as a drop-reason string, never a throw.
  */
-import { foldChecksum, sumBytes } from './checksum.js';
-import { IPPROTO_TCP, writeIPv4HeaderFor, type IPv4Fields, type IPv4Packet } from './ipv4.js';
+import { foldChecksum, smallChecksum, sumBytes } from './checksum.js';
+import { IPPROTO_TCP, word, writeIPv4HeaderFor, type IPv4Fields, type IPv4Packet } from './ipv4.js';
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
@@ -43,7 +43,8 @@ export interface TcpOptions {
   sack?: Array<[number, number]>;
   tsVal?: number;
   tsEcr?: number;
-  /** Every option in wire order, for tracing. */
+  /** Every option in wire order, for tracing; empty from the stack's
+   * receive path, which reads the fields above only (readTcp). */
   list: TcpOption[];
 }
 
@@ -70,29 +71,47 @@ export type TcpDropReason = 'tcp_truncated' | 'tcp_bad_header_length' | 'tcp_bad
  * checksum over pseudo-header, header and data must be correct (RFC 9293 §3.1).
  */
 export function decodeTcp(ip: IPv4Packet, verifyChecksum = true): TcpSegment | TcpDropReason {
-  const p = ip.payload;
-  if (p.length < 20) return 'tcp_truncated';
-  const headerLength = (p[12]! >> 4) * 4;
-  if (headerLength < 20 || headerLength > p.length) return 'tcp_bad_header_length';
+  return readTcp(ip.payload, 0, ip.payload.length, ip.srcAddr, ip.dstAddr, verifyChecksum, true);
+}
+
+/** The payload of a segment without data: one shared empty Buffer, no view made. */
+const NO_PAYLOAD = Buffer.alloc(0);
+
+/** The receive path's options list: always empty, shared (frozen). */
+const NO_LIST: TcpOption[] = Object.freeze([]) as unknown as TcpOption[];
+
+/**
+ * decodeTcp for the segment at p[start, end) between the IPv4 addresses
+ * srcAddr and dstAddr (32-bit numbers): the receive path reads it in place in
+ * the link's buffer. A view of the data is made only when there is data, and
+ * the options' `list` only when asked for (`withList`, for tracing).
+ */
+export function readTcp(
+  p: Buffer, start: number, end: number, srcAddr: number, dstAddr: number, verifyChecksum: boolean, withList = false,
+): TcpSegment | TcpDropReason {
+  const len = end - start;
+  if (len < 20) return 'tcp_truncated';
+  const headerLength = (p[start + 12]! >> 4) * 4;
+  if (headerLength < 20 || headerLength > len) return 'tcp_bad_header_length';
   if (verifyChecksum) {
-    // Pseudo-header: header bytes 12..20 are exactly source and destination.
-    const sum = sumBytes(p, 0, p.length, sumBytes(ip.header, 12, 20, IPPROTO_TCP + p.length));
-    if (foldChecksum(sum) !== 0) return 'tcp_bad_checksum';
+    // The pseudo-header: source, destination, zero, protocol, TCP length.
+    const pseudo = (srcAddr >>> 16) + (srcAddr & 0xffff) + (dstAddr >>> 16) + (dstAddr & 0xffff) + IPPROTO_TCP + len;
+    if ((len < 64 ? smallChecksum(p, start, end, pseudo) : foldChecksum(sumBytes(p, start, end, pseudo))) !== 0) return 'tcp_bad_checksum';
   }
-  const options: TcpOptions = { sackPermitted: false, list: [] };
-  if (headerLength > 20 && !parseOptions(p, 20, headerLength, options)) return 'tcp_bad_option';
+  const options: TcpOptions = { sackPermitted: false, list: withList ? [] : NO_LIST };
+  if (headerLength > 20 && !parseOptions(p, start + 20, start + headerLength, options)) return 'tcp_bad_option';
   return {
-    srcPort: (p[0]! << 8) | p[1]!,
-    dstPort: (p[2]! << 8) | p[3]!,
-    seq: p.readUInt32BE(4),
-    ack: p.readUInt32BE(8),
+    srcPort: (p[start]! << 8) | p[start + 1]!,
+    dstPort: (p[start + 2]! << 8) | p[start + 3]!,
+    seq: word(p, start + 4),
+    ack: word(p, start + 8),
     headerLength,
-    flags: p[13]!,
-    window: (p[14]! << 8) | p[15]!,
-    checksum: (p[16]! << 8) | p[17]!,
-    urgent: (p[18]! << 8) | p[19]!,
+    flags: p[start + 13]!,
+    window: (p[start + 14]! << 8) | p[start + 15]!,
+    checksum: (p[start + 16]! << 8) | p[start + 17]!,
+    urgent: (p[start + 18]! << 8) | p[start + 19]!,
     options,
-    payload: p.subarray(headerLength),
+    payload: headerLength < len ? p.subarray(start + headerLength, end) : NO_PAYLOAD,
   };
 }
 
@@ -104,16 +123,16 @@ export function decodeTcp(ip: IPv4Packet, verifyChecksum = true): TcpSegment | T
  * drop rather than guess). Unknown kinds are skipped by their length (MUST-6).
  */
 function parseOptions(p: Buffer, start: number, end: number, out: TcpOptions): boolean {
-  const list = out.list;
+  const list = out.list === NO_LIST ? null : out.list;
   let i = start;
   while (i < end) {
     const kind = p[i]!;
     if (kind === TCPOPT_EOL) {
-      list.push({ kind: 'eol' });
+      list?.push({ kind: 'eol' });
       break;
     }
     if (kind === TCPOPT_NOP) {
-      list.push({ kind: 'nop' });
+      list?.push({ kind: 'nop' });
       i++;
       continue;
     }
@@ -125,40 +144,40 @@ function parseOptions(p: Buffer, start: number, end: number, out: TcpOptions): b
         if (len !== 4) return false;
         const mss = (p[i + 2]! << 8) | p[i + 3]!;
         out.mss = mss;
-        list.push({ kind: 'mss', mss });
+        list?.push({ kind: 'mss', mss });
         break;
       }
       case TCPOPT_WSCALE: {
         if (len !== 3) return false;
         const shift = p[i + 2]!;
         out.wscale = shift;
-        list.push({ kind: 'wscale', shift });
+        list?.push({ kind: 'wscale', shift });
         break;
       }
       case TCPOPT_SACK_PERMITTED:
         if (len !== 2) return false;
         out.sackPermitted = true;
-        list.push({ kind: 'sackOK' });
+        list?.push({ kind: 'sackOK' });
         break;
       case TCPOPT_SACK: {
         if (len < 10 || (len - 2) % 8 !== 0) return false;
         const blocks: Array<[number, number]> = [];
-        for (let j = i + 2; j < i + len; j += 8) blocks.push([p.readUInt32BE(j), p.readUInt32BE(j + 4)]);
+        for (let j = i + 2; j < i + len; j += 8) blocks.push([word(p, j), word(p, j + 4)]);
         out.sack = blocks;
-        list.push({ kind: 'sack', blocks });
+        list?.push({ kind: 'sack', blocks });
         break;
       }
       case TCPOPT_TIMESTAMP: {
         if (len !== 10) return false;
-        const val = p.readUInt32BE(i + 2);
-        const ecr = p.readUInt32BE(i + 6);
+        const val = word(p, i + 2);
+        const ecr = word(p, i + 6);
         out.tsVal = val;
         out.tsEcr = ecr;
-        list.push({ kind: 'ts', val, ecr });
+        list?.push({ kind: 'ts', val, ecr });
         break;
       }
       default:
-        list.push({ kind: 'unknown', code: kind, data: p.subarray(i + 2, i + len) });
+        list?.push({ kind: 'unknown', code: kind, data: p.subarray(i + 2, i + len) });
     }
     i += len;
   }
@@ -220,7 +239,7 @@ function writeOptions(out: Buffer, offset: number, options: TcpOption[], padded:
       case 'mss':
         out[i] = TCPOPT_MSS;
         out[i + 1] = 4;
-        out.writeUInt16BE(o.mss & 0xffff, i + 2);
+        put16(out, i + 2, o.mss);
         i += 4;
         break;
       case 'wscale':
@@ -238,17 +257,18 @@ function writeOptions(out: Buffer, offset: number, options: TcpOption[], padded:
         out[i] = TCPOPT_SACK;
         out[i + 1] = 2 + 8 * o.blocks.length;
         i += 2;
-        for (const [l, r] of o.blocks) {
-          out.writeUInt32BE(l >>> 0, i);
-          out.writeUInt32BE(r >>> 0, i + 4);
+        for (let b = 0; b < o.blocks.length; b++) {
+          const block = o.blocks[b]!;
+          put32(out, i, block[0]);
+          put32(out, i + 4, block[1]);
           i += 8;
         }
         break;
       case 'ts':
         out[i] = TCPOPT_TIMESTAMP;
         out[i + 1] = 10;
-        out.writeUInt32BE(o.val >>> 0, i + 2);
-        out.writeUInt32BE(o.ecr >>> 0, i + 6);
+        put32(out, i + 2, o.val);
+        put32(out, i + 6, o.ecr);
         i += 10;
         break;
       case 'unknown':
@@ -259,7 +279,21 @@ function writeOptions(out: Buffer, offset: number, options: TcpOption[], padded:
         break;
     }
   }
-  out.fill(0, i, offset + padded);
+  for (const end = offset + padded; i < end; i++) out[i] = 0;
+}
+
+/** Big-endian stores without Buffer's argument checks (the send path writes
+ * every header; the callers own the sizes). */
+function put16(out: Buffer, i: number, v: number): void {
+  out[i] = (v >>> 8) & 0xff;
+  out[i + 1] = v & 0xff;
+}
+
+function put32(out: Buffer, i: number, v: number): void {
+  out[i] = (v >>> 24) & 0xff;
+  out[i + 1] = (v >>> 16) & 0xff;
+  out[i + 2] = (v >>> 8) & 0xff;
+  out[i + 3] = v & 0xff;
 }
 
 /**
@@ -279,16 +313,16 @@ export function writeTcpPacket(out: Buffer, ip: IPv4Fields, tcp: TcpFields, payl
   const plen = payload === undefined ? 0 : payload.length;
   writeIPv4HeaderFor(out, 0, ip, IPPROTO_TCP, thl + plen);
   const t = 20;
-  out.writeUInt16BE(tcp.srcPort & 0xffff, t);
-  out.writeUInt16BE(tcp.dstPort & 0xffff, t + 2);
-  out.writeUInt32BE(tcp.seq >>> 0, t + 4);
-  out.writeUInt32BE(tcp.ack >>> 0, t + 8);
+  put16(out, t, tcp.srcPort);
+  put16(out, t + 2, tcp.dstPort);
+  put32(out, t + 4, tcp.seq);
+  put32(out, t + 8, tcp.ack);
   out[t + 12] = (thl / 4) << 4;
   out[t + 13] = tcp.flags & 0xff;
-  out.writeUInt16BE(tcp.window & 0xffff, t + 14);
+  put16(out, t + 14, tcp.window);
   out[t + 16] = 0;
   out[t + 17] = 0;
-  out.writeUInt16BE((tcp.urgent ?? 0) & 0xffff, t + 18);
+  put16(out, t + 18, tcp.urgent ?? 0);
   if (tcp.options !== undefined && optLen > 0) writeOptions(out, t + 20, tcp.options, optLen);
   // Pseudo-header: bytes 12..20 of the IP header are exactly src and dst.
   let sum = sumBytes(out, 12, 20, IPPROTO_TCP + thl + plen);

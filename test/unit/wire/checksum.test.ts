@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { foldChecksum, internetChecksum, pseudoHeaderSum, sumBytes } from '../../../src/wire/checksum.js';
+import { foldChecksum, internetChecksum, pseudoHeaderSum, smallChecksum, sumBytes } from '../../../src/wire/checksum.js';
 import { prng, testSeed } from './fixtures.js';
 
 /** Straightforward RFC 1071 reference: 16-bit words, carries folded as we go. */
@@ -41,6 +41,24 @@ test('every start alignment and length matches the 16-bit reference', () => {
       assert.is(internetChecksum(buf, start, end), naive(buf, start, end), `seed ${seed} start ${start} len ${len}`);
     }
   }
+});
+
+test('smallChecksum (headers) matches the reference at every alignment, with a pseudo-header sum too', () => {
+  const seed = testSeed();
+  const rnd = prng(seed);
+  const buf = Buffer.alloc(100);
+  for (let i = 0; i < buf.length; i++) buf[i] = (rnd() * 256) | 0;
+  for (let start = 0; start < 4; start++) {
+    for (let len = 0; len <= 64; len++) {
+      const end = start + len;
+      assert.is(smallChecksum(buf, start, end, 0), naive(buf, start, end), `seed ${seed} start ${start} len ${len}`);
+      const pseudo = 4 * 0xffff + 6 + len; // the largest a pseudo-header sums to, near enough
+      assert.is(smallChecksum(buf, start, end, pseudo), foldChecksum(sumBytes(buf, start, end, pseudo)), `seed ${seed} start ${start} len ${len}`);
+    }
+  }
+  const ff = Buffer.alloc(60, 0xff);
+  assert.is(smallChecksum(ff, 0, 60, 4 * 0xffff), foldChecksum(sumBytes(ff, 0, 60, 4 * 0xffff)));
+  assert.is(smallChecksum(Buffer.alloc(20), 0, 20, 0), 0xffff, 'all zeros: not a valid checksum');
 });
 
 test('random buffers, all 0xff, and 64 KiB agree with the reference', () => {

@@ -4,8 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeIcmp } from '../../../src/wire/icmp.js';
-import { decodeIPv4, setIPv4Checksum } from '../../../src/wire/ipv4.js';
-import { decodeTcp } from '../../../src/wire/tcp.js';
+import { decodeIPv4, IPPROTO_TCP, IPv4Datagram, numberToIp, readIPv4, setIPv4Checksum } from '../../../src/wire/ipv4.js';
+import { decodeTcp, readTcp } from '../../../src/wire/tcp.js';
 import { fixturePackets, prng, testSeed } from './fixtures.js';
 
 const corpus = [...fixturePackets('kernel-basic.pcap'), ...fixturePackets('kernel-sack.pcap')];
@@ -71,6 +71,48 @@ test(`${ITERATIONS} mutated packets: decoders return, never throw`, () => {
     'icmp_ok', 'icmp_bad_checksum', 'icmp_truncated']) {
     assert.ok((seen.get(k) ?? 0) > 0, `seed ${seed}: no case reached ${k}`);
   }
+});
+
+test(`${ITERATIONS} mutated packets: the receive path's decoders, in place, agree with decodeIPv4 (ip-packet) and decodeTcp`, () => {
+  const seed = testSeed();
+  const rnd = prng(seed);
+  const rx = new IPv4Datagram();
+  let tcpCompared = 0;
+  for (let n = 0; n < ITERATIONS; n++) {
+    const pkt = mutate(rnd, corpus[Math.floor(rnd() * corpus.length)]!);
+    // In place in a larger buffer, as in the TUN link's pool: junk on both sides.
+    const before = Math.floor(rnd() * 16);
+    const pool = Buffer.concat([Buffer.alloc(before, 0x45), pkt, Buffer.alloc(Math.floor(rnd() * 16), 0x45)]);
+    const at = `seed ${seed}, iteration ${n}, packet ${pkt.toString('hex')}`;
+    const ref = decodeIPv4(pkt);
+    const bad = readIPv4(pool, before, before + pkt.length, rx);
+    if (typeof ref === 'string') {
+      assert.is(bad, ref, at);
+      continue;
+    }
+    assert.is(bad, null, at);
+    assert.is(rx.protocol, ref.protocol, at);
+    assert.is(rx.src, ref.src, at);
+    assert.is(rx.dst, ref.dst, at);
+    assert.is(numberToIp(rx.srcAddr), ref.src, at);
+    assert.is(numberToIp(rx.dstAddr), ref.dst, at);
+    assert.equal(pool.subarray(rx.payloadStart, rx.end), ref.payload, at);
+    if (ref.protocol !== IPPROTO_TCP) continue;
+    for (const verify of [true, false]) {
+      const t = decodeTcp(ref, verify);
+      const r = readTcp(pool, rx.payloadStart, rx.end, rx.srcAddr, rx.dstAddr, verify);
+      if (typeof t === 'string') {
+        assert.is(r, t, at);
+        continue;
+      }
+      assert.ok(typeof r !== 'string', at);
+      if (typeof r === 'string') continue;
+      assert.equal({ ...r, options: { ...r.options, list: t.options.list } }, t, at);
+      assert.is(r.options.list.length, 0, 'no options list on the receive path');
+      tcpCompared++;
+    }
+  }
+  assert.ok(tcpCompared > 1000, `seed ${seed}: only ${tcpCompared} TCP segments compared`);
 });
 
 test.run();

@@ -1,0 +1,451 @@
+/**
+ * The connections' side of the host, which Stack (stack.ts: validation,
+ * demultiplexing, listeners, RSTs) extends: the connection table, what a
+ * connection produced sent out (plain ACKs coalesced per receive batch), its
+ * events taken care of and handed to its owner, one timer entry per
+ * connection, the references that keep the process alive, and close().
+ */
+import type { Link } from '../link/link.js';
+import { RealClock, type Clock } from './clock.js';
+import { Counters } from './counters.js';
+import { ipToNumber, IPPROTO_TCP, type IPv4Fields } from '../wire/ipv4.js';
+import { writeTcpPacket, TCP_RST, type TcpFields } from '../wire/tcp.js';
+import type { ConnEvent, OutSegment } from '../tcp/connection.js';
+import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../tcp/config.js';
+import type { TcpState } from '../tcp/state.js';
+import { EndpointTable, type TcpEndpoint, type Listener } from './endpoint.js';
+import { AckCoalescer } from './ack-coalescer.js';
+import { joinPacket } from '../link/link.js';
+
+export type StateObserver = (ep: TcpEndpoint, from: TcpState, to: TcpState, cause: string) => void;
+
+export interface StackOptions {
+  link: Link;
+  /** Our IPv4 address. */
+  addr: string;
+  clock?: Clock;
+  /** TTL of packets we originate (Linux default 64). */
+  ttl?: number;
+  /** TCP settings for every connection (MSS defaults to MTU - 40). */
+  tcp?: Partial<TcpConfig>;
+  /** Key for RFC 6528 ISNs and SYN cookies (random when absent; fixed in tests for replay). */
+  isnKey?: Buffer;
+  /** How owners' events are put off until the packet or call is processed
+   * (default process.nextTick). A harness that drives a VirtualClock
+   * synchronously passes `(fn) => clock.at(clock.now(), fn)`. */
+  defer?: (fn: () => void) => void;
+  /** Answer SYNs with SYN cookies when a listener's SYN queue is full (Linux
+   * tcp_syncookies=1, the default); false: drop them (tcp_listen_overflow). */
+  synCookies?: boolean;
+  /** RSTs per second for segments that match no connection (FreeBSD's
+   * badport_bandlim: 200); 0 or Infinity: no limit. */
+  rstRateLimit?: number;
+}
+
+export abstract class StackCore {
+  readonly counters = new Counters();
+  readonly clock: Clock;
+  readonly addr: string;
+  /** addr as a 32-bit number. */
+  protected readonly addrIp: number;
+  readonly link: Link;
+  /** The link completes TCP checksums and cuts super-segments (Link.offload). */
+  private readonly offload: boolean;
+  readonly ttl: number;
+  /** Reused for every header we send: the link copies what it keeps. */
+  private readonly txHeader = Buffer.alloc(20 + 60);
+  /** Views of txHeader by length, made once: a header is 40..80 bytes. */
+  private readonly txViews: Buffer[] = [];
+  private ipId = 0;
+  /** now() for the batch being processed, or -1 outside one. */
+  private batchNow = -1;
+  private readonly cTcpOut = this.counters.slot('tcp_out');
+  private readonly cIpOut = this.counters.slot('ip_out');
+  /** The connection the previous packet went to: bulk flows send runs of packets to one. */
+  protected lastEp: TcpEndpoint | null = null;
+  private readonly acks = new AckCoalescer<TcpEndpoint>((ep, seg) => this.transmitSegment(ep, seg));
+  protected closed = false;
+  readonly tcpConfig: TcpConfig;
+  protected readonly endpoints = new EndpointTable();
+  protected readonly listeners = new Map<number, Listener>();
+  private readonly stateObservers: StateObserver[] = [];
+  /** Events for owners, as (endpoint, event) pairs, delivered on the next tick. */
+  private deliveries: Array<TcpEndpoint | ConnEvent> = [];
+  private deliveryScheduled = false;
+  private readonly deliverNow = (): void => this.deliver();
+  private readonly defer: (fn: () => void) => void;
+  /** Things that keep the process alive, like Node's ref'd handles. */
+  private refs = 0;
+  private stackRef = false;
+
+  constructor(opts: StackOptions) {
+    this.link = opts.link;
+    this.addr = opts.addr;
+    this.addrIp = ipToNumber(opts.addr);
+    this.clock = opts.clock ?? new RealClock();
+    this.ttl = opts.ttl ?? 64;
+    this.offload = this.link.offload === true;
+    // With offload a data segment may be as large as an IPv4 packet allows
+    // (TSO); the device cuts it into MSS-sized pieces where it must.
+    const gsoMax = this.offload ? 65535 - 20 - 60 : 0;
+    this.tcpConfig = { ...DEFAULT_TCP_CONFIG, mss: this.link.mtu - 40, gsoMax, ...opts.tcp };
+    this.defer = opts.defer ?? process.nextTick;
+    // The stack itself does not keep the process alive; its sockets, servers
+    // and unfinished orphans do (holdRef), or stack.ref().
+    this.link.unref?.();
+  }
+
+  /** The receive path (Stack): loopback() hands our packets to ourselves back to it. */
+  abstract receiveBatch(packets: Buffer[], trusted?: Uint8Array, loopback?: boolean): void;
+
+  /** The clock, read once per receive batch: the packets of a batch arrived
+   * together, and one reading serves them all at the timers' granularity. */
+  now(): number {
+    return this.batchNow >= 0 ? this.batchNow : this.clock.now();
+  }
+
+  get mtu(): number {
+    return this.link.mtu;
+  }
+
+  /** A receive batch begins: the clock is read once, plain ACKs are held
+   * (ack-coalescer.ts). Returns the merge count so far, for endBatch. */
+  protected beginBatch(): number {
+    const merged = this.acks.merged;
+    this.acks.begin();
+    this.batchNow = this.clock.now();
+    return merged;
+  }
+
+  /** The batch is processed: the newest held ACK of each connection leaves. */
+  protected endBatch(merged: number): void {
+    this.batchNow = -1;
+    this.acks.end((ep) => ep.removed);
+    if (this.acks.merged > merged) this.counters.inc('tcp_acks_coalesced', this.acks.merged - merged);
+  }
+
+  /** Every connection the stack knows, TIME_WAIT included (for netstat). */
+  connections(): IterableIterator<TcpEndpoint> {
+    return this.endpoints.values();
+  }
+
+  listening(): IterableIterator<Listener> {
+    return this.listeners.values();
+  }
+
+  observeState(o: StateObserver): void {
+    this.stateObservers.push(o);
+  }
+
+  /**
+   * Send what a connection produced, do the stack's own part of its events
+   * (listeners, the connection table), re-arm its timer, and queue the
+   * events for its owner. Owners (user code) run on the next tick, after the
+   * packet or call has been processed completely: a handler that throws
+   * reaches the process as an uncaught exception, like a throwing listener
+   * on a net.Socket, and can neither corrupt the stack nor lose its events.
+   */
+  flush(ep: TcpEndpoint): void {
+    if (ep.flushing) return;
+    ep.flushing = true;
+    const c = ep.conn;
+    try {
+      while (c.out.length > 0 || c.events.length > 0) {
+        if (c.out.length > 0) {
+          const segs = c.out.splice(0);
+          for (const seg of segs) this.sendSegment(ep, seg);
+        }
+        if (c.events.length > 0) {
+          const evs = c.events.splice(0);
+          for (const ev of evs) this.dispatch(ep, ev);
+        }
+      }
+    } finally {
+      ep.flushing = false;
+    }
+    this.reschedule(ep);
+    if (this.deliveries.length > 0 && !this.deliveryScheduled) {
+      this.deliveryScheduled = true;
+      this.defer(this.deliverNow);
+    }
+  }
+
+  private dispatch(ep: TcpEndpoint, ev: ConnEvent): void {
+    if (ev.type === 'state') {
+      for (const o of this.stateObservers) o(ep, ev.from, ev.to, ev.cause);
+      if (ep.holdsRef && (ev.to === 'FIN_WAIT_2' || ev.to === 'TIME_WAIT' || ev.to === 'CLOSED')) this.releaseOrphan(ep);
+    } else if (ev.type === 'established' && ep.listener !== null) {
+      const l = ep.listener;
+      ep.listener = null;
+      l.pending--;
+      if (this.listeners.get(l.port) === l) ep.acceptBy = l;
+      else ep.conn.abort(this.now()); // the server closed meanwhile: refuse like Linux
+    } else if (ev.type === 'closed') {
+      this.removeEndpoint(ep);
+    }
+    if (ep.handler !== null || ep.acceptBy !== null) this.deliveries.push(ep, ev);
+  }
+
+  /** Hand queued events to their owners, in order. */
+  private deliver(): void {
+    this.deliveryScheduled = false;
+    while (this.deliveries.length > 0) {
+      const batch = this.deliveries;
+      this.deliveries = [];
+      let i = 0;
+      try {
+        for (; i < batch.length; i += 2) {
+          const ep = batch[i] as TcpEndpoint;
+          const ev = batch[i + 1] as ConnEvent;
+          if (ev.type === 'established' && ep.acceptBy !== null) {
+            const l = ep.acceptBy;
+            ep.acceptBy = null;
+            if (this.listeners.get(l.port) === l) l.onConnection(ep);
+            else if (!ep.removed) ep.abort();
+          }
+          ep.handler?.onEvent(ev);
+        }
+      } finally {
+        if (i < batch.length) {
+          // A handler threw: the rest still goes out, on the next tick.
+          this.deliveries = batch.slice(i + 2).concat(this.deliveries);
+          if (this.deliveries.length > 0 && !this.deliveryScheduled) {
+            this.deliveryScheduled = true;
+            this.defer(this.deliverNow);
+          }
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ keep-alive
+
+  /** A socket, server or orphan that keeps the process alive (Node's ref'd handle). */
+  holdRef(): void {
+    if (++this.refs === 1) this.updateRef();
+  }
+
+  releaseRef(): void {
+    if (--this.refs === 0) this.updateRef();
+  }
+
+  /** Keep the process alive while the stack is open, even with no sockets (a host that only answers ping). */
+  ref(): this {
+    if (!this.stackRef) {
+      this.stackRef = true;
+      this.holdRef();
+    }
+    return this;
+  }
+
+  unref(): this {
+    if (this.stackRef) {
+      this.stackRef = false;
+      this.releaseRef();
+    }
+    return this;
+  }
+
+  private updateRef(): void {
+    if (this.closed) return;
+    if (this.refs > 0) {
+      this.link.ref?.();
+      this.clock.ref?.();
+    } else {
+      this.link.unref?.();
+      this.clock.unref?.();
+    }
+  }
+
+  /** EndpointOwner: the handler let go; an orphan with data or FIN in flight keeps the process alive. */
+  orphaned(ep: TcpEndpoint): void {
+    const s = ep.conn.state;
+    if (!ep.holdsRef && !ep.removed && s !== 'FIN_WAIT_2' && s !== 'TIME_WAIT' && s !== 'CLOSED') {
+      ep.holdsRef = true;
+      this.holdRef();
+    }
+  }
+
+  private releaseOrphan(ep: TcpEndpoint): void {
+    if (!ep.holdsRef) return;
+    ep.holdsRef = false;
+    this.releaseRef();
+  }
+
+  protected removeEndpoint(ep: TcpEndpoint): void {
+    if (ep.removed) return;
+    ep.removed = true;
+    this.releaseOrphan(ep);
+    if (this.lastEp === ep) this.lastEp = null;
+    if (ep.listener !== null) {
+      ep.listener.pending--;
+      ep.listener = null;
+    }
+    this.endpoints.remove(ep);
+    if (ep.timer !== null) this.clock.cancel(ep.timer);
+    ep.timer = null;
+    ep.timerAt = Infinity;
+  }
+
+  /** One heap entry per connection, moved only when its deadline comes earlier. */
+  private reschedule(ep: TcpEndpoint): void {
+    if (ep.removed) return;
+    const d = ep.conn.nextDeadline();
+    if (d >= ep.timerAt) return; // the armed timer fires first and re-arms
+    if (ep.timer !== null) this.clock.cancel(ep.timer);
+    ep.timerAt = d;
+    ep.timer = this.clock.at(d, () => {
+      ep.timer = null;
+      ep.timerAt = Infinity;
+      if (ep.removed) return;
+      ep.conn.onTimer(this.now());
+      this.flush(ep);
+    });
+  }
+
+  private sendSegment(ep: TcpEndpoint, seg: OutSegment): void {
+    this.acks.offer(ep, seg);
+  }
+
+  private transmitSegment(ep: TcpEndpoint, seg: OutSegment): void {
+    if (seg.flags & TCP_RST) this.counters.inc('tcp_rst_sent');
+    this.sendTcp(
+      ep.remoteIp,
+      { srcPort: ep.localPort, dstPort: ep.remotePort, seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options },
+      seg.payload,
+      seg.gsoSize,
+      ep.localIp,
+    );
+  }
+
+  /** Build and send one TCP segment from `src` (our address) to `dst`, both
+   * as 32-bit numbers. With offload the device completes the checksum and
+   * cuts a super-segment (gsoSize > 0) into segments of gsoSize bytes. */
+  sendTcp(dst: number, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addrIp): void {
+    if (this.closed) return;
+    const local = dst === this.addrIp || isLoopbackIp(dst);
+    const ipf: IPv4Fields = { src, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: true };
+    const n = writeTcpPacket(this.txHeader, ipf, tcp, payload, this.offload && !local);
+    this.counters.add(this.cTcpOut);
+    this.counters.add(this.cIpOut);
+    const header = (this.txViews[n] ??= this.txHeader.subarray(0, n));
+    if (local) return this.loopback(joinPacket(header, payload));
+    if (gsoSize > 0) this.counters.inc('tcp_gso_out');
+    this.link.send(header, payload, gsoSize);
+  }
+
+  /**
+   * Packets to ourselves (127.0.0.0/8 or our own address) never touch the
+   * link, as on Linux's lo: they come back in as one batch a moment later,
+   * through the same receive path. So connect({ host: 'localhost' }) reaches
+   * the stack's own listeners, like node:net on a host.
+   */
+  private loopback(packet: Buffer): void {
+    this.counters.inc('ip_loopback');
+    this.loopQueue.push(packet);
+    if (this.loopScheduled) return;
+    this.loopScheduled = true;
+    this.clock.at(this.clock.now(), () => {
+      this.loopScheduled = false;
+      const batch = this.loopQueue;
+      this.loopQueue = [];
+      this.receiveBatch(batch, undefined, true);
+    });
+  }
+
+  private loopQueue: Buffer[] = [];
+
+  private loopScheduled = false;
+
+  /** Send a complete IPv4 packet we built elsewhere. */
+  sendRaw(packet: Buffer): void {
+    if (this.closed) return;
+    this.counters.inc('ip_out');
+    this.link.send(packet);
+  }
+
+  private nextIpId(): number {
+    this.ipId = (this.ipId + 1) & 0xffff;
+    return this.ipId;
+  }
+
+  /**
+   * Stop, as a host's sockets stop when their process exits: listeners go
+   * away, every connection is closed like close(2) (FIN after its queued
+   * data, RST if received data is unread), and for up to `linger` ms the
+   * connections finish their exchange (both FINs through). Whatever is
+   * still unfinished then is reset, so no peer is left half-open, and the
+   * link closes. `linger: 0` resets unfinished connections at once (like
+   * SO_LINGER 0) and closes the link before returning. Resolves once the
+   * link is closed; calling again returns the same promise.
+   */
+  close(opts: { linger?: number } = {}): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    const linger = Math.max(0, opts.linger ?? 1000);
+    this.listeners.clear();
+    this.releaseAll(linger > 0);
+    if (linger === 0 || !this.hasUnfinished()) {
+      this.shutdown();
+      this.closing = Promise.resolve();
+      return this.closing;
+    }
+    this.holdRef(); // the wait keeps the process alive
+    const deadline = this.clock.now() + linger;
+    this.closing = new Promise<void>((resolve) => {
+      const check = (): void => {
+        const now = this.clock.now();
+        if (now < deadline && this.hasUnfinished()) {
+          this.clock.at(Math.min(deadline, now + 10), check);
+          return;
+        }
+        this.shutdown();
+        resolve();
+      };
+      check();
+    });
+    return this.closing;
+  }
+
+  /** Close(2) every connection that still has an owner or none yet (SYN_RECEIVED). */
+  protected releaseAll(graceful: boolean): void {
+    for (const ep of [...this.endpoints.values()]) {
+      if (ep.conn.orphaned) continue;
+      if (graceful) ep.release();
+      else ep.abort();
+    }
+  }
+
+  /** Whether any connection is still unfinished (see unfinished()). */
+  private hasUnfinished(): boolean {
+    for (const ep of this.endpoints.values()) if (unfinished(ep)) return true;
+    return false;
+  }
+
+  /** Reset what is unfinished, forget everything, close the link. */
+  private shutdown(): void {
+    if (this.closed) return;
+    for (const ep of [...this.endpoints.values()]) {
+      if (unfinished(ep)) ep.abort();
+      this.removeEndpoint(ep);
+    }
+    this.closed = true;
+    this.link.close();
+  }
+
+  protected closing: Promise<void> | null = null;
+}
+
+/** 127.0.0.0/8, the loopback net: never seen on a link (RFC 1122 §3.2.1.3 (g)). */
+export function isLoopbackIp(addr: number): boolean {
+  return addr >>> 24 === 127;
+}
+
+/**
+ * Not through yet: our FIN unacknowledged, or the peer's not seen. An orphan
+ * in FIN_WAIT_2 counts: Linux would keep it and RST the peer's next data,
+ * which nobody can once this stack is gone, so it is reset at the end.
+ */
+function unfinished(ep: TcpEndpoint): boolean {
+  const s = ep.conn.state;
+  return s !== 'TIME_WAIT' && s !== 'CLOSED';
+}
