@@ -210,6 +210,12 @@ export class Socket extends Duplex implements EndpointHandler {
       // queued data; RST if received data is unread); resetAndDestroy aborts.
       if (this.resetOnDestroy) ep.abort();
       else ep.release();
+      // The connection's events stop here, so a write waiting for 'drain'
+      // would never be called back; node:net calls it with no error (its
+      // bytes were taken, as ours are in the send queue).
+      const pending = this.pendingWrite;
+      this.pendingWrite = null;
+      if (pending !== null) process.nextTick(pending);
     }
     this.connecting = false;
     this.updateRef();
