@@ -8,6 +8,8 @@ import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { simPair, A_ADDR, B_ADDR, type SimPair } from './harness.js';
 import type { Socket } from '../../src/socket/socket.js';
+import { createServer as createHttpServer, request as httpRequest, Agent, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 type CodedError = Error & { code?: string };
 
@@ -347,6 +349,65 @@ test('a throw in every kind of handler reaches the process once; a transfer besi
     assert.is(sim.a.counters.get('stack_internal_error'), 0);
     assert.is(sim.b.counters.get('stack_internal_error'), 0);
   });
+});
+
+
+test('node:http over our sockets: keep-alive, pipelined requests, a large body, and an agent reusing one connection', async () => {
+  const sim = simPair();
+  const big = pattern(1_000_000, 8);
+  const http = createHttpServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (d: Buffer) => parts.push(d));
+    req.on('end', () => {
+      const body = req.url === '/big' ? big : Buffer.from(`${req.method} ${req.url} ${sha(Buffer.concat(parts)).slice(0, 8)}`);
+      res.writeHead(200, { 'content-length': body.length });
+      res.end(body);
+    });
+  });
+  let conns = 0;
+  sim.b.createServer((s) => { conns++; http.emit('connection', s); }).listen(80);
+
+  // Three requests pipelined in one write, then the answers in order.
+  const raw = sim.a.connect(80, B_ADDR);
+  const reply: Buffer[] = [];
+  raw.on('data', (d: Buffer) => reply.push(d));
+  raw.write('GET /a HTTP/1.1\r\nHost: b\r\n\r\nGET /big HTTP/1.1\r\nHost: b\r\n\r\nPOST /c HTTP/1.1\r\nHost: b\r\nContent-Length: 5\r\n\r\nhello');
+  assert.ok(await sim.until(() => Buffer.concat(reply).includes('POST /c'), 30_000));
+  const text = Buffer.concat(reply);
+  const a = text.indexOf('GET /a');
+  const bigAt = text.indexOf(big.subarray(0, 64));
+  assert.ok(a > 0 && bigAt > a && text.indexOf('POST /c') > bigAt, 'answers out of order');
+  assert.is(sha(text.subarray(bigAt, bigAt + big.length)), sha(big));
+  raw.end();
+
+  // An http.Agent with keepAlive over createConnection: 20 requests, one connection.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  (agent as unknown as { createConnection: () => Duplex }).createConnection = () => sim.a.connect(80, B_ADDR) as unknown as Duplex;
+  const get = (path: string, body?: Buffer): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest({ agent, host: B_ADDR, port: 80, path, method: body ? 'POST' : 'GET' }, (res: IncomingMessage) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => resolve(Buffer.concat(parts)));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const before = conns;
+  const answers: Array<Promise<Buffer>> = [];
+  for (let i = 0; i < 20; i++) answers.push(get(`/r${i}`, i % 5 === 0 ? pattern(100_000, i) : undefined));
+  answers.push(get('/big'));
+  let all: Buffer[] | null = null;
+  void Promise.all(answers).then((r) => { all = r; });
+  assert.ok(await sim.until(() => all !== null, 60_000));
+  for (let i = 0; i < 20; i++) {
+    const want = `${i % 5 === 0 ? 'POST' : 'GET'} /r${i} ${sha(i % 5 === 0 ? pattern(100_000, i) : Buffer.alloc(0)).slice(0, 8)}`;
+    assert.is(all![i]!.toString(), want);
+  }
+  assert.is(sha(all![20]!), sha(big));
+  assert.is(conns - before, 1, 'the agent kept one connection alive');
+  agent.destroy();
+  http.close();
 });
 
 void A_ADDR;
