@@ -74,7 +74,7 @@ export class Server extends EventEmitter {
       this.listener = this.stack.openListener(opts.port ?? 0, opts.backlog ?? this.options.backlog ?? 511, (ep) => this.accept(ep), tcp);
     } catch (err) {
       const e = err as { code?: string };
-      const out = e.code === 'EADDRINUSE' ? socketError('EADDRINUSE', 'listen', this.stack.addr, opts.port) : (err as Error);
+      const out = e.code === 'EADDRINUSE' || e.code === 'ENETDOWN' ? socketError(e.code, 'listen', this.stack.addr, opts.port) : (err as Error);
       process.nextTick(() => this.emit('error', out));
       return this;
     }

@@ -296,6 +296,7 @@ export class Stack {
 
   /** Start listening on `port` (0 picks an ephemeral port). */
   openListener(port: number, backlog: number, onConnection: (ep: TcpEndpoint) => void, tcp?: Partial<TcpConfig>): Listener {
+    this.checkOpen('listen');
     if (port === 0) port = this.pickEphemeralPort(null);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new StackError('ERR_SOCKET_BAD_PORT', `port ${port} is out of range`);
     if (this.listeners.has(port)) throw new StackError('EADDRINUSE', `listen EADDRINUSE: address already in use ${this.addr}:${port}`);
@@ -313,6 +314,7 @@ export class Stack {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new StackError('ERR_SOCKET_BAD_PORT', `port ${remotePort} is out of range`);
     }
+    this.checkOpen('connect');
     const port = localPort ?? this.pickEphemeralPort(remoteAddr, remotePort);
     if (this.endpoints.has(endpointKey(remoteAddr, remotePort, port))) {
       throw new StackError('EADDRINUSE', `connect EADDRINUSE ${this.addr}:${port}`);
@@ -329,6 +331,16 @@ export class Stack {
     conn.connect(now);
     this.flush(ep);
     return ep;
+  }
+
+  /**
+   * Once close() was called nothing new may start: a listener would never
+   * hear anything, and a connection (say, a reconnect from a 'close'
+   * handler) would retry its SYN into a closed link for minutes, or be
+   * reset at the end of the linger time.
+   */
+  private checkOpen(syscall: string): void {
+    if (this.closing !== null) throw new StackError('ENETDOWN', `${syscall} ENETDOWN: the stack is closed`);
   }
 
   /**

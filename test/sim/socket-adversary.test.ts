@@ -410,5 +410,58 @@ test('node:http over our sockets: keep-alive, pipelined requests, a large body, 
   http.close();
 });
 
+
+test('a listener with backlog 1 and 30 clients at once: SYN cookies carry them all, every echo intact (with and without timestamps)', async () => {
+  for (const timestamps of [true, false]) {
+    const sim = simPair({ tcp: { timestamps } });
+    sim.b.createServer({ backlog: 1, allowHalfOpen: true }, (s) => s.pipe(s)).listen(80);
+    const results: Array<string | null> = [];
+    const want: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const data = pattern(150_000, 20 + i);
+      want.push(sha(data));
+      results.push(null);
+      const c = sim.a.connect({ port: 80, host: B_ADDR, allowHalfOpen: true });
+      const got: Buffer[] = [];
+      c.on('data', (b: Buffer) => got.push(b));
+      c.on('end', () => { results[i] = sha(Buffer.concat(got)); });
+      c.on('error', (e: CodedError) => { results[i] = e.code ?? 'error'; });
+      c.end(data);
+    }
+    assert.ok(await sim.until(() => results.every((r) => r !== null), 60_000), `timestamps ${timestamps}: ${results.filter((r) => r === null).length} unfinished`);
+    assert.equal(results, want, `timestamps ${timestamps}`);
+    assert.ok(sim.b.counters.get('tcp_syncookies_recv') > 0, 'no cookie was used');
+  }
+});
+
+
+test('connect() and listen() on a stack that is closing or closed fail at once with an error event (a reconnect loop in a close handler)', async () => {
+  const sim = simPair();
+  sink(sim);
+  const first = sim.a.connect(80, B_ADDR);
+  await sim.until(() => first.readyState === 'open', 1000);
+  const errors: string[] = [];
+  let again: Socket | null = null;
+  first.on('close', () => {
+    // A careless reconnect: the stack is closing.
+    again = sim.a.connect(80, B_ADDR);
+    again.on('error', (e: CodedError) => errors.push(`reconnect ${e.code}`));
+  });
+  let done = false;
+  void sim.a.close().then(() => { done = true; });
+  assert.ok(await sim.until(() => done, 5000));
+  const late = sim.a.connect(80, B_ADDR);
+  late.on('error', (e: CodedError) => errors.push(`late ${e.code}`));
+  const server = sim.a.createServer(() => {});
+  server.on('error', (e: CodedError) => errors.push(`listen ${e.code}`));
+  server.listen(7);
+  await sim.wait(1000);
+  assert.ok(again !== null);
+  assert.equal(errors.sort(), ['late ENETDOWN', 'listen ENETDOWN', 'reconnect ENETDOWN']);
+  assert.is(server.listening, false);
+  assert.equal(states(sim.a), []);
+  assert.equal(states(sim.b), [], 'no connection was opened towards the peer');
+});
+
 void A_ADDR;
 test.run();
