@@ -31,6 +31,13 @@ export interface SocketOptions {
   allowHalfOpen?: boolean;
 }
 
+/**
+ * Most bytes taken from the receive buffer at once, like the 64 KiB reads of
+ * node:net: what a paused stream has not asked for stays in TCP, where it
+ * holds the window closed and counts as unread for destroy() (RST).
+ */
+const READ_CHUNK = 64 * 1024;
+
 /** Linux's tcp_keepalive_time, used when setKeepAlive gets no delay. */
 const DEFAULT_KEEPALIVE_IDLE = 7_200_000;
 
@@ -180,7 +187,7 @@ export class Socket extends Duplex implements EndpointHandler {
       while (this.wantRead) {
         if (this.inboxAt === this.inbox.length) {
           if (ep.conn.readable === 0) break;
-          this.inbox = ep.read();
+          this.inbox = ep.read(READ_CHUNK);
           this.inboxAt = 0;
           for (const b of this.inbox) this.bytesRead += b.length;
         }

@@ -463,5 +463,48 @@ test('connect() and listen() on a stack that is closing or closed fail at once w
   assert.equal(states(sim.b), [], 'no connection was opened towards the peer');
 });
 
+
+test('a reader that paused after its first chunk and then destroys: the peer gets a RST, as from node:net (the rest was never read)', async () => {
+  const sim = simPair();
+  let err: CodedError | null = null;
+  let srv: Socket | null = null;
+  sim.b.createServer((s) => {
+    srv = s;
+    s.on('error', (e: CodedError) => { err = e; });
+    s.write(pattern(200_000, 9));
+    s.resume();
+  }).listen(80);
+  const c = sim.a.connect(80, B_ADDR);
+  await sim.until(() => srv !== null, 1000);
+  await sim.wait(300); // it all arrives before anyone reads
+  let n = 0;
+  c.on('data', (d: Buffer) => { n += d.length; c.pause(); });
+  await sim.wait(300);
+  assert.ok(n > 0 && n < 200_000, String(n));
+  c.destroy();
+  assert.ok(await sim.until(() => err !== null, 1000), 'the peer believes its 200 000 bytes were read (FIN)');
+  assert.is(err!.code, 'ECONNRESET');
+});
+
+test('a paused reader holds back the window: what it has not asked for stays in the TCP receive buffer', async () => {
+  const sim = simPair();
+  sim.b.createServer((s) => { s.write(pattern(2_000_000, 10)); s.on('error', () => {}); }).listen(80);
+  const c = sim.a.connect(80, B_ADDR);
+  await sim.wait(2000); // a full receive buffer before anyone reads
+  let n = 0;
+  c.on('data', (d: Buffer) => { n += d.length; c.pause(); });
+  await sim.until(() => n > 0, 1000);
+  await sim.wait(2000);
+  // node:net takes at most one 64 KiB read beyond its highWaterMark; the
+  // rest waits in the kernel, whose full buffer closes the window.
+  const ep = [...sim.a.connections()][0]!;
+  const peerEp = [...sim.b.connections()][0]!;
+  const acked = peerEp.conn.sndUna - peerEp.conn.iss - 1;
+  const beyond = acked - ep.conn.readable - n - c.readableLength;
+  assert.ok(beyond <= 64 * 1024, `${beyond} bytes taken from TCP that the stream never asked for`);
+  assert.is(ep.conn.readable, 256 * 1024, 'the receive buffer is full');
+  c.destroy();
+});
+
 void A_ADDR;
 test.run();
