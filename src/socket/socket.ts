@@ -204,7 +204,12 @@ export class Socket extends Duplex implements EndpointHandler {
     }
     if (this.peerEnded && !this.endPushed && ep.conn.readable === 0 && this.inboxAt === this.inbox.length) {
       this.endPushed = true;
-      this.push(null);
+      // node:net learns of EOF in a read of its own, a later turn of the
+      // event loop than the data before it. Consumers that answer that data
+      // through a chain of ticks finish first: node:http, whose 'end'
+      // handler aborts pipelined requests not yet answered, would otherwise
+      // drop the last answers to a client that sends its FIN with them.
+      setImmediate(() => this.push(null));
     }
   }
 

@@ -506,5 +506,27 @@ test('a paused reader holds back the window: what it has not asked for stays in 
   c.destroy();
 });
 
+
+test('node:http answers every pipelined request of a client that sends its FIN with them (printf ... | nc), as over node:net', async () => {
+  for (const allowHalfOpen of [false, true]) {
+    const sim = simPair();
+    const http = createHttpServer((req, res) => {
+      const body = `hello ${req.url}\n`;
+      res.writeHead(200, { 'content-length': body.length });
+      res.end(body);
+    });
+    sim.b.createServer({ allowHalfOpen }, (s) => http.emit('connection', s)).listen(80);
+    const c = sim.a.connect({ port: 80, host: B_ADDR, allowHalfOpen: true });
+    let text = '';
+    let ended = false;
+    c.setEncoding('latin1');
+    c.on('data', (d: string) => { text += d; });
+    c.on('end', () => { ended = true; });
+    c.end('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.ok(await sim.until(() => ended, 5000));
+    assert.equal(text.match(/hello \/./g), ['hello /a', 'hello /b', 'hello /c'], `allowHalfOpen ${allowHalfOpen}`);
+  }
+});
+
 void A_ADDR;
 test.run();
