@@ -528,5 +528,30 @@ test('node:http answers every pipelined request of a client that sends its FIN w
   }
 });
 
+
+test('simultaneous close by two orphans: with nothing unread both finish through CLOSING; with data crossing, RSTs, and nobody is left open', async () => {
+  for (const crossing of [false, true]) {
+    const sim = simPair();
+    let srv: Socket | null = null;
+    sim.b.createServer((s) => { srv = s; s.on('error', () => {}); }).listen(80);
+    const c = sim.a.connect(80, B_ADDR);
+    c.on('error', () => {});
+    await sim.until(() => srv !== null && c.readyState === 'open', 1000);
+    if (crossing) {
+      c.write(pattern(100_000, 11));
+      srv!.write(pattern(100_000, 12));
+      await sim.wait(0);
+    }
+    c.destroy();
+    srv!.destroy();
+    await sim.wait(200);
+    const left = [...states(sim.a), ...states(sim.b)];
+    assert.ok(left.every((st) => st === 'TIME_WAIT'), `crossing ${crossing}: ${left.join()}`);
+    if (!crossing) assert.is(sim.a.counters.get('tcp_rst_sent') + sim.b.counters.get('tcp_rst_sent'), 0);
+    await sim.wait(61_000);
+    assert.equal([...states(sim.a), ...states(sim.b)], []);
+  }
+});
+
 void A_ADDR;
 test.run();
