@@ -65,6 +65,8 @@ export class PeerConn {
   seq: number;
   /** What the peer has received of the stack's bytes (its RCV.NXT). */
   rcvNxt = 0;
+  /** Sequence number of the stack's first data byte. */
+  dataStart = 0;
   /** Payload bytes the stack sent on this connection, by sequence number (first copy). */
   readonly got = new Map<number, Buffer>();
   private seen = 0;
@@ -89,6 +91,7 @@ export class PeerConn {
     if (synAck === undefined) throw new Error('no SYN,ACK');
     c.seq = seqAdd(isn, 1);
     c.rcvNxt = seqAdd(synAck.seq, 1);
+    c.dataStart = c.rcvNxt;
     c.send(TCP_ACK, undefined, opts.window);
     await rig.until(() => false, 5);
     return c;
@@ -124,6 +127,17 @@ export class PeerConn {
       took += b.length;
     }
     return took;
+  }
+
+  /** The stack's bytes this peer has taken in order so far. */
+  stream(): Buffer {
+    const out: Buffer[] = [];
+    for (let seq = this.dataStart; seq !== this.rcvNxt; ) {
+      const b = this.got.get(seq)!;
+      out.push(b);
+      seq = seqAdd(seq, b.length);
+    }
+    return Buffer.concat(out);
   }
 
   send(flags: number, payload?: Buffer, window = 65535, ack = this.rcvNxt, seq = this.seq): void {
