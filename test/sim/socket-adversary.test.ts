@@ -553,5 +553,31 @@ test('simultaneous close by two orphans: with nothing unread both finish through
   }
 });
 
+
+test('a reader paused for an hour, a single 20 MB write, then resume: nothing times out, every byte arrives', async () => {
+  const sim = simPair();
+  let srv: Socket | null = null;
+  sim.b.createServer((s) => { srv = s; s.pause(); }).listen(80);
+  const c = sim.a.connect(80, B_ADDR);
+  const data = pattern(20 << 20, 13);
+  let cbDone = false;
+  assert.is(c.write(data, () => { cbDone = true; }), false);
+  c.end();
+  let err: CodedError | null = null;
+  c.on('error', (e: CodedError) => { err = e; });
+  await sim.until(() => srv !== null, 1000);
+  await sim.wait(3_600_000);
+  assert.is(err, null);
+  assert.is(c.tcpState, 'ESTABLISHED');
+  const got: Buffer[] = [];
+  let ended = false;
+  srv!.on('data', (b: Buffer) => got.push(b));
+  srv!.on('end', () => { ended = true; });
+  srv!.resume();
+  assert.ok(await sim.until(() => ended, 120_000));
+  assert.ok(cbDone);
+  assert.is(sha(Buffer.concat(got)), sha(data));
+});
+
 void A_ADDR;
 test.run();
