@@ -563,8 +563,12 @@ export class Stack {
       this.counters.inc('tcp_rst_received');
       return this.drop('tcp_rst_no_connection');
     }
-    // Rate-limited like FreeBSD's badport_bandlim: a flood of stray segments gets few answers.
-    if (!this.rstLimit.take(this.now())) return this.counters.inc('tcp_rst_ratelimited');
+    // Rate-limited like FreeBSD's badport_bandlim: a flood of stray segments
+    // gets few answers. Not a RST to ourselves (loopback): it never leaves
+    // the host, and a local client connecting to a closed port must be
+    // refused at once, not after its SYN's first retransmission.
+    const toSelf = ip.src === this.addr || isLoopbackNet(ip.src);
+    if (!toSelf && !this.rstLimit.take(this.now())) return this.counters.inc('tcp_rst_ratelimited');
     const tcp: TcpFields =
       seg.flags & TCP_ACK
         ? { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: TCP_RST, window: 0 }

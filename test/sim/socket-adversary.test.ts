@@ -579,5 +579,21 @@ test('a reader paused for an hour, a single 20 MB write, then resume: nothing ti
   assert.is(sha(Buffer.concat(got)), sha(data));
 });
 
-void A_ADDR;
+
+test('500 connects to a closed port over loopback are all refused at once (RSTs to ourselves are not rate limited)', async () => {
+  const sim = simPair();
+  let refused = 0;
+  for (let i = 0; i < 500; i++) {
+    const c = sim.a.connect(9, i % 2 === 0 ? '127.0.0.1' : A_ADDR);
+    c.on('error', (e: CodedError) => { if (e.code === 'ECONNREFUSED') refused++; });
+  }
+  await sim.wait(100);
+  assert.is(refused, 500);
+  assert.is(sim.a.counters.get('tcp_rst_ratelimited'), 0);
+  // From the link they still are (FreeBSD's badport_bandlim).
+  for (let i = 0; i < 500; i++) sim.b.connect(9, A_ADDR).on('error', () => {});
+  await sim.wait(100);
+  assert.ok(sim.a.counters.get('tcp_rst_ratelimited') >= 250);
+});
+
 test.run();
