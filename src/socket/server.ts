@@ -27,6 +27,8 @@ export interface ListenOptions {
 }
 
 export class Server extends EventEmitter {
+  /** As net.Server's: connections beyond this many are closed at once and reported as 'drop'. */
+  maxConnections?: number;
   private listener: Listener | null = null;
   private readonly sockets = new Set<Socket>();
   private closing = false;
@@ -85,6 +87,13 @@ export class Server extends EventEmitter {
   }
 
   private accept(ep: TcpEndpoint): void {
+    if (this.maxConnections !== undefined && this.sockets.size >= this.maxConnections) {
+      // node:net closes the accepted descriptor (FIN) and emits 'drop'.
+      const drop = { localAddress: ep.localAddr, localPort: ep.localPort, localFamily: 'IPv4', remoteAddress: ep.remoteAddr, remotePort: ep.remotePort, remoteFamily: 'IPv4' };
+      ep.release();
+      this.emit('drop', drop);
+      return;
+    }
     const s = new Socket(this.stack, ep, { allowHalfOpen: this.options.allowHalfOpen ?? false, connecting: false });
     if (this.options.noDelay) s.setNoDelay(true);
     if (this.options.keepAlive) s.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);

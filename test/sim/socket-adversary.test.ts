@@ -596,4 +596,25 @@ test('500 connects to a closed port over loopback are all refused at once (RSTs 
   assert.ok(sim.a.counters.get('tcp_rst_ratelimited') >= 250);
 });
 
+test("server.maxConnections: connections beyond it are closed with a FIN and reported as 'drop', as node:net does", async () => {
+  const sim = simPair();
+  const server = sim.b.createServer((s) => s.resume());
+  server.maxConnections = 2;
+  const drops: Array<{ remotePort: number }> = [];
+  server.on('drop', (d: { remotePort: number }) => drops.push(d));
+  server.listen(80);
+  const ends: string[] = [];
+  const clients = [0, 1, 2, 3].map((i) => {
+    const c = sim.a.connect(80, B_ADDR);
+    c.on('end', () => ends.push(`${i} end`));
+    c.on('error', (e: CodedError) => ends.push(`${i} ${e.code}`));
+    c.resume();
+    return c;
+  });
+  await sim.wait(500);
+  assert.equal(ends.sort(), ['2 end', '3 end']);
+  assert.equal(drops.map((d) => d.remotePort).sort(), [clients[2]!.localPort, clients[3]!.localPort].sort());
+  assert.equal(clients.map((c) => c.readyState), ['open', 'open', 'closed', 'closed']);
+});
+
 test.run();
