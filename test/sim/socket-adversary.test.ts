@@ -617,4 +617,29 @@ test("server.maxConnections: connections beyond it are closed with a FIN and rep
   assert.equal(clients.map((c) => c.readyState), ['open', 'open', 'closed', 'closed']);
 });
 
+test('listen(process.env.PORT): a numeric string is a port, as in node:net; a bad port throws RangeError at once', async () => {
+  const sim = simPair();
+  const env = { PORT: '8080' } as Record<string, string>;
+  let listening = false;
+  const server = sim.b.createServer((s) => s.end('ok'));
+  server.on('error', (e: CodedError) => assert.unreachable(`listen failed: ${e.message}`));
+  server.listen(env.PORT, () => { listening = true; });
+  await sim.wait(10);
+  assert.ok(listening);
+  assert.is(server.address()!.port, 8080);
+  const other = sim.b.createServer();
+  other.listen({ port: '0' });
+  await sim.wait(10);
+  assert.ok(other.address()!.port >= 32768);
+  for (const bad of [70000, -1, 'http', 1.5]) {
+    try {
+      sim.b.createServer().listen(bad as number);
+      assert.unreachable(`listen(${bad}) accepted`);
+    } catch (e) {
+      assert.instance(e, RangeError);
+      assert.is((e as CodedError).code, 'ERR_SOCKET_BAD_PORT');
+    }
+  }
+});
+
 test.run();
