@@ -101,10 +101,10 @@ export class Server extends EventEmitter {
     if (this.options.noDelay) s.setNoDelay(true);
     if (this.options.keepAlive) s.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);
     this.sockets.add(s);
-    s.once('close', () => {
+    s.onDestroyed = () => {
       this.sockets.delete(s);
       this.maybeClosed();
-    });
+    };
     this.emit('connection', s);
   }
 

@@ -63,6 +63,10 @@ export class Socket extends Duplex implements EndpointHandler {
   private lastActivity = 0;
   private refd = true;
   private holdingRef = false;
+  /** Set by the Server that accepted this socket: called once from _destroy,
+   * where node:net counts a server's connections (not a 'close' listener,
+   * which user code may remove). */
+  onDestroyed: (() => void) | null = null;
 
   constructor(
     private readonly stack: SocketHost,
@@ -232,6 +236,9 @@ export class Socket extends Duplex implements EndpointHandler {
     this.connecting = false;
     this.updateRef();
     this.stack.sockets?.delete(this);
+    const done = this.onDestroyed;
+    this.onDestroyed = null;
+    done?.();
     cb(err);
     // After 'error' (emitted on the next tick by the stream): 'close' with hadError.
     process.nextTick(() => this.emit('close', err !== null && err !== undefined));

@@ -642,4 +642,36 @@ test('listen(process.env.PORT): a numeric string is a port, as in node:net; a ba
   }
 });
 
+test("a server counts its connections even when a careless handler removes every 'close' listener (node:net counts in destroy)", async () => {
+  const sim = simPair();
+  const server = sim.b.createServer((s) => {
+    s.removeAllListeners('close');
+    s.resume();
+    s.on('end', () => s.destroy());
+  });
+  server.maxConnections = 1;
+  server.listen(80);
+  const first = sim.a.connect(80, B_ADDR);
+  first.resume();
+  await sim.until(() => first.readyState === 'open', 1000);
+  await sim.wait(10);
+  first.end();
+  await sim.wait(100);
+  let count = -1;
+  server.getConnections((_e, n) => { count = n; });
+  await sim.wait(1);
+  assert.is(count, 0);
+  // The slot is free again.
+  const second = sim.a.connect(80, B_ADDR);
+  let dropped = false;
+  server.on('drop', () => { dropped = true; });
+  second.resume();
+  await sim.wait(100);
+  assert.is(dropped, false);
+  second.end();
+  let closed = false;
+  server.close(() => { closed = true; });
+  assert.ok(await sim.until(() => closed, 1000));
+});
+
 test.run();
