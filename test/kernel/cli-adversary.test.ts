@@ -137,4 +137,29 @@ test('tuntcp connect: Ctrl-C while the SYN goes unanswered exits at once, device
   assert.not.ok(linkExists('ku2'));
 });
 
+test('tuntcp connect | a reader that stopped reading: SIGTERM still ends it within about a second, and the peer is not left open', async () => {
+  let peerEnd = '';
+  const srv = createServer((s) => {
+    accepted.push(s);
+    s.on('error', (e: Error & { code?: string }) => (peerEnd ||= e.code ?? 'error'));
+    s.on('end', () => (peerEnd ||= 'FIN'));
+    s.resume();
+    s.write(randomBytes(4 << 20));
+  });
+  servers.push(srv);
+  await new Promise<void>((res) => srv.listen(9303, '0.0.0.0', res));
+  const child = start(['connect', '10.106.0.1', '9303', ...stackFlags(106, 'ku3')]);
+  // Nobody reads the child's stdout: its pipe fills and stays full.
+  await waitForLine(child, /^connected/);
+  await sleep(1500);
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  const code = await Promise.race([exitOf(child), sleep(5000).then(() => 'still running 5 s after SIGTERM')]);
+  assert.is(code, 143);
+  assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+  await sleep(200);
+  assert.ok(peerEnd !== '', 'the kernel peer saw neither FIN nor RST');
+  assert.not.ok(linkExists('ku3'));
+});
+
 test.run();
