@@ -82,7 +82,8 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
      * Close like process exit (FIN, or RST when data is unread), give the
      * last segments up to a second to be acknowledged, remove the device,
      * and exit only once stdout has taken every byte: process.exit() would
-     * drop what a pipe has not accepted yet.
+     * drop what a pipe has not accepted yet (on a signal, at most a second
+     * more).
      */
     const finish = (code: number): void => {
       if (finishing) {
@@ -97,7 +98,14 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       progress?.finish(local, `${host}:${a.port}`, code, a.json);
       void r
         .stop(1000)
-        .then(() => flushed(process.stdout, stdoutBroken))
+        .then(() => {
+          const drained = flushed(process.stdout, stdoutBroken);
+          // A signal asks us to stop: a reader that takes nothing more must
+          // not keep us alive; after a second its rest is dropped, as a
+          // killed nc drops what it had not written.
+          if (code < 128) return drained;
+          return Promise.race([drained, new Promise<void>((res) => setTimeout(res, 1000))]);
+        })
         .then(() => process.exit(code));
     };
     process.on('SIGINT', () => finish(130));

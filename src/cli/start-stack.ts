@@ -12,12 +12,16 @@ import { TapLink } from '../link/tap.js';
 import { joinPacket } from '../link/link.js';
 import { RealClock } from '../stack/clock.js';
 import { NetStack } from '../socket/net-stack.js';
+import type { Counters } from '../stack/counters.js';
 import { PcapWriter } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { formatClock } from '../trace/time.js';
 import { openControlSocket } from '../trace/control.js';
 import { explainTransition } from '../trace/explain.js';
 import { offloadWanted, type StackArgs } from './options.js';
+
+/** Bytes of trace output waiting for its reader before lines are dropped. */
+const TRACE_BACKLOG = 4 * 1024 * 1024;
 
 export interface RunningStack {
   stack: NetStack;
@@ -61,17 +65,27 @@ export function startStack(a: StackArgs): RunningStack {
       pcap = writer;
       tap.observe((_dir, header, payload) => writer.write(payload ? [header, payload] : header));
     }
+    // Trace output goes to stdout as fast as the reader takes it; a reader
+    // that stops (`| less` left alone) must not make us queue every line in
+    // memory: past TRACE_BACKLOG bytes lines are dropped and counted, as
+    // tcpdump drops packets when its buffer is full.
+    let counters: Counters | null = null; // the stack's, once it exists
+    const print = (line: string): void => {
+      if (process.stdout.writableLength > TRACE_BACKLOG) counters?.inc('trace_lines_dropped');
+      else process.stdout.write(line);
+    };
     if (a.trace) {
       const fmt = new TcpdumpFormatter({ absolute: a.absolute });
       tap.observe((_dir, header, payload) => {
-        process.stdout.write(`${formatClock(new Date())} ${fmt.format(joinPacket(header, payload))}\n`);
+        print(`${formatClock(new Date())} ${fmt.format(joinPacket(header, payload))}\n`);
       });
     }
     const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000, cc: a.cc } });
+    counters = stack.counters;
     const control = openControlSocket(stack, { program: 'tuntcp' }); // for `tuntcp netstat`
     if (a.explain) {
       stack.observeState((ep, from, to, cause) => {
-        process.stdout.write(`${formatClock(new Date())} * ${explainTransition(`tuntcp :${ep.localPort}`, from, to, cause, a.lang)}\n`);
+        print(`${formatClock(new Date())} * ${explainTransition(`tuntcp :${ep.localPort}`, from, to, cause, a.lang)}\n`);
       });
     }
     let done = false;

@@ -23,3 +23,17 @@ export function socketError(code: string, syscall: string, address?: string, por
   if (port !== undefined) err.port = port;
   return err;
 }
+
+export function codedError(Ctor: ErrorConstructor, code: string, message: string): Error {
+  return Object.assign(new Ctor(message), { code });
+}
+
+/** node:net's validatePort: an integer 0..65535 (a numeric string too), else RangeError. */
+export function validPort(port: unknown): number {
+  const n = typeof port === 'string' && port.trim() !== '' ? Number(port) : port;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
+    const shown = typeof port === 'string' ? `type string ('${port}')` : `type ${typeof port} (${String(port)})`;
+    throw codedError(RangeError, 'ERR_SOCKET_BAD_PORT', `Port should be >= 0 and < 65536. Received ${shown}.`);
+  }
+  return n;
+}

@@ -8,7 +8,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { Stack, type StackOptions } from '../stack/stack.js';
 import { Server, type ServerOptions } from './server.js';
 import { Socket, type SocketOptions } from './socket.js';
-import { socketError } from './errors.js';
+import { socketError, codedError, validPort } from './errors.js';
 
 /** node:net's lookup option: dns.lookup's shape, one address. */
 export type LookupFunction = (
@@ -32,20 +32,6 @@ export interface ConnectOptions extends SocketOptions {
   timeout?: number;
   /** Congestion control for this connection (default: the stack's). */
   cc?: 'cubic' | 'newreno';
-}
-
-function codedError(Ctor: ErrorConstructor, code: string, message: string): Error {
-  return Object.assign(new Ctor(message), { code });
-}
-
-/** node:net's validatePort: an integer 0..65535 (a numeric string too), else RangeError. */
-function validPort(port: unknown): number {
-  const n = typeof port === 'string' && port.trim() !== '' ? Number(port) : port;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
-    const shown = typeof port === 'string' ? `type string ('${port}')` : `type ${typeof port} (${String(port)})`;
-    throw codedError(RangeError, 'ERR_SOCKET_BAD_PORT', `Port should be >= 0 and < 65536. Received ${shown}.`);
-  }
-  return n;
 }
 
 export class NetStack extends Stack {

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Stack } from '../stack/stack.js';
 import type { Listener, TcpEndpoint } from '../stack/endpoint.js';
 import { Socket } from './socket.js';
-import { socketError } from './errors.js';
+import { socketError, validPort } from './errors.js';
 
 export interface ServerOptions {
   allowHalfOpen?: boolean;
@@ -21,12 +21,15 @@ export interface ServerOptions {
 }
 
 export interface ListenOptions {
-  port?: number;
+  /** A number or a numeric string (listen(process.env.PORT)), as node:net takes. */
+  port?: number | string;
   host?: string;
   backlog?: number;
 }
 
 export class Server extends EventEmitter {
+  /** As net.Server's: connections beyond this many are closed at once and reported as 'drop'. */
+  maxConnections?: number;
   private listener: Listener | null = null;
   private readonly sockets = new Set<Socket>();
   private closing = false;
@@ -46,7 +49,7 @@ export class Server extends EventEmitter {
     return this.listener !== null;
   }
 
-  listen(port?: number | ListenOptions, host?: string | number | (() => void), backlog?: number | (() => void), cb?: () => void): this {
+  listen(port?: number | string | ListenOptions, host?: string | number | (() => void), backlog?: number | (() => void), cb?: () => void): this {
     let opts: ListenOptions;
     if (typeof port === 'object' && port !== null) {
       opts = { ...port };
@@ -63,18 +66,20 @@ export class Server extends EventEmitter {
       // node:net throws this synchronously.
       throw Object.assign(new Error('Listen method has been called more than once without closing.'), { code: 'ERR_SERVER_ALREADY_LISTEN' });
     }
+    // Like node:net: a bad port throws (RangeError ERR_SOCKET_BAD_PORT); a numeric string is a port.
+    const portNumber = validPort(opts.port ?? 0);
     if (cb !== undefined) this.once('listening', cb);
     const h = opts.host;
     if (h !== undefined && h !== this.stack.addr && h !== '0.0.0.0' && h !== '::' && h !== 'localhost' && !h.startsWith('127.')) {
-      process.nextTick(() => this.emit('error', socketError('EADDRNOTAVAIL', 'listen', h, opts.port)));
+      process.nextTick(() => this.emit('error', socketError('EADDRNOTAVAIL', 'listen', h, portNumber)));
       return this;
     }
     try {
       const tcp = this.options.cc ? { cc: this.options.cc } : undefined;
-      this.listener = this.stack.openListener(opts.port ?? 0, opts.backlog ?? this.options.backlog ?? 511, (ep) => this.accept(ep), tcp);
+      this.listener = this.stack.openListener(portNumber, opts.backlog ?? this.options.backlog ?? 511, (ep) => this.accept(ep), tcp);
     } catch (err) {
       const e = err as { code?: string };
-      const out = e.code === 'EADDRINUSE' ? socketError('EADDRINUSE', 'listen', this.stack.addr, opts.port) : (err as Error);
+      const out = e.code === 'EADDRINUSE' || e.code === 'ENETDOWN' ? socketError(e.code, 'listen', this.stack.addr, portNumber) : (err as Error);
       process.nextTick(() => this.emit('error', out));
       return this;
     }
@@ -85,14 +90,21 @@ export class Server extends EventEmitter {
   }
 
   private accept(ep: TcpEndpoint): void {
+    if (this.maxConnections !== undefined && this.sockets.size >= this.maxConnections) {
+      // node:net closes the accepted descriptor (FIN) and emits 'drop'.
+      const drop = { localAddress: ep.localAddr, localPort: ep.localPort, localFamily: 'IPv4', remoteAddress: ep.remoteAddr, remotePort: ep.remotePort, remoteFamily: 'IPv4' };
+      ep.release();
+      this.emit('drop', drop);
+      return;
+    }
     const s = new Socket(this.stack, ep, { allowHalfOpen: this.options.allowHalfOpen ?? false, connecting: false });
     if (this.options.noDelay) s.setNoDelay(true);
     if (this.options.keepAlive) s.setKeepAlive(true, this.options.keepAliveInitialDelay ?? 0);
     this.sockets.add(s);
-    s.once('close', () => {
+    s.onDestroyed = () => {
       this.sockets.delete(s);
       this.maybeClosed();
-    });
+    };
     this.emit('connection', s);
   }
 

@@ -31,6 +31,13 @@ export interface SocketOptions {
   allowHalfOpen?: boolean;
 }
 
+/**
+ * Most bytes taken from the receive buffer at once, like the 64 KiB reads of
+ * node:net: what a paused stream has not asked for stays in TCP, where it
+ * holds the window closed and counts as unread for destroy() (RST).
+ */
+const READ_CHUNK = 64 * 1024;
+
 /** Linux's tcp_keepalive_time, used when setKeepAlive gets no delay. */
 const DEFAULT_KEEPALIVE_IDLE = 7_200_000;
 
@@ -56,6 +63,10 @@ export class Socket extends Duplex implements EndpointHandler {
   private lastActivity = 0;
   private refd = true;
   private holdingRef = false;
+  /** Set by the Server that accepted this socket: called once from _destroy,
+   * where node:net counts a server's connections (not a 'close' listener,
+   * which user code may remove). */
+  onDestroyed: (() => void) | null = null;
 
   constructor(
     private readonly stack: SocketHost,
@@ -180,7 +191,7 @@ export class Socket extends Duplex implements EndpointHandler {
       while (this.wantRead) {
         if (this.inboxAt === this.inbox.length) {
           if (ep.conn.readable === 0) break;
-          this.inbox = ep.read();
+          this.inbox = ep.read(READ_CHUNK);
           this.inboxAt = 0;
           for (const b of this.inbox) this.bytesRead += b.length;
         }
@@ -197,7 +208,12 @@ export class Socket extends Duplex implements EndpointHandler {
     }
     if (this.peerEnded && !this.endPushed && ep.conn.readable === 0 && this.inboxAt === this.inbox.length) {
       this.endPushed = true;
-      this.push(null);
+      // node:net learns of EOF in a read of its own, a later turn of the
+      // event loop than the data before it. Consumers that answer that data
+      // through a chain of ticks finish first: node:http, whose 'end'
+      // handler aborts pipelined requests not yet answered, would otherwise
+      // drop the last answers to a client that sends its FIN with them.
+      setImmediate(() => this.push(null));
     }
   }
 
@@ -210,10 +226,19 @@ export class Socket extends Duplex implements EndpointHandler {
       // queued data; RST if received data is unread); resetAndDestroy aborts.
       if (this.resetOnDestroy) ep.abort();
       else ep.release();
+      // The connection's events stop here, so a write waiting for 'drain'
+      // would never be called back; node:net calls it with no error (its
+      // bytes were taken, as ours are in the send queue).
+      const pending = this.pendingWrite;
+      this.pendingWrite = null;
+      if (pending !== null) process.nextTick(pending);
     }
     this.connecting = false;
     this.updateRef();
     this.stack.sockets?.delete(this);
+    const done = this.onDestroyed;
+    this.onDestroyed = null;
+    done?.();
     cb(err);
     // After 'error' (emitted on the next tick by the stream): 'close' with hadError.
     process.nextTick(() => this.emit('close', err !== null && err !== undefined));

@@ -252,6 +252,7 @@ export class Stack extends StackCore {
 
   /** Start listening on `port` (0 picks an ephemeral port). */
   openListener(port: number, backlog: number, onConnection: (ep: TcpEndpoint) => void, tcp?: Partial<TcpConfig>): Listener {
+    this.checkOpen('listen');
     if (port === 0) port = this.pickEphemeralPort(null);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new StackError('ERR_SOCKET_BAD_PORT', `port ${port} is out of range`);
     if (this.listeners.has(port)) throw new StackError('EADDRINUSE', `listen EADDRINUSE: address already in use ${this.addr}:${port}`);
@@ -269,6 +270,7 @@ export class Stack extends StackCore {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new StackError('ERR_SOCKET_BAD_PORT', `port ${remotePort} is out of range`);
     }
+    this.checkOpen('connect');
     const remoteIp = ipToNumber(remoteAddr);
     const port = localPort ?? this.pickEphemeralPort(remoteIp, remotePort);
     if (this.endpoints.has(remoteIp, remotePort, port)) {
@@ -286,6 +288,16 @@ export class Stack extends StackCore {
     conn.connect(now);
     this.flush(ep);
     return ep;
+  }
+
+  /**
+   * Once close() was called nothing new may start: a listener would never
+   * hear anything, and a connection (say, a reconnect from a 'close'
+   * handler) would retry its SYN into a closed link for minutes, or be
+   * reset at the end of the linger time.
+   */
+  private checkOpen(syscall: string): void {
+    if (this.closing !== null) throw new StackError('ENETDOWN', `${syscall} ENETDOWN: the stack is closed`);
   }
 
   /**
@@ -314,8 +326,12 @@ export class Stack extends StackCore {
       this.counters.inc('tcp_rst_received');
       return this.drop('tcp_rst_no_connection');
     }
-    // Rate-limited like FreeBSD's badport_bandlim: a flood of stray segments gets few answers.
-    if (!this.rstLimit.take(this.now())) return this.counters.add(this.cRstRatelimited);
+    // Rate-limited like FreeBSD's badport_bandlim: a flood of stray segments
+    // gets few answers. Not a RST to ourselves (loopback): it never leaves
+    // the host, and a local client connecting to a closed port must be
+    // refused at once, not after its SYN's first retransmission.
+    const toSelf = ip.srcAddr === this.addrIp || isLoopbackIp(ip.srcAddr);
+    if (!toSelf && !this.rstLimit.take(this.now())) return this.counters.add(this.cRstRatelimited);
     const tcp: TcpFields =
       seg.flags & TCP_ACK
         ? { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: TCP_RST, window: 0 }
