@@ -8,7 +8,7 @@ import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import type { CommandModule } from 'yargs';
 import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
-import { startStack } from './start-stack.js';
+import { flushed, startStack } from './start-stack.js';
 import { die, errorLine } from './errors.js';
 import { Progress } from './progress.js';
 import { defaultRouteDevice, enableNat, NatError, type NatHandle } from './nat.js';
@@ -99,7 +99,7 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       void r
         .stop(1000)
         .then(() => {
-          const drained = flushed(process.stdout, stdoutBroken);
+          const drained = stdoutBroken ? Promise.resolve() : flushed(process.stdout);
           // A signal asks us to stop: a reader that takes nothing more must
           // not keep us alive; after a second its rest is dropped, as a
           // killed nc drops what it had not written.
@@ -154,12 +154,3 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
     });
   },
 };
-
-/** Resolves once `out` has written everything queued so far (at once if broken). */
-function flushed(out: NodeJS.WriteStream, broken: boolean): Promise<void> {
-  if (broken || out.writableLength === 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    out.write('', () => resolve());
-    out.once('error', () => resolve());
-  });
-}

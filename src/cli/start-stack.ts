@@ -70,10 +70,13 @@ export function startStack(a: StackArgs): RunningStack {
     // memory: past TRACE_BACKLOG bytes lines are dropped and counted, as
     // tcpdump drops packets when its buffer is full.
     let counters: Counters | null = null; // the stack's, once it exists
+    let broken = false; // the reader is gone (`| head` had its lines)
     const print = (line: string): void => {
+      if (broken) return;
       if (process.stdout.writableLength > TRACE_BACKLOG) counters?.inc('trace_lines_dropped');
       else process.stdout.write(line);
     };
+    if (a.trace || a.explain) process.stdout.on('error', () => (broken = true));
     if (a.trace) {
       const fmt = new TcpdumpFormatter({ absolute: a.absolute });
       tap.observe((_dir, header, payload) => {
@@ -122,13 +125,30 @@ export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export function runUntilSignal(r: RunningStack, lingerMs = 1000): void {
   r.stack.ref(); // a host that only answers ping has no socket to keep it alive
   let stopping = false;
-  const stop = (): void => {
+  const stop = (code: number): void => {
     if (stopping) {
       r.shutdown();
-      process.exit(0);
+      process.exit(code);
     }
     stopping = true;
-    void r.stop(lingerMs).then(() => process.exit(0));
+    void r
+      .stop(lingerMs)
+      // The trace still queued for a pipe is written, for at most a second
+      // (process.exit drops it; a reader that stopped must not keep us).
+      .then(() => Promise.race([flushed(process.stdout), new Promise<void>((res) => setTimeout(res, 1000))]))
+      .then(() => process.exit(code));
   };
-  for (const sig of STOP_SIGNALS) process.on(sig, stop);
+  for (const sig of STOP_SIGNALS) process.on(sig, () => stop(0));
+  // The trace's reader went away (`tuntcp up --trace | head`): stop as a
+  // process killed by SIGPIPE stops, quietly and with 128+13, but with FINs.
+  process.stdout.on('error', () => stop(141));
+}
+
+/** Resolves once `out` has handed every queued byte to the kernel (or failed). */
+export function flushed(out: NodeJS.WriteStream): Promise<void> {
+  if (out.writableLength === 0 || out.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    out.write('', () => resolve());
+    out.once('error', () => resolve());
+  });
 }

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server, type Socket as NetSocket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { assertPrivateNamespace, waitForLine, linkExists, run, sleep, CLI } from './lab.js';
 
 assertPrivateNamespace();
@@ -268,6 +269,57 @@ test('a process whose only socket is unref()d exits; a ref()d one keeps it alive
       child.kill('SIGKILL');
     }
   }
+});
+
+
+test('tuntcp up --trace whose reader stops reading: the queued trace stays bounded, later lines are dropped and counted, the stack still answers', async () => {
+  const child = spawn(process.execPath, [CLI, 'up', '--trace', ...stackFlags(82, 'cd2')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  await waitForLine(child, /^ready/);
+  child.stdout!.pause(); // a `| less` left alone: the pipe fills and stays full
+  const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'latin1'))![1]) * 1024;
+  // Echo requests and replies, two trace lines of ~90 bytes each. The first
+  // 20000 fill the 4 MiB backlog (and warm the heap); 40000 more would queue
+  // another ~7 MB of lines (+53 MiB RSS, measured with no bound), and must not.
+  const pings = async (n: number): Promise<void> => {
+    const p = await run('ping', ['-f', '-q', '-c', String(n), '-W', '1', '10.82.0.2'], 120000);
+    assert.match(p.stdout, / 0% packet loss/, p.stdout + p.stderr);
+  };
+  await pings(20000);
+  const before = rss();
+  await pings(40000);
+  const grown = rss() - before;
+  const s = await run(process.execPath, [CLI, 'netstat', '-s', '--json']);
+  const stack = (JSON.parse(s.stdout) as { stacks: Array<{ pid: number; counters: Record<string, number> }> }).stacks.find((x) => x.pid === child.pid);
+  assert.ok((stack?.counters.trace_lines_dropped ?? 0) > 10000, JSON.stringify(stack?.counters));
+  assert.ok(grown < 24 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
+  // What was queued is whole lines, and reaches the reader once it reads again.
+  let out = '';
+  child.stdout!.setEncoding('latin1');
+  child.stdout!.on('data', (d: string) => (out += d));
+  child.stdout!.resume(); // (a 'data' listener does not undo an explicit pause)
+  child.kill('SIGINT');
+  assert.is(await exitOf(child), 0);
+  const lines = out.split('\n').slice(0, -1);
+  assert.ok(lines.length > 1000, `${lines.length} lines`);
+  console.log(`\n  trace to a stalled reader: 60000 pings answered, RSS +${(grown / 1048576).toFixed(1)} MiB, ${stack!.counters.trace_lines_dropped} lines dropped, ${lines.length} delivered`);
+  assert.ok(lines.every((l) => /^\d\d:\d\d:\d\d\.\d{6} IP6? /.test(l)), lines.find((l) => !/^\d\d:\d\d:\d\d\.\d{6} IP6? /.test(l)));
+});
+
+test('tuntcp up --trace | head: the reader leaving stops the stack quietly (exit 141, as SIGPIPE), device removed', async () => {
+  const child = spawn(process.execPath, [CLI, 'up', '--trace', ...stackFlags(83, 'cd3')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  await waitForLine(child, /^ready/);
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = exitOf(child);
+  const ping = run('ping', ['-c', '20', '-i', '0.05', '-W', '1', '10.83.0.2']);
+  await new Promise<void>((res) => child.stdout!.once('data', () => res()));
+  child.stdout!.destroy(); // head has its lines and exits
+  await ping;
+  assert.is(await exited, 141);
+  assert.is(err.replace(/^ready.*\n/, '').trim(), '', 'nothing on stderr');
+  assert.not.ok(linkExists('cd3'));
 });
 
 test.run();
