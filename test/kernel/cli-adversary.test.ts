@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server, type Socket as NetSocket } from 'node:net';
 import { Agent, request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
-import { assertPrivateNamespace, waitForLine, linkExists, sleep, CLI } from './lab.js';
+import { assertPrivateNamespace, waitForLine, linkExists, sleep, CLI, stackFlags, exitOf } from './lab.js';
 
 assertPrivateNamespace();
 const children: ChildProcess[] = [];
@@ -22,15 +22,6 @@ test.after(() => {
 });
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-function stackFlags(net: number, tun: string): string[] {
-  return ['--tun', tun, '--addr', `10.${net}.0.2`, '--peer', `10.${net}.0.1/24`];
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((res) => child.on('exit', (code, sig) => res(code ?? (sig ? -1 : null))));
-}
 
 function start(args: string[]): ChildProcess {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });

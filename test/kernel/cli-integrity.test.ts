@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server, type Socket as NetSocket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { assertPrivateNamespace, waitForLine, linkExists, run, sleep, CLI } from './lab.js';
+import { assertPrivateNamespace, waitForLine, linkExists, run, sleep, CLI, stackFlags, exitOf } from './lab.js';
 
 assertPrivateNamespace();
 const children: ChildProcess[] = [];
@@ -23,15 +23,6 @@ test.after(() => {
 });
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-function stackFlags(net: number, tun: string): string[] {
-  return ['--tun', tun, '--addr', `10.${net}.0.2`, '--peer', `10.${net}.0.1/24`];
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((res) => child.on('exit', (code, sig) => res(code ?? (sig ? -1 : null))));
-}
 
 /** A kernel server that sends `data` to each client and then closes. */
 async function sender(port: number, data: Buffer): Promise<{ closed: () => number }> {

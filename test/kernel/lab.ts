@@ -84,3 +84,14 @@ export function stackArgs(o: Partial<StackArgs> = {}): StackArgs {
 
 /** Path of the compiled CLI entry point. */
 export const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+
+/** CLI flags for a stack at 10.<net>.0.2 on TUN `tun`, its peer 10.<net>.0.1/24. */
+export function stackFlags(net: number, tun: string): string[] {
+  return ['--tun', tun, '--addr', `10.${net}.0.2`, '--peer', `10.${net}.0.1/24`];
+}
+
+/** The child's exit code (-1 when a signal killed it). */
+export function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((res) => child.on('exit', (code, sig) => res(code ?? (sig ? -1 : null))));
+}

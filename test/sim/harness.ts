@@ -44,23 +44,30 @@ export function simPair(o: SimOptions = {}): SimPair {
   const isnKey = Buffer.alloc(16, 7);
   const a = new NetStack({ link: linkA, addr: A_ADDR, clock, tcp: o.tcp, isnKey });
   const b = new NetStack({ link: lb, addr: B_ADDR, clock, tcp: o.tcpB ?? o.tcp, isnKey });
-  const until = async (pred: () => boolean, limitMs = 120_000): Promise<boolean> => {
-    const end = clock.now() + limitMs;
-    for (;;) {
-      await turn();
-      await turn();
-      if (pred()) return true;
-      const next = clock.nextTime();
-      if (next > end) {
-        clock.advanceTo(end);
-        await turn();
-        return pred();
-      }
-      clock.advanceTo(next);
-    }
-  };
+  const until = (pred: () => boolean, limitMs = 120_000): Promise<boolean> => runUntil(clock, pred, limitMs);
   const wait = async (ms: number): Promise<void> => {
     await until(() => false, ms);
   };
   return { clock, a, b, until, wait };
+}
+
+/**
+ * Let virtual time run until `pred` holds or `limitMs` have passed: two
+ * turns of the event loop at each instant (owners' deferred events and what
+ * they write), then on to the clock's next timer.
+ */
+export async function runUntil(clock: VirtualClock, pred: () => boolean, limitMs: number): Promise<boolean> {
+  const end = clock.now() + limitMs;
+  for (;;) {
+    await turn();
+    await turn();
+    if (pred()) return true;
+    const next = clock.nextTime();
+    if (next > end) {
+      clock.advanceTo(end);
+      await turn();
+      return pred();
+    }
+    clock.advanceTo(next);
+  }
 }

@@ -9,11 +9,10 @@ import { decodeIPv4, IPPROTO_TCP } from '../../src/wire/ipv4.js';
 import { buildTcpPacket, decodeTcp, TCP_ACK, TCP_SYN, type TcpOption, type TcpSegment } from '../../src/wire/tcp.js';
 import { seqAdd, seqGt } from '../../src/wire/seq.js';
 import type { TcpConfig } from '../../src/tcp/config.js';
+import { runUntil } from './harness.js';
 
 export const US = '10.66.0.2';
 export const PEER = '10.66.0.1';
-
-const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export interface HostileRig {
   clock: VirtualClock;
@@ -41,21 +40,7 @@ export function hostileRig(tcp?: Partial<TcpConfig>): HostileRig {
   };
   const send: HostileRig['send'] = (f, payload) =>
     b.send(buildTcpPacket({ src: PEER, dst: US, protocol: IPPROTO_TCP, ttl: 64 }, { dstPort: 80, ack: 0, window: 65535, ...f }, payload));
-  const until = async (pred: () => boolean, ms = 60_000): Promise<boolean> => {
-    const end = clock.now() + ms;
-    for (;;) {
-      await turn();
-      await turn();
-      if (pred()) return true;
-      const next = clock.nextTime();
-      if (next > end) {
-        clock.advanceTo(end);
-        await turn();
-        return pred();
-      }
-      clock.advanceTo(next);
-    }
-  };
+  const until = (pred: () => boolean, ms = 60_000): Promise<boolean> => runUntil(clock, pred, ms);
   return { clock, stack, sent, send, until, wait: async (ms) => void (await until(() => false, ms)) };
 }
 
