@@ -159,6 +159,9 @@ export class Connection extends TcbSender {
     }
     if (this.recvBuffer.readable > 0) {
       this.counters.inc('tcp_abort_on_close');
+      // Linux resets in every state here; ABORT (RFC 9293 §3.10.5) would
+      // delete these two silently, leaving a peer waiting for our lost FIN.
+      if (this.state === 'CLOSING' || this.state === 'LAST_ACK') this.emitSegment(this.sndNxt, TCP_RST | TCP_ACK);
       this.abort(now, 'user close with unread data: RST (RFC 1122 §4.2.2.13, RFC 2525 §2.17)');
       return;
     }

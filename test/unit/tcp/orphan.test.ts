@@ -144,4 +144,21 @@ test('Linux tcp_close: unread data in TIME_WAIT does not end TIME_WAIT (the user
   assert.is(t.state, 'TIME_WAIT');
 });
 
+test('Linux tcp_close: unread data in LAST_ACK is answered with RST,ACK, not a silent delete', () => {
+  const t = established();
+  // 0.200 < FP. 1:101(100) ack 1 win 65535    (data and FIN, not read)
+  t.recv(200, { f: 'FP.', seq: P(1), ack: U(1), len: 100 });
+  t.takeOut();
+  t.close(300);
+  // 0.300 > F. 1:1(0) ack 102 win 3899
+  t.expect({ f: 'F.', seq: U(1), ack: P(102), win: 3899 });
+  assert.is(t.state, 'LAST_ACK');
+  t.clearEvents();
+  t.orphan(400);
+  // 0.400 > R. 2:2(0) ack 102 win 3899     (Linux tcp_send_active_reset; our FIN may have been lost)
+  t.expect({ f: 'R.', seq: U(2), ack: P(102), win: 3899 });
+  t.transitions('LAST_ACK->CLOSED');
+  assert.is(t.counters.get('tcp_abort_on_close'), 1);
+});
+
 test.run();
