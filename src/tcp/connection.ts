@@ -151,8 +151,17 @@ export class Connection extends TcbSender {
     this.now = now;
     if (this.orphaned || this.state === 'CLOSED') return;
     this.orphaned = true;
+    if (this.recvBuffer.readable > 0 && this.state === 'TIME_WAIT') {
+      // Linux's socket is CLOSE by now and its timewait sock lives on: the
+      // unread data goes, TIME_WAIT stays (to ACK a repeated FIN).
+      this.recvBuffer.clear();
+      return;
+    }
     if (this.recvBuffer.readable > 0) {
       this.counters.inc('tcp_abort_on_close');
+      // Linux resets in every state here; ABORT (RFC 9293 §3.10.5) would
+      // delete these two silently, leaving a peer waiting for our lost FIN.
+      if (this.state === 'CLOSING' || this.state === 'LAST_ACK') this.emitSegment(this.sndNxt, TCP_RST | TCP_ACK);
       this.abort(now, 'user close with unread data: RST (RFC 1122 §4.2.2.13, RFC 2525 §2.17)');
       return;
     }
