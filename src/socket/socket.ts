@@ -387,7 +387,7 @@ export class Socket extends Duplex implements EndpointHandler {
       this.idleTimer = null;
       if (this.timeoutMs === 0 || this.destroyed) return;
       // User code runs outside the stack's clock.
-      if (this.stack.now() - this.lastActivity >= this.timeoutMs) process.nextTick(() => this.emit('timeout'));
+      if (this.stack.now() - this.lastActivity >= this.timeoutMs) process.nextTick(() => this.destroyed || this.emit('timeout'));
       else this.armIdleTimer();
     });
   }
