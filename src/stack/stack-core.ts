@@ -364,7 +364,7 @@ export abstract class StackCore {
     this.link.send(packet);
   }
 
-  private nextIpId(): number {
+  protected nextIpId(): number {
     this.ipId = (this.ipId + 1) & 0xffff;
     return this.ipId;
   }
