@@ -15,7 +15,7 @@
  * first, Map order); the global bucket bounds what forgetting can cost.
  * Linux does not limit ICMP to loopback; neither do we.
  */
-import { buildIcmpError, ICMP_DEST_UNREACH, ICMP_PARAM_PROBLEM, ICMP_REDIRECT, ICMP_SOURCE_QUENCH, ICMP_TIME_EXCEEDED } from '../wire/icmp.js';
+import { buildIcmpError, quotesDatagram } from '../wire/icmp.js';
 import { IPPROTO_ICMP, word } from '../wire/ipv4.js';
 import type { Counters } from './counters.js';
 import { TokenBucket } from './rate-limit.js';
@@ -33,12 +33,6 @@ export interface IcmpRateOptions {
 }
 
 export const MAX_PEERS = 4096;
-
-/** ICMP types that are errors (Linux's icmp_pointers[type].error). */
-function isIcmpError(type: number): boolean {
-  return type === ICMP_DEST_UNREACH || type === ICMP_SOURCE_QUENCH || type === ICMP_REDIRECT ||
-    type === ICMP_TIME_EXCEEDED || type === ICMP_PARAM_PROBLEM;
-}
 
 /** Not a single host (RFC 1122 §3.2.2): this net (0/8), multicast, reserved, broadcast. */
 function notAHost(addr: number): boolean {
@@ -94,7 +88,7 @@ export class IcmpErrorSender {
     if (notAHost(word(d, 12)) || notAHost(word(d, 16))) return true;
     if (d[9] === IPPROTO_ICMP) {
       const hl = (d[0]! & 0x0f) * 4;
-      if (d.length <= hl || isIcmpError(d[hl]!)) return true; // never an error about an error
+      if (d.length <= hl || quotesDatagram(d[hl]!)) return true; // never an error about an error
     }
     return false;
   }

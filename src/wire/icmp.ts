@@ -45,8 +45,8 @@ export interface IcmpMessage {
 
 export type IcmpDropReason = 'icmp_truncated' | 'icmp_bad_checksum';
 
-/** Types whose data is "Internet Header + 64 bits of Original Data Datagram". */
-function quotesDatagram(type: number): boolean {
+/** Types whose data is "Internet Header + 64 bits of Original Data Datagram": the error messages. */
+export function quotesDatagram(type: number): boolean {
   return (
     type === ICMP_DEST_UNREACH || type === ICMP_SOURCE_QUENCH || type === ICMP_REDIRECT ||
     type === ICMP_TIME_EXCEEDED || type === ICMP_PARAM_PROBLEM
