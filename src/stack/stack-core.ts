@@ -429,8 +429,12 @@ export abstract class StackCore {
       this.removeEndpoint(ep);
     }
     this.closed = true;
+    this.onShutdown();
     this.link.close();
   }
+
+  /** What a subclass holds beyond connections (timers of its own) is let go here. */
+  protected onShutdown(): void {}
 
   protected closing: Promise<void> | null = null;
 }

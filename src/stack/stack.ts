@@ -61,7 +61,6 @@ export class Stack extends StackCore {
   /** IPv4 fragments being put back together (RFC 1122 §3.3.2), and the one timer for their timeouts. */
   readonly reassembly = new IpReassembly(this.counters);
   private reassemblyTimer: Timer | null = null;
-  private reassemblyTimerAt = Infinity;
   /** The ICMP errors we send, rate limited. */
   readonly icmpErrors = new IcmpErrorSender(this.counters, (p) => this.sendRaw(p), () => this.nextIpId());
 
@@ -158,17 +157,16 @@ export class Stack extends StackCore {
     }
   }
 
-  /** One clock timer for every datagram under reassembly, at the oldest one's deadline. */
+  /**
+   * One clock timer for every datagram under reassembly. Deadlines only grow
+   * (all get the same lifetime), so a timer armed for an older datagram is
+   * never late for a newer one; when it fires early (its datagram completed
+   * or was evicted meanwhile) it expires nothing and is armed again.
+   */
   private armReassemblyTimer(): void {
-    const at = this.reassembly.nextDeadline();
-    if (at === this.reassemblyTimerAt) return;
-    if (this.reassemblyTimer !== null) this.clock.cancel(this.reassemblyTimer);
-    this.reassemblyTimer = null;
-    this.reassemblyTimerAt = at;
-    if (at === Infinity) return;
-    this.reassemblyTimer = this.clock.at(at, () => {
+    if (this.reassemblyTimer !== null || this.reassembly.pending === 0) return;
+    this.reassemblyTimer = this.clock.at(this.reassembly.nextDeadline(), () => {
       this.reassemblyTimer = null;
-      this.reassemblyTimerAt = Infinity;
       if (this.closed) return;
       const now = this.clock.now();
       // RFC 792, RFC 1122 §3.3.2: time exceeded (code 1) when the first fragment had come.
@@ -177,6 +175,11 @@ export class Stack extends StackCore {
       }
       this.armReassemblyTimer();
     });
+  }
+
+  protected override onShutdown(): void {
+    if (this.reassemblyTimer !== null) this.clock.cancel(this.reassemblyTimer);
+    this.reassemblyTimer = null;
   }
 
   /**

@@ -185,4 +185,12 @@ test('reassembly timeout: time exceeded (code 1) after 30 s when the first fragm
   assert.is(r.stack.reassembly.pending, 0);
 });
 
+test('closing the stack lets the reassembly timer go', async () => {
+  const r = rig();
+  r.inject(fragmentIPv4(echo(3000, 6), 1500, 6)[0]!);
+  assert.is(r.clock.pending, 1);
+  await r.stack.close({ linger: 0 });
+  assert.is(r.clock.pending, 0);
+});
+
 test.run();
