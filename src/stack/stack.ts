@@ -211,9 +211,9 @@ export class Stack extends StackCore {
       const reply = buildEchoReply(ip, msg);
       if (reply.length <= this.link.mtu) return this.sendRaw(reply);
       // Too big for the link: an echo reply may be fragmented (RFC 791 §3.2), DF clear.
-      this.counters.inc('ip_frag_creates');
+      this.counters.inc('ip_frag_ok'); // Linux's FragOKs (datagrams), FragCreates (fragments)
       for (const f of fragmentIPv4(reply, this.link.mtu, this.nextIpId())) {
-        this.counters.inc('ip_frag_out');
+        this.counters.inc('ip_frag_creates');
         this.sendRaw(f);
       }
       return;

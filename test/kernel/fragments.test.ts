@@ -30,7 +30,7 @@ test('ping -s 4000: three fragments each way, answered with 4008 bytes', async (
   const c = r!.stack.counters;
   assert.is(c.get('ip_reasm_fragments'), 6, 'three fragments in per request');
   assert.is(c.get('ip_reasm_ok'), 2);
-  assert.is(c.get('ip_frag_out'), 6, 'three fragments out per reply');
+  assert.is(c.get('ip_frag_creates'), 6, 'three fragments out per reply');
 });
 
 // The peer is played from a raw socket on the TUN with an address the kernel
