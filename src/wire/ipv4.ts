@@ -234,17 +234,19 @@ export function writeIPv4HeaderFor(
 }
 
 /**
- * Cut our own datagram `packet` (a 20-byte header without options, DF clear)
+ * Cut our own datagram `packet` (its header without options: ours have none)
  * into fragments of at most `mtu` bytes (RFC 791 §3.2 "Fragmentation"): each
- * carries a copy of the header with identification `id`, its offset in 8-byte
- * units, MF on all but the last, and a fresh checksum; the data of all but the
- * last is a multiple of 8 bytes. A packet that fits is returned as it is.
- * `mtu` must be at least 28 (RFC 791: every host takes 68).
+ * carries a copy of the header with identification `id`, DF clear, its offset
+ * in 8-byte units, MF on all but the last, and a fresh checksum; the data of
+ * all but the last is a multiple of 8 bytes. A packet that fits is returned as
+ * it is. Throws RangeError when `mtu` leaves no room for 8 bytes of data (a
+ * caller bug: links have at least RFC 791's 68).
  */
 export function fragmentIPv4(packet: Buffer, mtu: number, id: number): Buffer[] {
   if (packet.length <= mtu) return [packet];
   const hl = (packet[0]! & 0x0f) * 4;
   const per = (mtu - hl) & ~7;
+  if (per < 8) throw new RangeError(`MTU ${mtu} cannot carry fragments`);
   const out: Buffer[] = [];
   for (let off = 0; hl + off < packet.length; off += per) {
     const len = Math.min(per, packet.length - hl - off);

@@ -48,6 +48,8 @@ test('fragmentIPv4: a 4028-byte datagram at MTU 1500 is three fragments, data in
   assert.equal(fs.map((f) => f.readUInt16BE(6)), [0x2000 | 0, 0x2000 | 185, 370]);
   for (const f of fs) assert.is(f.readUInt16BE(4), 77);
   assert.equal(fragmentIPv4(d, 4028, 1), [d]);
+  assert.throws(() => fragmentIPv4(d, 27, 1), RangeError);
+  assert.is(fragmentIPv4(d, 68, 1).length, Math.ceil(4008 / 48));
 });
 
 test('in order: the last fragment gives back the datagram byte for byte', () => {
