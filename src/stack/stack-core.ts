@@ -364,7 +364,7 @@ export abstract class StackCore {
     this.link.send(packet);
   }
 
-  private nextIpId(): number {
+  protected nextIpId(): number {
     this.ipId = (this.ipId + 1) & 0xffff;
     return this.ipId;
   }
@@ -429,8 +429,12 @@ export abstract class StackCore {
       this.removeEndpoint(ep);
     }
     this.closed = true;
+    this.onShutdown();
     this.link.close();
   }
+
+  /** What a subclass holds beyond connections (timers of its own) is let go here. */
+  protected onShutdown(): void {}
 
   protected closing: Promise<void> | null = null;
 }
