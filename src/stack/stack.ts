@@ -123,6 +123,7 @@ export class Stack extends StackCore {
       case IPPROTO_TCP: {
         const seg = readTcp(buf, ip.payloadStart, ip.end, ip.srcAddr, ip.dstAddr, !trusted);
         if (typeof seg === 'string') return this.drop(seg);
+        seg.ecn = ip.tos & 3; // RFC 3168 §5: the IP header's ECN field, for the connection
         this.counters.add(this.cTcpIn);
         if (trusted && seg.payload.length > this.tcpConfig.mss) this.counters.inc('tcp_gso_in'); // a super-segment (offload)
         return this.tcpInput(ip, seg);

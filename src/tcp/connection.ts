@@ -9,7 +9,8 @@
  * events appended to `events`, and `nextDeadline()`. The stack drains `out`
  * and `events` after every input; nothing here reads a clock or does I/O.
  */
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
+import { ACK_NOW, QUICK_ACK } from './ecn.js';
 import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbSender } from './sender.js';
@@ -43,6 +44,7 @@ export class Connection extends TcbSender {
     this.irs = seg.seq;
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.takePeerOptions(seg.options);
+    this.ecn.peerSyn((seg.flags & TCP_ECE) !== 0, (seg.flags & TCP_CWR) !== 0, seg.ecn ?? 0); // RFC 3168 §6.1.1
     this.setSendWindow(seg.window, seg.seq, seg.ack, false);
     this.setState('SYN_RECEIVED', 'rcv SYN on a listening port: SYN,ACK sent (RFC 9293 §3.10.7.2)');
     this.sendSyn(true, now);
@@ -226,7 +228,10 @@ export class Connection extends TcbSender {
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.rcvAdvEdge = this.rcvNxt;
     this.takePeerOptions(seg.options);
+    const ece = (seg.flags & TCP_ECE) !== 0;
+    const cwr = (seg.flags & TCP_CWR) !== 0;
     if (ack) {
+      this.ecn.peerSynAck(ece, cwr); // RFC 3168 §6.1.1
       this.ackSynOrData(seg.ack, now, seg.options.tsEcr);
       this.setSendWindow(seg.window, seg.seq, seg.ack, false);
       // Our SYN has been ACKed: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
@@ -237,6 +242,7 @@ export class Connection extends TcbSender {
       return;
     }
     // Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+    this.ecn.crossingSyn(ece, cwr);
     this.setSendWindow(seg.window, seg.seq, seg.ack, false);
     this.setState('SYN_RECEIVED', 'rcv SYN while in SYN_SENT: simultaneous open, SYN,ACK sent (RFC 9293 §3.10.7.3)');
     this.sndNxt = this.iss;
@@ -369,8 +375,13 @@ export class Connection extends TcbSender {
       return;
     }
 
+    // RFC 3168 §6.1.3: the peer's CWR ends our ECE; a CE mark on data starts it.
+    const ecnAck = this.ecn.segmentReceived((flags & TCP_CWR) !== 0, payload.length + (fin ? 1 : 0), payload.length, seg.ecn ?? 0);
+    if (ecnAck & QUICK_ACK) this.ackPolicy.enterQuickAck(this.currentRcvWnd(), 2);
+
     // Seventh and eighth: segment text and FIN.
     if (payload.length > 0 || fin) this.processText(seg, seq, payload, fin, now);
+    if (ecnAck & ACK_NOW && this.delAckAt !== Infinity) this.sendAck(now);
     this.transmit(now);
   }
 
@@ -501,6 +512,8 @@ export class Connection extends TcbSender {
       const flightSize = this.flightSize();
       this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now }, this.counters);
     }
+    // RFC 3168 §6.1.2: ECE asks for a window reduction, once per window of data.
+    if (seg.flags & TCP_ECE) this.eceArrives(now);
     // Window update (§3.10.7.4 fifth: SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
     if (seqLe(this.sndUna, ack) && (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack)))) {
       this.setSendWindow(seg.window, seq, ack, true);
@@ -531,6 +544,23 @@ export class Connection extends TcbSender {
         break;
     }
     return true;
+  }
+
+  /**
+   * The peer echoed a CE mark (RFC 3168 §6.1.2): halve cwnd as for a loss,
+   * without retransmitting, unless this window was already reduced (by ECE
+   * or by loss recovery, which Linux's CWR and Recovery states both cover);
+   * CWR goes on the next new data segment.
+   */
+  private eceArrives(now: number): void {
+    if (!this.ecn.ok) return;
+    this.counters.inc('tcp_ecn_ece_received');
+    if (this.recovery.phase !== 'open' || !this.ecn.eceReceived(this.sndUna)) return;
+    this.counters.inc('tcp_ecn_cwnd_reductions');
+    this.cc.onCongestionEvent(this.cc.cwnd, now);
+    this.cc.onRecoveryExit(now);
+    this.ecn.reduced(this.sndNxt, true);
+    this.recovery.cwndHeld = true;
   }
 
   /** Seventh (text) and eighth (FIN) steps, for data already trimmed to the window (`seg` as it arrived). */
