@@ -115,7 +115,7 @@ export class AckPolicy {
 
   /** Linux tcp_enter_quickack_mode: the peer retransmitted or probes; ACK every segment for a while. */
   enterQuickAck(rcvWnd: number, max = this.maxQuick): void {
-    this.incrQuick(rcvWnd, Math.min(max, this.maxQuick));
+    this.incrQuick(rcvWnd, max);
     this.pingpong = 0;
   }
 

@@ -500,6 +500,9 @@ export class Connection extends TcbSender {
       dsack = r.ignored > 0;
       if (dsack) this.counters.inc('tcp_dsack_or_old_sack_blocks');
     }
+    // RFC 3168 §6.1.2: ECE asks for a window reduction, once per window of
+    // data, before this ACK could grow cwnd (as Linux's tcp_ack orders it).
+    if (seg.flags & TCP_ECE) this.eceArrives(seqGt(ack, this.sndUna) ? ack : this.sndUna, now);
     if (seqGt(ack, this.sndUna)) {
       this.ackSynOrData(ack, now, seg.options.tsEcr, dsack, sackedBefore);
       if (reneged) this.armRenegingTimer(now);
@@ -510,10 +513,10 @@ export class Connection extends TcbSender {
       // With SACK only new SACK information counts; a D-SACK or a repeat of known blocks does not.
       const duplicate = outstanding && (freshSack > 0 || (plain && (!this.sackOk || seg.options.sack === undefined)));
       const flightSize = this.flightSize();
-      this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now }, this.counters);
+      if (this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now }, this.counters)) {
+        this.ecn.reduced(this.sndNxt, false);
+      }
     }
-    // RFC 3168 §6.1.2: ECE asks for a window reduction, once per window of data.
-    if (seg.flags & TCP_ECE) this.eceArrives(now);
     // Window update (§3.10.7.4 fifth: SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
     if (seqLe(this.sndUna, ack) && (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack)))) {
       this.setSendWindow(seg.window, seq, ack, true);
@@ -552,10 +555,10 @@ export class Connection extends TcbSender {
    * or by loss recovery, which Linux's CWR and Recovery states both cover);
    * CWR goes on the next new data segment.
    */
-  private eceArrives(now: number): void {
+  private eceArrives(ack: number, now: number): void {
     if (!this.ecn.ok) return;
     this.counters.inc('tcp_ecn_ece_received');
-    if (this.recovery.phase !== 'open' || !this.ecn.eceReceived(this.sndUna)) return;
+    if (this.recovery.phase !== 'open' || !this.ecn.eceReceived(ack)) return;
     this.counters.inc('tcp_ecn_cwnd_reductions');
     this.cc.onCongestionEvent(this.cc.cwnd, now);
     this.cc.onRecoveryExit(now);

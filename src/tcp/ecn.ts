@@ -110,14 +110,15 @@ export class EcnState {
   }
 
   /**
-   * ECE arrived on an ACK in a synchronized state. Returns true when the
-   * sender must reduce its window now: not inside a reduction window that
-   * is still open (one response per window of data, §6.1.2).
+   * ECE arrived on an ACK (of `ack`, or a duplicate) in a synchronized
+   * state. Returns true when the sender must reduce its window now: not
+   * inside a reduction window that is still open (one response per window
+   * of data, §6.1.2).
    */
-  eceReceived(sndUna: number): boolean {
+  eceReceived(ack: number): boolean {
     if (!this.ok) return false;
-    if (this.inCwr && !seqGt(sndUna, this.cwrHighSeq)) return false;
-    return true;
+    this.acked(ack);
+    return !this.inCwr;
   }
 
   /** The window was reduced (by ECE, a loss or a timeout) with SND.NXT at `sndNxt`. */
