@@ -10,8 +10,9 @@
  *  - Sending: ECT(0) on new data segments only: never on SYNs, pure ACKs,
  *    window probes, RSTs (§6.1.4) or retransmissions (§6.1.5).
  *  - Receiving: a CE-marked data segment makes every later ACK carry ECE
- *    until a segment with CWR arrives (§6.1.3); the ACK goes at once, as
- *    Linux's quick ACK on CE (tcp_ecn_check_ce).
+ *    until a segment with CWR arrives (§6.1.3; like Linux, a pure ACK with
+ *    CWR counts too); the ACK goes at once, as Linux's quick ACK on CE
+ *    (tcp_ecn_check_ce).
  *  - Reacting: ECE on an ACK reduces cwnd as a loss would, without a
  *    retransmission, at most once per window of data (§6.1.2; Linux's CWR
  *    state until SND.UNA passes the SND.NXT of the reduction), and the next
@@ -81,19 +82,20 @@ export class EcnState {
   }
 
   /**
-   * A segment that passed the acceptability checks: CWR ends our echo (on a
-   * segment that occupies sequence space, as Linux's tcp_ecn_accept_cwr),
-   * then its own mark counts (data only: tcp_ecn_check_ce). Returns what the
-   * ACK policy should do: ACK_NOW (CWR: the sender's cwnd may be tiny),
+   * A segment whose ACK was acceptable: CWR ends our echo (on pure ACKs too:
+   * Linux's tcp_ecn_accept_cwr in tcp_ack, a deviation from §6.1.3 for peers
+   * that send CWR so), then its own mark counts (data only:
+   * tcp_ecn_check_ce). Returns what the ACK policy should do: ACK_NOW (CWR
+   * on a segment with data or FIN: the sender's cwnd may be tiny),
    * QUICK_ACK (a new CE, or Not-ECT data after ECT: probably a
    * retransmission; Linux's tcp_enter_quickack_mode(sk, 2)), or 0.
    */
   segmentReceived(cwr: boolean, segLen: number, dataLen: number, ipEcn: number): number {
     if (!this.ok) return 0;
     let act = 0;
-    if (cwr && segLen > 0) {
+    if (cwr) {
       this.demandCwr = false;
-      act |= ACK_NOW;
+      if (segLen > 0) act |= ACK_NOW;
     }
     if (dataLen > 0) {
       if (ipEcn === ECN_CE) {
