@@ -10,7 +10,7 @@
  * and `events` after every input; nothing here reads a clock or does I/O.
  */
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
-import { ACK_NOW, QUICK_ACK } from './ecn.js';
+import { ACK_NOW, ECN_CE, QUICK_ACK } from './ecn.js';
 import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbSender } from './sender.js';
@@ -235,6 +235,7 @@ export class Connection extends TcbSender {
       this.ackSynOrData(seg.ack, now, seg.options.tsEcr);
       this.setSendWindow(seg.window, seg.seq, seg.ack, false);
       // Our SYN has been ACKed: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+      if (this.ecn.ok) this.counters.inc('tcp_ecn_negotiated');
       this.setState('ESTABLISHED', 'rcv SYN,ACK that acknowledges our SYN: ACK sent (RFC 9293 §3.10.7.3)');
       this.events.push({ type: 'established' });
       this.sendAck(now);
@@ -377,6 +378,7 @@ export class Connection extends TcbSender {
 
     // RFC 3168 §6.1.3: the peer's CWR ends our ECE; a CE mark on data starts it.
     const ecnAck = this.ecn.segmentReceived((flags & TCP_CWR) !== 0, payload.length + (fin ? 1 : 0), payload.length, seg.ecn ?? 0);
+    if (seg.ecn === ECN_CE && payload.length > 0 && this.ecn.ok) this.counters.inc('tcp_ecn_ce_received');
     if (ecnAck & QUICK_ACK) this.ackPolicy.enterQuickAck(this.currentRcvWnd(), 2);
 
     // Seventh and eighth: segment text and FIN.
@@ -462,6 +464,7 @@ export class Connection extends TcbSender {
       const cause = this.passiveOpen
         ? 'rcv ACK of our SYN,ACK: handshake complete (RFC 9293 §3.10.7.4)'
         : 'rcv SYN,ACK in SYN_RECEIVED: simultaneous open complete (RFC 9293 §3.10.7.4)';
+      if (this.ecn.ok) this.counters.inc('tcp_ecn_negotiated');
       this.setState('ESTABLISHED', cause);
       this.events.push({ type: 'established' });
       if (this.finQueued) this.transmit(now);

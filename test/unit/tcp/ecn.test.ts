@@ -28,6 +28,7 @@ function ecnEstablished(cfg: Partial<TcpConfig> = {}): Script {
   // The handshake's last ACK is a pure ACK: Not-ECT, no ECE.
   t.expect({ f: '.', seq: U(1), ack: P(1), win: 4000 });
   assert.ok(t.conn.ecn.ok, 'ECN negotiated');
+  assert.is(t.counters.get('tcp_ecn_negotiated'), 1);
   t.clearEvents();
   return t;
 }
@@ -101,6 +102,7 @@ test('§6.1.1 passive: a SYN with ECE+CWR gets a SYN,ACK with ECE (Linux tcp_ecn
   t.timerAt(1000);
   t.expect({ f: 'S.E', seq: U(0), ack: P(1), win: 4000, opts: [{ kind: 'mss', mss: 1000 }] });
   t.recv(1100, { f: '.', seq: P(1), ack: U(1) });
+  assert.is(t.counters.get('tcp_ecn_negotiated'), 1);
   t.write(1200, 10);
   t.expect({ f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 10, ect: true });
 });
@@ -162,6 +164,7 @@ test('§6.1.3 a CE mark on data: ECE at once on every ACK until a segment with C
   t.recv(700, { f: 'P.W', seq: P(401), ack: U(11), len: 100, ecn: ECT0 });
   t.expect({ f: '.', seq: U(11), ack: P(501), win: 3500 });
   assert.is(t.conn.ecn.demandCwr, false);
+  assert.is(t.counters.get('tcp_ecn_ce_received'), 1);
 });
 
 test('§6.1.3 CE on a pure ACK sets no echo (Linux: data only); CWR on a pure ACK ends one (Linux since 2020)', () => {
