@@ -16,7 +16,7 @@ import { Connection } from '../tcp/connection.js';
 import type { TcpConfig } from '../tcp/config.js';
 import { IsnGenerator } from './isn.js';
 import { TcpEndpoint, type Listener } from './endpoint.js';
-import { COOKIE_VALID, SynCookies, cookieSynAck, cookieSynOptions } from './syncookie.js';
+import { COOKIE_VALID, SynCookies, cookieEcnOk, cookieSynAck, cookieSynOptions } from './syncookie.js';
 import { TokenBucket } from './rate-limit.js';
 import { isLoopbackIp, StackCore, type StackOptions } from './stack-core.js';
 
@@ -235,7 +235,7 @@ export class Stack extends StackCore {
     this.counters.inc('tcp_syncookies_recv');
     const conn = new Connection(cfg, seqAdd(seg.ack, -1), now, this.counters);
     const ep = this.addPassive(conn, ip, seg, l);
-    conn.acceptCookie(seg, syn, now);
+    conn.acceptCookie(seg, syn, now, cookieEcnOk(seg, cfg));
     this.flush(ep);
   }
 

@@ -58,14 +58,17 @@ export class Connection extends TcbSender {
    * them, straight into ESTABLISHED. The stack has checked the cookie, so
    * SEG.ACK = ISS + 1, and that the segment carries neither SYN nor RST;
    * SEG.SEQ is RCV.NXT by construction. Its data and FIN count as usual.
+   * `ecnOk`: the cookie SYN,ACK granted ECN (RFC 3168 §6.1.1).
    */
-  acceptCookie(seg: TcpSegment, syn: TcpOptions, now: number): void {
+  acceptCookie(seg: TcpSegment, syn: TcpOptions, now: number, ecnOk = false): void {
     this.now = now;
     this.passiveOpen = true;
     this.state = 'LISTEN';
     this.irs = seqAdd(seg.seq, -1);
     this.rcvNxt = seg.seq;
     this.takePeerOptions(syn);
+    this.ecn.ok = ecnOk;
+    if (ecnOk) this.counters.inc('tcp_ecn_negotiated');
     // What the cookie SYN,ACK set up: SND.NXT = ISS + 1 and the unscaled window it offered.
     this.sndNxt = seqAdd(this.iss, 1);
     this.rcvAdvEdge = seqAdd(this.rcvNxt, synWindow(this.cfg.rcvBuf));
