@@ -7,8 +7,9 @@
  *    tcp_ecn=1) and accept when asked unless off (`'passive'`, Linux's
  *    default tcp_ecn=2). A retransmitted SYN goes without ECE and CWR
  *    (§6.1.1.1 fallback, Linux tcp_ecn_fallback=1).
- *  - Sending: ECT(0) on new data segments only: never on SYNs, pure ACKs,
- *    window probes, RSTs (§6.1.4) or retransmissions (§6.1.5).
+ *  - Sending: ECT(0) on new data segments only: never on SYNs (§6.1.1),
+ *    pure ACKs (§6.1.4), retransmissions (§6.1.5), zero-window probes
+ *    (no data here), FINs alone or RSTs.
  *  - Receiving: a CE-marked data segment makes every later ACK carry ECE
  *    until a segment with CWR arrives (§6.1.3; like Linux, a pure ACK with
  *    CWR counts too); the ACK goes at once, as Linux's quick ACK on CE
@@ -50,10 +51,10 @@ export class EcnState {
   /** An ECT segment was seen: a later Not-ECT one is probably a retransmission (Linux TCP_ECN_SEEN). */
   seen = false;
 
-  constructor(readonly mode: EcnMode) {}
-
   /** One of our SYNs asked for ECN. */
   asked = false;
+
+  constructor(readonly mode: EcnMode) {}
 
   /** Our SYN asks for ECN (§6.1.1): only the first one, never a retransmission. */
   askInSyn(retransmission: boolean): boolean {
