@@ -6,8 +6,7 @@
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIPv4, isIPv6 } from 'node:net';
 import { Stack, type StackOptions } from '../stack/stack.js';
-import type { TcpConfig } from '../tcp/config.js';
-import { Server, type ServerOptions } from './server.js';
+import { Server, socketTcp, type ServerOptions } from './server.js';
 import { Socket, type SocketOptions } from './socket.js';
 import { socketError, codedError, validPort } from './errors.js';
 
@@ -79,10 +78,7 @@ export class NetStack extends Stack {
     const open = (address: string): void => {
       if (s.destroyed) return;
       try {
-        const tcp: Partial<TcpConfig> = {};
-        if (o.cc) tcp.cc = o.cc;
-        if (o.ecn !== undefined) tcp.ecn = o.ecn ? 'on' : 'off';
-        s.attach(this.openConnection(address, port, o.localPort, tcp));
+        s.attach(this.openConnection(address, port, o.localPort, socketTcp(o)));
       } catch (err) {
         const code = (err as { code?: string }).code ?? 'EINVAL';
         s.destroy(socketError(code, 'connect', address, port));

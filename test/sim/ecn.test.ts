@@ -71,4 +71,25 @@ test('the same marks without ECN negotiated touch nothing: no ECT, no marks, the
   assert.ok(withEcn.maxCwnd < without.maxCwnd, `cwnd reacts to the marks: ${withEcn.maxCwnd} < ${without.maxCwnd}`);
 });
 
+test('socket options: connect({ ecn: true }) asks, createServer({ ecn: false }) refuses, the default accepts', async () => {
+  for (const [server, client, want] of [[{}, { ecn: true }, true], [{ ecn: false }, { ecn: true }, false], [{}, {}, false]] as const) {
+    const sim = simPair();
+    let accepted: boolean | null = null;
+    sim.b.createServer(server, (s) => {
+      for (const ep of sim.b.connections()) accepted = ep.conn.ecn.ok;
+      s.end();
+    }).listen(9);
+    const c = sim.a.connect({ port: 9, host: '10.0.0.2', ...client });
+    c.resume();
+    let asked: boolean | null = null;
+    c.on('connect', () => {
+      for (const ep of sim.a.connections()) asked = ep.conn.ecn.ok;
+    });
+    await sim.until(() => accepted !== null && asked !== null, 10_000);
+    assert.is(accepted, want, `server ${JSON.stringify(server)} client ${JSON.stringify(client)}`);
+    assert.is(asked, want);
+    c.destroy();
+  }
+});
+
 test.run();
