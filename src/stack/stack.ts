@@ -16,7 +16,7 @@ import { Connection } from '../tcp/connection.js';
 import type { TcpConfig } from '../tcp/config.js';
 import { IsnGenerator } from './isn.js';
 import { TcpEndpoint, type Listener } from './endpoint.js';
-import { COOKIE_VALID, SynCookies, cookieSynAck, cookieSynOptions } from './syncookie.js';
+import { COOKIE_VALID, SynCookies, cookieEcnOk, cookieSynAck, cookieSynOptions } from './syncookie.js';
 import { TokenBucket } from './rate-limit.js';
 import { IpReassembly } from './ip-reassembly.js';
 import { IcmpErrorSender } from './icmp-out.js';
@@ -140,6 +140,7 @@ export class Stack extends StackCore {
       case IPPROTO_TCP: {
         const seg = readTcp(b, ip.payloadStart, ip.end, ip.srcAddr, ip.dstAddr, !trusted);
         if (typeof seg === 'string') return this.drop(seg);
+        seg.ecn = ip.tos & 3; // RFC 3168 §5: the IP header's ECN field, for the connection
         this.counters.add(this.cTcpIn);
         if (trusted && seg.payload.length > this.tcpConfig.mss) this.counters.inc('tcp_gso_in'); // a super-segment (offload)
         return this.tcpInput(ip, seg);
@@ -287,7 +288,7 @@ export class Stack extends StackCore {
     this.counters.inc('tcp_syncookies_recv');
     const conn = new Connection(cfg, seqAdd(seg.ack, -1), now, this.counters);
     const ep = this.addPassive(conn, ip, seg, l);
-    conn.acceptCookie(seg, syn, now);
+    conn.acceptCookie(seg, syn, now, cookieEcnOk(seg, cfg));
     this.flush(ep);
   }
 

@@ -112,6 +112,8 @@ export class IPv4Datagram {
   payloadStart = 0;
   end = 0;
   protocol = 0;
+  /** Type of service byte: DSCP and the ECN field (RFC 3168 §5, low two bits). */
+  tos = 0;
   srcAddr = 0;
   dstAddr = 0;
   /** Fragment fields (RFC 791 §3.1), read by readIPv4 when it lets fragments through. */
@@ -147,6 +149,7 @@ export function readIPv4(buf: Buffer, start: number, end: number, out: IPv4Datag
   out.payloadStart = start + headerLength;
   out.end = start + ((buf[start + 2]! << 8) | buf[start + 3]!);
   out.protocol = buf[start + 9]!;
+  out.tos = buf[start + 1]!;
   out.srcAddr = word(buf, start + 12);
   out.dstAddr = word(buf, start + 16);
   return null;
