@@ -56,6 +56,9 @@ export interface TcpConfig {
    * segmentation (TSO/GSO): a multiple of the MSS is sent as one
    * super-segment. 0: one MSS per segment (no offload). */
   gsoMax: number;
+  /** RFC 4821 black-hole detection and probing (Linux tcp_mtu_probing=1, which
+   * Linux leaves off by default; on here, see plpmtud.ts). */
+  mtuProbing: boolean;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -83,6 +86,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   userTimeout: 0,
   challengeAckLimit: 10,
   gsoMax: 0,
+  mtuProbing: true,
 };
 
 /** The peer's MSS when it sends none (RFC 9293 §3.7.1). */

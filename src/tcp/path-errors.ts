@@ -14,13 +14,15 @@
  *    at once at the new size without a congestion response (Linux
  *    tcp_simple_retransmit);
  *  - packetization-layer PMTUD (RFC 4821) for paths that drop ICMP:
- *    plpmtud.ts decides, this file applies its MSS.
+ *    plpmtud.ts keeps the search, this file sends its probes, tells it of
+ *    timeouts, ACKs and retransmissions, and applies its MTU.
  */
 import type { TcpOptions } from '../wire/tcp.js';
 import { ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_HOST_UNREACH, ICMP_NET_UNREACH, type IcmpTcpError } from '../wire/icmp.js';
-import { seqGe, seqLe } from '../wire/seq.js';
+import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { TcbSender } from './sender.js';
 import type { TcpErrorCode } from './tcb.js';
+import { BLACK_HOLE_TIMEOUTS, MtuSearch } from './plpmtud.js';
 
 /** IPv4 and TCP headers without options: MSS = MTU - 40 (RFC 9293 §3.7.1). */
 export const TCPIP_HEADERS = 40;
@@ -37,6 +39,8 @@ export abstract class TcbPath extends TcbSender {
   protected synMss = 0;
   /** When the retransmission timer was last armed (RFC 6069 counts the reverted RTO from there). */
   protected rtoArmedAt = 0;
+  /** RFC 4821 search (black holes, probes). */
+  readonly mtuSearch = new MtuSearch();
 
   /**
    * An ICMP error quoting a segment of this connection (RFC 5927, RFC 1122
@@ -113,11 +117,71 @@ export abstract class TcbPath extends TcbSender {
     this.transmit(now);
   }
 
-  /** SND.MSS = min(the handshake's MSS, path MTU - 40), as Linux tcp_sync_mss. */
+  /** The most the path may take: the path MTU if known, else what the handshake allows. */
+  private pathBound(): number {
+    return Math.min(this.pathMtu, this.synMss + TCPIP_HEADERS);
+  }
+
+  /** SND.MSS = min(the handshake's MSS, path MTU - 40, the RFC 4821 search's MTU - 40), as Linux tcp_sync_mss. */
   protected applyMss(): void {
     if (this.synMss === 0) return; // before the handshake: takePeerOptions applies it
-    this.sndMss = Math.max(64, Math.min(this.synMss, this.pathMtu - TCPIP_HEADERS));
+    this.sndMss = Math.max(64, Math.min(this.synMss, this.mtuSearch.mtu(this.pathBound()) - TCPIP_HEADERS));
     this.cc.setMss(this.effMss);
+  }
+
+  /**
+   * RFC 4821 §7.7 (Linux tcp_mtu_probing): the third timeout in a row of
+   * full-sized segments means the large ones vanish: a smaller MSS before
+   * this retransmission, and smaller again on each timeout after.
+   */
+  protected override retransmissionTimeout(now: number): void {
+    if (this.cfg.mtuProbing && this.synAcked && this.retries + 1 >= BLACK_HOLE_TIMEOUTS && seqSub(this.sndNxt, this.sndUna) >= this.effMss) {
+      this.counters.inc('tcp_mtu_black_hole_timeouts');
+      if (this.mtuSearch.blackHole(this.pathBound(), now)) this.applyMss();
+    }
+    super.retransmissionTimeout(now);
+  }
+
+  /** RFC 4821 §7.3: a probe goes first when one is due (Linux tcp_write_xmit: tcp_mtu_probe). */
+  protected override transmit(now: number): void {
+    if (this.mtuSearch.enabled && this.cfg.mtuProbing) this.sendMtuProbe(now);
+    super.transmit(now);
+  }
+
+  /**
+   * One segment of new data at the probe size, as Linux tcp_mtu_probe sends
+   * it: only in the open state, with enough data behind it that its loss
+   * shows as duplicate ACKs rather than a timeout, and room for it in both
+   * windows (cwnd of at least 11 segments).
+   */
+  private sendMtuProbe(now: number): void {
+    const s = this.state;
+    const r = this.recovery;
+    if ((s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT') || r.phase !== 'open' || this.finSeqNo !== -1) return;
+    const size = this.mtuSearch.nextProbe(this.pathBound(), now);
+    if (size === 0) return;
+    const mss = this.effMss;
+    const len = size - TCPIP_HEADERS - (this.sndMss - mss); // less the options every segment carries
+    if (len <= mss) return;
+    const offset = seqSub(this.sndNxt, this.sndUna);
+    const needed = len + (r.reordering + 1) * mss;
+    if (this.sendQueue.length - offset < needed || this.peerWindowRoom() < needed) return;
+    if (this.cc.cwnd < 11 * mss || r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss) < len + mss) return;
+    const start = this.sndNxt;
+    this.sendData(offset, len, false, now);
+    this.out[this.out.length - 1]!.gsoSize = 0; // one datagram of the probe's size, never cut
+    this.mtuSearch.probeSent(size, start, this.sndNxt);
+    this.counters.inc('tcp_mtu_probes');
+  }
+
+  /** RFC 4821 §7.6.2: a probe that has to be retransmitted was lost. */
+  protected override retransmit(seq: number, len: number, now: number): void {
+    const m = this.mtuSearch;
+    if (m.probeSize !== 0 && seqLt(seq, m.probeEnd) && seqGt(seqAdd(seq, len), m.probeStart)) {
+      m.probeLost();
+      this.counters.inc('tcp_mtu_probe_failed');
+    }
+    super.retransmit(seq, len, now);
   }
 
   protected override takePeerOptions(o: TcpOptions): void {
@@ -140,6 +204,13 @@ export abstract class TcbPath extends TcbSender {
     const una = this.sndUna;
     super.ackSynOrData(ack, now, tsEcr, dsack, sackedBefore);
     if (this.sndUna !== una) this.softError = null;
+    // RFC 4821 §7.6.1: the probe arrived (never retransmitted, see retransmit): its MTU works.
+    const m = this.mtuSearch;
+    if (m.probeSize !== 0 && seqGe(this.sndUna, m.probeEnd)) {
+      m.probeAcked(now);
+      this.counters.inc('tcp_mtu_probe_success');
+      this.applyMss();
+    }
   }
 
   protected override armRto(now: number): void {

@@ -1,6 +1,7 @@
 // Path MTU in virtual time: the path's MTU drops to 1000 in the middle of a
 // 2 MB upload. With ICMP "fragmentation needed" (RFC 1191) the sender
-// shrinks its segments at once; the data arrives intact.
+// shrinks its segments at once; without it (a black hole) RFC 4821
+// probing finds the path MTU. The data arrives intact either way.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
@@ -50,6 +51,30 @@ test('RFC 1191: the path MTU drops to 1000 mid-transfer; fragmentation needed sh
 test('the same with 1 % loss, several seeds', async () => {
   for (const seed of [1, 2, 3]) {
     const { done, n, ms, intact, router } = await upload(1 << 20, { mtu: 1000, icmp: true, after: 80 }, 120_000, { faults: { loss: 1, seed } });
+    assert.ok(done && intact, `seed ${seed}: ${n} bytes by ${ms} ms, intact ${intact}`);
+    assert.ok(router.dropped > 0, `seed ${seed}: the MTU dropped before the end`);
+  }
+});
+
+test('RFC 4821: a black hole (ICMP filtered) from the start: timeouts shrink the MSS, probes find the path MTU again, 4 MB intact', async () => {
+  const { sim, done, n, ms, intact, router } = await upload(4 << 20, { mtu: 1000, icmp: false, after: 0 }, 60_000);
+  assert.ok(done, `finished: ${n} bytes by ${ms} ms`);
+  assert.ok(intact, 'intact');
+  assert.is(router.icmpSent, 0);
+  const c = sim.a.counters;
+  assert.is(c.get('pmtu_lowered'), 0);
+  assert.is(c.get('tcp_mtu_black_hole_timeouts'), 2);
+  assert.ok(c.get('tcp_mtu_probe_success') >= 2, `probes that worked: ${c.get('tcp_mtu_probe_success')}`);
+  assert.ok(c.get('tcp_mtu_probe_failed') >= 1, `probes that did not: ${c.get('tcp_mtu_probe_failed')}`);
+  // Converged within PROBE_THRESHOLD below the path's 1000 bytes (less 12 bytes of timestamps).
+  for (const ep of sim.a.connections()) assert.ok(ep.conn.sndMss >= 952 && ep.conn.sndMss <= 960, `MSS ${ep.conn.sndMss}`);
+  assert.ok(ms < 20_000, `${ms} ms`);
+  console.log(`  black hole: 4 MB in ${ms} ms of virtual time; probes ${c.get('tcp_mtu_probes')} (${c.get('tcp_mtu_probe_success')} worked), RTOs ${c.get('tcp_rto_expired')}`);
+});
+
+test('the black hole opens mid-transfer, 1 % loss, several seeds', async () => {
+  for (const seed of [1, 2, 3]) {
+    const { done, n, ms, intact, router } = await upload(1 << 20, { mtu: 1000, icmp: false, after: 80 }, 120_000, { faults: { loss: 1, seed } });
     assert.ok(done && intact, `seed ${seed}: ${n} bytes by ${ms} ms, intact ${intact}`);
     assert.ok(router.dropped > 0, `seed ${seed}: the MTU dropped before the end`);
   }
