@@ -75,27 +75,44 @@ function upload(sock: Socket, data: Buffer, limitS: number): Promise<string> {
   });
 }
 
-test('router lab, next hop `mtu lock 1000`: fragmentation needed lowers the path MTU and a 4 MB upload finishes intact', async () => {
-  const lab: RouterLab = await startRouterLab({ id: 1 });
-  const stopServer = await hashServer(lab.linuxAddr, 7100);
-  try {
-    // The router's route toward Linux takes 1000-byte datagrams: it answers ours with ICMP fragmentation needed.
-    lab.router.run('ip', ['route', 'replace', `${lab.linuxAddr.replace(/\.1$/, '.0')}/24`, 'dev', 'tl1r', 'mtu', 'lock', '1000']);
-    const data = randomBytes(4 * 1024 * 1024);
-    const sock = lab.stack.connect({ host: lab.linuxAddr, port: 7100, allowHalfOpen: true });
-    const t0 = performance.now();
-    const got = await upload(sock, data, 60);
-    const secs = (performance.now() - t0) / 1000;
-    assert.is(got, sha(data));
-    const c = lab.stack.counters;
-    assert.ok(c.get('pmtu_lowered') >= 1, 'pmtu_lowered');
-    assert.ok(c.get('tcp_pmtu_retransmits') >= 1, 'tcp_pmtu_retransmits');
-    console.log(`  4 MB over a 1000-byte path MTU in ${secs.toFixed(2)} s; pmtu_lowered=${c.get('pmtu_lowered')} rto=${c.get('tcp_rto_expired')}`);
-  } finally {
-    stopServer();
-    lab.close();
+/** The router's route toward Linux takes 1000-byte datagrams; with `blackHole` its ICMP errors are dropped by nftables. */
+function smallNextHop(lab: RouterLab, id: number, blackHole: boolean): void {
+  lab.router.run('ip', ['route', 'replace', `${lab.linuxAddr.replace(/\.1$/, '.0')}/24`, 'dev', `tl${id}r`, 'mtu', 'lock', '1000']);
+  if (blackHole) {
+    lab.router.run('nft', ['-f', '-'], 'table inet blackhole {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    icmp type destination-unreachable counter drop\n  }\n}\n');
   }
-});
+}
+
+for (const [id, blackHole, limitS] of [[1, false, 60], [3, true, 60]] as const) {
+  const what = blackHole ? 'ICMP dropped by nftables (a black hole): RFC 4821 probing' : 'fragmentation needed lowers the path MTU and';
+  test(`router lab, next hop \`mtu lock 1000\`, ${what} a 4 MB upload finishes intact within ${limitS} s`, async () => {
+    const lab: RouterLab = await startRouterLab({ id });
+    const stopServer = await hashServer(lab.linuxAddr, 7100);
+    try {
+      smallNextHop(lab, id, blackHole);
+      const data = randomBytes(4 * 1024 * 1024);
+      const sock = lab.stack.connect({ host: lab.linuxAddr, port: 7100, allowHalfOpen: true });
+      const t0 = performance.now();
+      const got = await upload(sock, data, limitS);
+      const secs = (performance.now() - t0) / 1000;
+      assert.is(got, sha(data));
+      const c = lab.stack.counters;
+      if (blackHole) {
+        assert.is(c.get('pmtu_lowered'), 0);
+        assert.ok(c.get('tcp_mtu_black_hole_timeouts') >= 1, 'black hole seen');
+        assert.match(lab.router.run('nft', ['list', 'table', 'inet', 'blackhole']), /counter packets [1-9]/);
+      } else {
+        assert.ok(c.get('pmtu_lowered') >= 1, 'pmtu_lowered');
+        assert.ok(c.get('tcp_pmtu_retransmits') >= 1, 'tcp_pmtu_retransmits');
+      }
+      const names = ['pmtu_lowered', 'tcp_rto_expired', 'tcp_mtu_black_hole_timeouts', 'tcp_mtu_probes', 'tcp_mtu_probe_success'];
+      console.log(`  4 MB over a 1000-byte path MTU in ${secs.toFixed(2)} s; ${names.map((k) => `${k}=${c.get(k)}`).join(' ')}`);
+    } finally {
+      stopServer();
+      lab.close();
+    }
+  });
+}
 
 test('forged fragmentation-needed and port-unreachable errors quoting out-of-window sequence numbers are ignored', async () => {
   const lab: RouterLab = await startRouterLab({ id: 2 });
