@@ -24,6 +24,11 @@ export const stackOptions = {
   seed: { type: 'number', default: 1, describe: 'seed of the fault injector PRNG' },
   msl: { type: 'number', default: 30, describe: 'maximum segment lifetime in seconds (TIME_WAIT lasts 2*MSL)' },
   cc: { choices: ['cubic', 'newreno'] as const, default: 'cubic' as const, describe: 'congestion control' },
+  'mtu-probing': {
+    type: 'boolean',
+    default: true,
+    describe: 'RFC 4821 black-hole detection and path MTU probing (Linux tcp_mtu_probing=1); --no-mtu-probing: off, as Linux by default',
+  },
   explain: { type: 'boolean', default: false, describe: 'print every state change of tuntcp with its cause and RFC rule' },
   lang: { choices: ['en', 'zh'] as const, default: 'en' as const, describe: 'language of explanations (with --explain)' },
   offload: {
@@ -52,6 +57,8 @@ export interface StackArgs {
   seed: number;
   msl: number;
   cc: 'cubic' | 'newreno';
+  /** RFC 4821 probing (TcpConfig.mtuProbing); absent: on. */
+  mtuProbing?: boolean;
   explain: boolean;
   lang: 'en' | 'zh';
   /** Kernel offloads on the TUN device (IFF_VNET_HDR + TUNSETOFFLOAD):

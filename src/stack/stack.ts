@@ -193,7 +193,7 @@ export class Stack extends StackCore {
     if (verdict !== 'path-mtu') return;
     const mtu = this.pmtu.lower(remoteIp, err.mtu ?? 0, this.mtu, now);
     if (mtu === 0) return this.counters.inc('icmp_frag_needed_not_lower');
-    this.counters.inc('pmtu_lowered');
+    this.counters.inc('ip_pmtu_lowered');
     this.setPathMtu(remoteIp, mtu, now);
     if (this.pmtuTimer === null) this.armPmtuTimer();
   }

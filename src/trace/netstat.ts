@@ -125,6 +125,7 @@ const DROP_REASONS = new Set([
   'tcp_rst_to_listener', 'tcp_no_syn_to_listener', 'tcp_listen_overflow', 'tcp_rst_no_connection',
   'ip_truncated', 'ip_bad_version', 'ip_bad_header_length', 'ip_bad_total_length', 'ip_fragment',
   'icmp_truncated', 'tcp_truncated', 'tcp_bad_header_length', 'tcp_bad_option',
+  'icmp_tcp_not_ours', 'icmp_tcp_no_connection', 'icmp_tcp_out_of_window',
 ]);
 
 export const STAT_GROUPS = ['ip', 'icmp', 'tcp', 'rst', 'retransmissions', 'checksum errors', 'drops', 'other'] as const;

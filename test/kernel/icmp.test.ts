@@ -98,14 +98,14 @@ for (const [id, blackHole, limitS] of [[1, false, 60], [3, true, 60]] as const) 
       assert.is(got, sha(data));
       const c = lab.stack.counters;
       if (blackHole) {
-        assert.is(c.get('pmtu_lowered'), 0);
+        assert.is(c.get('ip_pmtu_lowered'), 0);
         assert.ok(c.get('tcp_mtu_black_hole_timeouts') >= 1, 'black hole seen');
         assert.match(lab.router.run('nft', ['list', 'table', 'inet', 'blackhole']), /counter packets [1-9]/);
       } else {
-        assert.ok(c.get('pmtu_lowered') >= 1, 'pmtu_lowered');
+        assert.ok(c.get('ip_pmtu_lowered') >= 1, 'ip_pmtu_lowered');
         assert.ok(c.get('tcp_pmtu_retransmits') >= 1, 'tcp_pmtu_retransmits');
       }
-      const names = ['pmtu_lowered', 'tcp_rto_expired', 'tcp_mtu_black_hole_timeouts', 'tcp_mtu_probes', 'tcp_mtu_probe_success'];
+      const names = ['ip_pmtu_lowered', 'tcp_rto_expired', 'tcp_mtu_black_hole_timeouts', 'tcp_mtu_probes', 'tcp_mtu_probe_success'];
       console.log(`  4 MB over a 1000-byte path MTU in ${secs.toFixed(2)} s; ${names.map((k) => `${k}=${c.get(k)}`).join(' ')}`);
     } finally {
       stopServer();
@@ -145,7 +145,7 @@ for seq in [(una - 1) & 0xffffffff, (una + 100000) & 0xffffffff, (una + 0x800000
     const c = lab.stack.counters;
     for (let i = 0; i < 50 && c.get('icmp_tcp_out_of_window') < 9; i++) await new Promise((r) => setTimeout(r, 20));
     assert.is(c.get('icmp_tcp_out_of_window'), 9);
-    assert.is(c.get('pmtu_lowered'), 0);
+    assert.is(c.get('ip_pmtu_lowered'), 0);
     assert.is(conn.sndMss, mssBefore);
     assert.is(conn.softError, null);
     // The connection works as before.

@@ -41,7 +41,7 @@ test('RFC 1191: the path MTU drops to 1000 mid-transfer; fragmentation needed sh
   assert.ok(intact, 'intact');
   assert.ok(router.dropped > 0, 'the router dropped large datagrams');
   const c = sim.a.counters;
-  assert.is(c.get('pmtu_lowered'), 1);
+  assert.is(c.get('ip_pmtu_lowered'), 1);
   assert.ok(c.get('tcp_pmtu_retransmits') >= 1);
   assert.is(c.get('tcp_rto_expired'), 0, 'no timeout: resent at once');
   for (const ep of sim.a.connections()) assert.is(ep.conn.sndMss, 960);
@@ -62,7 +62,7 @@ test('RFC 4821: a black hole (ICMP filtered) from the start: timeouts shrink the
   assert.ok(intact, 'intact');
   assert.is(router.icmpSent, 0);
   const c = sim.a.counters;
-  assert.is(c.get('pmtu_lowered'), 0);
+  assert.is(c.get('ip_pmtu_lowered'), 0);
   assert.is(c.get('tcp_mtu_black_hole_timeouts'), 2);
   assert.ok(c.get('tcp_mtu_probe_success') >= 2, `probes that worked: ${c.get('tcp_mtu_probe_success')}`);
   assert.ok(c.get('tcp_mtu_probe_failed') >= 1, `probes that did not: ${c.get('tcp_mtu_probe_failed')}`);

@@ -89,7 +89,7 @@ test('fragmentation needed: the path MTU drops for every connection to the host,
   assert.equal(out.map((p) => asTcp(p).seg.seq - asTcp(sent[0]!).seg.seq), [0, 960, 1920, 2880, 3840]);
   assert.is(r.stack.pmtu.get(ipToNumber(FAR), r.clock.now()), 1000);
   assert.equal([a.conn.sndMss, b.conn.sndMss, other.conn.sndMss], [960, 960, 1460]);
-  assert.is(r.stack.counters.get('pmtu_lowered'), 1);
+  assert.is(r.stack.counters.get('ip_pmtu_lowered'), 1);
   // A new connection to that host sends with it too.
   assert.is(established(r).conn.sndMss, 960);
   // Not lower: nothing changes. Below 552: 552 (Linux ip_rt_min_pmtu).
