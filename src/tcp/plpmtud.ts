@@ -5,7 +5,8 @@
  *
  *  - Black hole: repeated timeouts of full-sized segments with no ACK in
  *    between mean the big ones vanish. The first time, search from Linux's
- *    tcp_base_mss (1024) down; each time after, halve (RFC 4821 §7.7).
+ *    tcp_base_mss (1024) down; each time after, halve (RFC 4821 §7.7), but
+ *    not below an MSS of 512.
  *  - Probing up (§7.3): while data flows, one segment of the size halfway
  *    between what works (searchLow) and what may not (searchHigh); its ACK
  *    raises searchLow, its loss lowers searchHigh (§7.5). The search stops
@@ -15,8 +16,13 @@
 
 /** Linux tcp_base_mss: where the search starts once a black hole is seen. */
 export const BASE_MSS = 1024;
-/** Linux tcp_mtu_probe_floor: the MSS never drops below this. */
-export const PROBE_FLOOR_MSS = 48;
+/**
+ * A black hole never takes the MSS below this: 512, the MSS of Linux's
+ * smallest believed path MTU (ip_rt_min_pmtu, 552), as for ICMP. Linux's
+ * tcp_mtu_probe_floor is 48, but on a path that merely loses a lot a
+ * false detection would then cost a factor of 30 in packets; here at most 3.
+ */
+export const BLACK_HOLE_FLOOR_MSS = 512;
 /** Linux tcp_probe_threshold: stop searching when the bounds are this close. */
 export const PROBE_THRESHOLD = 8;
 /** Linux tcp_probe_interval: search up again after this long. */
@@ -54,13 +60,14 @@ export class MtuSearch {
       this.searchHigh = pathMtu;
       this.stamp = now;
     } else {
-      const mss = Math.max(PROBE_FLOOR_MSS, Math.min(BASE_MSS, (this.mtu(pathMtu) - HEADERS) >> 1));
+      const mss = Math.max(BLACK_HOLE_FLOOR_MSS, Math.min(BASE_MSS, (this.mtu(pathMtu) - HEADERS) >> 1));
       this.searchLow = mss + HEADERS;
     }
+    this.probeSize = 0;
+    if (this.mtu(pathMtu) >= before) return false; // at the floor: not the MTU's fault
     // What just failed is an upper bound (RFC 4821 §7.5).
     this.searchHigh = Math.min(this.searchHigh, before - 1);
-    this.probeSize = 0;
-    return this.mtu(pathMtu) < before;
+    return true;
   }
 
   /** The MTU of the next probe, or 0 if none is due. `pathMtu`: the most the path may take. */

@@ -99,13 +99,13 @@ for (const [id, blackHole, limitS] of [[1, false, 60], [3, true, 60]] as const) 
       const c = lab.stack.counters;
       if (blackHole) {
         assert.is(c.get('ip_pmtu_lowered'), 0);
-        assert.ok(c.get('tcp_mtu_black_hole_timeouts') >= 1, 'black hole seen');
+        assert.ok(c.get('tcp_mtu_black_holes') >= 1, 'black hole seen');
         assert.match(lab.router.run('nft', ['list', 'table', 'inet', 'blackhole']), /counter packets [1-9]/);
       } else {
         assert.ok(c.get('ip_pmtu_lowered') >= 1, 'ip_pmtu_lowered');
         assert.ok(c.get('tcp_pmtu_retransmits') >= 1, 'tcp_pmtu_retransmits');
       }
-      const names = ['ip_pmtu_lowered', 'tcp_rto_expired', 'tcp_mtu_black_hole_timeouts', 'tcp_mtu_probes', 'tcp_mtu_probe_success'];
+      const names = ['ip_pmtu_lowered', 'tcp_rto_expired', 'tcp_mtu_black_holes', 'tcp_mtu_probes', 'tcp_mtu_probe_success'];
       console.log(`  4 MB over a 1000-byte path MTU in ${secs.toFixed(2)} s; ${names.map((k) => `${k}=${c.get(k)}`).join(' ')}`);
     } finally {
       stopServer();

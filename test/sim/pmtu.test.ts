@@ -63,12 +63,12 @@ test('RFC 4821: a black hole (ICMP filtered) from the start: timeouts shrink the
   assert.is(router.icmpSent, 0);
   const c = sim.a.counters;
   assert.is(c.get('ip_pmtu_lowered'), 0);
-  assert.is(c.get('tcp_mtu_black_hole_timeouts'), 2);
+  assert.is(c.get('tcp_mtu_black_holes'), 2);
   assert.ok(c.get('tcp_mtu_probe_success') >= 2, `probes that worked: ${c.get('tcp_mtu_probe_success')}`);
   assert.ok(c.get('tcp_mtu_probe_failed') >= 1, `probes that did not: ${c.get('tcp_mtu_probe_failed')}`);
   // Converged within PROBE_THRESHOLD below the path's 1000 bytes (less 12 bytes of timestamps).
   for (const ep of sim.a.connections()) assert.ok(ep.conn.sndMss >= 952 && ep.conn.sndMss <= 960, `MSS ${ep.conn.sndMss}`);
-  assert.ok(ms < 20_000, `${ms} ms`);
+  assert.ok(ms < 30_000, `${ms} ms`);
   console.log(`  black hole: 4 MB in ${ms} ms of virtual time; probes ${c.get('tcp_mtu_probes')} (${c.get('tcp_mtu_probe_success')} worked), RTOs ${c.get('tcp_rto_expired')}`);
 });
 

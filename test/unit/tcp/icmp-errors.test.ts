@@ -64,6 +64,15 @@ test('passive SYN_RECEIVED + host unreachable quoting our SYN,ACK: forgotten qui
   t.expect();
   t.transitions('SYN_RECEIVED->CLOSED');
   t.events('closed');
+  // Port unreachable does not (tcp_req_err's abort list): the SYN,ACK is retransmitted as before.
+  const u = new Script(SMALL);
+  u.acceptSyn(0, { f: 'S', seq: P(0), mss: 1000 });
+  u.takeOut();
+  u.clearEvents();
+  assert.is(u.icmp(50, { ...PORT, seq: U(0) }), 'accepted');
+  u.transitions();
+  assert.is(u.state, 'SYN_RECEIVED');
+  assert.is(u.counters.get('icmp_tcp_syn_recv_ignored'), 1);
 });
 
 // --------------------------------------------------------------- ESTABLISHED

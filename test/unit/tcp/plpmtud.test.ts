@@ -23,10 +23,24 @@ test('RFC 4821 §7.7: the third timeout in a row of full-sized segments drops th
   // 4.700: still nothing: half, 512.
   t.timerAt(4700);
   t.expect({ f: '.', seq: U(1), ack: P(1), win: 65535, len: 512 });
-  assert.is(t.counters.get('tcp_mtu_black_hole_timeouts'), 2);
+  assert.is(t.counters.get('tcp_mtu_black_holes'), 2);
   // It gets through: the rest follows in 512-byte segments (cwnd 2 after the ACK).
   t.recv(4800, { f: '.', seq: P(1), ack: U(513) });
   t.expect({ f: '.', seq: U(513), ack: P(1), win: 65535, len: 512 }, { f: '.', seq: U(1025), ack: P(1), win: 65535, len: 512 });
+});
+
+test('a peer that answers is no black hole: a duplicate ACK after each timeout keeps the MSS', () => {
+  const t = established(BIG, { mss: 1460 });
+  t.write(200, 3 * 1460);
+  t.takeOut();
+  for (const at of [500, 1100, 2300, 4700, 9500]) {
+    t.timerAt(at);
+    assert.is(t.takeOut()[0]!.payload!.length, 1460);
+    // A duplicate ACK: something of ours arrived, only not the head.
+    t.recv(at + 50, { f: '.', seq: P(1), ack: U(1) });
+    t.takeOut();
+  }
+  assert.is(t.counters.get('tcp_mtu_black_holes'), 0);
 });
 
 test('timeouts of small segments are not a black hole; mtuProbing: false turns detection off', () => {
@@ -49,6 +63,8 @@ test('RFC 4821 §7.3-7.6: the search probes halfway up, an ACK raises the floor,
   assert.ok(m.blackHole(1500, 0));
   assert.is(m.mtu(1500), 1064);
   assert.ok(m.blackHole(1500, 0));
+  assert.is(m.mtu(1500), 552);
+  assert.not.ok(m.blackHole(1500, 0), 'never below MSS 512');
   assert.is(m.mtu(1500), 552);
   const path = 1000; // what the path really takes
   const sizes: number[] = [];
