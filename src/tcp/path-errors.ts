@@ -142,7 +142,7 @@ export abstract class TcbPath extends TcbSender {
   }
 
   /**
-   * RFC 4821 §7.7 (Linux tcp_mtu_probing): three timeouts in a row of
+   * RFC 4821 §7.7 (Linux tcp_mtu_probing): five timeouts in a row of
    * full-sized segments mean the large ones vanish: a smaller MSS before
    * this retransmission, and smaller again on each timeout after, until
    * SND.UNA moves. Only timeouts without a sign of delivery count: on a

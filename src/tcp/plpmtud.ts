@@ -27,8 +27,12 @@ export const BLACK_HOLE_FLOOR_MSS = 512;
 export const PROBE_THRESHOLD = 8;
 /** Linux tcp_probe_interval: search up again after this long. */
 export const PROBE_INTERVAL_MS = 600_000;
-/** Consecutive timeouts that mean a black hole (Linux: tcp_retries1 = 3). */
-export const BLACK_HOLE_TIMEOUTS = 3;
+/**
+ * Timeouts in a row that mean a black hole: Linux's test (3 s of
+ * retransmissions, tcp_retries1 = 3 modelled with a 200 ms RTO) first holds
+ * at the fifth timeout.
+ */
+export const BLACK_HOLE_TIMEOUTS = 5;
 /** IPv4 + TCP headers without options. */
 const HEADERS = 40;
 

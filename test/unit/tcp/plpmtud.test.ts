@@ -8,24 +8,24 @@ import { BASE_MSS, MtuSearch, PROBE_INTERVAL_MS } from '../../../src/tcp/plpmtud
 
 const BIG = { ...SMALL, mss: 1460, rcvBuf: 64 * 1024 };
 
-test('RFC 4821 §7.7: the third timeout in a row of full-sized segments drops the MSS to 1024, the fourth halves it (Linux tcp_mtu_probing)', () => {
+test('RFC 4821 §7.7: the fifth timeout in a row of full-sized segments drops the MSS to 1024, the sixth halves it (Linux tcp_mtu_probing)', () => {
   const t = established(BIG, { mss: 1460 });
   t.write(200, 3 * 1460);
   t.takeOut();
-  // RTO 300: 0.500 and 1.100 resend the 1460-byte head.
-  t.timerAt(500);
-  t.expect({ f: '.', seq: U(1), ack: P(1), win: 65535, len: 1460 });
-  t.timerAt(1100);
-  t.expect({ f: '.', seq: U(1), ack: P(1), win: 65535, len: 1460 });
-  // 2.300: a black hole: MSS 1024 (Linux tcp_base_mss).
-  t.timerAt(2300);
+  // RTO 300: 0.500 ... 4.700 resend the 1460-byte head.
+  for (const at of [500, 1100, 2300, 4700]) {
+    t.timerAt(at);
+    t.expect({ f: '.', seq: U(1), ack: P(1), win: 65535, len: 1460 });
+  }
+  // 9.500: a black hole: MSS 1024 (Linux tcp_base_mss).
+  t.timerAt(9500);
   t.expect({ f: '.', seq: U(1), ack: P(1), win: 65535, len: BASE_MSS });
-  // 4.700: still nothing: half, 512.
-  t.timerAt(4700);
+  // 19.100: still nothing: half, 512.
+  t.timerAt(19_100);
   t.expect({ f: '.', seq: U(1), ack: P(1), win: 65535, len: 512 });
   assert.is(t.counters.get('tcp_mtu_black_holes'), 2);
   // It gets through: the rest follows in 512-byte segments (cwnd 2 after the ACK).
-  t.recv(4800, { f: '.', seq: P(1), ack: U(513) });
+  t.recv(19_200, { f: '.', seq: P(1), ack: U(513) });
   t.expect({ f: '.', seq: U(513), ack: P(1), win: 65535, len: 512 }, { f: '.', seq: U(1025), ack: P(1), win: 65535, len: 512 });
 });
 
@@ -33,7 +33,7 @@ test('a peer that answers is no black hole: a duplicate ACK after each timeout k
   const t = established(BIG, { mss: 1460 });
   t.write(200, 3 * 1460);
   t.takeOut();
-  for (const at of [500, 1100, 2300, 4700, 9500]) {
+  for (const at of [500, 1100, 2300, 4700, 9500, 19_100]) {
     t.timerAt(at);
     assert.is(t.takeOut()[0]!.payload!.length, 1460);
     // A duplicate ACK: something of ours arrived, only not the head.
@@ -48,7 +48,7 @@ test('timeouts of small segments are not a black hole; mtuProbing: false turns d
     const t = established(cfg, { mss: 1460 });
     t.write(200, bytes);
     t.takeOut();
-    for (const at of [500, 1100, 2300, 4700]) {
+    for (const at of [500, 1100, 2300, 4700, 9500, 19_100]) {
       t.timerAt(at);
       assert.is(t.takeOut()[0]!.payload!.length, bytes);
     }
