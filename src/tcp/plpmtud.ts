@@ -3,8 +3,8 @@
  * ICMP, the search state as Linux keeps it (icsk_mtup, tcp_mtu_probing=1,
  * which tuntcp turns on by default): MTUs, not MSSs.
  *
- *  - Black hole: repeated timeouts of full-sized segments with no ACK in
- *    between mean the big ones vanish. The first time, search from Linux's
+ *  - Black hole: repeated timeouts of full-sized segments with no sign of
+ *    delivery mean the big ones vanish. The first time, search from Linux's
  *    tcp_base_mss (1024) down; each time after, halve (RFC 4821 §7.7), but
  *    not below an MSS of 512.
  *  - Probing up (§7.3): while data flows, one segment of the size halfway
