@@ -29,6 +29,11 @@ export const stackOptions = {
     type: 'boolean',
     describe: 'ask for ECN in our SYNs (RFC 3168, as net.ipv4.tcp_ecn=1); by default a peer that asks gets it (tcp_ecn=2); --no-ecn: never',
   },
+  'mtu-probing': {
+    type: 'boolean',
+    default: true,
+    describe: 'RFC 4821 black-hole detection and path MTU probing (Linux tcp_mtu_probing=1); --no-mtu-probing: off, as Linux by default',
+  },
   explain: { type: 'boolean', default: false, describe: 'print every state change of tuntcp with its cause and RFC rule' },
   lang: { choices: ['en', 'zh'] as const, default: 'en' as const, describe: 'language of explanations (with --explain)' },
   offload: {
@@ -61,6 +66,8 @@ export interface StackArgs {
   cc: 'cubic' | 'newreno';
   /** true: ask for ECN (tcp_ecn=1); false: off (0); absent: accept only (2). */
   ecn?: boolean;
+  /** RFC 4821 probing (TcpConfig.mtuProbing); absent: on. */
+  mtuProbing?: boolean;
   explain: boolean;
   lang: 'en' | 'zh';
   /** Kernel offloads on the TUN device (IFF_VNET_HDR + TUNSETOFFLOAD):

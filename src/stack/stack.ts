@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeIPv4, fragmentIPv4, ipToNumber, readIPv4, IPv4Datagram, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
 import { readTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../wire/tcp.js';
-import { decodeIcmp, buildEchoReply, ICMP_ECHO_REQUEST, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME } from '../wire/icmp.js';
+import { decodeIcmp, buildEchoReply, icmpTcpError, ICMP_ECHO_REQUEST, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, type IcmpQuote, type IcmpTcpError } from '../wire/icmp.js';
 import { seqAdd, seqGt } from '../wire/seq.js';
 import { Connection } from '../tcp/connection.js';
 import type { TcpConfig } from '../tcp/config.js';
@@ -22,6 +22,7 @@ import { IpReassembly } from './ip-reassembly.js';
 import { IcmpErrorSender } from './icmp-out.js';
 import type { Timer } from './clock.js';
 import { isLoopbackIp, StackCore, type StackOptions } from './stack-core.js';
+import { PmtuCache } from './pmtu.js';
 
 export type { StackOptions, StateObserver } from './stack-core.js';
 
@@ -63,6 +64,10 @@ export class Stack extends StackCore {
   private reassemblyTimer: Timer | null = null;
   /** The ICMP errors we send, rate limited. */
   readonly icmpErrors = new IcmpErrorSender(this.counters, (p) => this.sendRaw(p), () => this.nextIpId());
+  /** Path MTUs that validated "fragmentation needed" errors reported (RFC 1191). */
+  readonly pmtu = new PmtuCache();
+  /** Fires when the oldest PMTU entry expires. */
+  private pmtuTimer: Timer | null = null;
 
   constructor(opts: StackOptions) {
     super(opts);
@@ -181,6 +186,8 @@ export class Stack extends StackCore {
   protected override onShutdown(): void {
     if (this.reassemblyTimer !== null) this.clock.cancel(this.reassemblyTimer);
     this.reassemblyTimer = null;
+    if (this.pmtuTimer !== null) this.clock.cancel(this.pmtuTimer);
+    this.pmtuTimer = null;
   }
 
   /**
@@ -219,7 +226,51 @@ export class Stack extends StackCore {
       }
       return;
     }
+    const err = icmpTcpError(msg);
+    if (err !== null) return this.icmpTcpErrorInput(msg.quoted!, err);
     this.drop('icmp_ignored');
+  }
+
+  /**
+   * An ICMP error quoting a TCP segment (RFC 1122 §4.2.3.9): the connection
+   * it names validates it (RFC 5927) and acts; a validated "fragmentation
+   * needed" lowers the path MTU of every connection to that destination.
+   */
+  private icmpTcpErrorInput(q: IcmpQuote, err: IcmpTcpError): void {
+    if (q.srcPort === undefined || q.dstPort === undefined || q.src !== this.addr) return this.drop('icmp_tcp_not_ours');
+    const remoteIp = ipToNumber(q.dst);
+    const ep = this.endpoints.get(remoteIp, q.dstPort, q.srcPort);
+    if (ep === undefined) return this.drop('icmp_tcp_no_connection');
+    const now = this.now();
+    const verdict = ep.conn.icmpError(err, now);
+    this.flush(ep);
+    if (verdict === 'dropped') return this.counters.inc('dropped');
+    if (verdict !== 'path-mtu') return;
+    const mtu = this.pmtu.lower(remoteIp, err.mtu ?? 0, this.mtu, now);
+    if (mtu === 0) return this.counters.inc('icmp_frag_needed_not_lower');
+    this.counters.inc('ip_pmtu_lowered');
+    this.setPathMtu(remoteIp, mtu, now);
+    if (this.pmtuTimer === null) this.armPmtuTimer();
+  }
+
+  /** Tell every connection to `remoteIp` its path MTU. */
+  private setPathMtu(remoteIp: number, mtu: number, now: number): void {
+    for (const ep of this.endpoints.values()) {
+      if (ep.remoteIp !== remoteIp) continue;
+      ep.conn.pathMtuChanged(mtu, now);
+      this.flush(ep);
+    }
+  }
+
+  /** RFC 1191 §6.3: an expired estimate goes back to the link MTU. */
+  private armPmtuTimer(): void {
+    const at = this.pmtu.nextExpiry();
+    this.pmtuTimer = at === Infinity ? null : this.clock.at(at, () => {
+      if (this.closed) return;
+      const now = this.now();
+      for (const dst of this.pmtu.expire(now)) this.setPathMtu(dst, this.mtu, now);
+      this.armPmtuTimer();
+    });
   }
 
   /** TCP demultiplexing: a connection, else a listener, else a reset. */
@@ -270,6 +321,7 @@ export class Stack extends StackCore {
       return;
     }
     const conn = new Connection(cfg, iss ?? this.isnGen.isn(now, ip.dst, l.port, ip.src, seg.srcPort), now, this.counters);
+    conn.pathMtu = this.pmtu.get(ip.srcAddr, now) ?? Infinity;
     const ep = this.addPassive(conn, ip, seg, l);
     conn.acceptSyn(seg, now);
     this.flush(ep);
@@ -335,6 +387,7 @@ export class Stack extends StackCore {
     // Like Linux: a connection to 127.x comes from 127.0.0.1, and stays inside the stack.
     const local = isLoopbackIp(remoteIp) ? '127.0.0.1' : this.addr;
     const conn = new Connection(cfg, this.isnGen.isn(now, local, port, remoteAddr, remotePort), now, this.counters);
+    conn.pathMtu = this.pmtu.get(remoteIp, now) ?? Infinity;
     const ep = new TcpEndpoint(this, conn, local, port, remoteAddr, remotePort);
     this.endpoints.add(ep);
     this.lastEp = null; // never a stale connection for this 4-tuple

@@ -60,6 +60,9 @@ export interface TcpConfig {
   /** ECN (RFC 3168): 'on' asks in our SYNs and accepts (Linux tcp_ecn=1),
    * 'passive' only accepts a peer's ECN-setup SYN (tcp_ecn=2, Linux's default), 'off' neither. */
   ecn: EcnMode;
+  /** RFC 4821 black-hole detection and probing (Linux tcp_mtu_probing=1, which
+   * Linux leaves off by default; on here, see plpmtud.ts). */
+  mtuProbing: boolean;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -88,6 +91,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   challengeAckLimit: 10,
   gsoMax: 0,
   ecn: 'passive',
+  mtuProbing: true,
 };
 
 /** The peer's MSS when it sends none (RFC 9293 §3.7.1). */

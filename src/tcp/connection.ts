@@ -13,7 +13,7 @@ import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type Tcp
 import { ACK_NOW, ECN_CE, QUICK_ACK } from './ecn.js';
 import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
-import { TcbSender } from './sender.js';
+import { TcbPath } from './path-errors.js';
 import { synWindow } from './options.js';
 
 export type { OutSegment, TcpErrorCode, ConnEvent, CounterSink } from './tcb.js';
@@ -25,7 +25,7 @@ const OOW_RATELIMITED = {
   synrecv: 'tcp_oow_ratelimited_synrecv',
 } as const;
 
-export class Connection extends TcbSender {
+export class Connection extends TcbPath {
   /** Active OPEN (RFC 9293 §3.10.1): send SYN, enter SYN_SENT. */
   connect(now: number): void {
     this.now = now;

@@ -166,15 +166,25 @@ export class LossRecovery {
   /** RFC 6298 §5.5-5.6 with RFC 5681 §3.1: the retransmission timer expired. */
   onTimeout(sndUna: number, sndNxt: number, flightSize: number, now: number): void {
     this.cc.onTimeout(flightSize, now);
+    this.enterLoss(sndUna, sndNxt);
+    // RFC 6675 §5.1 relaxes RFC 2018 §8: the scoreboard may be kept after a
+    // timeout, and Linux keeps it, so what the peer already holds is not sent
+    // again. A receiver that did drop SACKed data is caught by checkReneging.
+  }
+
+  /**
+   * Everything unSACKed in flight counts as lost and is resent as the window
+   * allows. After a timeout, and when the path MTU fell (RFC 1191): then the
+   * segments were too large, not congested, and cwnd stays as it is (Linux
+   * tcp_simple_retransmit).
+   */
+  enterLoss(sndUna: number, sndNxt: number): void {
     this.phase = 'loss';
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;
     this.dupAcks = 0;
     this.inflation = 0;
     this.retransmitHead = false;
-    // RFC 6675 §5.1 relaxes RFC 2018 §8: the scoreboard may be kept after a
-    // timeout, and Linux keeps it, so what the peer already holds is not sent
-    // again. A receiver that did drop SACKed data is caught by checkReneging.
   }
 
   /**

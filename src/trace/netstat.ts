@@ -127,6 +127,7 @@ const DROP_REASONS = new Set([
   'icmp_truncated', 'tcp_truncated', 'tcp_bad_header_length', 'tcp_bad_option',
   // IPv4 reassembly (stack/ip-reassembly.ts): a fragment or a whole datagram's fragments
   'ip_reasm_overlap', 'ip_reasm_duplicate', 'ip_reasm_malformed', 'ip_reasm_oversize', 'ip_reasm_evicted', 'ip_reasm_timeout', 'ip_reasm_bad',
+  'icmp_tcp_not_ours', 'icmp_tcp_no_connection', 'icmp_tcp_out_of_window',
 ]);
 
 export const STAT_GROUPS = ['ip', 'icmp', 'tcp', 'rst', 'retransmissions', 'checksum errors', 'drops', 'other'] as const;

@@ -90,6 +90,80 @@ function parseQuote(d: Buffer): IcmpQuote | undefined {
   return q;
 }
 
+// ---------------------------------------------------------------- ICMP errors in
+// (RFC 1122 §4.2.3.9, RFC 5927): what an error quoting one of our TCP
+// segments means to the connection, as Linux reads it (icmp_err_convert).
+
+/** Destination unreachable codes (RFC 792, RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1). */
+export const ICMP_NET_UNREACH = 0;
+export const ICMP_HOST_UNREACH = 1;
+export const ICMP_PROT_UNREACH = 2;
+export const ICMP_PKT_FILTERED = 13;
+
+/**
+ * The errno each destination-unreachable code 0..15 stands for (Linux
+ * icmp_err_convert; "administratively prohibited", 13, is EHOSTUNREACH there).
+ */
+const UNREACH_ERRNO: readonly IcmpErrno[] = [
+  'ENETUNREACH', // 0 net unreachable
+  'EHOSTUNREACH', // 1 host unreachable
+  'ENOPROTOOPT', // 2 protocol unreachable
+  'ECONNREFUSED', // 3 port unreachable
+  'EMSGSIZE', // 4 fragmentation needed and DF set
+  'EOPNOTSUPP', // 5 source route failed
+  'ENETUNREACH', // 6 destination network unknown
+  'EHOSTDOWN', // 7 destination host unknown
+  'ENONET', // 8 source host isolated
+  'ENETUNREACH', // 9 network administratively prohibited
+  'EHOSTUNREACH', // 10 host administratively prohibited
+  'ENETUNREACH', // 11 network unreachable for TOS
+  'EHOSTUNREACH', // 12 host unreachable for TOS
+  'EHOSTUNREACH', // 13 communication administratively prohibited
+  'EHOSTUNREACH', // 14 host precedence violation
+  'EHOSTUNREACH', // 15 precedence cutoff in effect
+];
+
+export type IcmpErrno = 'ENETUNREACH' | 'EHOSTUNREACH' | 'ENOPROTOOPT' | 'ECONNREFUSED' | 'EMSGSIZE' | 'EOPNOTSUPP' | 'EHOSTDOWN' | 'ENONET' | 'EPROTO';
+
+/** An ICMP error quoting a TCP segment of ours, as the connection gets it. */
+export interface IcmpTcpError {
+  type: number;
+  code: number;
+  /** The quoted segment's sequence number (RFC 5927 §4.1 checks it). */
+  seq: number;
+  /** The errno it reports (Linux's mapping). */
+  errno: IcmpErrno;
+  /** Fragmentation needed: the next-hop MTU (RFC 1191 §4), 0 if the router gave none. */
+  mtu?: number;
+}
+
+/**
+ * Read an ICMP error about TCP: its meaning, or null for what TCP ignores
+ * (source quench, RFC 6633; redirects; echo and other queries; codes Linux
+ * does not know). The quote must reach the sequence number (RFC 792 gives 8
+ * bytes of the original datagram).
+ */
+export function icmpTcpError(msg: IcmpMessage): IcmpTcpError | null {
+  const q = msg.quoted;
+  if (q === undefined || q.protocol !== IPPROTO_TCP || q.seq === undefined) return null;
+  const e = { type: msg.type, code: msg.code, seq: q.seq };
+  switch (msg.type) {
+    case ICMP_DEST_UNREACH: {
+      const errno = UNREACH_ERRNO[msg.code];
+      if (errno === undefined) return null;
+      const err: IcmpTcpError = { ...e, errno };
+      if (msg.code === ICMP_FRAG_NEEDED) err.mtu = msg.rest & 0xffff; // RFC 1191 §4: low 16 bits
+      return err;
+    }
+    case ICMP_TIME_EXCEEDED:
+      return { ...e, errno: 'EHOSTUNREACH' };
+    case ICMP_PARAM_PROBLEM:
+      return { ...e, errno: 'EPROTO' };
+    default:
+      return null;
+  }
+}
+
 /**
  * Full IPv4 packet answering an echo request (RFC 792 "Echo or Echo Reply
  * Message"): addresses swapped, same identifier, sequence number and data, TOS
@@ -120,8 +194,6 @@ export function buildIcmpPacket(ip: IPv4Fields, type: number, code: number, rest
 
 // ---- ICMP errors we send (RFC 1122 §3.2.2): builders for stack/icmp-out.ts ----
 
-/** Destination unreachable: protocol unreachable (RFC 792). */
-export const ICMP_PROT_UNREACH = 2;
 /** Time exceeded: fragment reassembly time exceeded (RFC 792). */
 export const ICMP_EXC_FRAGTIME = 1;
 /** Linux's bound on an ICMP error, 576 bytes in all: as much of the offending

@@ -30,6 +30,8 @@ export interface SimOptions {
   faults?: FaultOptions;
   tcp?: Partial<TcpConfig>;
   tcpB?: Partial<TcpConfig>;
+  /** Wrap A's link (after the faults), e.g. in a router with a smaller MTU. */
+  wrapA?: (link: Link, clock: VirtualClock) => Link;
   /** Checksum and segmentation offload on both links (not with faults). */
   offload?: boolean;
 }
@@ -40,7 +42,8 @@ export function simPair(o: SimOptions = {}): SimPair {
   const clock = new VirtualClock(1_000_000);
   if (o.offload === true && o.faults !== undefined) throw new Error('simPair: offload with faults would trust corrupted packets');
   const [la, lb] = createMemoryPair({ clock, latencyMs: o.latencyMs ?? 1, mtu: o.mtu ?? 1500, offload: o.offload });
-  const linkA: Link = o.faults ? new FaultLink(la, o.faults, clock) : la;
+  const faultyA: Link = o.faults ? new FaultLink(la, o.faults, clock) : la;
+  const linkA = o.wrapA ? o.wrapA(faultyA, clock) : faultyA;
   const isnKey = Buffer.alloc(16, 7);
   const a = new NetStack({ link: linkA, addr: A_ADDR, clock, tcp: o.tcp, isnKey });
   const b = new NetStack({ link: lb, addr: B_ADDR, clock, tcp: o.tcpB ?? o.tcp, isnKey });

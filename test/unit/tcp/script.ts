@@ -14,6 +14,8 @@ import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../src/tcp/config.js';
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpOption, type TcpSegment } from '../../../src/wire/tcp.js';
 import { seqAdd, seqSub } from '../../../src/wire/seq.js';
 import { Counters } from '../../../src/stack/counters.js';
+import type { IcmpErrno, IcmpTcpError } from '../../../src/wire/icmp.js';
+import type { IcmpVerdict } from '../../../src/tcp/path-errors.js';
 
 /** Our ISS: our data crosses 2^32 after 15 bytes. */
 export const ISS = 0xfffffff0;
@@ -264,6 +266,18 @@ export class Script {
   /** A segment from the peer arrives. */
   recv(at: number, spec: InSpec): void {
     this.step(at, `recv ${spec.f}`, () => this.conn.segmentArrives(seg(spec), at));
+  }
+
+  /** An ICMP error quoting our segment at `seq` arrives (the stack has matched the 4-tuple); returns the verdict. */
+  icmp(at: number, e: { type: number; code: number; seq: number; errno?: IcmpErrno; mtu?: number }): IcmpVerdict {
+    let v: IcmpVerdict = 'dropped';
+    const err: IcmpTcpError = { errno: 'EHOSTUNREACH', ...e, seq: e.seq >>> 0 };
+    this.step(at, `icmp ${e.type}/${e.code}`, () => { v = this.conn.icmpError(err, at); });
+    return v;
+  }
+  /** The stack lowered (or raised) the path MTU to the peer. */
+  pathMtu(at: number, mtu: number): void {
+    this.step(at, `path MTU ${mtu}`, () => this.conn.pathMtuChanged(mtu, at));
   }
 
   /** Fire the timer at `at` (the stack calls onTimer at nextDeadline()). */

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { internetChecksum } from '../../../src/wire/checksum.js';
 import {
-  buildEchoReply, buildIcmpPacket, decodeIcmp, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED,
+  buildEchoReply, buildIcmpPacket, decodeIcmp, icmpTcpError, ICMP_DEST_UNREACH, ICMP_PARAM_PROBLEM, ICMP_REDIRECT, ICMP_SOURCE_QUENCH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED,
   type IcmpMessage,
 } from '../../../src/wire/icmp.js';
 import { decodeIPv4, IPPROTO_TCP, IPPROTO_UDP, type IPv4Packet } from '../../../src/wire/ipv4.js';
@@ -85,6 +85,27 @@ test('truncated and corrupted messages', () => {
   const odd = buildIcmpPacket({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 1 }, ICMP_ECHO_REQUEST, 0, 0x00010002, Buffer.from('abc'));
   assert.is(internetChecksum(odd, 20), 0);
   assert.equal([icmp(odd.subarray(20)).id, icmp(odd.subarray(20)).seq], [1, 2]);
+});
+
+test('icmpTcpError: the errno of each error quoting TCP (Linux icmp_err_convert), the next-hop MTU, and what TCP ignores', () => {
+  const syn = basic[0]!.subarray(0, 28);
+  const udp = basic[26]!.subarray(0, 28);
+  const err = (type: number, code: number, rest = 0, quote = syn) =>
+    icmpTcpError(icmp(ip(buildIcmpPacket({ src: '10.0.0.9', dst: '10.55.0.1', protocol: 1 }, type, code, rest, quote)).payload));
+  const unreach = Array.from({ length: 16 }, (_, code) => err(ICMP_DEST_UNREACH, code)!.errno);
+  assert.equal(unreach, [
+    'ENETUNREACH', 'EHOSTUNREACH', 'ENOPROTOOPT', 'ECONNREFUSED', 'EMSGSIZE', 'EOPNOTSUPP', 'ENETUNREACH', 'EHOSTDOWN',
+    'ENONET', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTUNREACH', 'EHOSTUNREACH', 'EHOSTUNREACH', 'EHOSTUNREACH',
+  ]);
+  assert.equal(err(ICMP_DEST_UNREACH, 4, 0x0000_03e8), { type: 3, code: 4, seq: 163551299, errno: 'EMSGSIZE', mtu: 1000 });
+  assert.is(err(ICMP_TIME_EXCEEDED, 0)!.errno, 'EHOSTUNREACH');
+  assert.is(err(ICMP_PARAM_PROBLEM, 0)!.errno, 'EPROTO');
+  // Ignored: unknown codes, source quench (RFC 6633), redirects, quotes of UDP or too short for the sequence number.
+  assert.is(err(ICMP_DEST_UNREACH, 16), null);
+  assert.is(err(ICMP_SOURCE_QUENCH, 0), null);
+  assert.is(err(ICMP_REDIRECT, 1), null);
+  assert.is(err(ICMP_DEST_UNREACH, 3, 0, udp), null);
+  assert.is(err(ICMP_DEST_UNREACH, 3, 0, syn.subarray(0, 27)), null);
 });
 
 test.run();
