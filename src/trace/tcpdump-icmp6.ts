@@ -2,9 +2,9 @@
  * ICMPv6 in tcpdump's words without -v (print-icmp6.c icmp6_print, 4.99):
  * "ICMP6, echo request, id 4660, seq 1, length 64". Written into the line as
  * it goes, so what was printed before a truncation stays, as on tcpdump's
- * stdout. Not reproduced: the hex dump tcpdump adds on continuation lines
- * for unknown types and destination-unreachable codes, router renumbering,
- * node information, RPL and mobile IPv6 messages (named only).
+ * stdout. Unknown types and destination-unreachable codes get tcpdump's hex
+ * dump on continuation lines ("\n\t0x0000:  ..."). Not reproduced: router
+ * renumbering, node information and RPL details (named only).
  */
 import { ip6ToString } from '../wire/ipv6.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
@@ -20,7 +20,7 @@ const TYPE_NAMES = new Map<number, string>([
   [141, 'inverse neighbor solicitation'], [142, 'inverse neighbor advertisement'], [143, 'multicast listener report v2'],
   [144, 'ha discovery request'], [145, 'ha discovery reply'], [146, 'mobile router solicitation'],
   [147, 'mobile router advertisement'], [139, 'who-are-you request'], [140, 'who-are-you reply'],
-  [200, 'mtrace message'], [201, 'mtrace response'], [155, 'RPL'],
+  [201, 'mtrace message'], [200, 'mtrace response'], [155, 'RPL'],
 ]);
 const UNREACH_NAMES = ['unreachable route', ' unreachable prohibited', 'beyond scope', 'unreachable address', 'unreachable port'];
 const PARAMPROB_NAMES = ['erroneous', 'next header', 'option', 'incomplete header chain'];
@@ -49,7 +49,10 @@ export function formatIcmp6(o: Line, b: Buffer, length: number): void {
       if (code === 0 || code === 1 || code === 3) o.text += ` ${addr(v, OIP + 24)}`;
       else if (code === 2) o.text += ` ${addr(v, OIP + 24)}, source address ${addr(v, OIP + 8)}`;
       else if (code === 4) o.text += portUnreachable(v);
-      else return; // tcpdump: a hex dump on the next lines, and no length
+      else {
+        o.text += hexDump(b, length); // and no length
+        return;
+      }
       break;
     case 2:
       o.text += `, mtu ${v.u32(4)}`;
@@ -89,20 +92,44 @@ export function formatIcmp6(o: Line, b: Buffer, length: number): void {
     case 143:
       o.text += length < 8 ? ` [invalid len ${length}]` : `, ${v.u16(6)} group record(s)`;
       break;
+    case 144:
+    case 146:
+      o.text += `, id 0x${v.u16(4).toString(16).padStart(4, '0')}`;
+      break;
     case 133:
     case 134:
     case 141:
     case 142:
-    case 144:
     case 145:
-    case 146:
     case 147:
       break; // details only with -v
+    case 138:
+    case 139:
+    case 140:
+    case 155:
+      break; // router renumbering, node information, RPL: not reproduced
     default:
-      // Unknown types: the length, then (not reproduced) a hex dump.
-      break;
+      o.text += `, length ${length}${hexDump(b, length)}`;
+      return;
   }
   o.text += `, length ${length}`;
+}
+
+/** util-print.c print_unknown_data(bp, "\n\t", length): 16 bytes a line, in 16-bit groups. */
+function hexDump(b: Buffer, length: number): string {
+  const n = Math.min(length, b.length);
+  let s = '';
+  const byte = (i: number): string => b[i]!.toString(16).padStart(2, '0');
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    if (i % 16 === 0) s += `\n\t0x${i.toString(16).padStart(4, '0')}: `;
+    s += ` ${byte(i)}${byte(i + 1)}`;
+  }
+  if (i < n) {
+    if (i % 16 === 0) s += `\n\t0x${i.toString(16).padStart(4, '0')}: `;
+    s += ` ${byte(i)}`;
+  }
+  return s;
 }
 
 /** print-icmp6.c get_upperlayer through the quoted packet's extension headers. */

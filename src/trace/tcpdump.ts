@@ -286,7 +286,8 @@ export class TcpdumpFormatter {
   private udp(ip: Carrier, length: number): void {
     const v = new View(ip.payload, 'udp');
     if (!v.has(2, 2)) {
-      this.o.text += `${ip.src} > ${ip.dst}: `;
+      // print-udp.c udpipaddr_print without ports: nothing after extension headers.
+      if (ip.direct) this.o.text += `${ip.src} > ${ip.dst}: `;
       throw new Truncated('udp');
     }
     const ports = ip.direct ? `${ip.src}.${v.u16(0)} > ${ip.dst}.${v.u16(2)}: ` : `${v.u16(0)} > ${v.u16(2)}: `;
