@@ -7,14 +7,16 @@
  * Fields come from the src/wire decoders, run leniently (bad checksums and
  * fragments are shown, not dropped). What the decoders refuse is rendered the
  * way tcpdump renders it ("bad-hlen 16", "[bad opt]", " [|tcp]"), reading the
- * raw bytes as tcpdump's print-ip.c / print-tcp.c / print-icmp.c do. Like
+ * raw bytes as tcpdump's print-ip.c / print-tcp.c / print-icmp.c do. IPv6
+ * follows print-ip6.c: extension headers (HBH, DSTOPT, RT6, frag) in its
+ * words, then TCP/UDP (ports alone after extension headers) or ICMP6. Like
  * tcpdump, the formatter keeps per-connection state for relative sequence
  * numbers, so feed it every packet in order. It never throws.
  *
  * Not reproduced: application decoders tcpdump picks by well-known port other
  * than HTTP's first line (DNS on 53, SMTP on 25, syslog on 514, ...), payload
  * protocols other than TCP, UDP and ICMP (IGMP, GRE, SCTP, ...), -v output,
- * MPTCP option details, and IPv6 beyond a one-line summary.
+ * MPTCP option details, IPv6 mobility/AH/ESP headers (shown as ip-proto-N).
  */
 import { bytesToIp, decodeIPv4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, type IPv4Packet } from '../wire/ipv4.js';
 import { IPPROTO_DSTOPTS, IPPROTO_FRAGMENT, IPPROTO_HOPOPTS, IPPROTO_ICMPV6, IPPROTO_NONE, IPPROTO_ROUTING, ip6ToString } from '../wire/ipv6.js';
