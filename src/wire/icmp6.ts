@@ -155,27 +155,31 @@ export function buildEcho6Reply(request: Buffer, msg: Icmp6Message, src?: string
 }
 
 /**
- * May an error of this type/code answer `invoking`? RFC 4443 §2.4(e): never
- * for an ICMPv6 error (or a packet we cannot tell is not one), nor from a
- * packet to a multicast address, except packet too big and the parameter
- * problem for an unrecognized option of type 10xxxxxx; never to an unspecified
- * or multicast source.
+ * May an error of this type/code answer `invoking`? RFC 4443 §2.4(e), as
+ * Linux's icmp6_send and is_ineligible decide: never about an ICMPv6 error;
+ * not about a packet to a multicast address, except packet too big and the
+ * parameter problem (code 2) for an unrecognized option of type 10xxxxxx
+ * (RFC 8200 §4.2), whose type byte `pointer` points at; never to an
+ * unspecified or multicast source. A chain we cannot walk to its end is
+ * eligible, as in Linux (ipv6_skip_exthdr failing).
  */
-export function mayAnswerWithError(invoking: Buffer, type: number, code: number, optionType?: number): boolean {
+export function mayAnswerWithError(invoking: Buffer, type: number, code: number, pointer = 0): boolean {
   if (invoking.length < IPV6_HEADER_LENGTH) return false;
   const src = invoking.subarray(8, 24);
   if (isMulticast6(src, 0) || src.every((b) => b === 0)) return false;
   if (isMulticast6(invoking, 24)) {
+    const option = invoking[pointer];
     const allowed = type === ICMP6_PACKET_TOO_BIG ||
-      (type === ICMP6_PARAM_PROB && code === PARAMPROB_OPTION && optionType !== undefined && optionType >> 6 === 2);
+      (type === ICMP6_PARAM_PROB && code === PARAMPROB_OPTION && option !== undefined && option >> 6 === 2);
     if (!allowed) return false;
   }
   // §2.4(e.1): not in response to an ICMPv6 error message.
   let nh = invoking[6]!;
   let off = IPV6_HEADER_LENGTH;
   while (isExtensionHeader(nh)) {
-    if (off + 8 > invoking.length) return false;
-    if (nh === IPPROTO_FRAGMENT && (invoking.readUInt16BE(off + 2) & 0xfff8) !== 0) return true; // not a first fragment: no ICMPv6 header in it
+    if (off + 8 > invoking.length) return true;
+    // A later fragment holds no ICMPv6 header to look at.
+    if (nh === IPPROTO_FRAGMENT && (invoking.readUInt16BE(off + 2) & 0xfff8) !== 0) return true;
     const len = nh === IPPROTO_FRAGMENT ? 8 : (invoking[off + 1]! + 1) * 8;
     nh = invoking[off]!;
     off += len;

@@ -308,6 +308,10 @@ export function walkIPv6(p: Uint8Array): Ip6Verdict {
         if (off + len > end) return truncated();
         // Linux ipv6_rthdr_rcv: never for a multicast destination.
         if (isMulticast6(p, 24)) return drop('ip6_rthdr_multicast');
+        // Segment routing (type 4, RFC 8754) and RPL (type 3, RFC 6554):
+        // Linux drops them whatever Segments Left says unless seg6_enabled /
+        // rpl_seg_enabled, both off by default; we support neither.
+        if (p[off + 2] === 3 || p[off + 2] === 4) return drop('ip6_rthdr_disabled');
         // RFC 8200 §4.4: Segments Left 0 is ignored whatever the type; else a
         // host that forwards nothing treats every type as unrecognized (type 0
         // is deprecated by RFC 5095 anyway): problem at the Routing Type.
@@ -374,7 +378,8 @@ export function ip6ToBytes(s: string): Buffer | null {
     const quad = text.slice(lastColon + 1).split('.');
     if (quad.length !== 4) return null;
     for (const q of quad) {
-      if (!/^\d{1,3}$/.test(q) || Number(q) > 255) return null;
+      // No leading zeros, as inet_pton (an octal-looking "010" is refused).
+      if (!/^(0|[1-9]\d{0,2})$/.test(q) || Number(q) > 255) return null;
       tail.push(Number(q));
     }
     text = text.slice(0, lastColon + 1) + '0:0';

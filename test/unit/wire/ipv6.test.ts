@@ -40,7 +40,7 @@ test('address text is tcpdump\'s: longest zero run of two or more, first of equa
 });
 
 test('malformed address text is refused, not thrown', () => {
-  for (const s of ['', ':', ':::', '1:::2', '12345::', ':1', 'g::', '1.2.3.4', '::ffff:1.2.3.256', '::1.2.3',
+  for (const s of ['', ':', ':::', '1:::2', '12345::', ':1', 'g::', '1.2.3.4', '::ffff:1.2.3.256', '::1.2.3', '::ffff:01.2.3.4',
     '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', '1::2::3', 'fe80::1%eth0', '1:2:3:4:5:6:7']) {
     assert.is(ip6ToBytes(s), null, s);
   }
@@ -157,11 +157,17 @@ test('options Linux refuses: long or non-zero padding, an option past its header
     { action: 'param_problem', reason: 'ip6_bad_jumbo', code: 0, pointer: 42 });
 });
 
-test('routing header: ignored with Segments Left 0, else parameter problem code 0 at its type', () => {
+test('routing header: ignored with Segments Left 0, else parameter problem code 0 at its type; SRH and RPL dropped', () => {
   const rh = (segleft: number): Buffer => ext(IPPROTO_TCP, [0, segleft, 0, 0, 0, 0, ...new Array<number>(16).fill(0)]);
   assert.equal(walk(IPPROTO_ROUTING, [rh(0), TCP20]), { action: 'deliver', protocol: IPPROTO_TCP, upperStart: 64, nextHeaderPointer: 40, atomicFragment: false });
   assert.equal(walk(IPPROTO_ROUTING, [rh(1), TCP20]), { action: 'param_problem', reason: 'ip6_rthdr_segments_left', code: 0, pointer: 42 });
   assert.equal(walk(IPPROTO_ROUTING, [rh(0), TCP20], 'ff02::1'), { action: 'drop', reason: 'ip6_rthdr_multicast' });
+  // Segment routing and RPL headers: dropped, as Linux does with seg6_enabled / rpl_seg_enabled off.
+  for (const type of [3, 4]) {
+    const h = rh(0);
+    h[2] = type;
+    assert.equal(walk(IPPROTO_ROUTING, [h, TCP20]), { action: 'drop', reason: 'ip6_rthdr_disabled' });
+  }
 });
 
 /** A fragment header: next header, offset in bytes, M flag, identification. */
