@@ -331,7 +331,6 @@ export class TcpdumpFormatter {
     let ph = 255;
     let cp = 0;
     let advance = 40;
-    let total = 0;
     let foundExt = false;
     let foundHbh = false;
     let fragmented = false;
@@ -339,7 +338,6 @@ export class TcpdumpFormatter {
       if (len < advance) throw new Truncated('ip6');
       cp += advance;
       len -= advance;
-      total += advance;
       if (cp === 40 && nh !== IPPROTO_TCP && nh !== IPPROTO_UDP && nh !== IPPROTO_DCCP && nh !== IPPROTO_SCTP) {
         this.o.text += `${src} > ${dst}: `;
       }
@@ -375,7 +373,9 @@ export class TcpdumpFormatter {
         case IPPROTO_FRAGMENT: {
           const fv = new View(v.b, 'frag6');
           const off = fv.u16(2) & 0xfff8;
-          this.o.text += `frag (${off}|${40 + plen - cp - 8})`;
+          // print-frag6.c prints this size_t: a jumbogram's (Payload Length 0) wraps.
+          const size = 40 + plen - cp - 8;
+          this.o.text += `frag (${off}|${size >= 0 ? size : (2n ** 64n + BigInt(size)).toString()})`;
           // print-frag6.c: a later fragment is not decoded further.
           if (off !== 0) return;
           this.o.text += ' ';

@@ -107,9 +107,10 @@ function addrBytes(a: string | Uint8Array): Uint8Array {
 
 /**
  * One packet: fixed header, then `payload` (extension headers and upper
- * layer as the caller laid them out). When `checksumAt` is given, the
- * upper-layer checksum at payload[checksumAt] is filled in, computed over
- * payload[upperStart..] with the pseudo-header of RFC 8200 §8.1.
+ * layer as the caller laid them out). With `checksum`, the upper layer's
+ * checksum field (`at` bytes into it) is filled in, computed over
+ * payload[upperStart..] with the pseudo-header of RFC 8200 §8.1 for
+ * `protocol`.
  */
 export function buildIPv6Packet(
   f: IPv6Fields, nextHeader: number, payload: Uint8Array, checksum?: { upperStart: number; at: number; protocol: number },

@@ -39,6 +39,9 @@ const CASES: Array<[string, string]> = [
     "IP6 2001:db8::1 > 2001:db8::2: ICMP6, unknown icmp6 type (47), length 6\n\t0x0000:  2f03 cc73 c8e6"],
   ['60000000000a2b4020010db800000000000000000000000120010db800000000000000000000000211000000000000006402',
     "IP6 2001:db8::1 > 2001:db8::2: RT6 (len=0, type=0 [Deprecated], segleft=0)  [|udp]"],
+  // Payload Length 0 (a jumbogram's) before a fragment header: tcpdump's size_t wraps.
+  ['6000000000002c4020010db800000000000000000000000120010db80000000000000000000000023a000001000000074142434445464748',
+    'IP6 2001:db8::1 > 2001:db8::2: frag (0|18446744073709551608)  [|ip6]'],
 ];
 
 test('odd IPv6 packets print as tcpdump 4.99.3 printed them', () => {
