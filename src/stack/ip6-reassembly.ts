@@ -6,7 +6,10 @@
  * - A datagram is identified by source, destination and Fragment
  *   Identification; its unfragmentable part comes from the first fragment.
  * - Overlapping fragments discard the whole datagram, and fragments of it that
- *   arrive later until its timer ends (RFC 5722 §4). A fragment that brings
+ *   arrive later until its timer ends (RFC 5722 §4's MUST). Linux 6.18
+ *   forgets the datagram instead (inet_frag_kill), so there a complete resend
+ *   after an overlap is reassembled (checked with test/fixtures/ipv6-linux.py);
+ *   an identification is used once, so we keep the RFC. A fragment that brings
  *   only bytes already held is a duplicate and dropped alone, as Linux's
  *   inet_frag_queue_insert does (RFC 8200 §4.5 allows it for exact duplicates;
  *   it changes nothing the receiver keeps).
