@@ -54,7 +54,7 @@ function summary(r: Result): string {
     `${r.ok ? 'ok' : 'FAIL'} ${r.name ?? `seed ${r.seed}`}: ${r.bytes} bytes, ${r.packets} packets, ` +
     `${fmtS(r.virtualMs)} virtual, ${r.wallMs} ms wall, ${r.steps} steps; ` +
     `faults lost ${r.faults.lost} queue-dropped ${r.faults.queueDropped} corrupted ${r.faults.corrupted} ` +
-    `duplicated ${r.faults.duplicated} reordered ${r.faults.reordered}; ` +
+    `duplicated ${r.faults.duplicated} reordered ${r.faults.reordered} ce-marked ${r.faults.ceMarked}; ` +
     `rto ${sum('tcp_rto_expired')} retransmitted ${sum('tcp_retransmitted_segments')} transcript ${r.transcript.slice(0, 16)}`
   );
 }

@@ -20,10 +20,15 @@ export const stackOptions = {
   delay: { type: 'number', default: 0, describe: 'one-way delay added in ms' },
   jitter: { type: 'number', default: 0, describe: 'random extra delay up to this many ms' },
   corrupt: { type: 'number', default: 0, describe: 'percent of packets with one byte changed' },
+  ce: { type: 'number', default: 0, describe: 'percent of ECN-capable (ECT) packets marked CE instead of dropped (each direction)' },
   rate: { type: 'number', default: 0, describe: 'bottleneck rate in Mbit/s (0 = none)' },
   seed: { type: 'number', default: 1, describe: 'seed of the fault injector PRNG' },
   msl: { type: 'number', default: 30, describe: 'maximum segment lifetime in seconds (TIME_WAIT lasts 2*MSL)' },
   cc: { choices: ['cubic', 'newreno'] as const, default: 'cubic' as const, describe: 'congestion control' },
+  ecn: {
+    type: 'boolean',
+    describe: 'ask for ECN in our SYNs (RFC 3168, as net.ipv4.tcp_ecn=1); by default a peer that asks gets it (tcp_ecn=2); --no-ecn: never',
+  },
   explain: { type: 'boolean', default: false, describe: 'print every state change of tuntcp with its cause and RFC rule' },
   lang: { choices: ['en', 'zh'] as const, default: 'en' as const, describe: 'language of explanations (with --explain)' },
   offload: {
@@ -48,10 +53,14 @@ export interface StackArgs {
   delay: number;
   jitter: number;
   corrupt: number;
+  /** Percent of ECT packets marked CE (absent: 0). */
+  ce?: number;
   rate: number;
   seed: number;
   msl: number;
   cc: 'cubic' | 'newreno';
+  /** true: ask for ECN (tcp_ecn=1); false: off (0); absent: accept only (2). */
+  ecn?: boolean;
   explain: boolean;
   lang: 'en' | 'zh';
   /** Kernel offloads on the TUN device (IFF_VNET_HDR + TUNSETOFFLOAD):
@@ -76,8 +85,8 @@ export function checkStackArgs(a: StackArgs): string | null {
   if (peerIp === a.addr) return '--addr and --peer must differ';
   if (!Number.isInteger(a.mtu) || a.mtu < 68 || a.mtu > 65535) return `--mtu ${a.mtu} is outside 68..65535`;
   if (a.tun.length === 0 || a.tun.length > 15 || /[\s/]/.test(a.tun)) return `--tun ${a.tun} is not a valid interface name`;
-  for (const k of ['loss', 'duplicate', 'reorder', 'corrupt'] as const)
-    if (!(a[k] >= 0 && a[k] <= 100)) return `--${k} ${a[k]} is not a percentage`;
+  for (const k of ['loss', 'duplicate', 'reorder', 'corrupt', 'ce'] as const)
+    if (!((a[k] ?? 0) >= 0 && (a[k] ?? 0) <= 100)) return `--${k} ${a[k]} is not a percentage`;
   for (const k of ['delay', 'jitter', 'rate'] as const) if (!(a[k] >= 0)) return `--${k} ${a[k]} must be >= 0`;
   if (!Number.isInteger(a.seed)) return `--seed ${a.seed} must be an integer`;
   if (!(a.msl > 0)) return `--msl ${a.msl} must be > 0`;

@@ -55,7 +55,7 @@ export function startStack(a: StackArgs): RunningStack {
     if (hasFaults(a)) {
       link = new FaultLink(
         tun,
-        { loss: a.loss, duplicate: a.duplicate, reorder: a.reorder, corrupt: a.corrupt, delay: a.delay, jitter: a.jitter, rate: a.rate * 1e6, seed: a.seed },
+        { loss: a.loss, duplicate: a.duplicate, reorder: a.reorder, corrupt: a.corrupt, ce: a.ce ?? 0, delay: a.delay, jitter: a.jitter, rate: a.rate * 1e6, seed: a.seed },
         clock,
       );
     }
@@ -83,7 +83,7 @@ export function startStack(a: StackArgs): RunningStack {
         print(`${formatClock(new Date())} ${fmt.format(joinPacket(header, payload))}\n`);
       });
     }
-    const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000, cc: a.cc } });
+    const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000, cc: a.cc, ecn: ecnMode(a.ecn) } });
     counters = stack.counters;
     const control = openControlSocket(stack, { program: 'tuntcp' }); // for `tuntcp netstat`
     if (a.explain) {
@@ -111,6 +111,11 @@ export function startStack(a: StackArgs): RunningStack {
     deleteTun(tun.name);
     throw err;
   }
+}
+
+/** --ecn asks (Linux tcp_ecn=1), --no-ecn refuses (0), neither accepts only (2). */
+function ecnMode(ecn: boolean | undefined): 'on' | 'off' | 'passive' {
+  return ecn === undefined ? 'passive' : ecn ? 'on' : 'off';
 }
 
 /** Signals that end a command: Ctrl-C, kill, and the hangup OpenSSH sends a ProxyCommand. */

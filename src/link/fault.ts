@@ -3,8 +3,9 @@
  * The same faults apply in both directions, each direction with its own state,
  * all drawn from one seeded PRNG so a run replays exactly from its seed.
  *
- * Per packet, in this order: loss, rate limit (a FIFO bottleneck with a
- * bounded queue: tail drop when full), corruption of one random byte,
+ * Per packet, in this order: loss, a CE mark on ECN-capable packets (RFC
+ * 3168 §5: what an ECN router does where it would drop), rate limit (a FIFO
+ * bottleneck with a bounded queue: tail drop when full), corruption of one random byte,
  * duplication, delay with jitter, reordering. Without reordering, delivery
  * order is kept even with jitter (times never go backwards); a reordered
  * packet is held back so that later packets overtake it.
@@ -23,6 +24,9 @@ export interface FaultOptions {
   reorder?: number;
   /** Percent of packets with one random byte changed. */
   corrupt?: number;
+  /** Percent of ECN-capable IPv4 packets (ECT(0) or ECT(1)) marked CE,
+   * Congestion Experienced, instead of being dropped; others pass. */
+  ce?: number;
   /** Fixed one-way delay in ms. */
   delay?: number;
   /** Uniform extra delay in [0, jitter] ms. */
@@ -41,11 +45,12 @@ export interface FaultCounters {
   duplicated: number;
   reordered: number;
   delayed: number;
+  ceMarked: number;
 }
 
 /** True when the options ask for any fault at all. */
 export function hasFaults(o: FaultOptions): boolean {
-  return Boolean(o.loss || o.duplicate || o.reorder || o.corrupt || o.delay || o.jitter || o.rate);
+  return Boolean(o.loss || o.duplicate || o.reorder || o.corrupt || o.delay || o.jitter || o.rate || o.ce);
 }
 
 /** One direction of the wrapper: its own queue and timing state. */
@@ -70,6 +75,13 @@ class Direction {
     if (rng.chance(o.loss)) {
       this.counters.lost++;
       return;
+    }
+    // Only ECT packets draw for a mark: runs without --ce replay as before.
+    if (o.ce > 0 && isEct(packet) && rng.chance(o.ce)) {
+      if (!own) packet = Buffer.from(packet);
+      own = true;
+      markCe(packet);
+      this.counters.ceMarked++;
     }
     const now = this.clock.now();
     let ready = now;
@@ -116,9 +128,29 @@ class Direction {
   }
 }
 
+/** An IPv4 packet whose ECN field is ECT(0) or ECT(1) (RFC 3168 §5). */
+function isEct(p: Buffer): boolean {
+  if (p.length < 20 || p[0]! >> 4 !== 4) return false;
+  const ecn = p[1]! & 3;
+  return ecn === 1 || ecn === 2;
+}
+
+/** Set the ECN field to CE (11) and update the header checksum (RFC 1624 eqn. 3). */
+function markCe(p: Buffer): void {
+  const oldWord = (p[0]! << 8) | p[1]!;
+  p[1] = p[1]! | 3;
+  const newWord = (p[0]! << 8) | p[1]!;
+  let sum = (~((p[10]! << 8) | p[11]!) & 0xffff) + (~oldWord & 0xffff) + newWord;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  const check = ~sum & 0xffff;
+  p[10] = check >>> 8;
+  p[11] = check & 0xff;
+}
+
 export class FaultLink implements Link {
   onReceive: ((packets: Buffer[]) => void) | null = null;
-  readonly counters: FaultCounters = { lost: 0, queueDropped: 0, corrupted: 0, duplicated: 0, reordered: 0, delayed: 0 };
+  readonly counters: FaultCounters = { lost: 0, queueDropped: 0, corrupted: 0, duplicated: 0, reordered: 0, delayed: 0, ceMarked: 0 };
   private readonly out: Direction;
   private readonly in: Direction;
   private closed = false;
@@ -134,6 +166,7 @@ export class FaultLink implements Link {
       duplicate: opts.duplicate ?? 0,
       reorder: opts.reorder ?? 0,
       corrupt: opts.corrupt ?? 0,
+      ce: opts.ce ?? 0,
       delay: opts.delay ?? 0,
       jitter: opts.jitter ?? 0,
       rate,

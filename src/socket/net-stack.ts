@@ -6,7 +6,7 @@
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIPv4, isIPv6 } from 'node:net';
 import { Stack, type StackOptions } from '../stack/stack.js';
-import { Server, type ServerOptions } from './server.js';
+import { Server, socketTcp, type ServerOptions } from './server.js';
 import { Socket, type SocketOptions } from './socket.js';
 import { socketError, codedError, validPort } from './errors.js';
 
@@ -32,6 +32,8 @@ export interface ConnectOptions extends SocketOptions {
   timeout?: number;
   /** Congestion control for this connection (default: the stack's). */
   cc?: 'cubic' | 'newreno';
+  /** Ask for ECN in the SYN (RFC 3168; Linux tcp_ecn=1); default: the stack's setting. */
+  ecn?: boolean;
 }
 
 export class NetStack extends Stack {
@@ -76,7 +78,7 @@ export class NetStack extends Stack {
     const open = (address: string): void => {
       if (s.destroyed) return;
       try {
-        s.attach(this.openConnection(address, port, o.localPort, o.cc ? { cc: o.cc } : undefined));
+        s.attach(this.openConnection(address, port, o.localPort, socketTcp(o)));
       } catch (err) {
         const code = (err as { code?: string }).code ?? 'EINVAL';
         s.destroy(socketError(code, 'connect', address, port));

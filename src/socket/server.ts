@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Stack } from '../stack/stack.js';
 import type { Listener, TcpEndpoint } from '../stack/endpoint.js';
+import type { TcpConfig } from '../tcp/config.js';
 import { Socket } from './socket.js';
 import { socketError, validPort } from './errors.js';
 
@@ -18,6 +19,17 @@ export interface ServerOptions {
   backlog?: number;
   /** Congestion control for accepted connections (default: the stack's). */
   cc?: 'cubic' | 'newreno';
+  /** false: refuse a client's request for ECN (RFC 3168; Linux tcp_ecn=0); default: the stack's setting (accept). */
+  ecn?: boolean;
+}
+
+/** The TCP settings a connect() or server option asks for, over the stack's (undefined: none). */
+export function socketTcp(o: { cc?: 'cubic' | 'newreno'; ecn?: boolean }): Partial<TcpConfig> | undefined {
+  if (o.cc === undefined && o.ecn === undefined) return undefined;
+  const tcp: Partial<TcpConfig> = {};
+  if (o.cc !== undefined) tcp.cc = o.cc;
+  if (o.ecn !== undefined) tcp.ecn = o.ecn ? 'on' : 'off';
+  return tcp;
 }
 
 export interface ListenOptions {
@@ -75,8 +87,7 @@ export class Server extends EventEmitter {
       return this;
     }
     try {
-      const tcp = this.options.cc ? { cc: this.options.cc } : undefined;
-      this.listener = this.stack.openListener(portNumber, opts.backlog ?? this.options.backlog ?? 511, (ep) => this.accept(ep), tcp);
+      this.listener = this.stack.openListener(portNumber, opts.backlog ?? this.options.backlog ?? 511, (ep) => this.accept(ep), socketTcp(this.options));
     } catch (err) {
       const e = err as { code?: string };
       const out = e.code === 'EADDRINUSE' || e.code === 'ENETDOWN' ? socketError(e.code, 'listen', this.stack.addr, portNumber) : (err as Error);

@@ -25,7 +25,7 @@ import type { Timer } from '../stack/clock.js';
 
 /** The stack a socket lives on; a NetStack also keeps its open sockets (for close()). */
 export type SocketHost = Stack & { readonly sockets?: Set<Socket> };
-import { socketError } from './errors.js';
+import { codedError, socketError } from './errors.js';
 
 export interface SocketOptions {
   allowHalfOpen?: boolean;
@@ -50,6 +50,8 @@ export class Socket extends Duplex implements EndpointHandler {
   private pendingWrite: ((err?: Error | null) => void) | null = null;
   /** A write or end waiting for the connection to exist (host name lookup). */
   private waitingForEndpoint: (() => void) | null = null;
+  /** The callback of the write among them, answered if the socket is destroyed first. */
+  private writeBeforeEndpoint: ((err?: Error | null) => void) | null = null;
   private wantRead = false;
   /** Chunks taken from the receive buffer and not yet pushed to the stream. */
   private inbox: Buffer[] = [];
@@ -144,7 +146,11 @@ export class Socket extends Duplex implements EndpointHandler {
     const ep = this.ep;
     if (ep === null) {
       // Like net.Socket while connecting: the write waits for the connection.
-      this.waitForEndpoint(() => this._write(chunk, enc, cb));
+      this.writeBeforeEndpoint = cb;
+      this.waitForEndpoint(() => {
+        this.writeBeforeEndpoint = null;
+        this._write(chunk, enc, cb);
+      });
       return;
     }
     if (this.tcbGone || ep.conn.state === 'CLOSED') {
@@ -220,6 +226,10 @@ export class Socket extends Duplex implements EndpointHandler {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.clearIdleTimer();
     this.waitingForEndpoint = null;
+    const early = this.writeBeforeEndpoint;
+    this.writeBeforeEndpoint = null;
+    // node:net answers a write still waiting for the connection, before 'close'.
+    if (early !== null) process.nextTick(early, codedError(Error, 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'Socket closed before the connection was established'));
     const ep = this.ep;
     if (ep !== null && !this.tcbGone && !ep.removed) {
       // close(2) leaves the connection to finish on its own (FIN after the
@@ -377,7 +387,7 @@ export class Socket extends Duplex implements EndpointHandler {
       this.idleTimer = null;
       if (this.timeoutMs === 0 || this.destroyed) return;
       // User code runs outside the stack's clock.
-      if (this.stack.now() - this.lastActivity >= this.timeoutMs) process.nextTick(() => this.emit('timeout'));
+      if (this.stack.now() - this.lastActivity >= this.timeoutMs) process.nextTick(() => this.destroyed || this.emit('timeout'));
       else this.armIdleTimer();
     });
   }

@@ -12,6 +12,7 @@ import { ipToNumber, IPPROTO_TCP, type IPv4Fields } from '../wire/ipv4.js';
 import { writeTcpPacket, TCP_RST, type TcpFields } from '../wire/tcp.js';
 import type { ConnEvent, OutSegment } from '../tcp/connection.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../tcp/config.js';
+import { ECN_ECT0 } from '../tcp/ecn.js';
 import type { TcpState } from '../tcp/state.js';
 import { EndpointTable, type TcpEndpoint, type Listener } from './endpoint.js';
 import { AckCoalescer } from './ack-coalescer.js';
@@ -315,16 +316,18 @@ export abstract class StackCore {
       seg.payload,
       seg.gsoSize,
       ep.localIp,
+      seg.ect === true ? ECN_ECT0 : 0,
     );
   }
 
   /** Build and send one TCP segment from `src` (our address) to `dst`, both
    * as 32-bit numbers. With offload the device completes the checksum and
-   * cuts a super-segment (gsoSize > 0) into segments of gsoSize bytes. */
-  sendTcp(dst: number, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addrIp): void {
+   * cuts a super-segment (gsoSize > 0) into segments of gsoSize bytes.
+   * `tos`: the IPv4 TOS byte (ECT(0) for an ECN connection's new data). */
+  sendTcp(dst: number, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addrIp, tos = 0): void {
     if (this.closed) return;
     const local = dst === this.addrIp || isLoopbackIp(dst);
-    const ipf: IPv4Fields = { src, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: true };
+    const ipf: IPv4Fields = { src, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: true, tos };
     const n = writeTcpPacket(this.txHeader, ipf, tcp, payload, this.offload && !local);
     this.counters.add(this.cTcpOut);
     this.counters.add(this.cIpOut);
@@ -364,7 +367,7 @@ export abstract class StackCore {
     this.link.send(packet);
   }
 
-  private nextIpId(): number {
+  protected nextIpId(): number {
     this.ipId = (this.ipId + 1) & 0xffff;
     return this.ipId;
   }
@@ -429,8 +432,12 @@ export abstract class StackCore {
       this.removeEndpoint(ep);
     }
     this.closed = true;
+    this.onShutdown();
     this.link.close();
   }
+
+  /** What a subclass holds beyond connections (timers of its own) is let go here. */
+  protected onShutdown(): void {}
 
   protected closing: Promise<void> | null = null;
 }

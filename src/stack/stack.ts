@@ -8,16 +8,19 @@
  * events, timers and close() are stack-core.ts, which this extends.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { decodeIPv4, ipToNumber, readIPv4, IPv4Datagram, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
+import { decodeIPv4, fragmentIPv4, ipToNumber, readIPv4, IPv4Datagram, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
 import { readTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../wire/tcp.js';
-import { decodeIcmp, buildEchoReply, ICMP_ECHO_REQUEST } from '../wire/icmp.js';
+import { decodeIcmp, buildEchoReply, ICMP_ECHO_REQUEST, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME } from '../wire/icmp.js';
 import { seqAdd, seqGt } from '../wire/seq.js';
 import { Connection } from '../tcp/connection.js';
 import type { TcpConfig } from '../tcp/config.js';
 import { IsnGenerator } from './isn.js';
 import { TcpEndpoint, type Listener } from './endpoint.js';
-import { COOKIE_VALID, SynCookies, cookieSynAck, cookieSynOptions } from './syncookie.js';
+import { COOKIE_VALID, SynCookies, cookieEcnOk, cookieSynAck, cookieSynOptions } from './syncookie.js';
 import { TokenBucket } from './rate-limit.js';
+import { IpReassembly } from './ip-reassembly.js';
+import { IcmpErrorSender } from './icmp-out.js';
+import type { Timer } from './clock.js';
 import { isLoopbackIp, StackCore, type StackOptions } from './stack-core.js';
 
 export type { StackOptions, StateObserver } from './stack-core.js';
@@ -55,6 +58,11 @@ export class Stack extends StackCore {
   private readonly cookies: SynCookies | null;
   private readonly rstLimit: TokenBucket;
   private nextEphemeral: number;
+  /** IPv4 fragments being put back together (RFC 1122 §3.3.2), and the one timer for their timeouts. */
+  readonly reassembly = new IpReassembly(this.counters);
+  private reassemblyTimer: Timer | null = null;
+  /** The ICMP errors we send, rate limited. */
+  readonly icmpErrors = new IcmpErrorSender(this.counters, (p) => this.sendRaw(p), () => this.nextIpId());
 
   constructor(opts: StackOptions) {
     super(opts);
@@ -115,25 +123,64 @@ export class Stack extends StackCore {
     // The kernel sends IPv6 (router solicitations) on any new link: not ours to parse.
     if (end > start && buf[start]! >> 4 === 6) return this.drop('ipv6_ignored');
     const ip = this.rxIp;
-    const bad = readIPv4(buf, start, end, ip);
+    const bad = readIPv4(buf, start, end, ip, true);
     if (bad !== null) return this.drop(bad);
     if (!loopback && this.martianSource(ip.srcAddr)) return this.drop('ip_martian_source');
     if (ip.dstAddr !== this.addrIp && !(loopback && isLoopbackIp(ip.dstAddr))) return this.drop('ip_not_for_us');
+    if (ip.moreFragments || ip.fragOffset !== 0) {
+      // RFC 1122 §3.3.2: a host MUST reassemble. The whole datagram goes on as if it had come in one piece.
+      const whole = this.reassembly.add(ip, this.now());
+      this.armReassemblyTimer();
+      if (whole === null) return;
+      if (readIPv4(whole, 0, whole.length, ip) !== null) return this.drop('ip_reasm_bad'); // cannot happen: we built it
+      trusted = false;
+    }
+    const b = ip.buf;
     switch (ip.protocol) {
       case IPPROTO_TCP: {
-        const seg = readTcp(buf, ip.payloadStart, ip.end, ip.srcAddr, ip.dstAddr, !trusted);
+        const seg = readTcp(b, ip.payloadStart, ip.end, ip.srcAddr, ip.dstAddr, !trusted);
         if (typeof seg === 'string') return this.drop(seg);
+        seg.ecn = ip.tos & 3; // RFC 3168 §5: the IP header's ECN field, for the connection
         this.counters.add(this.cTcpIn);
         if (trusted && seg.payload.length > this.tcpConfig.mss) this.counters.inc('tcp_gso_in'); // a super-segment (offload)
         return this.tcpInput(ip, seg);
       }
       case IPPROTO_ICMP:
-        return this.icmpInput(buf.subarray(start, end));
+        return this.icmpInput(b.subarray(ip.start, ip.end));
       case IPPROTO_UDP:
+        // No UDP sockets: every port is closed (RFC 1122 §4.1.3.1 SHOULD send port unreachable).
+        this.icmpErrors.send(b.subarray(ip.start, ip.end), ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 'icmp_out_port_unreach', this.now());
         return this.drop('udp_no_socket');
       default:
+        // RFC 1122 §3.2.2.1: protocol unreachable for a transport we do not have.
+        this.icmpErrors.send(b.subarray(ip.start, ip.end), ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, 'icmp_out_prot_unreach', this.now());
         return this.drop('ip_unknown_protocol');
     }
+  }
+
+  /**
+   * One clock timer for every datagram under reassembly. Deadlines only grow
+   * (all get the same lifetime), so a timer armed for an older datagram is
+   * never late for a newer one; when it fires early (its datagram completed
+   * or was evicted meanwhile) it expires nothing and is armed again.
+   */
+  private armReassemblyTimer(): void {
+    if (this.reassemblyTimer !== null || this.reassembly.pending === 0) return;
+    this.reassemblyTimer = this.clock.at(this.reassembly.nextDeadline(), () => {
+      this.reassemblyTimer = null;
+      if (this.closed) return;
+      const now = this.clock.now();
+      // RFC 792, RFC 1122 §3.3.2: time exceeded (code 1) when the first fragment had come.
+      for (const first of this.reassembly.expire(now)) {
+        this.icmpErrors.send(first, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, 'icmp_out_time_exceeded', now);
+      }
+      this.armReassemblyTimer();
+    });
+  }
+
+  protected override onShutdown(): void {
+    if (this.reassemblyTimer !== null) this.clock.cancel(this.reassemblyTimer);
+    this.reassemblyTimer = null;
   }
 
   /**
@@ -162,7 +209,14 @@ export class Stack extends StackCore {
     this.counters.inc('icmp_in');
     if (msg.type === ICMP_ECHO_REQUEST && msg.code === 0) {
       this.counters.inc('icmp_echo_replied');
-      this.sendRaw(buildEchoReply(ip, msg));
+      const reply = buildEchoReply(ip, msg);
+      if (reply.length <= this.link.mtu) return this.sendRaw(reply);
+      // Too big for the link: an echo reply may be fragmented (RFC 791 §3.2), DF clear.
+      this.counters.inc('ip_frag_ok'); // Linux's FragOKs (datagrams), FragCreates (fragments)
+      for (const f of fragmentIPv4(reply, this.link.mtu, this.nextIpId())) {
+        this.counters.inc('ip_frag_creates');
+        this.sendRaw(f);
+      }
       return;
     }
     this.drop('icmp_ignored');
@@ -234,7 +288,7 @@ export class Stack extends StackCore {
     this.counters.inc('tcp_syncookies_recv');
     const conn = new Connection(cfg, seqAdd(seg.ack, -1), now, this.counters);
     const ep = this.addPassive(conn, ip, seg, l);
-    conn.acceptCookie(seg, syn, now);
+    conn.acceptCookie(seg, syn, now, cookieEcnOk(seg, cfg));
     this.flush(ep);
   }
 

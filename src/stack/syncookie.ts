@@ -24,17 +24,18 @@
  *
  * Window scale and SACK-permitted can only ride on timestamps: when the SYN
  * carries TSopt, the low 6 bits of our SYN,ACK's TSval hold the peer's shift
- * (bits 0-3, 15 = no window scaling) and SACK-permitted (bit 4; bit 5 is
- * Linux's ECN, always 0 here), and the ACK's TSecr brings them back (Linux's
- * cookie_init_timestamp / cookie_timestamp_decode). Without timestamps the
- * cookie SYN,ACK offers neither and the connection has neither, as on Linux.
+ * (bits 0-3, 15 = no window scaling), SACK-permitted (bit 4) and ECN (bit 5:
+ * the SYN asked and we accepted, RFC 3168 §6.1.1), and the ACK's TSecr
+ * brings them back (Linux's cookie_init_timestamp / cookie_timestamp_decode,
+ * cookie_ecn_ok). Without timestamps the cookie SYN,ACK offers none of them
+ * and the connection has none, as on Linux.
  */
 import type { IPv4Packet } from '../wire/ipv4.js';
 
 /** The addresses of a datagram as 32-bit numbers (an IPv4Packet or the stack's IPv4Datagram). */
 type Addresses = Pick<IPv4Packet, 'srcAddr' | 'dstAddr'>;
 import { seqAdd, seqGt } from '../wire/seq.js';
-import { TCP_ACK, TCP_SYN, type TcpFields, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_SYN, type TcpFields, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, windowShiftFor, type TcpConfig } from '../tcp/config.js';
 import { synOptions, synWindow } from '../tcp/options.js';
 import { tsOffsetFor, tsValue } from '../tcp/timestamps.js';
@@ -55,6 +56,7 @@ const COOKIE_MASK = (1 << COOKIE_BITS) - 1;
 const TS_BITS = 6;
 const TS_WSCALE_NONE = 0xf;
 const TS_SACK = 0x10;
+const TS_ECN = 0x20;
 
 export class SynCookies {
   private readonly key: SipKey;
@@ -108,8 +110,8 @@ export class SynCookies {
  * SYN's options, moved back one step of 64 if that put it ahead of `tsNow`
  * (our later TSvals must not be older than it).
  */
-export function cookieTsVal(tsNow: number, peerWscale: number | undefined, sackOk: boolean): number {
-  const bits = (peerWscale === undefined ? TS_WSCALE_NONE : Math.min(peerWscale, 14)) | (sackOk ? TS_SACK : 0);
+export function cookieTsVal(tsNow: number, peerWscale: number | undefined, sackOk: boolean, ecnOk = false): number {
+  const bits = (peerWscale === undefined ? TS_WSCALE_NONE : Math.min(peerWscale, 14)) | (sackOk ? TS_SACK : 0) | (ecnOk ? TS_ECN : 0);
   const v = (((tsNow >>> TS_BITS) << TS_BITS) | bits) >>> 0;
   return seqGt(v, tsNow) ? (v - (1 << TS_BITS)) >>> 0 : v;
 }
@@ -125,13 +127,16 @@ export function cookieSynAck(cfg: TcpConfig, syn: TcpSegment, isn: number, now: 
   const tsOk = cfg.timestamps && o.tsVal !== undefined;
   const sackOk = tsOk && cfg.sack && o.sackPermitted;
   const peerWscale = tsOk && cfg.windowScaling ? o.wscale : undefined;
+  // RFC 3168 §6.1.1, as Connection.acceptSyn decides it (ecn.ts), if TSopt can carry it.
+  const ecnOk = tsOk && cfg.ecn !== 'off' && (syn.flags & (TCP_ECE | TCP_CWR)) === (TCP_ECE | TCP_CWR) && (syn.ecn ?? 0) === 0;
   const options = synOptions({
     mss: cfg.mss,
     sackPermitted: sackOk,
-    ts: tsOk ? { val: cookieTsVal(tsValue(now, tsOffsetFor(isn)), peerWscale, sackOk), ecr: o.tsVal! } : undefined,
+    ts: tsOk ? { val: cookieTsVal(tsValue(now, tsOffsetFor(isn)), peerWscale, sackOk, ecnOk), ecr: o.tsVal! } : undefined,
     wscale: peerWscale !== undefined ? windowShiftFor(cfg.rcvBuf) : undefined,
   });
-  return { srcPort: syn.dstPort, dstPort: syn.srcPort, seq: isn, ack: seqAdd(syn.seq, 1), flags: TCP_SYN | TCP_ACK, window: synWindow(cfg.rcvBuf), options };
+  const flags = TCP_SYN | TCP_ACK | (ecnOk ? TCP_ECE : 0);
+  return { srcPort: syn.dstPort, dstPort: syn.srcPort, seq: isn, ack: seqAdd(syn.seq, 1), flags, window: synWindow(cfg.rcvBuf), options };
 }
 
 /**
@@ -154,4 +159,11 @@ export function cookieSynOptions(ack: TcpSegment, mss: number, cfg: TcpConfig): 
     syn.wscale = shift;
   }
   return syn;
+}
+
+/** The cookie's SYN,ACK granted ECN (its TSval bit 5, echoed in the ACK's
+ * TSecr) and we still accept it (Linux cookie_ecn_ok). */
+export function cookieEcnOk(ack: TcpSegment, cfg: TcpConfig): boolean {
+  const o = ack.options;
+  return o.tsVal !== undefined && o.tsEcr !== undefined && (o.tsEcr & TS_ECN) !== 0 && cfg.ecn !== 'off';
 }

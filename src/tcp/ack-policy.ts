@@ -106,16 +106,16 @@ export class AckPolicy {
   }
 
   /** Linux tcp_incr_quickack: enough quick ACKs for half the window, at least 2 if it is tiny, at most maxQuick. */
-  private incrQuick(rcvWnd: number): void {
+  private incrQuick(rcvWnd: number, max = this.maxQuick): void {
     let n = Math.floor(rcvWnd / (2 * this.rcvMss));
     if (n === 0) n = 2;
-    n = Math.min(n, this.maxQuick);
+    n = Math.min(n, max);
     if (n > this.quick) this.quick = n;
   }
 
   /** Linux tcp_enter_quickack_mode: the peer retransmitted or probes; ACK every segment for a while. */
-  enterQuickAck(rcvWnd: number): void {
-    this.incrQuick(rcvWnd);
+  enterQuickAck(rcvWnd: number, max = this.maxQuick): void {
+    this.incrQuick(rcvWnd, max);
     this.pingpong = 0;
   }
 

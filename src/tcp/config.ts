@@ -2,6 +2,7 @@
  * Per-connection settings. Defaults follow Linux where RFCs leave room.
  */
 import { DEFAULT_RTO, type RtoConfig } from './rtt.js';
+import type { EcnMode } from './ecn.js';
 
 export interface TcpConfig {
   /** MSS we advertise: link MTU - 40 (RFC 9293 §3.7.1). */
@@ -56,6 +57,9 @@ export interface TcpConfig {
    * segmentation (TSO/GSO): a multiple of the MSS is sent as one
    * super-segment. 0: one MSS per segment (no offload). */
   gsoMax: number;
+  /** ECN (RFC 3168): 'on' asks in our SYNs and accepts (Linux tcp_ecn=1),
+   * 'passive' only accepts a peer's ECN-setup SYN (tcp_ecn=2, Linux's default), 'off' neither. */
+  ecn: EcnMode;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -83,6 +87,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   userTimeout: 0,
   challengeAckLimit: 10,
   gsoMax: 0,
+  ecn: 'passive',
 };
 
 /** The peer's MSS when it sends none (RFC 9293 §3.7.1). */

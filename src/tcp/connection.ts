@@ -9,7 +9,8 @@
  * events appended to `events`, and `nextDeadline()`. The stack drains `out`
  * and `events` after every input; nothing here reads a clock or does I/O.
  */
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
+import { ACK_NOW, ECN_CE, QUICK_ACK } from './ecn.js';
 import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbSender } from './sender.js';
@@ -43,6 +44,7 @@ export class Connection extends TcbSender {
     this.irs = seg.seq;
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.takePeerOptions(seg.options);
+    this.ecn.peerSyn((seg.flags & TCP_ECE) !== 0, (seg.flags & TCP_CWR) !== 0, seg.ecn ?? 0); // RFC 3168 §6.1.1
     this.setSendWindow(seg.window, seg.seq, seg.ack, false);
     this.setState('SYN_RECEIVED', 'rcv SYN on a listening port: SYN,ACK sent (RFC 9293 §3.10.7.2)');
     this.sendSyn(true, now);
@@ -56,14 +58,17 @@ export class Connection extends TcbSender {
    * them, straight into ESTABLISHED. The stack has checked the cookie, so
    * SEG.ACK = ISS + 1, and that the segment carries neither SYN nor RST;
    * SEG.SEQ is RCV.NXT by construction. Its data and FIN count as usual.
+   * `ecnOk`: the cookie SYN,ACK granted ECN (RFC 3168 §6.1.1).
    */
-  acceptCookie(seg: TcpSegment, syn: TcpOptions, now: number): void {
+  acceptCookie(seg: TcpSegment, syn: TcpOptions, now: number, ecnOk = false): void {
     this.now = now;
     this.passiveOpen = true;
     this.state = 'LISTEN';
     this.irs = seqAdd(seg.seq, -1);
     this.rcvNxt = seg.seq;
     this.takePeerOptions(syn);
+    this.ecn.ok = ecnOk;
+    if (ecnOk) this.counters.inc('tcp_ecn_negotiated');
     // What the cookie SYN,ACK set up: SND.NXT = ISS + 1 and the unscaled window it offered.
     this.sndNxt = seqAdd(this.iss, 1);
     this.rcvAdvEdge = seqAdd(this.rcvNxt, synWindow(this.cfg.rcvBuf));
@@ -151,8 +156,17 @@ export class Connection extends TcbSender {
     this.now = now;
     if (this.orphaned || this.state === 'CLOSED') return;
     this.orphaned = true;
+    if (this.recvBuffer.readable > 0 && this.state === 'TIME_WAIT') {
+      // Linux's socket is CLOSE by now and its timewait sock lives on: the
+      // unread data goes, TIME_WAIT stays (to ACK a repeated FIN).
+      this.recvBuffer.clear();
+      return;
+    }
     if (this.recvBuffer.readable > 0) {
       this.counters.inc('tcp_abort_on_close');
+      // Linux resets in every state here; ABORT (RFC 9293 §3.10.5) would
+      // delete these two silently, leaving a peer waiting for our lost FIN.
+      if (this.state === 'CLOSING' || this.state === 'LAST_ACK') this.emitSegment(this.sndNxt, TCP_RST | TCP_ACK);
       this.abort(now, 'user close with unread data: RST (RFC 1122 §4.2.2.13, RFC 2525 §2.17)');
       return;
     }
@@ -226,10 +240,14 @@ export class Connection extends TcbSender {
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.rcvAdvEdge = this.rcvNxt;
     this.takePeerOptions(seg.options);
+    const ece = (seg.flags & TCP_ECE) !== 0;
+    const cwr = (seg.flags & TCP_CWR) !== 0;
     if (ack) {
+      this.ecn.peerSynAck(ece, cwr); // RFC 3168 §6.1.1
       this.ackSynOrData(seg.ack, now, seg.options.tsEcr);
       this.setSendWindow(seg.window, seg.seq, seg.ack, false);
       // Our SYN has been ACKed: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+      if (this.ecn.ok) this.counters.inc('tcp_ecn_negotiated');
       this.setState('ESTABLISHED', 'rcv SYN,ACK that acknowledges our SYN: ACK sent (RFC 9293 §3.10.7.3)');
       this.events.push({ type: 'established' });
       this.sendAck(now);
@@ -237,6 +255,7 @@ export class Connection extends TcbSender {
       return;
     }
     // Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+    this.ecn.crossingSyn(ece, cwr);
     this.setSendWindow(seg.window, seg.seq, seg.ack, false);
     this.setState('SYN_RECEIVED', 'rcv SYN while in SYN_SENT: simultaneous open, SYN,ACK sent (RFC 9293 §3.10.7.3)');
     this.sndNxt = this.iss;
@@ -369,8 +388,14 @@ export class Connection extends TcbSender {
       return;
     }
 
+    // RFC 3168 §6.1.3: the peer's CWR ends our ECE; a CE mark on data starts it.
+    const ecnAck = this.ecn.segmentReceived((flags & TCP_CWR) !== 0, payload.length + (fin ? 1 : 0), payload.length, seg.ecn ?? 0);
+    if (seg.ecn === ECN_CE && payload.length > 0 && this.ecn.ok) this.counters.inc('tcp_ecn_ce_received');
+    if (ecnAck & QUICK_ACK) this.ackPolicy.enterQuickAck(this.currentRcvWnd(), 2);
+
     // Seventh and eighth: segment text and FIN.
     if (payload.length > 0 || fin) this.processText(seg, seq, payload, fin, now);
+    if (ecnAck & ACK_NOW && this.delAckAt !== Infinity) this.sendAck(now);
     this.transmit(now);
   }
 
@@ -451,6 +476,7 @@ export class Connection extends TcbSender {
       const cause = this.passiveOpen
         ? 'rcv ACK of our SYN,ACK: handshake complete (RFC 9293 §3.10.7.4)'
         : 'rcv SYN,ACK in SYN_RECEIVED: simultaneous open complete (RFC 9293 §3.10.7.4)';
+      if (this.ecn.ok) this.counters.inc('tcp_ecn_negotiated');
       this.setState('ESTABLISHED', cause);
       this.events.push({ type: 'established' });
       if (this.finQueued) this.transmit(now);
@@ -489,6 +515,9 @@ export class Connection extends TcbSender {
       dsack = r.ignored > 0;
       if (dsack) this.counters.inc('tcp_dsack_or_old_sack_blocks');
     }
+    // RFC 3168 §6.1.2: ECE asks for a window reduction, once per window of
+    // data, before this ACK could grow cwnd (as Linux's tcp_ack orders it).
+    if (seg.flags & TCP_ECE) this.eceArrives(seqGt(ack, this.sndUna) ? ack : this.sndUna, now);
     if (seqGt(ack, this.sndUna)) {
       this.ackSynOrData(ack, now, seg.options.tsEcr, dsack, sackedBefore);
       if (reneged) this.armRenegingTimer(now);
@@ -499,7 +528,9 @@ export class Connection extends TcbSender {
       // With SACK only new SACK information counts; a D-SACK or a repeat of known blocks does not.
       const duplicate = outstanding && (freshSack > 0 || (plain && (!this.sackOk || seg.options.sack === undefined)));
       const flightSize = this.flightSize();
-      this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now }, this.counters);
+      if (this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now }, this.counters)) {
+        this.ecn.reduced(this.sndNxt, false);
+      }
     }
     // Window update (§3.10.7.4 fifth: SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
     if (seqLe(this.sndUna, ack) && (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack)))) {
@@ -531,6 +562,23 @@ export class Connection extends TcbSender {
         break;
     }
     return true;
+  }
+
+  /**
+   * The peer echoed a CE mark (RFC 3168 §6.1.2): halve cwnd as for a loss,
+   * without retransmitting, unless this window was already reduced (by ECE
+   * or by loss recovery, which Linux's CWR and Recovery states both cover);
+   * CWR goes on the next new data segment.
+   */
+  private eceArrives(ack: number, now: number): void {
+    if (!this.ecn.ok) return;
+    this.counters.inc('tcp_ecn_ece_received');
+    if (this.recovery.phase !== 'open' || !this.ecn.eceReceived(ack)) return;
+    this.counters.inc('tcp_ecn_cwnd_reductions');
+    this.cc.onCongestionEvent(this.cc.cwnd, now);
+    this.cc.onRecoveryExit(now);
+    this.ecn.reduced(this.sndNxt, true);
+    this.recovery.cwndHeld = true;
   }
 
   /** Seventh (text) and eighth (FIN) steps, for data already trimmed to the window (`seg` as it arrived). */

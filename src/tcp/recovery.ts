@@ -52,6 +52,9 @@ export class LossRecovery {
    * §2 allows a larger DupThresh; Linux learns it the same way as here).
    */
   reordering = DUP_THRESH;
+  /** The window of an ECN reduction is not yet acknowledged (ecn.ts): cwnd
+   * neither grows nor is reduced again for a loss in it. */
+  cwndHeld = false;
 
   constructor(private readonly cc: CongestionControl) {}
 
@@ -116,7 +119,7 @@ export class LossRecovery {
         // (Linux's acked_sacked): acknowledged cumulatively or SACKed for the
         // first time; bytes SACKed by earlier ACKs are no news.
         const delivered = p.dataAcked + this.scoreboard.sackedBytes - sackedBefore;
-        if (delivered > 0) this.cc.onAck(delivered, p.flightSize, now, p.rtt);
+        if (delivered > 0 && !this.cwndHeld) this.cc.onAck(delivered, p.flightSize, now, p.rtt);
       }
       if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.phase = 'open';
       // RFC 6675 §5 (2.b): a cumulative ACK that also SACKs can show the next
@@ -152,7 +155,8 @@ export class LossRecovery {
     this.highRxt = sndUna;
     // RFC 5681 §3.2 step 2: segments sent by limited transmit do not count,
     // so FlightSize is capped by cwnd (Linux halves cwnd itself).
-    this.cc.onCongestionEvent(Math.min(flightSize, this.cc.cwnd), now);
+    // Not twice in one window: an ECN reduction of this window stands (Linux tcp_enter_recovery).
+    if (!this.cwndHeld) this.cc.onCongestionEvent(Math.min(flightSize, this.cc.cwnd), now);
     // cwnd = ssthresh + 3*SMSS without SACK: the three segments that left the network.
     if (!this.sackOk) this.inflation = DUP_THRESH * mss;
     // RFC 6675 §5 (4.3) / RFC 6582 step 2: the first lost segment goes at once, whatever pipe says.

@@ -4,7 +4,7 @@
  * recovery.ts), zero-window probing, keepalive, and the timers that drive
  * them. Segment arrival hands ACKs to `ackSynOrData`.
  */
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from '../wire/tcp.js';
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from '../wire/tcp.js';
 import { seqAdd, seqGe, seqGt, seqLt, seqSub } from '../wire/seq.js';
 import { synOptions, synWindow } from './options.js';
 import { Tcb } from './tcb.js';
@@ -41,10 +41,14 @@ export abstract class TcbSender extends Tcb {
     else this.rtt.keepBackoff();
     // RFC 6298 §5.7: after a SYN timeout and no sample, data starts with RTO 3 s.
     if (synJustAcked && this.synTimedOut && !this.rtt.hasSample) this.rtt.restartAt(3000);
-    this.recovery.onAck(
+    // No growth until the window of an ECN reduction is acknowledged (Linux's CWR state).
+    this.ecn.acked(ack);
+    this.recovery.cwndHeld = this.ecn.inCwr;
+    const lossDetected = this.recovery.onAck(
       { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample, sackedBefore },
       this.counters,
     );
+    if (lossDetected) this.ecn.reduced(this.sndNxt, false);
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
     if (this.sndUna === this.sndNxt) this.rtoAt = Infinity;
     else this.armRto(now);
@@ -53,6 +57,7 @@ export abstract class TcbSender extends Tcb {
       this.counters.inc('tcp_tlp_recoveries');
       this.cc.onCongestionEvent(this.flightSize(), now);
       this.cc.onRecoveryExit(now);
+      this.ecn.reduced(this.sndNxt, false);
     }
     this.schedulePto(now);
     if (this.writeBlocked && this.sendQueue.length < this.cfg.sndBuf) {
@@ -168,10 +173,13 @@ export abstract class TcbSender extends Tcb {
     let flags = TCP_ACK;
     if (len > 0 && offset + len === this.sendQueue.length) flags |= TCP_PSH;
     if (withFin) flags |= TCP_FIN;
+    // RFC 3168 §6.1.2: new data is ECT(0), and the first after a window reduction carries CWR.
+    const ect = len > 0 && this.ecn.ok;
+    if (ect && this.ecn.takeCwr()) flags |= TCP_CWR;
     const seq = this.sndNxt;
     if (this.sndUna === this.sndNxt) this.unackedSince = now;
     this.lastSegSeq = seq;
-    this.emitSegment(seq, flags, payload);
+    this.emitSegment(seq, flags, payload, ect);
     this.sndNxt = seqAdd(seq, len + (withFin ? 1 : 0));
     this.lastSendAt = now;
     if (!this.ts.enabled && this.rttSeq === -1) {
@@ -216,7 +224,11 @@ export abstract class TcbSender extends Tcb {
     if (withAck) this.rcvWup = this.rcvNxt;
     const window = synWindow(this.cfg.rcvBuf);
     this.rcvAdvEdge = seqAdd(this.rcvNxt, window);
-    this.out.push({ seq: this.iss, ack: withAck ? this.rcvNxt : 0, flags: withAck ? TCP_SYN | TCP_ACK : TCP_SYN, window, options });
+    // RFC 3168 §6.1.1: an ECN-setup SYN has ECE and CWR (not when retransmitted,
+    // §6.1.1.1, as Linux), an ECN-setup SYN,ACK ECE alone.
+    let flags = withAck ? TCP_SYN | TCP_ACK : TCP_SYN;
+    if (withAck ? this.ecn.ok : this.ecn.askInSyn(this.retries > 0)) flags |= withAck ? TCP_ECE : TCP_ECE | TCP_CWR;
+    this.out.push({ seq: this.iss, ack: withAck ? this.rcvNxt : 0, flags, window, options });
     this.sndNxt = seqAdd(this.iss, 1);
     if (this.rtoAt === Infinity) this.armRto(now);
     if (this.retries === 0 && this.rttSeq === -1) {
@@ -379,6 +391,7 @@ export abstract class TcbSender extends Tcb {
       // Every unSACKed segment below SND.NXT now counts as lost; transmit()
       // resends them in order as the loss window (1 SMSS, slow start) allows.
       this.recovery.onTimeout(this.sndUna, this.sndNxt, this.flightSize(), now);
+      this.ecn.reduced(this.sndNxt, false); // CWR on the next new data, as Linux's tcp_enter_loss
       this.tlp.cancel();
       this.ptoAt = Infinity;
       this.transmit(now);

@@ -6,7 +6,7 @@
  * sender.ts (sending, retransmission, timers) and connection.ts (user calls
  * and segment arrival, RFC 9293 §3.10).
  */
-import { TCP_ACK, TCP_RST, type TcpOption, type TcpOptions } from '../wire/tcp.js';
+import { TCP_ACK, TCP_ECE, TCP_RST, TCP_SYN, type TcpOption, type TcpOptions } from '../wire/tcp.js';
 import { seqAdd, seqGt, seqLt, seqSub } from '../wire/seq.js';
 import type { TcpState } from './state.js';
 import { DEFAULT_PEER_MSS, windowShiftFor, type TcpConfig } from './config.js';
@@ -20,6 +20,7 @@ import { Timestamps, tsOffsetFor } from './timestamps.js';
 import { segmentOptions } from './options.js';
 import { TailLossProbe } from './tlp.js';
 import { AckPolicy } from './ack-policy.js';
+import { EcnState } from './ecn.js';
 
 /** A segment to send; the stack fills in addresses and ports. */
 export interface OutSegment {
@@ -32,6 +33,8 @@ export interface OutSegment {
   /** A super-segment for a link with segmentation offload: cut into pieces
    * of this many payload bytes (the effective MSS). 0 or absent: as it is. */
   gsoSize?: number;
+  /** Send as ECN-capable, ECT(0) in the IP header (RFC 3168 §6.1.2: new data of an ECN connection). */
+  ect?: boolean;
 }
 
 export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE';
@@ -97,6 +100,8 @@ export abstract class Tcb {
   readonly ts: Timestamps;
   /** When to acknowledge: delayed and quick ACKs, out-of-window ACK limit (ack-policy.ts). */
   readonly ackPolicy: AckPolicy;
+  /** ECN negotiation, echo and response (RFC 3168, ecn.ts). */
+  readonly ecn: EcnState;
   /** Both SYNs carried SACK-permitted (RFC 2018 §2). */
   protected sackOk = false;
   /** A duplicate we received, to report as the first SACK block (D-SACK, RFC 2883). */
@@ -185,6 +190,7 @@ export abstract class Tcb {
     this.recovery = new LossRecovery(this.cc);
     this.ts = new Timestamps(tsOffsetFor(this.iss));
     this.ackPolicy = new AckPolicy(cfg.quickAcks);
+    this.ecn = new EcnState(cfg.ecn);
     this.now = now;
     this.rcvWscale = cfg.windowScaling ? windowShiftFor(cfg.rcvBuf) : 0;
     this.lastRecvAt = now;
@@ -220,8 +226,11 @@ export abstract class Tcb {
     return seqAdd(this.sndUna, this.sendQueue.length + (this.synAcked ? 0 : 1));
   }
 
-  /** A segment with ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> plus whatever flags. */
-  protected emitSegment(seq: number, flags: number, payload?: Buffer): void {
+  /** A segment with ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> plus whatever flags;
+   * `ect` for new data of an ECN connection (RFC 3168 §6.1.2). */
+  protected emitSegment(seq: number, flags: number, payload?: Buffer, ect = false): void {
+    // RFC 3168 §6.1.3: ECE on every segment after a CE until the peer's CWR (Linux: RSTs too).
+    if (this.ecn.demandCwr && !(flags & TCP_SYN)) flags |= TCP_ECE;
     const window = flags & TCP_ACK || flags & TCP_RST ? this.advertiseWindow() : 0;
     // RFC 7323 §3.2: every segment carries TSopt once negotiated, RSTs included (as Linux sends them).
     const ts = this.ts.enabled ? { val: this.ts.value(this.now), ecr: this.ts.recent } : undefined;
@@ -234,7 +243,7 @@ export abstract class Tcb {
     }
     const mss = this.effMss;
     const gsoSize = payload !== undefined && payload.length > mss ? mss : 0;
-    this.out.push({ seq, ack: flags & TCP_ACK ? this.rcvNxt : 0, flags, window, options: segmentOptions(ts, sack), payload, gsoSize });
+    this.out.push({ seq, ack: flags & TCP_ACK ? this.rcvNxt : 0, flags, window, options: segmentOptions(ts, sack), payload, gsoSize, ect });
     if (flags & TCP_ACK) {
       this.delAckAt = Infinity;
       this.rcvWup = this.rcvNxt;

@@ -125,6 +125,8 @@ const DROP_REASONS = new Set([
   'tcp_rst_to_listener', 'tcp_no_syn_to_listener', 'tcp_listen_overflow', 'tcp_rst_no_connection',
   'ip_truncated', 'ip_bad_version', 'ip_bad_header_length', 'ip_bad_total_length', 'ip_fragment',
   'icmp_truncated', 'tcp_truncated', 'tcp_bad_header_length', 'tcp_bad_option',
+  // IPv4 reassembly (stack/ip-reassembly.ts): a fragment or a whole datagram's fragments
+  'ip_reasm_overlap', 'ip_reasm_duplicate', 'ip_reasm_malformed', 'ip_reasm_oversize', 'ip_reasm_evicted', 'ip_reasm_timeout', 'ip_reasm_bad',
 ]);
 
 export const STAT_GROUPS = ['ip', 'icmp', 'tcp', 'rst', 'retransmissions', 'checksum errors', 'drops', 'other'] as const;

@@ -45,8 +45,8 @@ export interface IcmpMessage {
 
 export type IcmpDropReason = 'icmp_truncated' | 'icmp_bad_checksum';
 
-/** Types whose data is "Internet Header + 64 bits of Original Data Datagram". */
-function quotesDatagram(type: number): boolean {
+/** Types whose data is "Internet Header + 64 bits of Original Data Datagram": the error messages. */
+export function quotesDatagram(type: number): boolean {
   return (
     type === ICMP_DEST_UNREACH || type === ICMP_SOURCE_QUENCH || type === ICMP_REDIRECT ||
     type === ICMP_TIME_EXCEEDED || type === ICMP_PARAM_PROBLEM
@@ -116,4 +116,26 @@ export function buildIcmpPacket(ip: IPv4Fields, type: number, code: number, rest
   out[22] = c >>> 8;
   out[23] = c & 0xff;
   return out;
+}
+
+// ---- ICMP errors we send (RFC 1122 §3.2.2): builders for stack/icmp-out.ts ----
+
+/** Destination unreachable: protocol unreachable (RFC 792). */
+export const ICMP_PROT_UNREACH = 2;
+/** Time exceeded: fragment reassembly time exceeded (RFC 792). */
+export const ICMP_EXC_FRAGTIME = 1;
+/** Linux's bound on an ICMP error, 576 bytes in all: as much of the offending
+ * datagram as fits (RFC 1812 §4.3.2.3; RFC 1122 §3.2.2 asks for its header and 8 bytes at least). */
+export const ICMP_ERROR_MAX = 576;
+
+/**
+ * Full IPv4 packet carrying an ICMP error about `offending` (its IP header and
+ * data as received), from `src` to `dst`, as Linux's icmp_send builds it: TOS
+ * the offending datagram's TOS bits with precedence "internetwork control"
+ * (0xc0), DF clear, identification `id`, TTL 64, the quote cut to fit 576 bytes.
+ */
+export function buildIcmpError(src: number, dst: number, type: number, code: number, offending: Buffer, id: number): Buffer {
+  const quote = offending.subarray(0, ICMP_ERROR_MAX - 28);
+  const tos = ((offending[1] ?? 0) & 0x1e) | 0xc0;
+  return buildIcmpPacket({ src, dst, protocol: IPPROTO_ICMP, tos, id, dontFragment: false }, type, code, 0, quote);
 }

@@ -62,15 +62,15 @@ const scratch = Buffer.alloc(20);
 export interface IPv4DecodeOptions {
   /** Default true. Tracing shows packets with a bad checksum too. */
   verifyChecksum?: boolean;
-  /** Default false. Tracing shows fragments too (the stack drops them). */
+  /** Default false. Tracing shows fragments too (the stack reassembles them first). */
   allowFragments?: boolean;
 }
 
 /**
  * The validation both decoders share, of the datagram at buf[start, end):
  * its header length, or why it is dropped. Bytes after totalLength (link
- * padding) are ignored. Fragments are refused: this stack does not
- * reassemble (RFC 791 §3.2 allows a host to drop them), and Linux sets DF on TCP.
+ * padding) are ignored. Fragments are refused unless `allowFragments`: the
+ * stack takes them to its reassembly (stack/ip-reassembly.ts).
  */
 function checkIPv4(buf: Uint8Array, start: number, end: number, verifyChecksum: boolean, allowFragments: boolean): number | IPv4DropReason {
   const len = end - start;
@@ -112,8 +112,15 @@ export class IPv4Datagram {
   payloadStart = 0;
   end = 0;
   protocol = 0;
+  /** Type of service byte: DSCP and the ECN field (RFC 3168 §5, low two bits). */
+  tos = 0;
   srcAddr = 0;
   dstAddr = 0;
+  /** Fragment fields (RFC 791 §3.1), read by readIPv4 when it lets fragments through. */
+  id = 0;
+  moreFragments = false;
+  /** In bytes (the wire's 8-byte units times 8). */
+  fragOffset = 0;
 
   get src(): string {
     return cachedIp(this.srcAddr);
@@ -126,17 +133,23 @@ export class IPv4Datagram {
 
 /**
  * The receive path's decoder: validate the datagram at buf[start, end) like
- * decodeIPv4 (checksum verified, fragments refused) and read it into `out`.
+ * decodeIPv4 (checksum verified; fragments refused unless `allowFragments`,
+ * the stack's reassembly) and read it into `out`.
  * Null when it is good, else the drop reason. Never throws.
  */
-export function readIPv4(buf: Buffer, start: number, end: number, out: IPv4Datagram): IPv4DropReason | null {
-  const headerLength = checkIPv4(buf, start, end, true, false);
+export function readIPv4(buf: Buffer, start: number, end: number, out: IPv4Datagram, allowFragments = false): IPv4DropReason | null {
+  const headerLength = checkIPv4(buf, start, end, true, allowFragments);
   if (typeof headerLength === 'string') return headerLength;
+  const frag = (buf[start + 6]! << 8) | buf[start + 7]!;
+  out.id = (buf[start + 4]! << 8) | buf[start + 5]!;
+  out.moreFragments = (frag & 0x2000) !== 0;
+  out.fragOffset = (frag & 0x1fff) * 8;
   out.buf = buf;
   out.start = start;
   out.payloadStart = start + headerLength;
   out.end = start + ((buf[start + 2]! << 8) | buf[start + 3]!);
   out.protocol = buf[start + 9]!;
+  out.tos = buf[start + 1]!;
   out.srcAddr = word(buf, start + 12);
   out.dstAddr = word(buf, start + 16);
   return null;
@@ -221,6 +234,40 @@ export function writeIPv4HeaderFor(
   const sum = internetChecksum(out, offset, offset + 20);
   out[offset + 10] = sum >>> 8;
   out[offset + 11] = sum & 0xff;
+}
+
+/**
+ * Cut our own datagram `packet` (its header without options: ours have none)
+ * into fragments of at most `mtu` bytes (RFC 791 §3.2 "Fragmentation"): each
+ * carries a copy of the header with identification `id`, DF clear, its offset
+ * in 8-byte units, MF on all but the last, and a fresh checksum; the data of
+ * all but the last is a multiple of 8 bytes. A packet that fits is returned as
+ * it is. Throws RangeError when `mtu` leaves no room for 8 bytes of data (a
+ * caller bug: links have at least RFC 791's 68).
+ */
+export function fragmentIPv4(packet: Buffer, mtu: number, id: number): Buffer[] {
+  if (packet.length <= mtu) return [packet];
+  const hl = (packet[0]! & 0x0f) * 4;
+  const per = (mtu - hl) & ~7;
+  if (per < 8) throw new RangeError(`MTU ${mtu} cannot carry fragments`);
+  const out: Buffer[] = [];
+  for (let off = 0; hl + off < packet.length; off += per) {
+    const len = Math.min(per, packet.length - hl - off);
+    const last = hl + off + len === packet.length;
+    const f = Buffer.allocUnsafe(hl + len);
+    packet.copy(f, 0, 0, hl);
+    packet.copy(f, hl, hl + off, hl + off + len);
+    f.writeUInt16BE(hl + len, 2);
+    f.writeUInt16BE(id & 0xffff, 4);
+    f.writeUInt16BE((last ? 0 : 0x2000) | (off >>> 3), 6);
+    f[10] = 0;
+    f[11] = 0;
+    const sum = internetChecksum(f, 0, hl);
+    f[10] = sum >>> 8;
+    f[11] = sum & 0xff;
+    out.push(f);
+  }
+  return out;
 }
 
 /**

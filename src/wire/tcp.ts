@@ -62,6 +62,9 @@ export interface TcpSegment {
   options: TcpOptions;
   /** View of the data (no copy). */
   payload: Buffer;
+  /** The ECN field of the IP header that carried it (RFC 3168 §5: 0 Not-ECT,
+   * 1 ECT(1), 2 ECT(0), 3 CE); the decoders leave 0, the stack sets it. */
+  ecn?: number;
 }
 
 export type TcpDropReason = 'tcp_truncated' | 'tcp_bad_header_length' | 'tcp_bad_option' | 'tcp_bad_checksum';
@@ -112,6 +115,7 @@ export function readTcp(
     urgent: (p[start + 18]! << 8) | p[start + 19]!,
     options,
     payload: headerLength < len ? p.subarray(start + headerLength, end) : NO_PAYLOAD,
+    ecn: 0,
   };
 }
 

@@ -411,7 +411,8 @@ export class World {
 
 /** Each option on or off at random, so the victim runs with every combination. */
 function randomOptions(rng: Prng): Partial<TcpConfig> {
-  return { timestamps: rng.chance(75), sack: rng.chance(75), windowScaling: rng.chance(75) };
+  // The peer asks for ECN on half of them (the victim accepts, as Linux's tcp_ecn=2).
+  return { timestamps: rng.chance(75), sack: rng.chance(75), windowScaling: rng.chance(75), ecn: rng.chance(50) ? 'on' : 'passive' };
 }
 
 /**

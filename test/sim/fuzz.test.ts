@@ -37,7 +37,7 @@ test('the runs covered what the fuzzer is for', () => {
     assert.ok(sum((r) => r.seen, k) > 0, `never made ${k}`);
   }
   // And the packets got where they were meant to: each drop reason and each RFC 5961 answer.
-  for (const k of ['tcp_bad_option', 'tcp_bad_header_length', 'tcp_bad_checksum', 'tcp_truncated', 'ip_fragment', 'ip_bad_total_length',
+  for (const k of ['tcp_bad_option', 'tcp_bad_header_length', 'tcp_bad_checksum', 'tcp_truncated', 'ip_reasm_fragments', 'ip_bad_total_length',
     'tcp_paws_rejected', 'tcp_unacceptable_segment', 'tcp_challenge_ack_rst', 'tcp_challenge_ack_syn', 'tcp_ack_too_old',
     'tcp_ack_of_unsent', 'tcp_no_ack', 'tcp_rst_received', 'tcp_syncookies_sent', 'tcp_syncookies_failed', 'tcp_out_of_order', 'tcp_trimmed_beyond_window',
     'icmp_echo_replied']) {

@@ -111,7 +111,7 @@ function failedJob(job: Job, reason: string): Result {
     steps: 0,
     wallMs: 0,
     bytes: 0,
-    faults: { lost: 0, queueDropped: 0, corrupted: 0, duplicated: 0, reordered: 0, delayed: 0 },
+    faults: { lost: 0, queueDropped: 0, corrupted: 0, duplicated: 0, reordered: 0, delayed: 0, ceMarked: 0 },
     counters: { a: {}, b: {} },
   };
   if (params.name !== undefined) r.name = params.name;

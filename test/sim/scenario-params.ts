@@ -56,6 +56,8 @@ export interface ScenarioFaults {
   /** Bits per second, 0 = unlimited. */
   rate: number;
   seed: number;
+  /** Percent of ECT packets marked CE (drawn only when ECN is on). */
+  ce?: number;
 }
 
 export interface ScenarioParams {
@@ -71,6 +73,8 @@ export interface ScenarioParams {
   rcvBuf: number;
   sndBuf: number;
   conns: ConnPlan[];
+  /** Both stacks ask for ECN (RFC 3168) and accept it. */
+  ecn?: boolean;
 }
 
 // ---------------------------------------------------------------- parameters
@@ -145,7 +149,10 @@ export function drawParams(seed: number): ScenarioParams {
       pauseMaxMs: 1 + r.int(300),
     });
   }
-  return { seed, faults, allowHalfOpen, noDelay, windowScaling, rcvBuf, sndBuf, conns };
+  // Drawn last, so the seeds drawn before ECN existed keep every other parameter.
+  const ecn = r.chance(50);
+  if (ecn) faults.ce = round2(maybe(r, 60, () => uniform(r, 0, 5)));
+  return { seed, faults, allowHalfOpen, noDelay, windowScaling, rcvBuf, sndBuf, conns, ecn };
 }
 
 /** Fixed hard cases, kept in every sweep (replay: soak --hard NAME). */
@@ -191,7 +198,8 @@ export function describeParams(p: ScenarioParams): string {
     .map((c) => `${c.bytesAB}>/<${c.bytesBA} chunks ${c.chunkMaxA}/${c.chunkMaxB} ${c.close}${c.writeEarly ? ' early' : ''}${c.pauseA || c.pauseB ? ` pauses ${c.pauseA}%/${c.pauseB}%<=${c.pauseMaxMs}ms` : ''}${c.startAt ? ` @${c.startAt}ms` : ''}`)
     .join(', ');
   return (
-    `loss ${f.loss}% dup ${f.duplicate}% reorder ${f.reorder}% corrupt ${f.corrupt}% delay ${f.delay}ms jitter ${f.jitter}ms rate ${rate}; ` +
+    `loss ${f.loss}% dup ${f.duplicate}% reorder ${f.reorder}% corrupt ${f.corrupt}% delay ${f.delay}ms jitter ${f.jitter}ms rate ${rate}` +
+    `${p.ecn ? ` ecn ce ${f.ce ?? 0}%` : ''}; ` +
     `${p.allowHalfOpen ? 'allowHalfOpen' : 'no half-open'}${p.noDelay ? ' noDelay' : ''}${p.windowScaling ? '' : ' no-wscale'} rcvBuf ${p.rcvBuf} sndBuf ${p.sndBuf}; ` +
     `${p.conns.length} conn: ${conns}`
   );

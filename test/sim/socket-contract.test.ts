@@ -247,6 +247,19 @@ test("connect() to localhost does not throw; a name that does not resolve is an 
   assert.is(d.destroyed, true);
 });
 
+test('a write waiting for the host name lookup gets its callback, with ERR_SOCKET_CLOSED_BEFORE_CONNECTION, when the socket is destroyed', async () => {
+  const sim = simPair();
+  const c = sim.a.connect({ port: 80, host: 'slow.test', lookup: () => {} }); // never answers
+  const order: string[] = [];
+  c.write(Buffer.from('hello'), (err?: Error | null) => order.push(`cb ${(err as CodedError | null | undefined)?.code}`));
+  c.on('close', () => order.push('close'));
+  c.destroy();
+  assert.ok(await sim.until(() => order.includes('close'), 1000));
+  await sim.wait(10);
+  // node:net: cb ERR_SOCKET_CLOSED_BEFORE_CONNECTION, then close (the callback used to be lost).
+  assert.equal(order, ['cb ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'close']);
+});
+
 test('loopback: a stack reaches its own listeners at 127.0.0.1, localhost (node:net\'s default host) and its own address', async () => {
   const sim = simPair();
   const got: string[] = [];

@@ -4,6 +4,7 @@ import { VirtualClock } from '../../../src/stack/clock.js';
 import { createMemoryPair } from '../../../src/link/memory.js';
 import { FaultLink, type FaultOptions } from '../../../src/link/fault.js';
 import type { Link } from '../../../src/link/link.js';
+import { decodeIPv4, writeIPv4Header } from '../../../src/wire/ipv4.js';
 
 /** A link on `a`'s side wrapped in faults; returns what arrives at `b` with arrival times. */
 function rig(opts: FaultOptions) {
@@ -22,6 +23,14 @@ function rig(opts: FaultOptions) {
     }
   };
   return { clock, f, b, got, send, sent };
+}
+
+/** A real IPv4 header (20 bytes, checksum right) with the given TOS, then an id. */
+function ipPacket(tos: number, id: number): Buffer {
+  const p = Buffer.alloc(40);
+  writeIPv4Header(p, 0, { src: '10.0.0.1', dst: '10.0.0.2', protocol: 6, tos }, 20);
+  p.writeUInt32BE(id, 20);
+  return p;
 }
 
 const ids = (got: Array<{ p: Buffer }>): number[] => got.map((g) => g.p.readUInt32BE(0));
@@ -54,6 +63,44 @@ test('loss 100 drops everything, loss 30 about 30 percent, same seed same result
   other.send(2000);
   other.clock.run(1000);
   assert.not.equal(ids(other.got), runs[0], 'another seed, another pattern');
+});
+
+test('ce: ECT(0)/ECT(1) packets marked CE with a valid checksum, Not-ECT ones pass untouched, nothing dropped', () => {
+  const r = rig({ ce: 50, seed: 5 });
+  const tos = [0x00, 0x02, 0x01, 0x03, 0xb8 | 0x02]; // Not-ECT, ECT(0), ECT(1), CE already, DSCP EF + ECT(0)
+  const sent: Buffer[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const p = ipPacket(tos[i % tos.length]!, i);
+    sent.push(Buffer.from(p));
+    r.f.send(p);
+  }
+  r.clock.run(1000);
+  assert.is(r.got.length, 1000, 'marking is not dropping');
+  let marked = 0;
+  for (const g of r.got) {
+    const id = g.p.readUInt32BE(20);
+    const before = sent[id]!;
+    const d = decodeIPv4(g.p);
+    assert.type(d, 'object', 'header checksum still right');
+    if (g.p[1] !== before[1]) {
+      marked++;
+      assert.ok((before[1]! & 3) === 1 || (before[1]! & 3) === 2, 'only ECT packets are marked');
+      assert.is(g.p[1], before[1]! | 3, 'CE, DSCP kept');
+    }
+    assert.ok(g.p.subarray(2, 10).equals(before.subarray(2, 10)) && g.p.subarray(12).equals(before.subarray(12)), 'nothing else changes');
+  }
+  assert.is(marked, r.f.counters.ceMarked);
+  assert.ok(marked > 220 && marked < 380, `about half of the 600 ECT packets: ${marked}`);
+});
+
+test('ce 0 draws nothing: a seed replays as before', () => {
+  const a = rig({ loss: 30, seed: 9 });
+  const b = rig({ loss: 30, ce: 0, seed: 9 });
+  for (const r of [a, b]) {
+    for (let i = 0; i < 200; i++) r.f.send(ipPacket(2, i));
+    r.clock.run(1000);
+  }
+  assert.equal(a.got.map((g) => g.p.readUInt32BE(20)), b.got.map((g) => g.p.readUInt32BE(20)));
 });
 
 test('delay and jitter: arrival after delay, within jitter, order kept without reorder', () => {

@@ -3,10 +3,10 @@
 // exact segments out. The cookie layout is in src/stack/syncookie.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption, type TcpSegment } from '../../../src/wire/tcp.js';
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption, type TcpSegment } from '../../../src/wire/tcp.js';
 import { seqAdd } from '../../../src/wire/seq.js';
 import { IsnGenerator } from '../../../src/stack/isn.js';
-import { COOKIE_PERIOD, SynCookies, cookieSynOptions, cookieTsVal } from '../../../src/stack/syncookie.js';
+import { COOKIE_PERIOD, SynCookies, cookieEcnOk, cookieSynOptions, cookieTsVal } from '../../../src/stack/syncookie.js';
 import { sipHash24, sipHashHi, sipKey } from '../../../src/stack/siphash.js';
 import { tsOffsetFor, tsValue } from '../../../src/tcp/timestamps.js';
 import { DEFAULT_TCP_CONFIG } from '../../../src/tcp/config.js';
@@ -210,6 +210,32 @@ test('a valid cookie ACK builds the connection: ESTABLISHED with MSS 1300, wscal
   const data = l.inject();
   assert.ok(data.length >= 1);
   assert.is(asTcp(data[0]!).seg.payload.length, 1288);
+});
+
+test('ECN rides on the cookie (RFC 3168 §6.1.1, Linux TS_OPT_ECN): S.E, TSval bit 5, and the ACK echoing it makes an ECN connection', async () => {
+  const l = lab();
+  l.fill();
+  const out = l.inject(tcp({ flags: TCP_SYN | TCP_ECE | TCP_CWR, srcPort: 41001, seq: S, window: 64240, options: SYN_TS }));
+  assert.is(out.length, 1);
+  const synAck = asTcp(out[0]!).seg;
+  assert.is(synAck.flags, TCP_SYN | TCP_ACK | TCP_ECE, 'cookie SYN,ACK with ECE');
+  assert.is(tsOf(synAck).val & 0x3f, 0x20 | 0x10 | 7, 'ECN | SACK | wscale 7');
+  l.advanceTo(20);
+  l.inject(tcp({ flags: TCP_ACK, srcPort: 41001, seq: seqAdd(S, 1), ack: seqAdd(synAck.seq, 1), window: 100, options: [NOP, NOP, { kind: 'ts', val: 5010, ecr: tsOf(synAck).val }] }));
+  await delivered();
+  const ep = l.accepted[0]!;
+  assert.ok(ep.conn.ecn.ok, 'ECN on the rebuilt connection');
+  ep.write(Buffer.alloc(100, 1));
+  const data = l.inject().map(asTcp);
+  assert.is(data.length, 1);
+  assert.is(data[0]!.ip.tos & 3, 2, 'its data is ECT(0)');
+  // Without timestamps nothing can carry it: a plain cookie SYN,ACK.
+  const plain = l.inject(tcp({ flags: TCP_SYN | TCP_ECE | TCP_CWR, srcPort: 41002, seq: S, window: 64240, options: SYN_NO_TS }));
+  assert.is(asTcp(plain[0]!).seg.flags, TCP_SYN | TCP_ACK);
+  // With ECN off the echoed bit is ignored (not refused, as Linux's cookie_ecn_ok).
+  const ack = asTcp(tcp({ flags: TCP_ACK, seq: 1, ack: 1, options: [NOP, NOP, { kind: 'ts', val: 1, ecr: 0x20 }] })).seg;
+  assert.ok(cookieEcnOk(ack, DEFAULT_TCP_CONFIG));
+  assert.not.ok(cookieEcnOk(ack, { ...DEFAULT_TCP_CONFIG, ecn: 'off' }));
 });
 
 test('a cookie without timestamps: only the MSS in the SYN,ACK; the connection has no wscale, no SACK', async () => {

@@ -122,4 +122,43 @@ test('zero-window probes that nobody answers: ETIMEDOUT after tcp_retries2 (15) 
   t.events('error ETIMEDOUT', 'closed');
 });
 
+test('Linux tcp_close: unread data in TIME_WAIT does not end TIME_WAIT (the user socket is already closed there)', () => {
+  const t = finWait2({ ...SMALL, msl: 30_000 });
+  // 0.400 < FP. 1:101(100) ack 2 win 65535   (data and FIN; the application does not read it)
+  t.recv(400, { f: 'FP.', seq: P(1), ack: U(2), len: 100 });
+  // 0.400 > . 2:2(0) ack 102 win 3899
+  t.expect({ f: '.', seq: U(2), ack: P(102), win: 3899 });
+  t.transitions('FIN_WAIT_2->TIME_WAIT');
+  t.clearEvents();
+  t.orphan(500);
+  t.expect(); // no RST: Linux's socket is in CLOSE by now, its timewait sock lives on
+  t.transitions();
+  assert.is(t.state, 'TIME_WAIT');
+  // 1.000 < F. 101:101(0) ack 2 win 65535   (our ACK was lost: the FIN again)
+  t.recv(1000, { f: 'F.', seq: P(101), ack: U(2) });
+  // 1.000 > . 2:2(0) ack 102                 (acknowledged again, as TIME_WAIT is for)
+  const out = t.takeOut();
+  assert.is(out.length, 1);
+  assert.is(out[0]!.flags, 0x10);
+  assert.is(out[0]!.ack, P(102));
+  assert.is(t.state, 'TIME_WAIT');
+});
+
+test('Linux tcp_close: unread data in LAST_ACK is answered with RST,ACK, not a silent delete', () => {
+  const t = established();
+  // 0.200 < FP. 1:101(100) ack 1 win 65535    (data and FIN, not read)
+  t.recv(200, { f: 'FP.', seq: P(1), ack: U(1), len: 100 });
+  t.takeOut();
+  t.close(300);
+  // 0.300 > F. 1:1(0) ack 102 win 3899
+  t.expect({ f: 'F.', seq: U(1), ack: P(102), win: 3899 });
+  assert.is(t.state, 'LAST_ACK');
+  t.clearEvents();
+  t.orphan(400);
+  // 0.400 > R. 2:2(0) ack 102 win 3899     (Linux tcp_send_active_reset; our FIN may have been lost)
+  t.expect({ f: 'R.', seq: U(2), ack: P(102), win: 3899 });
+  t.transitions('LAST_ACK->CLOSED');
+  assert.is(t.counters.get('tcp_abort_on_close'), 1);
+});
+
 test.run();

@@ -11,7 +11,7 @@
 import * as assert from 'uvu/assert';
 import { Connection, type ConnEvent, type OutSegment } from '../../../src/tcp/connection.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../src/tcp/config.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpOption, type TcpSegment } from '../../../src/wire/tcp.js';
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpOption, type TcpSegment } from '../../../src/wire/tcp.js';
 import { seqAdd, seqSub } from '../../../src/wire/seq.js';
 import { Counters } from '../../../src/stack/counters.js';
 
@@ -49,7 +49,7 @@ export function ourBytes(from: number, to: number): Buffer {
 // ---------------------------------------------------------------- notation
 
 const FLAG_CHARS: Array<[string, number]> = [
-  ['F', TCP_FIN], ['S', TCP_SYN], ['R', TCP_RST], ['P', TCP_PSH], ['U', TCP_URG], ['.', TCP_ACK],
+  ['F', TCP_FIN], ['S', TCP_SYN], ['R', TCP_RST], ['P', TCP_PSH], ['U', TCP_URG], ['.', TCP_ACK], ['E', TCP_ECE], ['W', TCP_CWR],
 ];
 
 export function parseFlags(f: string): number {
@@ -92,6 +92,7 @@ export function renderOut(s: OutSegment): string {
   else if (s.ack !== 0) line += ` ack-field-without-ACK ${s.ack}`;
   line += ` win ${s.window}`;
   if (s.options && s.options.length > 0) line += ` <${s.options.map(optString).join(',')}>`;
+  if (s.ect) line += ' ect';
   if (len > 0) {
     // Our payload must be exactly our stream's bytes at that sequence number.
     const off = seqSub(s.seq, U(1));
@@ -114,6 +115,8 @@ export interface InSpec {
   payload?: Buffer;
   mss?: number;
   wscale?: number;
+  /** The IP header's ECN field: 0 Not-ECT (default), 1 ECT(1), 2 ECT(0), 3 CE. */
+  ecn?: number;
 }
 
 /** Build a TcpSegment as the wire decoder would hand it to the connection. */
@@ -142,6 +145,7 @@ export function seg(spec: InSpec): TcpSegment {
     urgent: 0,
     options,
     payload,
+    ecn: spec.ecn ?? 0,
   };
 }
 
@@ -153,10 +157,12 @@ export interface OutSpec {
   win: number;
   len?: number;
   opts?: TcpOption[];
+  /** Sent ECN-capable: ECT(0) in the IP header. */
+  ect?: boolean;
 }
 
 export function renderSpec(e: OutSpec): string {
-  const o: OutSegment = { seq: e.seq >>> 0, ack: (e.ack ?? 0) >>> 0, flags: parseFlags(e.f), window: e.win };
+  const o: OutSegment = { seq: e.seq >>> 0, ack: (e.ack ?? 0) >>> 0, flags: parseFlags(e.f), window: e.win, ect: e.ect };
   if (e.opts) o.options = e.opts;
   if (e.len) {
     const off = seqSub(o.seq, U(1));
