@@ -7,25 +7,52 @@
  * Fields come from the src/wire decoders, run leniently (bad checksums and
  * fragments are shown, not dropped). What the decoders refuse is rendered the
  * way tcpdump renders it ("bad-hlen 16", "[bad opt]", " [|tcp]"), reading the
- * raw bytes as tcpdump's print-ip.c / print-tcp.c / print-icmp.c do. Like
+ * raw bytes as tcpdump's print-ip.c / print-tcp.c / print-icmp.c do. IPv6
+ * follows print-ip6.c: extension headers (HBH, DSTOPT, RT6, frag) in its
+ * words, then TCP/UDP (ports alone after extension headers) or ICMP6. Like
  * tcpdump, the formatter keeps per-connection state for relative sequence
  * numbers, so feed it every packet in order. It never throws.
  *
  * Not reproduced: application decoders tcpdump picks by well-known port other
  * than HTTP's first line (DNS on 53, SMTP on 25, syslog on 514, ...), payload
  * protocols other than TCP, UDP and ICMP (IGMP, GRE, SCTP, ...), -v output,
- * MPTCP option details, and IPv6 beyond a one-line summary.
+ * MPTCP option details, IPv6 mobility/AH/ESP headers (shown as ip-proto-N).
  */
 import { bytesToIp, decodeIPv4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, type IPv4Packet } from '../wire/ipv4.js';
-import { decodeTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG } from '../wire/tcp.js';
+import { IPPROTO_DSTOPTS, IPPROTO_FRAGMENT, IPPROTO_HOPOPTS, IPPROTO_ICMPV6, IPPROTO_NONE, IPPROTO_ROUTING, ip6ToString } from '../wire/ipv6.js';
+import { readTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG } from '../wire/tcp.js';
 import { Line, Truncated, View } from './tcpdump-bytes.js';
 import { EARLIER_PORTS, HTTP_PORTS, httpLine } from './tcpdump-http.js';
 import { formatIcmp } from './tcpdump-icmp.js';
+import { formatIcmp6 } from './tcpdump-icmp6.js';
+import { formatIp6Options, formatRt6 } from './tcpdump-ip6ext.js';
 import { formatTcpOptions } from './tcpdump-options.js';
 
 export interface TcpdumpOptions {
   /** Absolute sequence numbers, like `tcpdump -S`. Default false. */
   absolute?: boolean;
+}
+
+/** What the TCP and UDP printers need of the IP layer under them. */
+interface Carrier {
+  src: string;
+  dst: string;
+  /** The transport header and what follows, as captured (up to the IP length). */
+  payload: Buffer;
+  /** The transport header follows the IP header directly: print-tcp.c and
+   * print-udp.c then print addresses with the ports, else the ports alone. */
+  direct: boolean;
+  fragmented: boolean;
+  /** The addresses as hex of one width (8 digits for IPv4, 32 for IPv6):
+   * keys of the relative-sequence table, compared as tcpdump memcmp()s them. */
+  srcKey: string;
+  dstKey: string;
+}
+
+function ip4Carrier(ip: IPv4Packet): Carrier {
+  const h = ip.header;
+  const key = (off: number): string => (h.length >= off + 4 ? h.readUInt32BE(off) : 0).toString(16).padStart(8, '0');
+  return { src: ip.src, dst: ip.dst, payload: ip.payload, direct: true, fragmented: ip.moreFragments, srcKey: key(12), dstKey: key(16) };
 }
 
 /** Initial sequence numbers of one connection, as in print-tcp.c's tcp_seq_hash. */
@@ -137,10 +164,10 @@ export class TcpdumpFormatter {
     }
     switch (p) {
       case IPPROTO_TCP:
-        this.tcp(ip, length);
+        this.tcp(ip4Carrier(ip), length);
         break;
       case IPPROTO_UDP:
-        this.udp(ip, length);
+        this.udp(ip4Carrier(ip), length);
         break;
       case IPPROTO_ICMP:
         this.o.text += formatIcmp(ip.payload, length);
@@ -157,7 +184,7 @@ export class TcpdumpFormatter {
 
   // ---- TCP (print-tcp.c tcp_print) ----
 
-  private tcp(ip: IPv4Packet, length: number): void {
+  private tcp(ip: Carrier, length: number): void {
     const v = new View(ip.payload, 'tcp');
     if (!v.has(2, 2)) {
       this.o.text += `${ip.src} > ${ip.dst}:`;
@@ -165,9 +192,9 @@ export class TcpdumpFormatter {
     }
     const sport = v.u16(0);
     const dport = v.u16(2);
-    this.o.text += `${ip.src}.${sport} > ${ip.dst}.${dport}: `;
+    this.o.text += ip.direct ? `${ip.src}.${sport} > ${ip.dst}.${dport}: ` : `${sport} > ${dport}: `;
     if (!v.has(0, 20)) throw new Truncated('tcp');
-    const seg = decodeTcp(ip, false);
+    const seg = readTcp(ip.payload, 0, ip.payload.length, 0, 0, false, true);
     // Fixed fields from the decoder when it accepts the segment, else raw.
     const hlen = typeof seg === 'string' ? (v.u8(12) >> 4) * 4 : seg.headerLength;
     if (hlen < 20) {
@@ -234,10 +261,10 @@ export class TcpdumpFormatter {
   /** print-tcp.c's relative sequence numbers: one entry per connection, keyed
    * in a fixed direction; a SYN or the first ACK-bearing segment sets it. */
   private relative(
-    ip: IPv4Packet, sport: number, dport: number, seq: number, ack: number, syn: boolean,
+    ip: Carrier, sport: number, dport: number, seq: number, ack: number, syn: boolean,
   ): { rev: boolean; seq: number; ack: number; base: SeqBase } {
-    const src = ip.header.length >= 20 ? ip.header.readUInt32BE(12) : 0;
-    const dst = ip.header.length >= 20 ? ip.header.readUInt32BE(16) : 0;
+    const src = ip.srcKey;
+    const dst = ip.dstKey;
     const rev = sport > dport || (sport === dport && src > dst);
     const key = rev ? `${dst}:${src}:${dport}:${sport}` : `${src}:${dst}:${sport}:${dport}`;
     let base = this.conns.get(key);
@@ -258,13 +285,14 @@ export class TcpdumpFormatter {
 
   // ---- UDP (print-udp.c udp_print) ----
 
-  private udp(ip: IPv4Packet, length: number): void {
+  private udp(ip: Carrier, length: number): void {
     const v = new View(ip.payload, 'udp');
     if (!v.has(2, 2)) {
-      this.o.text += `${ip.src} > ${ip.dst}: `;
+      // print-udp.c udpipaddr_print without ports: nothing after extension headers.
+      if (ip.direct) this.o.text += `${ip.src} > ${ip.dst}: `;
       throw new Truncated('udp');
     }
-    const ports = `${ip.src}.${v.u16(0)} > ${ip.dst}.${v.u16(2)}: `;
+    const ports = ip.direct ? `${ip.src}.${v.u16(0)} > ${ip.dst}.${v.u16(2)}: ` : `${v.u16(0)} > ${v.u16(2)}: `;
     if (length < 8) {
       this.o.text += `${ports}truncated-udp ${length}`;
       return;
@@ -283,19 +311,125 @@ export class TcpdumpFormatter {
     if (ulen < len) len = ulen;
     this.o.text += ports;
     if (v.b.length < 8) throw new Truncated('udp');
-    const fragmented = ip.moreFragments;
+    const fragmented = ip.fragmented;
     this.o.text += ulen > len && !fragmented ? `UDP, bad length ${ulen} > ${len}` : `UDP, length ${ulen}`;
   }
 
-  // ---- IPv6: a summary only (this stack speaks IPv4) ----
+  // ---- IPv6 (print-ip6.c ip6_print) ----
 
   private ip6(b: Buffer): void {
     if (b.length < 40) throw new Truncated('ip6');
-    const words = (off: number): string => {
-      const w: string[] = [];
-      for (let i = 0; i < 16; i += 2) w.push(b.readUInt16BE(off + i).toString(16));
-      return w.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
-    };
-    this.o.text += `IP6 ${words(8)} > ${words(24)}: ip-proto-${b[6]} ${b.readUInt16BE(4)}`;
+    this.o.text += 'IP6 ';
+    const plen = b.readUInt16BE(4);
+    // Payload Length 0 is a jumbogram's: tcpdump takes the captured length then.
+    let len = plen !== 0 ? plen + 40 : b.length + 40;
+    if (plen !== 0 && b.length < len) this.o.text += `truncated-ip6 - ${len - b.length} bytes missing!`;
+    const p = b.subarray(0, Math.min(len, b.length)); // nd_push_snaplen
+    const src = ip6ToString(p, 8);
+    const dst = ip6ToString(p, 24);
+    let nh = p[6]!;
+    let ph = 255;
+    let cp = 0;
+    let advance = 40;
+    let foundExt = false;
+    let foundHbh = false;
+    let fragmented = false;
+    while (cp < p.length && advance > 0) {
+      if (len < advance) throw new Truncated('ip6');
+      cp += advance;
+      len -= advance;
+      if (cp === 40 && nh !== IPPROTO_TCP && nh !== IPPROTO_UDP && nh !== IPPROTO_DCCP && nh !== IPPROTO_SCTP) {
+        this.o.text += `${src} > ${dst}: `;
+      }
+      const v = new View(p.subarray(cp), 'ip6');
+      switch (nh) {
+        case IPPROTO_HOPOPTS:
+        case IPPROTO_DSTOPTS: {
+          const hbh = nh === IPPROTO_HOPOPTS;
+          if (hbh && foundHbh) {
+            this.o.text += '[The Hop-by-Hop Options header was already found] (invalid)';
+            return;
+          }
+          if (hbh && ph !== 255) {
+            this.o.text += "[The Hop-by-Hop Options header don't follow the IPv6 header] (invalid)";
+            return;
+          }
+          const proto = hbh ? 'hbhopt' : 'dstopt';
+          if (!v.has(1, 1)) throw new Truncated(proto);
+          advance = (v.u8(1) + 1) * 8;
+          if (!v.has(0, advance)) throw new Truncated(proto);
+          this.o.text += hbh ? 'HBH ' : 'DSTOPT ';
+          // Without -v only the hop-by-hop options are checked (print-ip6opts.c).
+          if (hbh && !formatIp6Options(this.o, v.b.subarray(2, advance))) throw new Truncated(proto);
+          if (hbh && plen === 0) {
+            this.o.text += '[No valid Jumbo Payload Hop-by-Hop option found] (invalid)';
+            return;
+          }
+          foundExt = true;
+          foundHbh ||= hbh;
+          nh = v.u8(0);
+          break;
+        }
+        case IPPROTO_FRAGMENT: {
+          const fv = new View(v.b, 'frag6');
+          const off = fv.u16(2) & 0xfff8;
+          // print-frag6.c prints this size_t: a jumbogram's (Payload Length 0) wraps.
+          const size = 40 + plen - cp - 8;
+          this.o.text += `frag (${off}|${size >= 0 ? size : (2n ** 64n + BigInt(size)).toString()})`;
+          // print-frag6.c: a later fragment is not decoded further.
+          if (off !== 0) return;
+          this.o.text += ' ';
+          advance = 8;
+          if (p.length <= cp + advance) return;
+          foundExt = true;
+          nh = v.u8(0);
+          fragmented = true;
+          break;
+        }
+        case IPPROTO_ROUTING:
+          v.u8(0);
+          advance = formatRt6(this.o, new View(v.b, 'rt6'));
+          if (advance < 0) return;
+          foundExt = true;
+          nh = v.u8(0);
+          break;
+        default:
+          if (plen === 0) {
+            if (foundExt) throw new Truncated('ip6');
+            len = 0;
+          }
+          this.ip6Payload(p, cp, len, nh, fragmented, src, dst);
+          return;
+      }
+      ph = nh;
+    }
+  }
+
+  /** print-ip-demux.c for an IPv6 upper layer at p[cp..], `length` bytes claimed. */
+  private ip6Payload(p: Buffer, cp: number, length: number, nh: number, fragmented: boolean, src: string, dst: string): void {
+    const payload = p.subarray(cp);
+    const key = (off: number): string => p.toString('hex', off, off + 16);
+    const carrier: Carrier = { src, dst, payload, direct: cp === 40, fragmented, srcKey: key(8), dstKey: key(24) };
+    switch (nh) {
+      case IPPROTO_TCP:
+        this.tcp(carrier, length);
+        break;
+      case IPPROTO_UDP:
+        this.udp(carrier, length);
+        break;
+      case IPPROTO_ICMPV6:
+        formatIcmp6(this.o, payload, length);
+        break;
+      case IPPROTO_NONE:
+        this.o.text += 'no next header';
+        break;
+      case IPPROTO_SCTP:
+      case IPPROTO_DCCP:
+        // tcpdump decodes these itself; we only summarize.
+        this.o.text += `${src} > ${dst}: ip-proto-${nh} ${length}`;
+        break;
+      default:
+        this.o.text += ` ip-proto-${nh} ${length}`;
+    }
   }
 }

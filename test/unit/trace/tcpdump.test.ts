@@ -12,7 +12,7 @@ import { buildTcpPacket, TCP_SYN } from '../../../src/wire/tcp.js';
 import { fixturePackets, fixturePath, prng, testSeed } from '../wire/fixtures.js';
 import { syntheticPackets } from './synthetic.js';
 
-const FIXTURES = ['kernel-basic', 'kernel-sack', 'synthetic'];
+const FIXTURES = ['kernel-basic', 'kernel-sack', 'synthetic', 'ipv6'];
 const hasTcpdump = spawnSync('tcpdump', ['--version']).status === 0;
 if (!hasTcpdump) console.log('tcpdump not installed: comparing with the stored expected output only');
 
