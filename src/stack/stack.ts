@@ -10,7 +10,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeIPv4, fragmentIPv4, ipToNumber, readIPv4, IPv4Datagram, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
 import { readTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../wire/tcp.js';
-import { decodeIcmp, buildEchoReply, icmpTcpError, ICMP_ECHO_REQUEST, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, type IcmpQuote, type IcmpTcpError } from '../wire/icmp.js';
+import { decodeIcmp, buildEchoReply, icmpTcpError, quotesDatagram, ICMP_ECHO_REQUEST, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, type IcmpQuote, type IcmpTcpError } from '../wire/icmp.js';
+import { internetChecksum } from '../wire/checksum.js';
 import { seqAdd, seqGt } from '../wire/seq.js';
 import { Connection } from '../tcp/connection.js';
 import type { TcpConfig } from '../tcp/config.js';
@@ -151,6 +152,7 @@ export class Stack extends StackCore {
         return this.tcpInput(ip, seg);
       }
       case IPPROTO_ICMP:
+        if (this.forgedIcmpError(b, ip)) return;
         return this.icmpInput(b.subarray(ip.start, ip.end));
       case IPPROTO_UDP:
         // No UDP sockets: every port is closed (RFC 1122 §4.1.3.1 SHOULD send port unreachable).
@@ -205,6 +207,34 @@ export class Stack extends StackCore {
   private drop(reason: string): void {
     this.counters.inc(reason);
     this.counters.inc('dropped');
+  }
+
+  /**
+   * A flood of ICMP errors that name no connection of ours (forged, or
+   * hping3 --icmp -C 3) must cost no more than a flood of stray ACKs: the
+   * quoted header is checked in place, on numbers, and such an error is
+   * dropped before any decoding. True when it was dropped.
+   */
+  private forgedIcmpError(b: Buffer, ip: IPv4Datagram): boolean {
+    const s = ip.payloadStart;
+    const e = ip.end;
+    if (e - s < 8 || !quotesDatagram(b[s]!)) return false;
+    const q = s + 8; // the quoted IPv4 header (RFC 792)
+    if (e - q < 20 || b[q]! >> 4 !== 4 || b[q + 9] !== IPPROTO_TCP) return false; // not about TCP: the slow path says so
+    if (internetChecksum(b, s, e) !== 0) return this.dropIcmp('icmp_bad_checksum', false);
+    const ihl = (b[q]! & 0x0f) * 4;
+    if (ihl < 20 || e - q < ihl + 4 || b.readUInt32BE(q + 12) !== this.addrIp) return this.dropIcmp('icmp_tcp_not_ours', true);
+    const t = q + ihl;
+    const localPort = (b[t]! << 8) | b[t + 1]!;
+    const remotePort = (b[t + 2]! << 8) | b[t + 3]!;
+    if (this.endpoints.get(b.readUInt32BE(q + 16), remotePort, localPort) === undefined) return this.dropIcmp('icmp_tcp_no_connection', true);
+    return false;
+  }
+
+  private dropIcmp(reason: string, counted: boolean): true {
+    if (counted) this.counters.inc('icmp_in'); // as icmpInput counts what passes its checksum
+    this.drop(reason);
+    return true;
   }
 
   /** ICMP is rare: the full decoder, views and all. */

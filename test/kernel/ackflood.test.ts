@@ -28,7 +28,7 @@ const SIZE = 20 << 20;
 const LIMIT_MS = 60_000;
 const ADDR = '10.91.0.2';
 
-async function echoUnderFlood(flood: 'none' | 'random ports' | 'spoofed 4-tuple'): Promise<{ ms: number; counters: Record<string, number> }> {
+async function echoUnderFlood(flood: 'none' | 'random ports' | 'spoofed 4-tuple' | 'forged ICMP errors'): Promise<{ ms: number; counters: Record<string, number> }> {
   const data = randomBytes(SIZE);
   const got = createHash('sha256');
   let n = 0;
@@ -37,9 +37,13 @@ async function echoUnderFlood(flood: 'none' | 'random ports' | 'spoofed 4-tuple'
   try {
     await new Promise<void>((resolve, reject) => {
       const s = connect({ host: ADDR, port: 7, allowHalfOpen: true });
-      const timer = setTimeout(() => reject(new Error(`${flood}: ${n} of ${SIZE} bytes back after ${LIMIT_MS / 1000} s`)), LIMIT_MS);
+      const timer = setTimeout(() => {
+        s.destroy(); // a failed run must not keep the test process alive
+        reject(new Error(`${flood}: ${n} of ${SIZE} bytes back after ${LIMIT_MS / 1000} s`));
+      }, LIMIT_MS);
       s.on('connect', () => {
-        const target = ['-A', '-p', '7', '--flood', '-q'];
+        // hping3 --icmp -C 3 -K 4: "fragmentation needed" quoting a made-up TCP header.
+        const target = flood === 'forged ICMP errors' ? ['--icmp', '-C', '3', '-K', '4', '--flood', '-q'] : ['-A', '-p', '7', '--flood', '-q'];
         if (flood === 'spoofed 4-tuple') target.push('-a', '10.91.0.1', '-s', String(s.localPort), '-k');
         if (flood !== 'none') {
           hping = spawn('hping3', [...target, ADDR], { stdio: 'ignore' });
@@ -70,7 +74,7 @@ async function echoUnderFlood(flood: 'none' | 'random ports' | 'spoofed 4-tuple'
   return { ms, counters };
 }
 
-test('a full-rate ACK flood does not stop a 20 MB echo (RST and duplicate-ACK rate limits)', async () => {
+test('a full-rate ACK flood or forged ICMP error flood does not stop a 20 MB echo (RST and duplicate-ACK rate limits, errors checked in place)', async () => {
   if (!HAVE_HPING) {
     console.log('  SKIP: hping3 is not installed');
     return;
@@ -81,13 +85,17 @@ test('a full-rate ACK flood does not stop a 20 MB echo (RST and duplicate-ACK ra
   const base = await echoUnderFlood('none');
   const random = await echoUnderFlood('random ports');
   const tuple = await echoUnderFlood('spoofed 4-tuple');
+  const icmp = await echoUnderFlood('forged ICMP errors');
   const c = tuple.counters;
   console.log(
     `  ackflood: 20 MB echo ${(base.ms / 1000).toFixed(2)} s without a flood, ${(random.ms / 1000).toFixed(2)} s under ACKs to random ports ` +
       `(${random.counters.tcp_rst_ratelimited ?? 0} RSTs suppressed), ${(tuple.ms / 1000).toFixed(2)} s under ACKs spoofing the connection ` +
       `(${(c.tcp_oow_ratelimited ?? 0) - (random.counters.tcp_oow_ratelimited ?? 0)} duplicate ACKs suppressed); ` +
-      `RSTs sent in all ${c.tcp_rst_sent ?? 0}, internal errors ${c.stack_internal_error ?? 0}`,
+      `RSTs sent in all ${c.tcp_rst_sent ?? 0}, internal errors ${c.stack_internal_error ?? 0}; ` +
+      `${(icmp.ms / 1000).toFixed(2)} s under forged ICMP errors (${icmp.counters.icmp_tcp_not_ours ?? 0} dropped)`,
   );
+  assert.ok((icmp.counters.icmp_tcp_not_ours ?? 0) > 1000, `the ICMP flood reached the stack: ${JSON.stringify(icmp.counters)}`);
+  assert.is(icmp.counters.ip_pmtu_lowered ?? 0, 0, 'no forged error lowered a path MTU');
   assert.ok((random.counters.tcp_rst_ratelimited ?? 0) > 1000, `the flood reached the stack: ${JSON.stringify(random.counters)}`);
   assert.ok((c.tcp_oow_ratelimited ?? 0) > 1000, 'the spoofed flood reached the connection');
   assert.is(c.stack_internal_error ?? 0, 0);
