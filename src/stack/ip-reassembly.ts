@@ -16,6 +16,8 @@
  *  - CPU: a fragment costs O(its length / 8) (the coverage bitmap) plus O(1)
  *    map work; a complete datagram is sorted once (O(n log n) in its
  *    fragments) and copied once. Nothing is quadratic in fragments.
+ * ECN (RFC 3168 §5.3, Linux ip_frag_ecn_table): CE on any fragment marks the
+ * datagram CE; Not-ECT mixed with ECT or CE drops it.
  * Overlapping fragments drop the whole datagram, as Linux does for IPv4 and
  * RFC 5722 asks for IPv6 (overlaps are how filters are evaded); exact
  * duplicates are dropped alone (a retransmitted or duplicated fragment).
@@ -52,6 +54,8 @@ class Datagram {
   lastIn = false;
   /** The first fragment's IP header (with its options): the whole datagram's header (RFC 791 §3.2). */
   firstHeader: Buffer | null = null;
+  /** ECN codepoints seen, one bit each (1 << ecn). */
+  ecn = 0;
   mem = DATAGRAM_OVERHEAD;
   constructor(readonly deadline: number) {}
 }
@@ -127,6 +131,7 @@ export class IpReassembly {
       return this.fail(q, key, 'ip_reasm_overlap'); // Linux's ReasmOverlaps
     }
     this.cover(q, off, end);
+    q.ecn |= 1 << (ip.tos & 3);
     q.frags.push({ off, data: Buffer.from(ip.buf.subarray(ip.payloadStart, ip.payloadStart + (end - off))) });
     q.ends.set(off, end);
     q.received += end - off;
@@ -137,6 +142,8 @@ export class IpReassembly {
     if (q.lastIn && q.received === q.len && q.firstHeader !== null) {
       this.remove(key, q);
       if (q.firstHeader.length + q.len > 65535) return this.drop('ip_reasm_oversize');
+      // RFC 3168 §5.3 / Linux ip_frag_ecn_table: Not-ECT mixed with ECT or CE is invalid.
+      if ((q.ecn & 1) !== 0 && q.ecn !== 1) return this.drop('ip_reasm_ecn_mismatch');
       this.counters.inc('ip_reasm_ok'); // Linux's ReasmOKs
       return join(q);
     }
@@ -225,6 +232,8 @@ function join(q: Datagram): Buffer {
   q.frags.sort((a, b) => a.off - b.off);
   for (const f of q.frags) f.data.copy(out, h.length + f.off);
   out.writeUInt16BE(h.length + q.len, 2);
+  // CE on any fragment is CE on the datagram (RFC 3168 §5.3), so a mark is never lost.
+  if ((q.ecn & (1 << 3)) !== 0) out[1] = out[1]! | 3;
   out[6] &= 0x40; // keep DF, clear MF and the offset
   out[7] = 0;
   out[10] = 0;

@@ -126,7 +126,7 @@ const DROP_REASONS = new Set([
   'ip_truncated', 'ip_bad_version', 'ip_bad_header_length', 'ip_bad_total_length', 'ip_fragment',
   'icmp_truncated', 'tcp_truncated', 'tcp_bad_header_length', 'tcp_bad_option',
   // IPv4 reassembly (stack/ip-reassembly.ts): a fragment or a whole datagram's fragments
-  'ip_reasm_overlap', 'ip_reasm_duplicate', 'ip_reasm_malformed', 'ip_reasm_oversize', 'ip_reasm_evicted', 'ip_reasm_timeout', 'ip_reasm_bad',
+  'ip_reasm_overlap', 'ip_reasm_duplicate', 'ip_reasm_malformed', 'ip_reasm_oversize', 'ip_reasm_evicted', 'ip_reasm_timeout', 'ip_reasm_bad', 'ip_reasm_ecn_mismatch',
   'icmp_tcp_not_ours', 'icmp_tcp_no_connection', 'icmp_tcp_out_of_window',
 ]);
 

@@ -209,3 +209,32 @@ test('a non-last fragment whose length is not a multiple of 8 is trimmed (Linux)
 });
 
 test.run();
+
+/** `f` with its ECN field set to `ecn` (checksum fixed). */
+function withEcn(f: Buffer, ecn: number): Buffer {
+  const g = Buffer.from(f);
+  g[1] = (g[1]! & 0xfc) | ecn;
+  setIPv4Checksum(g);
+  return g;
+}
+
+test('ECN (RFC 3168 §5.3): CE on one fragment of ECT(0) ones marks the datagram CE; Not-ECT mixed with ECT drops it', () => {
+  const { c, add } = setup();
+  const fs = fragmentIPv4(datagram(4000, 1), 1500, 1);
+  assert.is(add(withEcn(fs[0]!, 2)), null);
+  assert.is(add(withEcn(fs[1]!, 3)), null);
+  const d = add(withEcn(fs[2]!, 2))!;
+  assert.ok(d !== null);
+  assert.is(d[1]! & 3, 3);
+  // all ECT(0): stays ECT(0)
+  const gs = fragmentIPv4(datagram(4000, 2), 1500, 2);
+  add(withEcn(gs[0]!, 2));
+  add(withEcn(gs[1]!, 2));
+  assert.is(add(withEcn(gs[2]!, 2))![1]! & 3, 2);
+  // Not-ECT with ECT(0): dropped
+  const hs = fragmentIPv4(datagram(4000, 3), 1500, 3);
+  add(withEcn(hs[0]!, 0));
+  add(withEcn(hs[1]!, 2));
+  assert.is(add(withEcn(hs[2]!, 0)), null);
+  assert.is(c.get('ip_reasm_ecn_mismatch'), 1);
+});
