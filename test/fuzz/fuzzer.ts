@@ -222,6 +222,10 @@ export function runEpoch(
         const diff = guardDiff(snap, now, peerTsNow());
         if (diff !== null) fail(`the guarded connection changed on a packet RFC 9293/5961/7323 say it must ignore: ${diff}`);
         snap = now;
+      } else if (pkt.packet.length > 9 && pkt.packet[9] === 1) {
+        // An ICMP error for another connection to the same host may lower the
+        // guarded one's path MTU too (RFC 1191: per destination), and resend.
+        snap = guardSnapshot(gc);
       }
       const q = vCheck.quick();
       if (q !== null) fail(q);

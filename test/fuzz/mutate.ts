@@ -8,7 +8,10 @@
  * timestamps older and newer than TS.Recent. It is built with the stack's own
  * encoder (wire/tcp.ts), and some packets are then damaged at the byte level:
  * data offset, IPv4 header fields and options, fragments, truncation at every
- * layer, bit flips. Checksums are recomputed most of the time so that the
+ * layer, bit flips. ICMP errors quote the victim's own segments of live
+ * connections, with sequence numbers at the edges of SND.UNA..SND.NXT and
+ * next-hop MTUs from 0 to 65535, so they reach RFC 5927's checks and the
+ * path MTU code. Checksums are recomputed most of the time so that the
  * damage reaches TCP, but not always.
  *
  * Every choice is drawn from one seeded PRNG, and counted in `seen` so a run
@@ -123,7 +126,8 @@ export class Mutator {
     if (r < 0.4 && planned.length > 0) return this.forConnection(this.pick(planned));
     if (r < 0.68 && eps.length > 0) return this.forConnection(this.pick(eps));
     if (r < 0.78) return this.forListener(eps);
-    if (r < 0.82) return this.forClosedPort();
+    if (r < 0.8) return this.forClosedPort();
+    if (r < 0.82 && eps.length > 0) return this.icmpErrorFor(this.pick(eps));
     if (r < 0.9) return this.replay();
     return this.other();
   }
@@ -493,6 +497,40 @@ export class Mutator {
     packet.writeUInt32BE((packet.readUInt32BE(field) + this.rng.int(3001) - 1500) >>> 0, field);
     setTcpChecksum(packet);
     return { packet, how: 'replay nudged' };
+  }
+
+  /**
+   * An ICMP error quoting a segment the victim could have sent on `ep`'s
+   * 4-tuple: most of them pass RFC 5927's 4-tuple check, and their quoted
+   * sequence number sits at or near the edges of SND.UNA..SND.NXT.
+   */
+  icmpErrorFor(ep: TcpEndpoint): Injected {
+    const c = ep.conn;
+    const seqs: Array<[string, number]> = [
+      ['una', c.sndUna], ['una-1', c.sndUna - 1], ['nxt', c.sndNxt], ['nxt-1', c.sndNxt - 1], ['nxt+1', c.sndNxt + 1],
+      ['mid', c.sndUna + ((c.sndNxt - c.sndUna) >>> 1)], ['iss', c.iss], ['random', this.u32()],
+    ];
+    const [seqName, seq] = this.pick(seqs);
+    const kinds: Array<[string, number, number]> = [
+      ['frag-needed', ICMP_DEST_UNREACH, 4], ['net-unreach', ICMP_DEST_UNREACH, 0], ['host-unreach', ICMP_DEST_UNREACH, 1],
+      ['prot-unreach', ICMP_DEST_UNREACH, 2], ['port-unreach', ICMP_DEST_UNREACH, 3], ['admin-prohib', ICMP_DEST_UNREACH, 13],
+      ['code-random', ICMP_DEST_UNREACH, this.rng.int(256)], ['time-exceeded', 11, 0], ['param-problem', 12, 0], ['source-quench', 4, 0],
+    ];
+    const [kind, type, code] = this.chance(0.5) ? kinds[0]! : this.pick(kinds);
+    const mtu = this.pick([0, 1, 67, 68, 296, 552, 576, 1000, 1280, 1499, 1500, 1501, 9000, 65535, this.rng.int(65536)]);
+    this.note(`icmp-err:${kind}`);
+    this.note(`icmp-err:seq-${seqName}`);
+    // The quoted datagram: IPv4 header, then the TCP ports, sequence number and (sometimes) the rest.
+    const tcp = Buffer.alloc(this.chance(0.5) ? 8 : 20);
+    tcp.writeUInt16BE(ep.localPort, 0);
+    tcp.writeUInt16BE(ep.remotePort, 2);
+    tcp.writeUInt32BE(seq >>> 0, 4);
+    const quoted = Buffer.alloc(20 + tcp.length);
+    writeIPv4Header(quoted, 0, { src: VICTIM_ADDR, dst: ep.remoteAddr, protocol: IPPROTO_TCP, id: this.rng.int(65536), dontFragment: true }, this.pick([tcp.length, 1460, 40]));
+    tcp.copy(quoted, 20);
+    const ip = { src: this.chance(0.7) ? ep.remoteAddr : '10.0.0.1', dst: VICTIM_ADDR, protocol: IPPROTO_ICMP, id: this.rng.int(65536) };
+    const packet = buildIcmpPacket(ip, type, code, kind === 'frag-needed' ? mtu : this.u32(), quoted);
+    return { packet: this.damage(packet), how: `icmp ${kind} seq ${seqName} mtu ${mtu} for :${ep.localPort}>${ep.remotePort}` };
   }
 
   /** Not TCP, or not a packet at all. */

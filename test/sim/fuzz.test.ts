@@ -33,14 +33,15 @@ test('the runs covered what the fuzzer is for', () => {
   for (const k of ['opt:mss', 'opt:mss-badlen', 'opt:wscale', 'opt:wscale-badlen', 'opt:sackok', 'opt:sack-0', 'opt:sack-4', 'opt:sack-5',
     'opt:sack-badlen', 'opt:ts', 'opt:ts-badlen', 'opt:eol', 'opt:nop-run', 'opt:unknown', 'opt:len-past-or-tiny', 'sack:reversed',
     'sack:huge', 'tsval:recent-1', 'tsval:recent+2^31', 'seq:rcv.nxt-1', 'seq:rcv.nxt+wnd', 'seq:wrap', 'ack:snd.nxt+1',
-    'ack:una-maxwnd-1', 'mut:data-offset', 'trunc:ip', 'trunc:tcp-header', 'ip:fragment-mf', 'ip:ttl-0', 'ip:protocol']) {
+    'ack:una-maxwnd-1', 'mut:data-offset', 'trunc:ip', 'trunc:tcp-header', 'ip:fragment-mf', 'ip:ttl-0', 'ip:protocol',
+    'icmp-err:frag-needed', 'icmp-err:port-unreach', 'icmp-err:seq-una', 'icmp-err:seq-nxt+1']) {
     assert.ok(sum((r) => r.seen, k) > 0, `never made ${k}`);
   }
   // And the packets got where they were meant to: each drop reason and each RFC 5961 answer.
   for (const k of ['tcp_bad_option', 'tcp_bad_header_length', 'tcp_bad_checksum', 'tcp_truncated', 'ip_reasm_fragments', 'ip_bad_total_length',
     'tcp_paws_rejected', 'tcp_unacceptable_segment', 'tcp_challenge_ack_rst', 'tcp_challenge_ack_syn', 'tcp_ack_too_old',
     'tcp_ack_of_unsent', 'tcp_no_ack', 'tcp_rst_received', 'tcp_syncookies_sent', 'tcp_syncookies_failed', 'tcp_out_of_order', 'tcp_trimmed_beyond_window',
-    'icmp_echo_replied']) {
+    'icmp_echo_replied', 'icmp_tcp_out_of_window', 'ip_pmtu_lowered', 'icmp_frag_needed_not_lower']) {
     assert.ok(sum((r) => r.counters, k) > 0, `the victim never counted ${k}`);
   }
   // Every planned state was there when fuzzing began, in most epochs.
