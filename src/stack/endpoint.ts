@@ -45,6 +45,8 @@ export class TcpEndpoint {
   acceptBy: Listener | null = null;
   /** Keeps the process alive (an orphan whose data or FIN is still unacknowledged). */
   holdsRef = false;
+  /** Counted in the stack's TIME_WAIT total (StackOptions.maxTimeWait). */
+  inTimeWait = false;
   timer: Timer | null = null;
   timerAt = Infinity;
   flushing = false;

@@ -41,7 +41,17 @@ export interface StackOptions {
   /** RSTs per second for segments that match no connection (FreeBSD's
    * badport_bandlim: 200); 0 or Infinity: no limit. */
   rstRateLimit?: number;
+  /** Connections in TIME_WAIT at most (Linux tcp_max_tw_buckets); beyond, a
+   * connection that would enter TIME_WAIT is forgotten at once. */
+  maxTimeWait?: number;
+  /** Orphans with data or FIN in flight at most (Linux tcp_max_orphans);
+   * beyond, a socket closed with data in flight is reset. */
+  maxOrphans?: number;
 }
+
+/** Linux's tcp_max_tw_buckets and tcp_max_orphans on a machine with a few GiB or more. */
+export const MAX_TIME_WAIT = 131_072;
+export const MAX_ORPHANS = 131_072;
 
 export abstract class StackCore {
   readonly counters = new Counters();
@@ -77,6 +87,11 @@ export abstract class StackCore {
   private readonly defer: (fn: () => void) => void;
   /** Things that keep the process alive, like Node's ref'd handles. */
   private refs = 0;
+  /** Connections in TIME_WAIT and orphans in flight, against their bounds. */
+  private timeWaitCount = 0;
+  private orphanCount = 0;
+  private readonly maxTimeWait: number;
+  private readonly maxOrphans: number;
   private stackRef = false;
 
   constructor(opts: StackOptions) {
@@ -91,6 +106,8 @@ export abstract class StackCore {
     const gsoMax = this.offload ? 65535 - 20 - 60 : 0;
     this.tcpConfig = { ...DEFAULT_TCP_CONFIG, mss: this.link.mtu - 40, gsoMax, ...opts.tcp };
     this.defer = opts.defer ?? process.nextTick;
+    this.maxTimeWait = opts.maxTimeWait ?? MAX_TIME_WAIT;
+    this.maxOrphans = opts.maxOrphans ?? MAX_ORPHANS;
     // The stack itself does not keep the process alive; its sockets, servers
     // and unfinished orphans do (holdRef), or stack.ref().
     this.link.unref?.();
@@ -174,6 +191,7 @@ export abstract class StackCore {
   private dispatch(ep: TcpEndpoint, ev: ConnEvent): void {
     if (ev.type === 'state') {
       for (const o of this.stateObservers) o(ep, ev.from, ev.to, ev.cause);
+      if (ev.to === 'TIME_WAIT' && !ep.inTimeWait) this.enterTimeWait(ep);
       if (ep.holdsRef && (ev.to === 'FIN_WAIT_2' || ev.to === 'TIME_WAIT' || ev.to === 'CLOSED')) this.releaseOrphan(ep);
     } else if (ev.type === 'established' && ep.listener !== null) {
       const l = ep.listener;
@@ -262,7 +280,14 @@ export abstract class StackCore {
   orphaned(ep: TcpEndpoint): void {
     const s = ep.conn.state;
     if (!ep.holdsRef && !ep.removed && s !== 'FIN_WAIT_2' && s !== 'TIME_WAIT' && s !== 'CLOSED') {
+      if (this.orphanCount >= this.maxOrphans) {
+        // Linux tcp_close -> tcp_check_oom: too many orphans, this one is reset.
+        this.counters.inc('tcp_orphan_overflow');
+        ep.conn.abort(this.now(), 'too many orphans: RST (Linux tcp_max_orphans)');
+        return;
+      }
       ep.holdsRef = true;
+      this.orphanCount++;
       this.holdRef();
     }
   }
@@ -270,13 +295,31 @@ export abstract class StackCore {
   private releaseOrphan(ep: TcpEndpoint): void {
     if (!ep.holdsRef) return;
     ep.holdsRef = false;
+    this.orphanCount--;
     this.releaseRef();
+  }
+
+  /**
+   * TIME_WAIT holds a whole TCB for 2*MSL, and a peer that makes us close
+   * first (a request the server answers and closes) can fill memory with
+   * them: past maxTimeWait the connection is forgotten at once, as Linux
+   * does ("time wait bucket table overflow", TCPTimeWaitOverflow).
+   */
+  private enterTimeWait(ep: TcpEndpoint): void {
+    if (this.timeWaitCount >= this.maxTimeWait) {
+      this.counters.inc('tcp_tw_overflow');
+      ep.conn.skipTimeWait(this.now());
+      return;
+    }
+    this.timeWaitCount++;
+    ep.inTimeWait = true;
   }
 
   protected removeEndpoint(ep: TcpEndpoint): void {
     if (ep.removed) return;
     ep.removed = true;
     this.releaseOrphan(ep);
+    if (ep.inTimeWait) this.timeWaitCount--;
     if (this.lastEp === ep) this.lastEp = null;
     if (ep.listener !== null) {
       ep.listener.pending--;

@@ -166,6 +166,14 @@ export class Connection extends TcbArrival {
     if (this.state === 'FIN_WAIT_2') this.finWait2At = now + this.cfg.finTimeout;
   }
 
+  /** The stack has too many connections in TIME_WAIT (Linux tcp_max_tw_buckets): forget this one now, sending nothing. */
+  skipTimeWait(now: number): void {
+    this.now = now;
+    if (this.state !== 'TIME_WAIT') return;
+    this.setState('CLOSED', 'TIME_WAIT table full: no 2MSL wait (Linux tcp_max_tw_buckets)');
+    this.destroy();
+  }
+
   /** ABORT (RFC 9293 §3.10.5): send RST if synchronized, forget everything. */
   abort(now: number, cause = 'user abort: RST sent (RFC 9293 §3.10.5)'): void {
     this.now = now;
