@@ -385,7 +385,7 @@ class Run {
 
   private syscall(call: SyscallSpec, at: number, endUs: number | undefined): void {
     if (this.pending !== null) this.finishPending();
-    if (this.opts.verbose) this.note(call.text);
+    if (this.opts.verbose) this.note(`${call.text.replace(/\s*=[^=]*$/, '')}`);
     let fn: () => CallResult | null;
     let r: CallResult | null;
     try {
@@ -451,7 +451,7 @@ class Run {
     if (want.v !== r.ret || (call.errno !== undefined && call.errno !== r.errno)) {
       this.fail(`${call.text}: expected ${wantText}, got ${got}`, line);
     }
-    if (this.opts.verbose) this.note(`= ${got}`);
+    if (this.opts.verbose) this.note(`${call.name}() returned ${got}`);
   }
 
   // ------------------------------------------------------------ %{ }%

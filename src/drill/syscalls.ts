@@ -41,7 +41,7 @@ export interface DrillSocket {
   lingerZero: boolean;
 }
 
-type Call = (args: Expr[]) => CallResult | null;
+const SETSOCKOPT_KNOWN = new Set(['SO_REUSEADDR', 'SO_KEEPALIVE', 'SO_SNDBUF', 'SO_RCVBUF', 'TCP_NODELAY', 'TCP_MAXSEG', 'TCP_USER_TIMEOUT', 'TCP_CORK', 'SO_LINGER', 'TCP_CONGESTION']);
 
 export class Syscalls {
   readonly sockets = new Map<number, DrillSocket>();
@@ -235,6 +235,7 @@ export class Syscalls {
   private setsockopt(a: Expr[]): CallResult {
     const s = this.sock(a);
     const opt = word(a[2]);
+    if (!SETSOCKOPT_KNOWN.has(opt)) throw new DrillSkip(`setsockopt ${opt} is not supported`);
     const v = listValue(a[3]);
     const conn = s.ep?.conn;
     const set = <K extends keyof TcpConfig>(k: K, value: TcpConfig[K]): void => {
