@@ -46,7 +46,6 @@ const SETSOCKOPT_KNOWN = new Set(['SO_REUSEADDR', 'SO_KEEPALIVE', 'SO_SNDBUF', '
 export class Syscalls {
   readonly sockets = new Map<number, DrillSocket>();
   private nextFd = 3;
-  private wantFd = -1;
 
   constructor(
     private readonly stack: () => Stack,
@@ -58,18 +57,18 @@ export class Syscalls {
     const fn = this.calls[name];
     if (fn === undefined) throw new DrillSkip(`system call ${name}() is not supported`);
     // packetdrill maps the script's descriptors to live ones: a new socket gets the number the script names.
-    if (ret.t === 'int' && ret.v >= 3 && !this.sockets.has(ret.v)) this.wantFd = ret.v;
+    const opens = name === 'socket' || name === 'accept' || name === 'accept4';
+    const fd = opens && ret.t === 'int' && ret.v >= 3 && !this.sockets.has(ret.v) ? ret.v : -1;
     // Arguments are read once: a call that blocks keeps its own progress.
-    const state = fn(args);
-    return state;
+    return fn(args, fd);
   }
 
-  private readonly calls: Record<string, (args: Expr[]) => () => CallResult | null> = {
-    socket: (a) => once(() => this.socket(a)),
-    bind: (a) => once(() => (this.sock(a), { ret: 0 })),
-    listen: (a) => once(() => this.listen(a)),
-    accept: (a) => () => this.accept(a),
-    accept4: (a) => () => this.accept(a),
+  private readonly calls: Record<string, (args: Expr[], fd: number) => () => CallResult | null> = {
+    socket: (a, fd) => () => this.socket(a, fd),
+    bind: (a) => () => (this.sock(a), { ret: 0 }),
+    listen: (a) => () => this.listen(a),
+    accept: (a, fd) => () => this.accept(a, fd),
+    accept4: (a, fd) => () => this.accept(a, fd),
     connect: (a) => this.connect(a),
     write: (a) => this.write(this.sock(a), int(a[2])),
     send: (a) => this.writeFlags(a, int(a[2]), a[3]),
@@ -79,12 +78,12 @@ export class Syscalls {
     read: (a) => () => this.read(this.sock(a), int(a[2])),
     recv: (a) => () => this.read(this.sock(a), int(a[2])),
     recvfrom: (a) => () => this.read(this.sock(a), int(a[2])),
-    close: (a) => once(() => this.close(a)),
-    shutdown: (a) => once(() => this.shutdown(a)),
-    fcntl: (a) => once(() => this.fcntl(a)),
-    setsockopt: (a) => once(() => this.setsockopt(a)),
-    getsockopt: (a) => once(() => this.getsockopt(a)),
-    ioctl: (a) => once(() => this.ioctl(a)),
+    close: (a) => () => this.close(a),
+    shutdown: (a) => () => this.shutdown(a),
+    fcntl: (a) => () => this.fcntl(a),
+    setsockopt: (a) => () => this.setsockopt(a),
+    getsockopt: (a) => () => this.getsockopt(a),
+    ioctl: (a) => () => this.ioctl(a),
   };
 
   private sock(a: Expr[]): DrillSocket {
@@ -93,10 +92,11 @@ export class Syscalls {
     return s;
   }
 
-  private socket(a: Expr[]): CallResult {
+  /** `fd`: the number the script expects (-1: any). */
+  private socket(a: Expr[], want: number): CallResult {
     const type = a[1];
     if (type?.t === 'word' && type.v !== 'SOCK_STREAM') throw new DrillSkip(`socket type ${type.v} is not supported`);
-    const fd = this.newFd();
+    const fd = this.newFd(want);
     this.sockets.set(fd, { fd, nonblock: false, tcp: {}, backlog: [], rdShut: false, wrShut: false, lingerZero: false });
     return { ret: fd };
   }
@@ -105,27 +105,26 @@ export class Syscalls {
     const s = this.sock(a);
     const backlog = Math.max(1, int(a[1]));
     s.listener = this.stack().openListener(LOCAL_PORT, backlog, (ep) => {
-      ep.handler = handlerFor(s, ep, this);
+      ep.handler = handlerFor(s, this);
       s.backlog.push(ep);
     }, s.tcp);
     return { ret: 0 };
   }
 
-  private accept(a: Expr[]): CallResult | null {
+  private accept(a: Expr[], want: number): CallResult | null {
     const s = this.sock(a);
     if (s.listener === undefined) return { ret: -1, errno: 'EINVAL' };
     const ep = s.backlog.shift();
     if (ep === undefined) return s.nonblock ? { ret: -1, errno: 'EAGAIN' } : null;
-    const fd = this.newFd();
+    const fd = this.newFd(want);
     const child: DrillSocket = { fd, nonblock: false, tcp: s.tcp, backlog: [], ep, rdShut: false, wrShut: false, lingerZero: s.lingerZero };
-    ep.handler = handlerFor(child, ep, this);
+    ep.handler = handlerFor(child, this);
     this.sockets.set(fd, child);
     return { ret: fd };
   }
 
-  private newFd(): number {
-    const fd = this.wantFd >= 0 ? this.wantFd : this.nextFd;
-    this.wantFd = -1;
+  private newFd(want: number): number {
+    const fd = want >= 0 && !this.sockets.has(want) ? want : this.nextFd;
     this.nextFd = Math.max(this.nextFd, fd + 1);
     return fd;
   }
@@ -139,12 +138,12 @@ export class Syscalls {
     const s = this.sock(a);
     if (s.ep !== undefined) {
       const st = s.ep.conn.state;
-      return once(() => (st === 'SYN_SENT' ? { ret: -1, errno: 'EALREADY' } : { ret: -1, errno: 'EISCONN' }));
+      return () => (st === 'SYN_SENT' ? { ret: -1, errno: 'EALREADY' } : { ret: -1, errno: 'EISCONN' });
     }
     const ep = this.stack().openConnection(this.remoteAddr, REMOTE_PORT, undefined, s.tcp);
     s.ep = ep;
-    ep.handler = handlerFor(s, ep, this);
-    if (s.nonblock) return once(() => ({ ret: -1, errno: 'EINPROGRESS' }));
+    ep.handler = handlerFor(s, this);
+    if (s.nonblock) return () => ({ ret: -1, errno: 'EINPROGRESS' });
     return () => {
       if (s.soError !== undefined) return { ret: -1, errno: takeError(s) };
       const st = ep.conn.state;
@@ -326,8 +325,7 @@ export class ValueMismatch extends Error {}
 /** A call on a file descriptor the script never opened. */
 export class BadFd extends Error {}
 
-function handlerFor(s: DrillSocket, ep: TcpEndpoint, calls: Syscalls): { onEvent(ev: ConnEvent): void } {
-  void ep;
+function handlerFor(s: DrillSocket, calls: Syscalls): { onEvent(ev: ConnEvent): void } {
   return {
     onEvent(ev: ConnEvent): void {
       if (ev.type === 'error') calls.noteError(s, ev.code);
@@ -339,10 +337,6 @@ function takeError(s: DrillSocket): string {
   const e = s.soError ?? 'EIO';
   s.soError = undefined;
   return e;
-}
-
-function once(f: () => CallResult): () => CallResult {
-  return f;
 }
 
 function int(e: Expr | undefined): number {
