@@ -252,7 +252,7 @@ class Run {
   private inject(p: PacketSpec): void {
     const stack = this.stack();
     const flags = packetFlags(p.flags);
-    if ((flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && this.calls.sockets.size > 0) this.maybeNewConnection();
+    if ((flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && this.calls.listening()) this.maybeNewConnection();
     const options: TcpOption[] = [];
     for (const o of p.options ?? []) options.push(this.inboundOption(o));
     const ack = flags & TCP_ACK ? (this.localIss === undefined ? p.ack ?? 0 : seqAdd(this.localIss, p.ack ?? 0)) : 0;
@@ -268,15 +268,13 @@ class Run {
     this.checkPending();
   }
 
-  /** A SYN from the remote for a listener: a new connection (new remote port) unless it repeats the current one's. */
+  /** A SYN from the remote for a listener: a new connection (new remote
+   * port, new numbering) unless it repeats the current one's. */
   private maybeNewConnection(): void {
     const ep = this.currentEndpoint();
     if (ep !== undefined && (ep.conn.state === 'SYN_RECEIVED' || ep.conn.state === 'TIME_WAIT')) return;
-    if (this.localIss !== undefined || ep !== undefined) {
-      this.remotePort = this.nextRemotePort++;
-    } else if (this.remotePort === REMOTE_PORT) {
-      this.remotePort = this.nextRemotePort++;
-    }
+    const unused = this.localIss === undefined && ep === undefined && this.remotePort !== REMOTE_PORT;
+    if (!unused) this.remotePort = this.nextRemotePort++;
     this.localPort = LOCAL_PORT;
     this.localIss = undefined;
     this.tsOffset = undefined;

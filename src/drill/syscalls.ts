@@ -86,6 +86,12 @@ export class Syscalls {
     ioctl: (a) => () => this.ioctl(a),
   };
 
+  /** Whether a socket of the script listens (a SYN from the remote is for it). */
+  listening(): boolean {
+    for (const s of this.sockets.values()) if (s.listener !== undefined) return true;
+    return false;
+  }
+
   private sock(a: Expr[]): DrillSocket {
     const s = this.sockets.get(int(a[0]));
     if (s === undefined) throw new BadFd();
