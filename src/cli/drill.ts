@@ -5,7 +5,7 @@
  * `N passed, N failed, N skipped`; exit status 0 only when nothing failed.
  */
 import type { CommandModule } from 'yargs';
-import { runDrillFile, type DrillResult } from '../drill/runner.js';
+import type { DrillResult } from '../drill/runner.js';
 
 interface DrillArgs {
   files: string[];
@@ -29,7 +29,9 @@ export const drillCommand: CommandModule<object, DrillArgs> = {
       .positional('files', { type: 'string', array: true, demandOption: true, describe: 'packetdrill scripts' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per file' })
       .option('verbose', { type: 'boolean', default: false, describe: 'print every event: tcpdump lines, calls and state changes' }) as never,
-  handler: (argv) => {
+  handler: async (argv) => {
+    // Loaded here, not at startup: the other commands never need the drill.
+    const { runDrillFile } = await import('../drill/runner.js');
     const counts = { PASS: 0, FAIL: 0, SKIP: 0 };
     for (const file of argv.files) {
       let r: DrillResult;
