@@ -190,6 +190,12 @@ export abstract class TcbArrival extends TcbPath {
     }
     if (!this.processAck(seg, now)) return;
     if (answerProbe) this.sendAck(now);
+    // The SYN in that SYN,ACK repeats one we have (not acceptable, §3.10.7.4 first
+    // check): ACKed like Linux, a D-SACK naming it when SACK is on (RFC 2883).
+    if (simultaneousSynAck) {
+      if (this.sackOk) this.dsack = [seq, seqAdd(seq, 1)];
+      this.sendAck(now);
+    }
 
     // Sixth (URG) is not supported: the urgent pointer is ignored, data is delivered inline.
     if (flags & TCP_URG) this.counters.inc('tcp_urg_ignored');

@@ -129,7 +129,9 @@ test('§3.10.7.3 SYN-SENT: SYN alone → SYN_RECEIVED and <SEQ=ISS><ACK=RCV.NXT>
   t.transitions('SYN_SENT->SYN_RECEIVED');
   // 0.060 < S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 7>    (the peer's answer to our SYN)
   t.recv(60, { f: 'S.', seq: P(0), ack: U(1), win: 65535, mss: 1460, wscale: 7 });
-  t.expect();
+  // Its SYN repeats the one we have: ACKed, as Linux does (§3.10.7.4 first check).
+  // 0.060 > . 1:1(0) ack 1 win 32768
+  t.expect({ f: '.', seq: U(1), ack: P(1), win: 32768 });
   t.transitions('SYN_RECEIVED->ESTABLISHED');
   t.events('established');
 });
@@ -153,7 +155,8 @@ test('RFC 7323 §2.2 simultaneous open: the window of the peer\'s SYN,ACK is not
   t.takeOut();
   // 0.060 < S. 0:0(0) ack 1 win 2000 <mss 1000,nop,wscale 7>
   t.recv(60, { f: 'S.', seq: P(0), ack: U(1), win: 2000, mss: 1000, wscale: 7 });
-  t.expect();
+  // 0.060 > . 1:1(0) ack 1 win 4000        (its SYN is a duplicate: ACKed)
+  t.expect({ f: '.', seq: U(1), ack: P(1), win: 4000 });
   assert.is(t.state, 'ESTABLISHED');
   t.write(70, 4000);
   // The peer offers 2000 bytes (a SYN's window field is never scaled):

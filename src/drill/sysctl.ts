@@ -1,0 +1,88 @@
+/**
+ * A script's backtick shell lines, read and never run: the sysctl settings
+ * they make (`sysctl -q net.ipv4.tcp_sack=1`, `set_sysctls.py
+ * /proc/sys/net/ipv4/tcp_timestamps=0`, `echo 0 > /proc/sys/net/ipv4/...`,
+ * and those of a shell file they name, like gtests' common/defaults.sh) are
+ * mapped onto tuntcp's TcpConfig where tuntcp has the same knob. Everything
+ * else is listed as ignored (shown under --verbose).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { TcpConfig } from '../tcp/config.js';
+
+export interface SysctlEffect {
+  tcp: Partial<TcpConfig>;
+  /** Linux tcp_syncookies (0: off). */
+  synCookies?: boolean;
+  /** Settings and commands that have no meaning here. */
+  ignored: string[];
+}
+
+/** Apply `name=value` (name without the net.ipv4. prefix) to `e`. */
+function apply(e: SysctlEffect, name: string, value: string): void {
+  const n = Number(value);
+  const words = value.trim().split(/\s+/).map(Number);
+  switch (name) {
+    case 'tcp_timestamps': e.tcp.timestamps = n !== 0; return;
+    case 'tcp_sack': e.tcp.sack = n !== 0; return;
+    case 'tcp_window_scaling': e.tcp.windowScaling = n !== 0; return;
+    case 'tcp_syn_retries': e.tcp.synRetries = n; return;
+    case 'tcp_synack_retries': e.tcp.synAckRetries = n; return;
+    case 'tcp_retries2': e.tcp.retries = n; return;
+    case 'tcp_orphan_retries': e.tcp.orphanRetries = n === 0 ? 8 : n; return; // 0 means 8 in Linux
+    case 'tcp_fin_timeout': e.tcp.finTimeout = n * 1000; return;
+    case 'tcp_mtu_probing': e.tcp.mtuProbing = n !== 0; return;
+    case 'tcp_syncookies': e.synCookies = n !== 0; return;
+    case 'tcp_ecn': e.tcp.ecn = n === 1 ? 'on' : n === 2 ? 'passive' : 'off'; return;
+    case 'tcp_congestion_control':
+      if (value === 'cubic') e.tcp.cc = 'cubic';
+      else if (value === 'reno') e.tcp.cc = 'newreno';
+      else e.ignored.push(`${name}=${value} (no such algorithm here)`);
+      return;
+    case 'tcp_rmem':
+      // The largest receive buffer bounds the window and so its scale (RFC 7323 §2.3), as in Linux.
+      if (words.length === 3 && words.every(Number.isFinite)) e.tcp.rcvBuf = words[2]!;
+      return;
+    case 'tcp_wmem':
+      if (words.length === 3 && words.every(Number.isFinite)) e.tcp.sndBuf = words[1]!;
+      return;
+    default:
+      e.ignored.push(`${name}=${value}`);
+  }
+}
+
+/** Settings made by one shell line; `dir` resolves files it names. */
+function readLine(e: SysctlEffect, line: string, dir: string, depth: number): void {
+  const t = line.replace(/#.*$/, '').trim();
+  if (t === '') return;
+  const sets = [...t.matchAll(/(?:net\.ipv4\.|\/proc\/sys\/net\/ipv4\/)([a-z0-9_]+)\s*=\s*("([^"]*)"|'([^']*)'|\S+)/g)];
+  if (/^(sudo\s+)?sysctl\b/.test(t) || /set_sysctls\.py/.test(t)) {
+    for (const m of sets) apply(e, m[1]!, m[3] ?? m[4] ?? m[2]!);
+    return;
+  }
+  const echo = /^echo\s+("?)([^">]*)\1\s*>\s*\/proc\/sys\/net\/ipv4\/([a-z0-9_]+)/.exec(t);
+  if (echo) return apply(e, echo[3]!, echo[2]!.replace(/\$\(\(([^)]*)\)\)/g, '$1'));
+  const file = /^(?:source\s+|\.\s+)?(\S+\.sh)\b/.exec(t);
+  if (file && depth < 4) {
+    const path = resolve(dir, file[1]!);
+    if (existsSync(path)) return readShell(e, readFileSync(path, 'utf8'), dirname(path), depth + 1);
+  }
+  e.ignored.push(`command: ${t}`);
+}
+
+function readShell(e: SysctlEffect, text: string, dir: string, depth: number): void {
+  for (const line of text.split('\n')) readLine(e, evalArith(line), dir, depth);
+}
+
+/** `$((15*1024*1024))` as the shell would expand it: only + - * of integers. */
+function evalArith(line: string): string {
+  return line.replace(/\$\(\(([0-9+*\- ]+)\)\)/g, (_, expr: string) => {
+    const terms = expr.replace(/\s/g, '').split(/(?=[+-])/);
+    return String(terms.reduce((sum, term) => sum + term.replace(/^\+/, '').split('*').reduce((p, f) => p * Number(f), 1), 0));
+  });
+}
+
+/** Read a backtick command (several lines maybe) of a script in `scriptDir`. */
+export function readCommand(e: SysctlEffect, command: string, scriptDir: string): void {
+  readShell(e, command, scriptDir, 0);
+}

@@ -1,0 +1,33 @@
+/**
+ * The fields of Linux's struct tcp_info (include/uapi/linux/tcp.h) that a
+ * Connection can fill truthfully, in Linux's units: segments for windows,
+ * microseconds for times. A field not listed is unknown here (a script that
+ * reads it is skipped, naming it).
+ */
+import type { Connection } from '../tcp/connection.js';
+
+/** Linux's "no threshold yet" ssthresh. */
+const TCP_INFINITE_SSTHRESH = 0x7fffffff;
+
+const CA_STATE = { open: 0, recovery: 3, loss: 4 } as const;
+
+const FIELDS: Record<string, (c: Connection) => number> = {
+  tcpi_snd_cwnd: (c) => Math.floor(c.cc.cwnd / c.effMss),
+  tcpi_snd_ssthresh: (c) => (Number.isFinite(c.cc.ssthresh) && c.cc.ssthresh < TCP_INFINITE_SSTHRESH * c.effMss ? Math.floor(c.cc.ssthresh / c.effMss) : TCP_INFINITE_SSTHRESH),
+  tcpi_snd_mss: (c) => c.effMss,
+  tcpi_advmss: (c) => c.cfg.mss - (c.ts.enabled ? 12 : 0),
+  tcpi_rto: (c) => Math.round(c.rtt.rto * 1000),
+  tcpi_rtt: (c) => Math.round(c.rtt.srtt * 1000),
+  tcpi_rttvar: (c) => Math.round(c.rtt.rttvar * 1000),
+  tcpi_backoff: (c) => c.rtt.backoff,
+  tcpi_ca_state: (c) => CA_STATE[c.recovery.phase],
+  tcpi_reordering: (c) => c.recovery.reordering,
+  tcpi_unacked: (c) => Math.ceil(((c.sndNxt - c.sndUna) >>> 0) / c.effMss),
+  tcpi_sacked: (c) => Math.ceil(c.recovery.scoreboard.sackedBytes / c.effMss),
+  tcpi_snd_wscale: (c) => c.sndWscale,
+  tcpi_rcv_wscale: (c) => c.rcvWscale,
+};
+
+export function tcpInfoField(c: Connection, name: string): number | undefined {
+  return FIELDS[name]?.(c);
+}

@@ -1,0 +1,117 @@
+// `tuntcp drill`: the packetdrill parser, the %{ }% evaluator, and the
+// runner, which must PASS every script of test/drill/ (our own scripts,
+// written from the RFCs) and must FAIL or SKIP where a script says so.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseScript } from '../../../src/drill/parser.js';
+import { PyAssertion, PyBlock } from '../../../src/drill/python.js';
+import { runDrillFile } from '../../../src/drill/runner.js';
+import { readCommand, type SysctlEffect } from '../../../src/drill/sysctl.js';
+import { DrillSkip } from '../../../src/drill/ast.js';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', '..');
+const scripts = join(root, 'test', 'drill');
+const tmp = mkdtempSync(join(tmpdir(), 'tuntcp-drill-'));
+
+function script(name: string, text: string): string {
+  const path = join(tmp, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+for (const name of readdirSync(scripts).filter((f) => f.endsWith('.pkt')).sort()) {
+  test(`test/drill/${name} passes`, () => {
+    const r = runDrillFile(join(scripts, name));
+    assert.is(r.status, 'PASS', `${r.status} ${name}:${r.line ?? ''}: ${r.message ?? ''}`);
+  });
+}
+
+test('parser: times, ranges, blocking calls, packets, options, multi-line calls', () => {
+  const s = parseScript(`--tolerance_usecs=10000
+// comment
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++.01...0.011 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
+0.1~0.2 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>
++.1~+.2 < . 1:1001(1000) ack 1 win 257 <nop,nop,sack 1001:2001>
+* > P. 1:11(10) ack 1 <...>
++0 sendmsg(4, {msg_name(...)=...,
+               msg_iov(2)=[{..., 40}, {..., 60}], msg_flags=0}, 0) = 100
++0 %{ assert tcpi_snd_cwnd == 10 }%
+`);
+  assert.is(s.options.get('tolerance_usecs'), '10000');
+  const [sock, conn, synack, data, any, msg, code] = s.events;
+  assert.equal(sock!.time, { kind: 'abs', us: 0 });
+  assert.equal(conn!.time, { kind: 'rel', us: 10_000 });
+  assert.is(conn!.action.type === 'syscall' && conn!.action.call.endUs, 11_000);
+  assert.is(conn!.action.type === 'syscall' && conn!.action.call.errno, 'EINPROGRESS');
+  assert.equal(synack!.time, { kind: 'absRange', us: 100_000, endUs: 200_000 });
+  assert.ok(synack!.action.type === 'packet');
+  if (synack!.action.type === 'packet') {
+    assert.is(synack!.action.packet.flags, 'S.');
+    assert.is(synack!.action.packet.win, undefined);
+    assert.equal(synack!.action.packet.options, [{ kind: 'mss', value: 1460 }, { kind: 'nop' }, { kind: 'nop' }, { kind: 'sackOK' }, { kind: 'nop' }, { kind: 'wscale', value: 8 }]);
+  }
+  assert.equal(data!.time, { kind: 'relRange', us: 100_000, endUs: 200_000 });
+  if (data!.action.type === 'packet') assert.equal(data!.action.packet.options?.[2], { kind: 'sack', blocks: [[1001, 2001]] });
+  assert.is(any!.time.kind, 'any');
+  assert.is(any!.action.type === 'packet' && any!.action.packet.options, null);
+  assert.is(msg!.line, 8);
+  assert.is(msg!.action.type === 'syscall' && msg!.action.call.name, 'sendmsg');
+  assert.is(code!.action.type, 'code');
+});
+
+test('%{ }%: assertions, variables across blocks, formatting, unknown tcpi_ fields skip', () => {
+  const printed: string[] = [];
+  const py = new PyBlock((n) => (n === 'tcpi_snd_cwnd' ? 12 : undefined), (s) => printed.push(s));
+  py.run('cwnd = 10; cwnd += 2\nassert tcpi_snd_cwnd == cwnd, tcpi_snd_cwnd');
+  py.run("print(tcpi_snd_cwnd); assert 1 < cwnd <= 12 and not cwnd // 5 == 3, 'cwnd=%d' % cwnd");
+  assert.equal(printed, ['12']);
+  assert.throws(() => py.run("assert tcpi_snd_cwnd == 11, 'cwnd=%d' % tcpi_snd_cwnd"), (e: unknown) => e instanceof PyAssertion && /cwnd=12/.test((e as Error).message));
+  assert.throws(() => py.run('assert tcpi_sndbuf_limited == 0'), (e: unknown) => e instanceof DrillSkip && /tcpi_sndbuf_limited/.test((e as Error).message));
+});
+
+test('sysctl lines are read, never run: known knobs map, the rest is listed as ignored', () => {
+  const e: SysctlEffect = { tcp: {}, ignored: [] };
+  readCommand(e, 'sysctl -q net.ipv4.tcp_rmem="4096 540000 $((15*1024*1024))"\nsysctl -q net.ipv4.tcp_sack=0 net.ipv4.tcp_ecn=1\n../common/set_sysctls.py /proc/sys/net/ipv4/tcp_timestamps=0\nethtool -K tun0 tso off', tmp);
+  assert.equal(e.tcp, { rcvBuf: 15 * 1024 * 1024, sack: false, ecn: 'on', timestamps: false });
+  assert.equal(e.ignored, ['command: ethtool -K tun0 tso off']);
+});
+
+test('a wrong expectation FAILs at its line with the expected and the actual packet', () => {
+  const p = script('wrong-ack.pkt', `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 32792 <mss 1000>
++0 > S. 0:0(0) ack 2 <...>
+`);
+  const r = runDrillFile(p);
+  assert.is(r.status, 'FAIL');
+  assert.is(r.line, 5);
+  assert.match(r.message!, /expected: > S\. 0:0\(0\) ack 2 <\.\.\.> at 0\.000; actual: > S\. 0:0\(0\) ack 1 win \d+ <mss 1460.*\(ack\)/);
+});
+
+test('timing: a packet outside the tolerance FAILs; a wrong return value FAILs; unsupported calls SKIP', () => {
+  const late = script('late.pkt', `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 32792 <mss 1000>
++.01 > S. 0:0(0) ack 1 <...>
+`);
+  assert.match(runDrillFile(late).message!, /outside the 4000 us tolerance/);
+  const ret = script('ret.pkt', `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 write(3, ..., 10) = 10
+`);
+  const r = runDrillFile(ret);
+  assert.is(r.status, 'FAIL');
+  assert.match(r.message!, /expected 10, got -1 EPIPE/);
+  const skip = script('skip.pkt', `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 epoll_create(1) = 4
+`);
+  assert.equal([runDrillFile(skip).status, runDrillFile(skip).message], ['SKIP', 'system call epoll_create() is not supported']);
+});
+
+test.run();
