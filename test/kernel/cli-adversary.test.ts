@@ -119,8 +119,20 @@ test('tuntcp connect: the peer resets in the middle of an upload: one line namin
 });
 
 test('tuntcp connect: Ctrl-C while the SYN goes unanswered exits at once, device removed', async () => {
-  const child = start(['connect', '10.105.0.7', '9302', ...stackFlags(105, 'ku2')]);
-  await sleep(1500);
+  // --trace: the SYN's line on stdout says the command is past its start-up
+  // (a fixed sleep was too short on a loaded machine: SIGINT came first).
+  const child = start(['connect', '10.105.0.7', '9302', '--trace', ...stackFlags(105, 'ku2')]);
+  await new Promise<void>((res, rej) => {
+    let out = '';
+    const t = setTimeout(() => rej(new Error(`no SYN traced in 20 s: ${out}`)), 20_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (/Flags \[S\]/.test(out)) {
+        clearTimeout(t);
+        res();
+      }
+    });
+  });
   const t0 = Date.now();
   child.kill('SIGINT');
   assert.is(await exitOf(child), 130);
