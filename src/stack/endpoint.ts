@@ -161,6 +161,11 @@ export class EndpointTable {
     return this.get(remoteIp, remotePort, localPort) !== undefined;
   }
 
+  /** Whether any IPv6 connection uses `localPort`. */
+  usesPort6(localPort: number): boolean {
+    return this.byLocalPort6.has(localPort);
+  }
+
   /** Whether any connection uses `localPort`. */
   usesPort(localPort: number): boolean {
     return this.byLocalPort.has(localPort) || this.byLocalPort6.has(localPort);

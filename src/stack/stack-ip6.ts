@@ -12,7 +12,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  fragmentIPv6, ip6ToString, isMulticast6, IPPROTO_ICMPV6, IPPROTO_NONE, IPV6_HEADER_LENGTH, IPV6_MIN_MTU, PARAMPROB_NEXTHEADER, walkIPv6,
+  fragmentIPv6, ip6ToString, isMulticast6, IPPROTO_ICMPV6, IPPROTO_NONE, IPV6_HEADER_LENGTH, IPV6_MIN_MTU, PARAMPROB_NEXTHEADER,
+  upperLayerChecksum6, walkIPv6,
 } from '../wire/ipv6.js';
 import {
   buildEcho6Reply, decodeIcmp6, ICMP6_DST_UNREACH, ICMP6_ECHO_REQUEST, ICMP6_PACKET_TOO_BIG, ICMP6_PARAM_PROB, ICMP6_TIME_EXCEEDED,
@@ -197,6 +198,7 @@ export abstract class StackIp6 extends StackCore {
         return this.tcpInput(ip, seg);
       }
       case IPPROTO_ICMPV6:
+        if (this.forgedIcmp6Error(p, upper)) return;
         return this.icmp6Input(p, upper);
       case IPPROTO_UDP:
         // No UDP sockets: every port is closed (RFC 4443 §3.1 code 4, as Linux).
@@ -223,6 +225,28 @@ export abstract class StackIp6 extends StackCore {
     for (let i = 8; i < 24; i++) if (p[i] !== 0) zero = false;
     if (zero) return true;
     return !loopback && (isLoopback6(p, 8) || equal16(p, 8, this.addr6Bytes));
+  }
+
+  /**
+   * A flood of ICMPv6 errors naming no connection of ours (a forged "packet
+   * too big" at full rate) is dropped here on numbers, before the decoder
+   * builds the quote's address text, as Stack.forgedIcmpError does for
+   * IPv4. True when the packet was dropped; the slow path checks the rest.
+   */
+  private forgedIcmp6Error(p: Buffer, upper: number): boolean {
+    const q = upper + 8; // the invoking packet (RFC 4443 §3)
+    if (p.length < q + 44 || !isIcmp6Error(p[upper]!) || p[q]! >> 4 !== 6 || p[q + 6] !== IPPROTO_TCP) return false;
+    if (upperLayerChecksum6(p, upper, p.length, IPPROTO_ICMPV6) !== 0) return this.dropIcmp6('icmp6_bad_checksum', false);
+    // It must quote a segment we sent: from our address (or ::1), from a port an IPv6 connection uses.
+    if (!equal16(p, q + 8, this.addr6Bytes) && !isLoopback6(p, q + 8)) return this.dropIcmp6('icmp6_tcp_not_ours', true);
+    if (!this.endpoints.usesPort6(p.readUInt16BE(q + 40))) return this.dropIcmp6('icmp6_tcp_no_connection', true);
+    return false;
+  }
+
+  private dropIcmp6(reason: string, counted: boolean): true {
+    if (counted) this.counters.inc('icmp6_in'); // as icmp6Input counts what passes its checksum
+    this.drop(reason);
+    return true;
   }
 
   /** ICMPv6 is rare: the full decoder. */

@@ -241,6 +241,14 @@ test('a forged packet too big (quoted sequence outside SND.UNA..SND.NXT, or no c
   stranger.writeUInt16BE(1, 40); // a local port with no connection
   assert.is(r.inject(icmp6(ICMP6_PACKET_TOO_BIG, 0, 1280, stranger, 'fd00::fe')).length, 0);
   assert.is(r.stack.counters.get('icmp6_tcp_no_connection'), 1);
+  const otherPeer = Buffer.from(sent[0]!.subarray(0, 1232));
+  otherPeer[39] = otherPeer[39]! ^ 1; // our port, another remote address
+  assert.is(r.inject(icmp6(ICMP6_PACKET_TOO_BIG, 0, 1280, otherPeer, 'fd00::fe')).length, 0);
+  assert.is(r.stack.counters.get('icmp6_tcp_no_connection'), 2);
+  const notFromUs = Buffer.from(sent[0]!.subarray(0, 1232));
+  notFromUs[23] = notFromUs[23]! ^ 1; // a source address that is not ours
+  assert.is(r.inject(icmp6(ICMP6_PACKET_TOO_BIG, 0, 1280, notFromUs, 'fd00::fe')).length, 0);
+  assert.is(r.stack.counters.get('icmp6_tcp_not_ours'), 1);
   assert.is(ep.conn.sndMss, 1440);
   assert.is(r.stack.pmtu.size, 0);
 });
