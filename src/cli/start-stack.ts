@@ -17,7 +17,7 @@ import { PcapWriter } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { formatClock } from '../trace/time.js';
 import { openControlSocket } from '../trace/control.js';
-import { explainTransition } from '../trace/explain.js';
+import { explainCc, explainTransition } from '../trace/explain.js';
 import { offloadWanted, type StackArgs } from './options.js';
 
 /** Bytes of trace output waiting for its reader before lines are dropped. */
@@ -90,6 +90,7 @@ export function startStack(a: StackArgs): RunningStack {
       stack.observeState((ep, from, to, cause) => {
         print(`${formatClock(new Date())} * ${explainTransition(`tuntcp :${ep.localPort}`, from, to, cause, a.lang)}\n`);
       });
+      stack.observeCc((ep, cause) => print(`${formatClock(new Date())} * ${explainCc(`tuntcp :${ep.localPort}`, cause, a.lang)}\n`));
     }
     let done = false;
     const shutdown = (): void => {

@@ -52,6 +52,8 @@ export type ConnEvent =
   /** The send buffer has room again after write() returned false. */
   | { type: 'drain' }
   | { type: 'error'; code: TcpErrorCode }
+  /** The congestion control changed its own state (HyStart++ exit, ...): for --explain. */
+  | { type: 'cc'; cause: string }
   /** The TCB is gone (CLOSED): the stack forgets the connection. */
   | { type: 'closed' };
 
@@ -188,7 +190,10 @@ export abstract class Tcb {
     this.highRxtEver = this.iss;
     this.recvBuffer = new ReceiveBuffer(cfg.rcvBuf);
     this.rtt = new RttEstimator(cfg.rto);
-    this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS);
+    this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS, {
+      inc: (name) => counters.inc(name),
+      note: (cause) => this.events.push({ type: 'cc', cause }),
+    });
     this.recovery = new LossRecovery(this.cc);
     this.ts = new Timestamps(tsOffsetFor(this.iss));
     this.ackPolicy = new AckPolicy(cfg.quickAcks);
