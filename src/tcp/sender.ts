@@ -6,7 +6,7 @@
  */
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from '../wire/tcp.js';
 import { seqAdd, seqGe, seqGt, seqLt, seqSub } from '../wire/seq.js';
-import { synOptions, synWindow } from './options.js';
+import { ourSynWindow, synOptions } from './options.js';
 import { Tcb } from './tcb.js';
 import { TailLossProbe } from './tlp.js';
 
@@ -222,7 +222,7 @@ export abstract class TcbSender extends Tcb {
       wscale: this.cfg.windowScaling && (!withAck || this.wscaleOk) ? this.rcvWscale : undefined,
     });
     if (withAck) this.rcvWup = this.rcvNxt;
-    const window = synWindow(this.cfg.rcvBuf);
+    const window = ourSynWindow(this.cfg, withAck, useTs);
     this.rcvAdvEdge = seqAdd(this.rcvNxt, window);
     // RFC 3168 §6.1.1: an ECN-setup SYN has ECE and CWR (not when retransmitted,
     // §6.1.1.1, as Linux), an ECN-setup SYN,ACK ECE alone.
