@@ -107,4 +107,28 @@ test('autotuning: no growth within one RTT, nor when the delivery per RTT does n
   assert.is(fixed.counters.get('tcp_rcvbuf_autotuned'), 0);
 });
 
+test('RFC 7323 §2.4 / RFC 9293 §3.8.6: a closing window rounded up to shift 7 never promises more than the buffer holds', () => {
+  // The application reads nothing; the peer sends into every window offered. Rounding the field up so the
+  // edge does not move left used to add up to 127 bytes per ACK, until the peer was offered room the buffer
+  // did not have: its data was dropped (tcp_rcvbuf_full) and it retransmitted into a window we could not honour.
+  const t = openDefault(); // 64 KiB, shift 7; nothing is read, so autotuning never grows it
+  let next = 1;
+  let edge = 0;
+  for (let i = 0; i < 60; i++) {
+    const room = edge === 0 ? SEG : Math.min(SEG, edge - next);
+    if (room <= 0) break;
+    recv(t, 200 + i, { f: '.', seq: P(next), ack: U(1), len: room, ts: [PT(200 + i), TV(100)] });
+    next += room;
+    const acks = t.takeOut();
+    const a = acks.at(-1);
+    if (a === undefined) continue;
+    edge = ((a.ack - P(0)) >>> 0) + a.window * 128;
+    // The buffer holds 65536 bytes (+127 of rounding slack): the offered edge stays inside.
+    assert.ok(edge <= 1 + 65536 + 127, `ACK ${i}: edge ${edge} beyond the buffer`);
+  }
+  assert.is(next - 1, t.conn.recvBuffer.used, 'everything sent into an offered window was kept');
+  assert.is(t.counters.get('tcp_rcvbuf_full'), 0);
+  assert.ok(t.conn.recvBuffer.used >= 65536 - 127);
+});
+
 test.run();
