@@ -49,6 +49,9 @@ export interface TcpConfig {
   timestamps: boolean;
   /** Congestion control algorithm (Linux's default is cubic). */
   cc: 'cubic' | 'newreno';
+  /** Pace new data and retransmissions at 200 % (slow start) / 120 % of cwnd/SRTT
+   * (pacing.ts; Linux with the fq qdisc). Off by default: Linux's default qdisc does not pace CUBIC. */
+  pacing: boolean;
   /** Nagle's algorithm off (RFC 9293 §3.7.4). */
   noDelay: boolean;
   /** Keepalive: idle ms before the first probe, 0 = off (Linux 7200 s when on). */
@@ -90,6 +93,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   sack: true,
   timestamps: true,
   cc: 'cubic',
+  pacing: false,
   noDelay: false,
   keepAliveIdle: 0,
   keepAliveInterval: 75_000,

@@ -22,6 +22,7 @@ import { segmentOptions } from './options.js';
 import { TailLossProbe } from './tlp.js';
 import { AckPolicy } from './ack-policy.js';
 import { EcnState } from './ecn.js';
+import { Pacer } from './pacing.js';
 
 /** A segment to send; the stack fills in addresses and ports. */
 export interface OutSegment {
@@ -156,6 +157,9 @@ export abstract class Tcb {
   ptoAt = Infinity;
   /** FIN_WAIT_2 timer of an orphan (Linux tcp_fin_timeout). */
   finWait2At = Infinity;
+  /** Pacing held a segment back until then (pacing.ts). */
+  paceAt = Infinity;
+  readonly pacer = new Pacer();
   /**
    * The application closed its socket (close(2); Node's destroy()): nothing
    * more is read, and the TCB finishes on its own, with bounded patience.
@@ -445,7 +449,7 @@ export abstract class Tcb {
   /** Delete the TCB (RFC 9293: "enter the CLOSED state and delete the TCB"). */
   protected destroy(): void {
     this.state = 'CLOSED';
-    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = this.finWait2At = Infinity;
+    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = this.finWait2At = this.paceAt = Infinity;
     this.sendQueue.clear();
     this.events.push({ type: 'closed' });
   }
