@@ -103,7 +103,7 @@ export function startStack(a: StackArgs): RunningStack {
         print(`${formatClock(new Date())} ${fmt.format(joinPacket(header, payload))}\n`);
       });
     }
-    const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000, cc: a.cc, ecn: ecnMode(a.ecn), mtuProbing: a.mtuProbing ?? true, ...rmemOf() } });
+    const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000, cc: a.cc, ecn: ecnMode(a.ecn), mtuProbing: a.mtuProbing ?? true, pacing: a.pacing ?? false, ...rmemOf() } });
     counters = stack.counters;
     const control = openControlSocket(stack, { program: 'tuntcp' }); // for `tuntcp netstat`
     if (a.explain) {

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { Cubic } from '../../../src/tcp/congestion/cubic.js';
 import { CSS_ROUNDS } from '../../../src/tcp/congestion/hystart.js';
 import type { CongestionObserver } from '../../../src/tcp/congestion/congestion.js';
+import { explainCc } from '../../../src/trace/explain.js';
 
 const MSS = 1000;
 
@@ -78,6 +79,8 @@ test('RFC 9406 §4.2: a round min RTT below last + RttThresh stays in slow start
   assert.ok(cc.ssthresh >= before * MSS && cc.ssthresh < w * MSS, `ssthresh = cwnd at the exit: ${cc.ssthresh}`);
   assert.ok(w / before < 1.05, 'congestion avoidance after the exit');
   assert.match(rec.notes.at(-1)!, /5 rounds of conservative slow start: ssthresh = cwnd/);
+  // --explain prints the note with its rule in brackets, as state changes.
+  assert.match(explainCc('tuntcp :40000', rec.notes[0]!), /^tuntcp :40000 congestion control: HyStart\+\+: round min RTT 126 ms .* cwnd \d+ \[RFC 9406 §4.2\]$/);
 });
 
 test('RFC 9406 §4.2: RttThresh is at least 4 ms and at most 16 ms', () => {
