@@ -49,6 +49,8 @@ export interface TcpConfig {
   timestamps: boolean;
   /** Congestion control algorithm (Linux's default is cubic). */
   cc: 'cubic' | 'newreno';
+  /** HyStart++ (RFC 9406) in CUBIC's first slow start (Linux tcp_cubic hystart=1). */
+  hystart: boolean;
   /** Pace new data and retransmissions at 200 % (slow start) / 120 % of cwnd/SRTT
    * (pacing.ts; Linux with the fq qdisc). Off by default: Linux's default qdisc does not pace CUBIC. */
   pacing: boolean;
@@ -93,6 +95,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   sack: true,
   timestamps: true,
   cc: 'cubic',
+  hystart: true,
   pacing: false,
   noDelay: false,
   keepAliveIdle: 0,

@@ -166,10 +166,10 @@ export abstract class TcbSender extends Tcb {
       // Nagle: a small segment waits while data is unacknowledged.
       return false;
     }
+    if (this.paced(now)) return false;
     if (this.sndNxt === this.sndUna && now - this.lastSendAt > this.rtt.rto && this.lastSendAt > 0) {
       this.cc.onIdleRestart(now); // RFC 5681 §4.1
     }
-    if (this.paced(now)) return false;
     this.sendData(offset, len, len === unsent && this.finQueued, now);
     return true;
   }

@@ -100,7 +100,7 @@ export abstract class Tcb {
 
   readonly sendQueue = new SendQueue();
   readonly recvBuffer: ReceiveBuffer;
-  /** Receive-buffer autotuning (autotune.ts), once established; null with a fixed buffer. */
+  /** Receive-buffer autotuning (autotune.ts), from the first in-order data on; null with a fixed buffer. */
   protected rcvSpace: RcvSpace | null = null;
   private autotuneChecked = false;
   readonly rtt: RttEstimator;
@@ -201,7 +201,7 @@ export abstract class Tcb {
     this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS, {
       inc: (name) => counters.inc(name),
       note: (cause) => this.events.push({ type: 'cc', cause }),
-    });
+    }, cfg.hystart);
     this.recovery = new LossRecovery(this.cc);
     this.ts = new Timestamps(tsOffsetFor(this.iss));
     this.ackPolicy = new AckPolicy(cfg.quickAcks);
@@ -383,7 +383,8 @@ export abstract class Tcb {
     let field = wnd >> shift;
     if (seqLt(seqAdd(this.rcvNxt, field << shift), old)) {
       const up = (wnd + (1 << shift) - 1) >> shift;
-      if (up << shift <= this.rcvLimit() - this.recvBuffer.used) field = up;
+      // What lies in the window (held out of order or not) and the data not yet read must fit.
+      if (up << shift <= this.rcvLimit() - this.recvBuffer.readable) field = up;
     }
     field = Math.min(field, 65535);
     const said = seqAdd(this.rcvNxt, field << shift);
@@ -396,7 +397,8 @@ export abstract class Tcb {
   protected autotuneOnData(len: number, tsEcr: number | undefined, now: number): void {
     if (!this.autotuneChecked) {
       this.autotuneChecked = true;
-      const max = maxRcvBuf(this.cfg);
+      // No further than the window field can say (a peer without window scaling: 65535).
+      const max = Math.min(maxRcvBuf(this.cfg), 65535 * 2 ** this.rcvWscale);
       if (RcvSpace.enabled(this.recvBuffer.capacity, max)) this.rcvSpace = new RcvSpace(max, this.advMss, this.currentRcvWnd(), now);
     }
     const rs = this.rcvSpace;
