@@ -40,7 +40,8 @@ export class RcvSpace {
     initialWindow: number,
     now: number,
   ) {
-    this.space = Math.min(initialWindow, INIT_SEGMENTS * advMss);
+    // At least one segment: a first segment that filled the whole window must not leave it 0 (a divisor below).
+    this.space = Math.max(advMss, Math.min(initialWindow, INIT_SEGMENTS * advMss));
     this.markAt = now;
   }
 
