@@ -26,6 +26,7 @@ import { holdNetns } from './netns.js';
 import { configureTun } from '../link/netdev.js';
 import { RealClock } from '../stack/clock.js';
 import { NetStack } from '../socket/net-stack.js';
+import { hostTcpRmem } from './start-stack.js';
 import type { Socket } from '../socket/socket.js';
 import { readPcap, recordToIPv4 } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
@@ -322,7 +323,8 @@ export async function runCompare(scenario: Scenario, opts: CompareOptions = {}):
     // (b) tuntcp as the client, through a TUN device.
     const tun = TunLink.open({ name: TUN, mtu: 1500 });
     configureTun({ name: TUN, peer: `${SERVER_TUN}/24`, addr: TUNTCP_ADDR, mtu: 1500 });
-    const stack = new NetStack({ link: tun, addr: TUNTCP_ADDR, clock: new RealClock(), tcp: { msl: 1000 } });
+    const tcpRmem = hostTcpRmem(); // the kernel client's buffer settings: the same SYN window and scale
+    const stack = new NetStack({ link: tun, addr: TUNTCP_ADDR, clock: new RealClock(), tcp: { msl: 1000, ...(tcpRmem ? { tcpRmem } : {}) } });
     cleanups.push(() => void stack.close({ linger: 0 }));
     const fileB = join(dir, 'tuntcp.pcap');
     if (scenario === 'loss') dropFirstData(TUN, cleanups);

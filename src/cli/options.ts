@@ -25,6 +25,7 @@ export const stackOptions = {
   seed: { type: 'number', default: 1, describe: 'seed of the fault injector PRNG' },
   msl: { type: 'number', default: 30, describe: 'maximum segment lifetime in seconds (TIME_WAIT lasts 2*MSL)' },
   cc: { choices: ['cubic', 'newreno'] as const, default: 'cubic' as const, describe: 'congestion control' },
+  pacing: { type: 'boolean', default: false, describe: 'pace sending at 200 % (slow start) / 120 % of cwnd/SRTT, as Linux with the fq qdisc; off as with Linux\'s default qdisc' },
   ecn: {
     type: 'boolean',
     describe: 'ask for ECN in our SYNs (RFC 3168, as net.ipv4.tcp_ecn=1); by default a peer that asks gets it (tcp_ecn=2); --no-ecn: never',
@@ -64,6 +65,8 @@ export interface StackArgs {
   seed: number;
   msl: number;
   cc: 'cubic' | 'newreno';
+  /** TcpConfig.pacing (absent: off). */
+  pacing?: boolean;
   /** true: ask for ECN (tcp_ecn=1); false: off (0); absent: accept only (2). */
   ecn?: boolean;
   /** RFC 4821 probing (TcpConfig.mtuProbing); absent: on. */

@@ -17,8 +17,28 @@ import { PcapWriter } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { formatClock } from '../trace/time.js';
 import { openControlSocket } from '../trace/control.js';
-import { explainTransition } from '../trace/explain.js';
+import { explainCc, explainTransition } from '../trace/explain.js';
 import { offloadWanted, type StackArgs } from './options.js';
+import { readFileSync } from 'node:fs';
+
+/**
+ * This host's net.ipv4.tcp_rmem, so that tuntcp's SYN carries the window and
+ * window scale Linux's does here (tcp_select_initial_window); undefined when
+ * it cannot be read (then Linux's defaults, 4096 131072 6291456).
+ */
+const rmemOf = (): { tcpRmem?: [number, number, number] } => {
+  const r = hostTcpRmem();
+  return r === undefined ? {} : { tcpRmem: r };
+};
+
+export function hostTcpRmem(): [number, number, number] | undefined {
+  try {
+    const v = readFileSync('/proc/sys/net/ipv4/tcp_rmem', 'utf8').trim().split(/\s+/).map(Number);
+    return v.length === 3 && v.every((n) => Number.isInteger(n) && n > 0) ? [v[0]!, v[1]!, v[2]!] : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Bytes of trace output waiting for its reader before lines are dropped. */
 const TRACE_BACKLOG = 4 * 1024 * 1024;
@@ -83,13 +103,14 @@ export function startStack(a: StackArgs): RunningStack {
         print(`${formatClock(new Date())} ${fmt.format(joinPacket(header, payload))}\n`);
       });
     }
-    const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000, cc: a.cc, ecn: ecnMode(a.ecn), mtuProbing: a.mtuProbing ?? true } });
+    const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000, cc: a.cc, ecn: ecnMode(a.ecn), mtuProbing: a.mtuProbing ?? true, pacing: a.pacing ?? false, ...rmemOf() } });
     counters = stack.counters;
     const control = openControlSocket(stack, { program: 'tuntcp' }); // for `tuntcp netstat`
     if (a.explain) {
       stack.observeState((ep, from, to, cause) => {
         print(`${formatClock(new Date())} * ${explainTransition(`tuntcp :${ep.localPort}`, from, to, cause, a.lang)}\n`);
       });
+      stack.observeCc((ep, cause) => print(`${formatClock(new Date())} * ${explainCc(`tuntcp :${ep.localPort}`, cause, a.lang)}\n`));
     }
     let done = false;
     const shutdown = (): void => {

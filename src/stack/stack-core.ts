@@ -20,6 +20,8 @@ import { AckCoalescer } from './ack-coalescer.js';
 import { joinPacket } from '../link/link.js';
 
 export type StateObserver = (ep: TcpEndpoint, from: TcpState, to: TcpState, cause: string) => void;
+/** A connection's congestion control changed its own state (ConnEvent 'cc'). */
+export type CcObserver = (ep: TcpEndpoint, cause: string) => void;
 
 export interface StackOptions {
   link: Link;
@@ -92,6 +94,7 @@ export abstract class StackCore {
   protected readonly endpoints = new EndpointTable();
   protected readonly listeners = new Map<number, Listener>();
   private readonly stateObservers: StateObserver[] = [];
+  private readonly ccObservers: CcObserver[] = [];
   /** Events for owners, as (endpoint, event) pairs, delivered on the next tick. */
   private deliveries: Array<TcpEndpoint | ConnEvent> = [];
   private deliveryScheduled = false;
@@ -172,6 +175,10 @@ export abstract class StackCore {
     this.stateObservers.push(o);
   }
 
+  observeCc(o: CcObserver): void {
+    this.ccObservers.push(o);
+  }
+
   /**
    * Send what a connection produced, do the stack's own part of its events
    * (listeners, the connection table), re-arm its timer, and queue the
@@ -206,6 +213,10 @@ export abstract class StackCore {
   }
 
   private dispatch(ep: TcpEndpoint, ev: ConnEvent): void {
+    if (ev.type === 'cc') {
+      for (const o of this.ccObservers) o(ep, ev.cause);
+      return; // for observers only, not the owner
+    }
     if (ev.type === 'state') {
       for (const o of this.stateObservers) o(ep, ev.from, ev.to, ev.cause);
       if (ev.to === 'TIME_WAIT' && !ep.inTimeWait) this.enterTimeWait(ep);

@@ -37,8 +37,8 @@ import type { IPv4Packet } from '../wire/ipv4.js';
 type Addresses = Pick<IPv4Packet, 'srcAddr' | 'dstAddr'> & { src6?: Uint8Array | null; dst6?: Uint8Array | null };
 import { seqAdd, seqGt } from '../wire/seq.js';
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_SYN, type TcpFields, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
-import { DEFAULT_PEER_MSS, windowShiftFor, type TcpConfig } from '../tcp/config.js';
-import { synOptions, synWindow } from '../tcp/options.js';
+import { DEFAULT_PEER_MSS, rcvWscaleFor, type TcpConfig } from '../tcp/config.js';
+import { ourSynWindow, synOptions } from '../tcp/options.js';
 import { tsOffsetFor, tsValue } from '../tcp/timestamps.js';
 import { sipHash24, sipKey, type SipKey } from './siphash.js';
 
@@ -147,10 +147,10 @@ export function cookieSynAck(cfg: TcpConfig, syn: TcpSegment, isn: number, now: 
     mss: cfg.mss,
     sackPermitted: sackOk,
     ts: tsOk ? { val: cookieTsVal(tsValue(now, tsOffsetFor(isn)), peerWscale, sackOk, ecnOk), ecr: o.tsVal! } : undefined,
-    wscale: peerWscale !== undefined ? windowShiftFor(cfg.rcvBuf) : undefined,
+    wscale: peerWscale !== undefined ? rcvWscaleFor(cfg) : undefined,
   });
   const flags = TCP_SYN | TCP_ACK | (ecnOk ? TCP_ECE : 0);
-  return { srcPort: syn.dstPort, dstPort: syn.srcPort, seq: isn, ack: seqAdd(syn.seq, 1), flags, window: synWindow(cfg.rcvBuf), options };
+  return { srcPort: syn.dstPort, dstPort: syn.srcPort, seq: isn, ack: seqAdd(syn.seq, 1), flags, window: ourSynWindow(cfg, true, tsOk), options };
 }
 
 /**

@@ -439,6 +439,7 @@ export abstract class TcbArrival extends TcbPath {
       // Copied: the link may reuse the packet buffer after this batch.
       this.recvBuffer.pushInOrder(payload);
       this.rcvNxt = seqAdd(this.rcvNxt, payload.length);
+      this.autotuneOnData(payload.length, seg.options.tsEcr, now);
       const drained = this.recvBuffer.drainInOrder(this.rcvNxt);
       this.rcvNxt = drained.rcvNxt;
       gotFin = gotFin || drained.fin;

@@ -7,8 +7,14 @@ import type { EcnMode } from './ecn.js';
 export interface TcpConfig {
   /** MSS we advertise: link MTU - 40 (RFC 9293 §3.7.1). */
   mss: number;
-  /** Receive buffer: bounds the advertised window and what we hold. */
+  /** Receive buffer in bytes of data, fixed (like SO_RCVBUF, which turns
+   * Linux's autotuning off): bounds the advertised window and what we hold.
+   * 0 (the default): chosen from tcpRmem and grown by autotuning (autotune.ts). */
   rcvBuf: number;
+  /** Linux's net.ipv4.tcp_rmem (min, default, max), in Linux's buffer bytes,
+   * of which half holds data (tcp_win_from_space at its initial 50 % ratio):
+   * the initial receive buffer, the autotuning limit, and the window scale. */
+  tcpRmem: readonly [number, number, number];
   /** Send buffer: write() returns false once this much is queued. */
   sndBuf: number;
   /** Maximum segment lifetime in ms; TIME_WAIT lasts 2*msl (Linux: 60 s in all). */
@@ -43,6 +49,11 @@ export interface TcpConfig {
   timestamps: boolean;
   /** Congestion control algorithm (Linux's default is cubic). */
   cc: 'cubic' | 'newreno';
+  /** HyStart++ (RFC 9406) in CUBIC's first slow start (Linux tcp_cubic hystart=1). */
+  hystart: boolean;
+  /** Pace new data and retransmissions at 200 % (slow start) / 120 % of cwnd/SRTT
+   * (pacing.ts; Linux with the fq qdisc). Off by default: Linux's default qdisc does not pace CUBIC. */
+  pacing: boolean;
   /** Nagle's algorithm off (RFC 9293 §3.7.4). */
   noDelay: boolean;
   /** Keepalive: idle ms before the first probe, 0 = off (Linux 7200 s when on). */
@@ -70,7 +81,8 @@ export interface TcpConfig {
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
   mss: 1460,
-  rcvBuf: 256 * 1024,
+  rcvBuf: 0,
+  tcpRmem: [4096, 131072, 6291456],
   sndBuf: 256 * 1024,
   msl: 30_000,
   rto: DEFAULT_RTO,
@@ -86,6 +98,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   sack: true,
   timestamps: true,
   cc: 'cubic',
+  hystart: true,
+  pacing: false,
   noDelay: false,
   keepAliveIdle: 0,
   keepAliveInterval: 75_000,
@@ -106,4 +120,35 @@ export function windowShiftFor(bytes: number): number {
   let s = 0;
   while (s < 14 && bytes >> s > 65535) s++;
   return s;
+}
+
+/** Linux's net.core.rmem_max default: also counts for the window scale (tcp_select_initial_window). */
+export const LINUX_RMEM_MAX = 212992;
+
+/** Bytes of data a Linux buffer of `space` bytes holds (tcp_win_from_space, scaling_ratio 50 %). */
+export function winFromSpace(space: number): number {
+  return Math.max(0, Math.floor(space / 2));
+}
+
+/** The receive buffer a connection starts with (Linux: tcp_rmem[1], or SO_RCVBUF). */
+export function initialRcvBuf(cfg: Pick<TcpConfig, 'rcvBuf' | 'tcpRmem'>): number {
+  return cfg.rcvBuf > 0 ? cfg.rcvBuf : winFromSpace(cfg.tcpRmem[1]);
+}
+
+/** How far autotuning may grow the receive buffer (a fixed rcvBuf does not grow). */
+export function maxRcvBuf(cfg: Pick<TcpConfig, 'rcvBuf' | 'tcpRmem'>): number {
+  return cfg.rcvBuf > 0 ? cfg.rcvBuf : Math.max(initialRcvBuf(cfg), winFromSpace(cfg.tcpRmem[2]));
+}
+
+/**
+ * Our window scale, as Linux's tcp_select_initial_window: room for the
+ * largest buffer the connection may reach, ilog2(max(space, tcp_rmem[2],
+ * rmem_max)) - 15 (tcp_rmem 4096 131072 6291456: 7; a max of 32 MiB: 10);
+ * with a fixed buffer (SO_RCVBUF: the clamp is the buffer), the smallest
+ * shift that lets it be advertised.
+ */
+export function rcvWscaleFor(cfg: Pick<TcpConfig, 'rcvBuf' | 'tcpRmem'>): number {
+  if (cfg.rcvBuf > 0) return windowShiftFor(cfg.rcvBuf);
+  const space = Math.max(initialRcvBuf(cfg), cfg.tcpRmem[2], LINUX_RMEM_MAX);
+  return Math.min(14, Math.max(0, Math.floor(Math.log2(space)) - 15));
 }

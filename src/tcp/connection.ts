@@ -13,7 +13,7 @@ import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, type TcpOptions, type TcpS
 import { seqAdd } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbArrival } from './arrival.js';
-import { synWindow } from './options.js';
+import { ourSynWindow } from './options.js';
 
 export type { OutSegment, TcpErrorCode, ConnEvent, CounterSink } from './tcb.js';
 
@@ -63,7 +63,7 @@ export class Connection extends TcbArrival {
     if (ecnOk) this.counters.inc('tcp_ecn_negotiated');
     // What the cookie SYN,ACK set up: SND.NXT = ISS + 1 and the unscaled window it offered.
     this.sndNxt = seqAdd(this.iss, 1);
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, synWindow(this.cfg.rcvBuf));
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, ourSynWindow(this.cfg, true, this.ts.enabled));
     this.rcvWup = this.rcvNxt;
     this.ackSynOrData(seg.ack, now, seg.options.tsEcr);
     this.setSendWindow(seg.window, seg.seq, seg.ack, true);
@@ -94,6 +94,11 @@ export class Connection extends TcbArrival {
   read(now: number, max = Infinity): Buffer[] {
     this.now = now;
     const data = this.recvBuffer.take(max);
+    if (data.length > 0) {
+      let n = 0;
+      for (const b of data) n += b.length;
+      this.autotuneOnRead(n, now);
+    }
     if (data.length > 0 && canReceive(this.state)) {
       // Receiver SWS avoidance (§3.8.6.2.2): announce the window only when it
       // can move right by min(RCV.BUFF/2, MSS) or more.

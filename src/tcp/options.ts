@@ -5,6 +5,7 @@
  *   else: nop, nop, TS   then   nop, nop, sack blocks
  */
 import type { TcpOption } from '../wire/tcp.js';
+import { initialRcvBuf, type TcpConfig } from './config.js';
 
 export interface SynOptionSet {
   mss: number;
@@ -22,9 +23,21 @@ export function synOptions(o: SynOptionSet): TcpOption[] {
   return list;
 }
 
-/** The window field of our SYN or SYN,ACK: never scaled (RFC 7323 §2.2), so at most 65535. */
-export function synWindow(rcvBuf: number): number {
-  return Math.min(65535, rcvBuf);
+/**
+ * The window field of our SYN or SYN,ACK, as Linux's tcp_select_initial_window:
+ * the buffer rounded down to a multiple of the MSS (`mss`: for a SYN the MSS we
+ * offer, for a SYN,ACK less 12 when timestamps are on), at most 65535 as a SYN's
+ * window is never scaled (RFC 7323 §2.2). Linux with tcp_rmem[1] = 131072 and
+ * MSS 1460: 64240 in the SYN, 65160 in a SYN,ACK with timestamps.
+ */
+export function synWindow(rcvBuf: number, mss: number): number {
+  const space = mss > 0 && rcvBuf > mss ? rcvBuf - (rcvBuf % mss) : rcvBuf;
+  return Math.min(65535, space);
+}
+
+/** Our SYN's window (`synAck` false) or SYN,ACK's (`tsOn`: timestamps agreed), from the configured buffer. */
+export function ourSynWindow(cfg: Pick<TcpConfig, 'rcvBuf' | 'tcpRmem' | 'mss'>, synAck: boolean, tsOn: boolean): number {
+  return synWindow(initialRcvBuf(cfg), cfg.mss - (synAck && tsOn ? 12 : 0));
 }
 
 /** Bytes of option space a list of SACK blocks takes (with its two NOPs). */

@@ -46,9 +46,22 @@ export class ReceiveBuffer {
   private finSeq = 0;
   private readonly packer = new PayloadPacker();
   /** The most out-of-order chunks held at once. */
-  readonly maxChunks: number;
+  maxChunks = 0;
+  private cap = 0;
 
-  constructor(readonly capacity: number) {
+  constructor(capacity: number) {
+    this.grow(capacity);
+  }
+
+  /** Bytes of data the buffer may hold. */
+  get capacity(): number {
+    return this.cap;
+  }
+
+  /** Receive-buffer autotuning (autotune.ts) makes room for more; the buffer never shrinks. */
+  grow(capacity: number): void {
+    if (!(capacity > this.cap)) return;
+    this.cap = capacity;
     this.maxChunks = Math.max(MIN_CHUNKS, Math.floor(capacity / OVERHEAD_SHARE / CHUNK_OVERHEAD));
   }
 

@@ -119,7 +119,7 @@ export class LossRecovery {
         // (Linux's acked_sacked): acknowledged cumulatively or SACKed for the
         // first time; bytes SACKed by earlier ACKs are no news.
         const delivered = p.dataAcked + this.scoreboard.sackedBytes - sackedBefore;
-        if (delivered > 0 && !this.cwndHeld) this.cc.onAck(delivered, p.flightSize, now, p.rtt);
+        if (delivered > 0 && !this.cwndHeld) this.cc.onAck(delivered, p.flightSize, now, p.rtt, p);
       }
       if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.phase = 'open';
       // RFC 6675 §5 (2.b): a cumulative ACK that also SACKs can show the next

@@ -6,9 +6,10 @@
  */
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from '../wire/tcp.js';
 import { seqAdd, seqGe, seqGt, seqLt, seqSub } from '../wire/seq.js';
-import { synOptions, synWindow } from './options.js';
+import { ourSynWindow, synOptions } from './options.js';
 import { Tcb } from './tcb.js';
 import { TailLossProbe } from './tlp.js';
+import { PACING_SLACK_MS } from './pacing.js';
 
 export abstract class TcbSender extends Tcb {
   /** SND.UNA advances to `ack`: free the buffer, time RTT, restart timers. */
@@ -49,6 +50,7 @@ export abstract class TcbSender extends Tcb {
       this.counters,
     );
     if (lossDetected) this.ecn.reduced(this.sndNxt, false);
+    if (this.cfg.pacing) this.pacer.updateFromCwnd(this.cc.cwnd, this.cc.ssthresh, this.flightSize(), this.rtt.srtt);
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
     if (this.sndUna === this.sndNxt) this.rtoAt = Infinity;
     else this.armRto(now);
@@ -90,6 +92,7 @@ export abstract class TcbSender extends Tcb {
     if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'CLOSING' && s !== 'LAST_ACK') return;
     const r = this.recovery;
     const mss = this.effMss;
+    this.paceAt = Infinity; // set again if pacing holds a segment back
     for (;;) {
       if (r.retransmitHead) {
         // Fast retransmit, or a NewReno partial ACK: the first unacknowledged
@@ -103,14 +106,17 @@ export abstract class TcbSender extends Tcb {
       if (r.phase !== 'open' && room >= mss) {
         const rx = r.nextRetransmission(this.sndUna, this.sndNxt, mss, false);
         if (rx !== null) {
+          if (this.paced(now)) break;
           this.retransmit(rx.seq, rx.len, now);
           continue;
         }
       }
       if (this.sendNewData(room, mss, now)) continue;
+      if (this.paceAt !== Infinity) break; // new data waits for its pacing time
       if (r.phase !== 'open' && room >= mss) {
         const rx = r.nextRetransmission(this.sndUna, this.sndNxt, mss, true);
         if (rx !== null) {
+          if (this.paced(now)) break;
           this.retransmit(rx.seq, rx.len, now);
           continue;
         }
@@ -124,7 +130,7 @@ export abstract class TcbSender extends Tcb {
     }
     // Data waiting, nothing in flight, and the window too small to send: the
     // persist timer makes sure we probe rather than wait forever (§3.8.6.1).
-    if (this.sndNxt === this.sndUna && this.sendQueue.length > 0 && this.persistAt === Infinity) {
+    if (this.sndNxt === this.sndUna && this.sendQueue.length > 0 && this.persistAt === Infinity && this.paceAt === Infinity) {
       this.persistAt = now + this.persistInterval();
     }
   }
@@ -160,10 +166,25 @@ export abstract class TcbSender extends Tcb {
       // Nagle: a small segment waits while data is unacknowledged.
       return false;
     }
+    if (this.paced(now)) return false;
     if (this.sndNxt === this.sndUna && now - this.lastSendAt > this.rtt.rto && this.lastSendAt > 0) {
       this.cc.onIdleRestart(now); // RFC 5681 §4.1
     }
     this.sendData(offset, len, len === unsent && this.finQueued, now);
+    return true;
+  }
+
+  /**
+   * Pacing (pacing.ts): true when the next segment must wait for its time;
+   * the deadline `paceAt` brings the scheduler back then.
+   */
+  protected paced(now: number): boolean {
+    if (!this.cfg.pacing) return false;
+    // The first window after the handshake is paced from the SYN's RTT sample (Linux tcp_init_transfer).
+    if (this.pacer.rate === 0 && this.rtt.hasSample) this.pacer.updateFromCwnd(this.cc.cwnd, this.cc.ssthresh, this.flightSize(), this.rtt.srtt);
+    if (this.pacer.maySend(now)) return false;
+    if (this.paceAt === Infinity) this.counters.inc('tcp_pacing_delays');
+    this.paceAt = this.pacer.nextSendAt - PACING_SLACK_MS;
     return true;
   }
 
@@ -180,6 +201,7 @@ export abstract class TcbSender extends Tcb {
     if (this.sndUna === this.sndNxt) this.unackedSince = now;
     this.lastSegSeq = seq;
     this.emitSegment(seq, flags, payload, ect);
+    if (this.cfg.pacing) this.pacer.sent(len, now);
     this.sndNxt = seqAdd(seq, len + (withFin ? 1 : 0));
     this.lastSendAt = now;
     if (!this.ts.enabled && this.rttSeq === -1) {
@@ -206,6 +228,7 @@ export abstract class TcbSender extends Tcb {
     if (fin) flags |= TCP_FIN;
     if (dataLen > 0 && offset + dataLen === this.sendQueue.length) flags |= TCP_PSH;
     this.emitSegment(seq, flags, dataLen > 0 ? this.sendQueue.read(offset, dataLen) : undefined);
+    if (this.cfg.pacing) this.pacer.sent(dataLen, now);
     this.counters.inc('tcp_retransmitted_segments');
     this.rttSeq = -1; // Karn: no sample from anything sent twice
     if (seqGt(seqAdd(seq, len), this.highRxtEver)) this.highRxtEver = seqAdd(seq, len);
@@ -222,7 +245,7 @@ export abstract class TcbSender extends Tcb {
       wscale: this.cfg.windowScaling && (!withAck || this.wscaleOk) ? this.rcvWscale : undefined,
     });
     if (withAck) this.rcvWup = this.rcvNxt;
-    const window = synWindow(this.cfg.rcvBuf);
+    const window = ourSynWindow(this.cfg, withAck, useTs);
     this.rcvAdvEdge = seqAdd(this.rcvNxt, window);
     // RFC 3168 §6.1.1: an ECN-setup SYN has ECE and CWR (not when retransmitted,
     // §6.1.1.1, as Linux), an ECN-setup SYN,ACK ECE alone.
@@ -245,7 +268,7 @@ export abstract class TcbSender extends Tcb {
 
   /** Earliest time at which onTimer has work to do. */
   nextDeadline(): number {
-    return Math.min(this.rtoAt, this.ptoAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt, this.finWait2At);
+    return Math.min(this.rtoAt, this.ptoAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt, this.finWait2At, this.paceAt);
   }
 
   /**
@@ -314,6 +337,10 @@ export abstract class TcbSender extends Tcb {
     }
     if (this.persistAt <= now) this.persistTimeout(now);
     if (this.keepAliveAt <= now) this.keepAliveTimeout(now);
+    if (this.paceAt <= now) {
+      this.paceAt = Infinity;
+      this.transmit(now); // the paced segments' time has come
+    }
   }
 
   /**

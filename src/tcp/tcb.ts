@@ -9,7 +9,8 @@
 import { TCP_ACK, TCP_ECE, TCP_RST, TCP_SYN, type TcpOption, type TcpOptions } from '../wire/tcp.js';
 import { seqAdd, seqGt, seqLt, seqSub } from '../wire/seq.js';
 import type { TcpState } from './state.js';
-import { DEFAULT_PEER_MSS, windowShiftFor, type TcpConfig } from './config.js';
+import { DEFAULT_PEER_MSS, initialRcvBuf, maxRcvBuf, rcvWscaleFor, type TcpConfig } from './config.js';
+import { RcvSpace } from './autotune.js';
 import { SendQueue } from './send-queue.js';
 import { ReceiveBuffer } from './reassembly.js';
 import { RttEstimator } from './rtt.js';
@@ -21,6 +22,7 @@ import { segmentOptions } from './options.js';
 import { TailLossProbe } from './tlp.js';
 import { AckPolicy } from './ack-policy.js';
 import { EcnState } from './ecn.js';
+import { Pacer } from './pacing.js';
 
 /** A segment to send; the stack fills in addresses and ports. */
 export interface OutSegment {
@@ -52,6 +54,8 @@ export type ConnEvent =
   /** The send buffer has room again after write() returned false. */
   | { type: 'drain' }
   | { type: 'error'; code: TcpErrorCode }
+  /** The congestion control changed its own state (HyStart++ exit, ...): for --explain. */
+  | { type: 'cc'; cause: string }
   /** The TCB is gone (CLOSED): the stack forgets the connection. */
   | { type: 'closed' };
 
@@ -96,6 +100,9 @@ export abstract class Tcb {
 
   readonly sendQueue = new SendQueue();
   readonly recvBuffer: ReceiveBuffer;
+  /** Receive-buffer autotuning (autotune.ts), from the first in-order data on; null with a fixed buffer. */
+  protected rcvSpace: RcvSpace | null = null;
+  private autotuneChecked = false;
   readonly rtt: RttEstimator;
   readonly cc: CongestionControl;
   readonly recovery: LossRecovery;
@@ -150,6 +157,9 @@ export abstract class Tcb {
   ptoAt = Infinity;
   /** FIN_WAIT_2 timer of an orphan (Linux tcp_fin_timeout). */
   finWait2At = Infinity;
+  /** Pacing held a segment back until then (pacing.ts). */
+  paceAt = Infinity;
+  readonly pacer = new Pacer();
   /**
    * The application closed its socket (close(2); Node's destroy()): nothing
    * more is read, and the TCB finishes on its own, with bounded patience.
@@ -186,15 +196,18 @@ export abstract class Tcb {
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
     this.highRxtEver = this.iss;
-    this.recvBuffer = new ReceiveBuffer(cfg.rcvBuf);
+    this.recvBuffer = new ReceiveBuffer(initialRcvBuf(cfg));
     this.rtt = new RttEstimator(cfg.rto);
-    this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS);
+    this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS, {
+      inc: (name) => counters.inc(name),
+      note: (cause) => this.events.push({ type: 'cc', cause }),
+    }, cfg.hystart);
     this.recovery = new LossRecovery(this.cc);
     this.ts = new Timestamps(tsOffsetFor(this.iss));
     this.ackPolicy = new AckPolicy(cfg.quickAcks);
     this.ecn = new EcnState(cfg.ecn);
     this.now = now;
-    this.rcvWscale = cfg.windowScaling ? windowShiftFor(cfg.rcvBuf) : 0;
+    this.rcvWscale = cfg.windowScaling ? rcvWscaleFor(cfg) : 0;
     this.lastRecvAt = now;
     this.unackedSince = now;
   }
@@ -360,15 +373,50 @@ export abstract class Tcb {
     if (seqLt(target, this.rcvNxt)) target = this.rcvNxt;
     const wnd = seqSub(target, this.rcvNxt);
     // The scaled field says multiples of 2^shift: round down, unless that
-    // would move the edge left; then round up, like Linux's tcp_select_window.
+    // would move the edge left; then round up, like Linux's tcp_select_window,
+    // but only as far as the buffer can hold: each rounding up may add up to
+    // 2^shift - 1 bytes, and ACK after ACK of a window that is closing would
+    // let the edge creep past the buffer (with shift 7, 127 bytes per ACK), a
+    // promise we could not keep. Then the field is rounded down and the edge
+    // stays where it was: data up to it is still accepted (it fits).
     const shift = this.rcvWscale;
     let field = wnd >> shift;
-    if (seqLt(seqAdd(this.rcvNxt, field << shift), old)) field = (wnd + (1 << shift) - 1) >> shift;
+    if (seqLt(seqAdd(this.rcvNxt, field << shift), old)) {
+      const up = (wnd + (1 << shift) - 1) >> shift;
+      // What lies in the window (held out of order or not) and the data not yet read must fit.
+      if (up << shift <= this.rcvLimit() - this.recvBuffer.readable) field = up;
+    }
     field = Math.min(field, 65535);
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, field << shift);
+    const said = seqAdd(this.rcvNxt, field << shift);
+    if (!seqLt(said, old)) this.rcvAdvEdge = said;
     return field;
   }
 
+
+  /** In-order data arrived: the receiver's RTT measurements for autotuning (started by the first data). */
+  protected autotuneOnData(len: number, tsEcr: number | undefined, now: number): void {
+    if (!this.autotuneChecked) {
+      this.autotuneChecked = true;
+      // No further than the window field can say (a peer without window scaling: 65535).
+      const max = Math.min(maxRcvBuf(this.cfg), 65535 * 2 ** this.rcvWscale);
+      if (RcvSpace.enabled(this.recvBuffer.capacity, max)) this.rcvSpace = new RcvSpace(max, this.advMss, this.currentRcvWnd(), now);
+    }
+    const rs = this.rcvSpace;
+    if (rs === null) return;
+    const fresh = tsEcr !== undefined && tsEcr !== 0 && this.ts.enabled ? this.ts.rttSample(tsEcr, now) : undefined;
+    rs.onData(len, this.rcvNxt, this.currentRcvWnd(), fresh, tsEcr, this.ackPolicy.rcvMss, now);
+  }
+
+  /** The application read `n` bytes: grow the buffer if a round trip's delivery says so (Linux tcp_rcv_space_adjust). */
+  protected autotuneOnRead(n: number, now: number): void {
+    const rs = this.rcvSpace;
+    if (rs === null || n <= 0) return;
+    const next = rs.onRead(n, this.recvBuffer.capacity, this.advMss, now);
+    if (next > 0) {
+      this.recvBuffer.grow(next);
+      this.counters.inc('tcp_rcvbuf_autotuned');
+    }
+  }
 
   /** The options of the peer's SYN (or what a SYN cookie kept of them). */
   protected takePeerOptions(o: TcpOptions): void {
@@ -381,7 +429,7 @@ export abstract class Tcb {
     this.ts.enabled = this.cfg.timestamps && o.tsVal !== undefined;
     if (this.ts.enabled) this.ts.setRecent(o.tsVal!, this.now);
     this.cc.setMss(this.effMss);
-    this.ackPolicy.initRcvMss(this.advMss, this.effMss, Math.min(65535, this.cfg.rcvBuf));
+    this.ackPolicy.initRcvMss(this.advMss, this.effMss, Math.min(65535, this.recvBuffer.capacity));
     // RFC 7323 §2.2: scaling is on only if both SYNs carry the option.
     if (this.cfg.windowScaling && o.wscale !== undefined) {
       this.wscaleOk = true;
@@ -403,7 +451,7 @@ export abstract class Tcb {
   /** Delete the TCB (RFC 9293: "enter the CLOSED state and delete the TCB"). */
   protected destroy(): void {
     this.state = 'CLOSED';
-    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = this.finWait2At = Infinity;
+    this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = this.finWait2At = this.paceAt = Infinity;
     this.sendQueue.clear();
     this.events.push({ type: 'closed' });
   }

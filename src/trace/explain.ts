@@ -87,6 +87,12 @@ export function explainTransition(who: string, from: TcpState, to: TcpState, cau
   return `${who} ${from} -> ${to}  ${causeIn(cause, lang)}${rule ? ` [${rule}]` : ''}; ${now}: ${describeState(to, lang)}`;
 }
 
+/** A congestion-control change (HyStart++ exit, BBR state): not a TCP state, so no state description. */
+export function explainCc(who: string, cause: string, lang: Lang = 'en'): string {
+  const rule = ruleOf(cause);
+  return `${who} ${lang === 'zh' ? '拥塞控制' : 'congestion control'}: ${causeIn(cause, lang)}${rule ? ` [${rule}]` : ''}`;
+}
+
 /** Headings and fixed phrases of the demo. */
 export const TEXT = {
   en: {

@@ -33,7 +33,8 @@ test('handshake: both clients do SYN / SYN-ACK / ACK and a FIN exchange; differe
   const summary = r.summary.join('\n');
   // Linux and tuntcp both send mss,sackOK,TS,nop,wscale on the SYN (what is true today).
   assert.match(summary, 'SYN options: same layout in both (mss,sackOK,TS,nop,wscale)');
-  assert.match(summary, /SYN: win \d+ vs \d+/);
+  // tcp_select_initial_window from this host's tcp_rmem: the same SYN window and scale (64240, 7 or 10).
+  assert.match(summary, /SYN: win 64240 vs 64240, mss 1460 vs 1460, wscale (\d+) vs \1/);
   assert.match(summary, 'client receive window after the handshake: kernel');
   assert.match(summary, 'RST sent by: nobody (both runs)');
   // The two stacks advertise different windows (Linux 64240 on the SYN; tuntcp its own).

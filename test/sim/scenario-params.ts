@@ -117,7 +117,8 @@ export function drawParams(seed: number): ScenarioParams {
   const noDelay = r.chance(30);
   const windowScaling = !r.chance(15);
   const bufs = [16 * KB, 64 * KB, 256 * KB, 256 * KB, 256 * KB];
-  const rcvBuf = bufs[r.int(bufs.length)]!;
+  // 0: the default, a buffer grown by autotuning from tcp_rmem (same number of draws as bufs).
+  const rcvBuf = [16 * KB, 64 * KB, 256 * KB, 0, 256 * KB][r.int(bufs.length)]!;
   const sndBuf = bufs[r.int(bufs.length)]!;
   const n = 1 + r.int(3);
   const orders: CloseOrder[] = ['a-first', 'b-first', 'together', 'independent'];

@@ -360,8 +360,9 @@ export async function runParams(p: ScenarioParams, opts: ScenarioOptions = {}): 
     if (seqGt(c.sndUna, c.sndNxt)) return `${where}: SND.UNA > SND.NXT`;
     if (c.sendQueue.length > c.cfg.sndBuf + maxChunk) return `${where}: send buffer ${c.sendQueue.length} > sndBuf ${c.cfg.sndBuf} + one write ${maxChunk}`;
     // The scaled window edge may round up by less than one unit of 2^wscale (as checkInvariants allows).
-    const rcvCap = c.cfg.rcvBuf + (1 << c.rcvWscale) - 1;
-    if (c.recvBuffer.used > rcvCap) return `${where}: receive buffer ${c.recvBuffer.used} > rcvBuf ${c.cfg.rcvBuf}`;
+    const rcvCap = c.recvBuffer.capacity + (1 << c.rcvWscale) - 1;
+    if (c.recvBuffer.used > rcvCap) return `${where}: receive buffer ${c.recvBuffer.used} > its capacity ${c.recvBuffer.capacity}`;
+    if (c.cfg.rcvBuf > 0 && c.recvBuffer.capacity !== c.cfg.rcvBuf) return `${where}: a fixed rcvBuf ${c.cfg.rcvBuf} was autotuned to ${c.recvBuffer.capacity}`;
     // SND.MAX (highest sequence sent) where the sender keeps one, else SND.NXT.
     const sndMax = 'sndMax' in c && typeof c.sndMax === 'number' ? c.sndMax : c.sndNxt;
     const flight = seqSub(sndMax, c.sndUna);

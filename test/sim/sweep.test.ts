@@ -25,7 +25,16 @@ const BATCH = 200;
  * for minutes at 20 % loss) pass since those fixes. Refill from
  * `npm run soak` when the sender changes.
  */
-const KNOWN_FAILING: Array<{ bug: string; seeds: number[]; hard?: string[] }> = [];
+const KNOWN_FAILING: Array<{ bug: string; seeds: number[]; hard?: string[] }> = [
+  {
+    // Seen when the sweep began to draw autotuned receive buffers (rcvBuf 0): the timing changed.
+    bug:
+      'orphan gives up after tcp_orphan_retries (8): at 19.9 % loss the 5 ACKs B sent for its retransmissions ' +
+      '(26.2-51.6 s) are all lost, PLPMTUD shrinks the probes, and A, closed by its application with ' +
+      '197 kB still unacknowledged, resets at 128 s as Linux would; the harness counts the lost bytes as a deadlock',
+    seeds: [79],
+  },
+];
 
 const knownSeeds = new Map<number, string>();
 const knownHard = new Map<string, string>();

@@ -18,7 +18,7 @@ export interface CongestionControl {
    * `acked` bytes, `inFlight` bytes outstanding before this ACK, `rtt` the
    * latest RTT sample in ms if this ACK gave one.
    */
-  onAck(acked: number, inFlight: number, now: number, rtt?: number): void;
+  onAck(acked: number, inFlight: number, now: number, rtt?: number, seq?: AckSeq): void;
   /**
    * Loss detected by duplicate ACKs or SACK: entering fast recovery (RFC 5681
    * §3.2 step 2, RFC 6675 §5, RFC 9438 §4.6). Sets ssthresh and cwnd.
@@ -31,6 +31,21 @@ export interface CongestionControl {
   /** Sending resumes after an idle period longer than one RTO (RFC 5681 §4.1). */
   onIdleRestart(now: number): void;
 }
+
+/** Where the ACK leaves the sequence space: rounds are counted by it (RFC 9406 §4.2 windowEnd). */
+export interface AckSeq {
+  sndUna: number;
+  sndNxt: number;
+}
+
+/** Where an algorithm reports what it did: counters (netstat -s) and notes (--explain). */
+export interface CongestionObserver {
+  inc(name: string): void;
+  /** A change of the algorithm's own state worth explaining, with its cause and RFC rule. */
+  note(cause: string): void;
+}
+
+export const NO_OBSERVER: CongestionObserver = { inc() {}, note() {} };
 
 /** RFC 5681 §3.1 initial window; Linux uses 10 segments (RFC 6928). */
 export function initialWindow(mss: number): number {

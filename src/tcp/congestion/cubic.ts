@@ -11,7 +11,8 @@
  * segments and seconds. W_max, W_est and cwnd_prior are kept in segments, K and
  * t in seconds, and converted with the MSS from setMss.
  */
-import { initialWindow, type CongestionControl } from './congestion.js';
+import { initialWindow, NO_OBSERVER, type AckSeq, type CongestionControl, type CongestionObserver } from './congestion.js';
+import { HyStart } from './hystart.js';
 
 /** §4.1.1, §4.6: multiplicative decrease factor. */
 export const BETA_CUBIC = 0.7;
@@ -45,9 +46,13 @@ export class Cubic implements CongestionControl {
   /** A timeout happened and no ACK since: a repeated timeout holds ssthresh (RFC 5681 §3.1). */
   private timeoutHeld = false;
 
-  constructor(mss: number) {
+  /** RFC 9406 HyStart++ in the first slow start (Linux CUBIC: hystart=1). */
+  readonly hystart: HyStart | null;
+
+  constructor(mss: number, private readonly observer: CongestionObserver = NO_OBSERVER, hystart = true) {
     this.mss = mss;
     this.cwnd = initialWindow(mss);
+    this.hystart = hystart ? new HyStart() : null;
   }
 
   /** §4.2 W_max, segments: the window at the last congestion event (after fast convergence). */
@@ -63,7 +68,7 @@ export class Cubic implements CongestionControl {
     this.cwnd = Math.max(this.cwnd, initialWindow(mss));
   }
 
-  onAck(acked: number, inFlight: number, now: number, rtt?: number): void {
+  onAck(acked: number, inFlight: number, now: number, rtt?: number, seq?: AckSeq): void {
     if (!(acked > 0) || !Number.isFinite(acked) || !Number.isFinite(now)) return;
     if (rtt !== undefined && rtt > 0 && Number.isFinite(rtt)) this.minRtt = Math.min(this.minRtt, rtt);
     this.timeoutHeld = false;
@@ -74,6 +79,11 @@ export class Cubic implements CongestionControl {
       // of cwnd unused, as Linux's tcp_is_cwnd_limited). §4.6 requires such a guard when ssthresh
       // comes from cwnd, and §4.2 keeps these periods out of t: move the epoch along.
       if (this.epochStart !== null) this.epochStart += sinceLastAck;
+      return;
+    }
+    if (this.cwnd < this.ssthresh && this.hystart !== null && seq !== undefined && !this.hyStartAck(seq, rtt)) {
+      // RFC 9406 §4.2: Conservative Slow Start grows by a CSS_GROWTH_DIVISOR-th of slow start.
+      this.cwnd += acked / this.hystart.growthDivisor;
       return;
     }
     if (this.cwnd < this.ssthresh) {
@@ -87,6 +97,29 @@ export class Cubic implements CongestionControl {
       if (acked <= 0) return;
     }
     this.congestionAvoidance(acked / this.mss, now);
+  }
+
+  /**
+   * RFC 9406 §4.2 for one ACK in slow start: true when standard slow start
+   * goes on (or, after CSS_ROUNDS rounds of CSS, congestion avoidance with
+   * ssthresh = cwnd), false when the ACK grows cwnd the CSS way.
+   */
+  private hyStartAck(seq: AckSeq, rtt: number | undefined): boolean {
+    const h = this.hystart!;
+    const change = h.onAck(seq.sndUna, seq.sndNxt, rtt);
+    if (change === 'enter-css') {
+      this.observer.inc('tcp_hystart_delay_detect');
+      this.observer.note(`HyStart++: round min RTT ${h.currentRoundMinRtt} ms >= last round's ${h.lastRoundMinRtt} ms + ${h.lastThresh} ms: conservative slow start, cwnd ${this.cwnd} (RFC 9406 §4.2)`);
+    } else if (change === 'resume-slow-start') {
+      this.observer.inc('tcp_hystart_css_spurious');
+      this.observer.note('HyStart++: RTT fell below the CSS baseline, the increase was jitter: slow start resumes (RFC 9406 §4.2)');
+    } else if (change === 'exit') {
+      this.ssthresh = this.cwnd;
+      this.observer.inc('tcp_hystart_exits');
+      this.observer.note(`HyStart++: ${h.cssRounds} rounds of conservative slow start: ssthresh = cwnd = ${this.cwnd}, congestion avoidance (RFC 9406 §4.2)`);
+      return true; // cwnd is at ssthresh now: the ACK goes to congestion avoidance
+    }
+    return h.phase !== 'css';
   }
 
   private congestionAvoidance(segmentsAcked: number, now: number): void {
@@ -133,6 +166,7 @@ export class Cubic implements CongestionControl {
 
   /** §4.6 and §4.7: remember W_max and cwnd_prior, set ssthresh, end the epoch. */
   private reduce(): void {
+    this.hystart?.stop(); // RFC 9406 §4.2: loss or ECN in slow start or CSS ends it
     const cwnd = this.cwnd / this.mss;
     // §4.7: a loss before reaching the previous W_max means others want bandwidth; release some.
     this.wMax = this.fastConvergence && cwnd < this.wMax ? (cwnd * (1 + BETA_CUBIC)) / 2 : cwnd;

@@ -1,5 +1,5 @@
 /** Picks a congestion control algorithm by name (`--cc cubic|newreno`). */
-import type { CongestionControl } from './congestion.js';
+import type { CongestionControl, CongestionObserver } from './congestion.js';
 import { Cubic } from './cubic.js';
 import { NewReno } from './newreno.js';
 
@@ -7,6 +7,6 @@ export type CongestionControlName = CongestionControl['name'];
 
 export const CONGESTION_CONTROLS: readonly CongestionControlName[] = ['cubic', 'newreno'];
 
-export function createCongestionControl(name: CongestionControlName, mss: number): CongestionControl {
-  return name === 'newreno' ? new NewReno(mss) : new Cubic(mss);
+export function createCongestionControl(name: CongestionControlName, mss: number, observer?: CongestionObserver, hystart = true): CongestionControl {
+  return name === 'newreno' ? new NewReno(mss) : new Cubic(mss, observer, hystart);
 }

@@ -150,12 +150,12 @@ test('queue full: the SYN gets a cookie SYN,ACK (same options, TS low bits = wsc
   l.fill();
   l.advanceTo(500);
   const seg = cookieSynAck(l, SYN_TS);
-  // 0.500 > S. cookie:cookie(0) ack S+1 win 65535 <mss 1460,sackOK,TS val T ecr 5000,nop,wscale 3>
+  // 0.500 > S. cookie:cookie(0) ack S+1 win 65160 <mss 1460,sackOK,TS val T ecr 5000,nop,wscale 7>   (as Linux's)
   assert.is(seg.flags, TCP_SYN | TCP_ACK);
   assert.is(seg.ack, seqAdd(S, 1));
-  assert.is(seg.window, 65535);
+  assert.is(seg.window, 65160);
   const t = tsOf(seg);
-  assert.equal(seg.options.list, [{ kind: 'mss', mss: 1460 }, { kind: 'sackOK' }, { kind: 'ts', val: t.val, ecr: 5000 }, NOP, { kind: 'wscale', shift: 3 }]);
+  assert.equal(seg.options.list, [{ kind: 'mss', mss: 1460 }, { kind: 'sackOK' }, { kind: 'ts', val: t.val, ecr: 5000 }, NOP, { kind: 'wscale', shift: 7 }]);
   assert.is(t.val & 63, 7 | 0x10);
   const tsNow = tsValue(500, tsOffsetFor(seg.seq));
   assert.ok(((tsNow - t.val) >>> 0) < 64, 'the TSval is the new connection\'s clock, at most 63 ticks back');
@@ -178,8 +178,9 @@ test('a valid cookie ACK builds the connection: ESTABLISHED with MSS 1300, wscal
   );
   // The first data of a connection gets a quick ACK (Linux tcp_incr_quickack).
   assert.is(out.length, 1, 'the first data is ACKed at once');
-  // That ACK already opens the window beyond the SYN,ACK's unscaled 65535, scaled by our shift 3.
-  assert.equal([asTcp(out[0]!).seg].map((u) => [u.flags, u.ack, u.window]), [[TCP_ACK, seqAdd(S, 1 + REQUEST.length), ((256 * 1024) >> 3) - 3]]);
+  // That ACK keeps the right edge of the SYN,ACK's unscaled 65160 (opening it by less than an MSS is not
+  // worth it, RFC 9293 §3.8.6.2.2), in units of our shift 7, rounded up so that the edge does not move left.
+  assert.equal([asTcp(out[0]!).seg].map((u) => [u.flags, u.ack, u.window]), [[TCP_ACK, seqAdd(S, 1 + REQUEST.length), Math.ceil((65160 - REQUEST.length) / 128)]]);
   await delivered();
   assert.is(l.accepted.length, 1, 'handed to the listener like an established passive open');
   const ep = l.accepted[0]!;
@@ -242,9 +243,9 @@ test('a cookie without timestamps: only the MSS in the SYN,ACK; the connection h
   const l = lab();
   l.fill();
   const synAck = cookieSynAck(l, SYN_NO_TS);
-  // 0.000 > S. cookie:cookie(0) ack S+1 win 65535 <mss 1460>
+  // 0.000 > S. cookie:cookie(0) ack S+1 win 64240 <mss 1460>
   assert.equal(synAck.options.list, [{ kind: 'mss', mss: 1460 }]);
-  assert.is(synAck.window, 65535);
+  assert.is(synAck.window, 64240);
   // 0.010 < F. S+1:S+19(18) ack cookie+1 win 5000     (request and FIN on the cookie ACK)
   l.advanceTo(10);
   const out = l.inject(tcp({ flags: TCP_ACK | TCP_FIN, srcPort: 41001, seq: seqAdd(S, 1), ack: seqAdd(synAck.seq, 1), window: 5000 }, REQUEST));

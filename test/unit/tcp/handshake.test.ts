@@ -14,8 +14,9 @@ import { Script, established, P, U, SMALL, peerBytes, synOpts } from './script.j
 test('§3.10.1 OPEN: connect() sends <SEQ=ISS><CTL=SYN> with mss and wscale, enters SYN_SENT', () => {
   const t = new Script();
   t.connect(0);
-  // 0.000 > S 0:0(0) win 65535 <mss 1460,nop,wscale 3>    (256 KiB buffer needs shift 3)
-  t.expect({ f: 'S', seq: U(0), win: 65535, opts: synOpts(1460, 3) });
+  // 0.000 > S 0:0(0) win 64240 <mss 1460,nop,wscale 7>    (as Linux: tcp_rmem[1] 131072 holds 65536
+  //                                                          of data, rounded down to 44 MSS; wscale for tcp_rmem[2] 6 MiB)
+  t.expect({ f: 'S', seq: U(0), win: 64240, opts: synOpts(1460, 7) });
   t.transitions('CLOSED->SYN_SENT');
   assert.is(t.conn.nextDeadline(), 1000, 'RTO for the SYN: 1 s (RFC 6298 §2.1)');
 });
@@ -93,7 +94,7 @@ test('§3.10.7.3 SYN-SENT: SYN,ACK → ESTABLISHED and <SEQ=SND.NXT><ACK=RCV.NXT
   // 0.100 < S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 7>
   t.recv(100, { f: 'S.', seq: P(0), ack: U(1), win: 65535, mss: 1460, wscale: 7 });
   // 0.100 > . 1:1(0) ack 1 win 32768           (262144 >> 3)
-  t.expect({ f: '.', seq: U(1), ack: P(1), win: 32768 });
+  t.expect({ f: '.', seq: U(1), ack: P(1), win: 512 });
   t.transitions('SYN_SENT->ESTABLISHED');
   t.events('established');
   assert.is(t.conn.sndUna, U(1));
@@ -124,8 +125,8 @@ test('§3.10.7.3 SYN-SENT: SYN alone → SYN_RECEIVED and <SEQ=ISS><ACK=RCV.NXT>
   t.clearEvents();
   // 0.050 < S 0:0(0) win 65535 <mss 1460,nop,wscale 7>
   t.recv(50, { f: 'S', seq: P(0), win: 65535, mss: 1460, wscale: 7 });
-  // 0.050 > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 3>
-  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 65535, opts: synOpts(1460, 3) });
+  // 0.050 > S. 0:0(0) ack 1 win 64240 <mss 1460,nop,wscale 7>
+  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 64240, opts: synOpts(1460, 7) });
   t.transitions('SYN_SENT->SYN_RECEIVED');
   // 0.060 < S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 7>    (the peer's answer to our SYN)
   t.recv(60, { f: 'S.', seq: P(0), ack: U(1), win: 65535, mss: 1460, wscale: 7 });
@@ -142,8 +143,8 @@ test('§3.10.7.3 simultaneous open: no wscale in the SYN,ACK when the peer\'s SY
   t.takeOut();
   // 0.050 < S 0:0(0) win 65535 <mss 1460>
   t.recv(50, { f: 'S', seq: P(0), mss: 1460 });
-  // 0.050 > S. 0:0(0) ack 1 win 65535 <mss 1460>
-  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 65535, opts: synOpts(1460) });
+  // 0.050 > S. 0:0(0) ack 1 win 64240 <mss 1460>
+  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 64240, opts: synOpts(1460) });
 });
 
 test('RFC 7323 §2.2 simultaneous open: the window of the peer\'s SYN,ACK is not scaled', () => {
@@ -222,8 +223,8 @@ test('RFC 7323 §2.2 window scale on when both SYNs carry it: both directions sc
   t.expect();
   assert.is(t.conn.sndWnd, 100 << 7, 'peer window field scaled by its shift 7');
   t.write(300, 1);
-  // 0.300 > P. 1:2(1) ack 1 win 32768        (our 256 KiB in units of 8)
-  t.expect({ f: 'P.', seq: U(1), ack: P(1), win: 32768, len: 1 });
+  // 0.300 > P. 1:2(1) ack 1 win 512          (our 64 KiB in units of 128)
+  t.expect({ f: 'P.', seq: U(1), ack: P(1), win: 512, len: 1 });
 });
 
 test('RFC 7323 §2.2 window scale off when the peer\'s SYN,ACK has none: nothing scaled', () => {
@@ -240,8 +241,8 @@ test('RFC 7323 §2.2 window scale off when the peer\'s SYN,ACK has none: nothing
 test('RFC 7323 §2.2 window scale off when we do not offer it, even if the peer does', () => {
   const t = new Script({ windowScaling: false });
   t.connect(0);
-  // 0.000 > S 0:0(0) win 65535 <mss 1460>
-  t.expect({ f: 'S', seq: U(0), win: 65535, opts: synOpts(1460) });
+  // 0.000 > S 0:0(0) win 64240 <mss 1460>
+  t.expect({ f: 'S', seq: U(0), win: 64240, opts: synOpts(1460) });
   // 0.100 < S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 7>
   t.recv(100, { f: 'S.', seq: P(0), ack: U(1), mss: 1460, wscale: 7 });
   // 0.100 > . 1:1(0) ack 1 win 65535
@@ -264,8 +265,8 @@ test('§3.10.7.2 LISTEN: acceptSyn → SYN_RECEIVED and <SEQ=ISS><ACK=RCV.NXT><C
   const t = new Script();
   // 0.000 < S 0:0(0) win 65535 <mss 1460,nop,wscale 7>
   t.acceptSyn(0, { f: 'S', seq: P(0), win: 65535, mss: 1460, wscale: 7 });
-  // 0.000 > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 3>
-  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 65535, opts: synOpts(1460, 3) });
+  // 0.000 > S. 0:0(0) ack 1 win 64240 <mss 1460,nop,wscale 7>
+  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 64240, opts: synOpts(1460, 7) });
   t.transitions('LISTEN->SYN_RECEIVED');
   assert.is(t.conn.nextDeadline(), 1000, 'SYN,ACK retransmission timer');
 });
@@ -274,8 +275,8 @@ test('§3.10.7.2 LISTEN: no wscale in our SYN,ACK when the SYN had none', () => 
   const t = new Script();
   // 0.000 < S 0:0(0) win 8192 <mss 536>
   t.acceptSyn(0, { f: 'S', seq: P(0), win: 8192, mss: 536 });
-  // 0.000 > S. 0:0(0) ack 1 win 65535 <mss 1460>
-  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 65535, opts: synOpts(1460) });
+  // 0.000 > S. 0:0(0) ack 1 win 64240 <mss 1460>
+  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 64240, opts: synOpts(1460) });
 });
 
 test('§3.10.7.4 SYN-RECEIVED: the ACK of our SYN,ACK → ESTABLISHED, window now scaled', () => {
@@ -339,8 +340,8 @@ test('§3.10.7.4 SYN-RECEIVED: the retransmitted SYN gets the SYN,ACK again', ()
   t.takeOut();
   // 0.500 < S 0:0(0) win 65535 <mss 1460,nop,wscale 7>
   t.recv(500, { f: 'S', seq: P(0), mss: 1460, wscale: 7 });
-  // 0.500 > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 3>
-  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 65535, opts: synOpts(1460, 3) });
+  // 0.500 > S. 0:0(0) ack 1 win 64240 <mss 1460,nop,wscale 7>
+  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 64240, opts: synOpts(1460, 7) });
   assert.is(t.state, 'SYN_RECEIVED');
   // A flood of the same SYN is answered once per 500 ms (Linux tcp_check_req, tcp_invalid_ratelimit):
   // 0.600 < S 0:0(0) ... 0.999 < S 0:0(0)     (nothing)
@@ -349,9 +350,9 @@ test('§3.10.7.4 SYN-RECEIVED: the retransmitted SYN gets the SYN,ACK again', ()
     t.expect();
   }
   // 1.000 < S 0:0(0) win 65535 <mss 1460,nop,wscale 7>
-  // 1.000 > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 3>
+  // 1.000 > S. 0:0(0) ack 1 win 64240 <mss 1460,nop,wscale 7>
   t.recv(1000, { f: 'S', seq: P(0), mss: 1460, wscale: 7 });
-  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 65535, opts: synOpts(1460, 3) });
+  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 64240, opts: synOpts(1460, 7) });
   assert.is(t.state, 'SYN_RECEIVED');
 });
 

@@ -24,7 +24,7 @@ function ackOut(at: number, ack: number, win: number, ecr: number, ...blocks: Ar
 
 /** Active open with the defaults (256 KiB receive buffer, shift 3), SACK, timestamps, and a peer that scales too. */
 function openDefault(cfg: Partial<TcpConfig> = {}): Script {
-  const t = new Script({ ...DEFAULT_TCP_CONFIG, ...cfg });
+  const t = new Script({ ...DEFAULT_TCP_CONFIG, rcvBuf: 256 * 1024, ...cfg }); // a fixed 256 KiB buffer
   t.connect(0);
   t.takeOut();
   recv(t, 100, { f: 'S.', seq: P(0), ack: U(1), win: 65535, mss: 1460, sackOK: true, ts: [PT(100), TV(0)], wscale: 7 });

@@ -15,13 +15,13 @@ import { Script, established, finWait1, P, U, SMALL, synOpts } from './script.js
 test('RFC 6298 §5 SYN-SENT: SYN retransmitted at 1, 3, 7, 15, 31, 63 s; ETIMEDOUT at 127 s (synRetries 6)', () => {
   const t = new Script();
   t.connect(0);
-  // 0.000 > S 0:0(0) win 65535 <mss 1460,nop,wscale 3>
-  t.expect({ f: 'S', seq: U(0), win: 65535, opts: synOpts(1460, 3) });
+  // 0.000 > S 0:0(0) win 64240 <mss 1460,nop,wscale 7>
+  t.expect({ f: 'S', seq: U(0), win: 64240, opts: synOpts(1460, 7) });
   t.clearEvents();
   for (const at of [1000, 3000, 7000, 15_000, 31_000, 63_000]) {
-    // +n > S 0:0(0) win 65535 <mss 1460,nop,wscale 3>
+    // +n > S 0:0(0) win 64240 <mss 1460,nop,wscale 7>
     t.timerAt(at);
-    t.expect({ f: 'S', seq: U(0), win: 65535, opts: synOpts(1460, 3) });
+    t.expect({ f: 'S', seq: U(0), win: 64240, opts: synOpts(1460, 7) });
   }
   t.timerAt(127_000);
   t.expect();

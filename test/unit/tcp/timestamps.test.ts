@@ -32,8 +32,8 @@ for (const c of SYN_LAYOUTS) {
   test(`Linux SYN layout, sack=${c.sack} ts=${c.ts}: <${c.text}>`, () => {
     const t = new Script({ ...CFG, sack: c.sack, timestamps: c.ts });
     t.connect(0);
-    // 0.000 > S 0:0(0) win 4000 <...>
-    expect(t, { f: 'S', seq: U(0), win: 4000, opts: c.opts });
+    // 0.000 > S 0:0(0) win 3036 <...>   (as Linux: the 4000-byte buffer rounded down to 3 MSS of 1012)
+    expect(t, { f: 'S', seq: U(0), win: 3036, opts: c.opts });
   });
 }
 
@@ -45,8 +45,9 @@ for (const c of SYN_LAYOUTS) {
     if (c.ts) spec.ts = [PT(0), 0];
     acceptSyn(t, 0, spec);
     const opts = c.opts.map((o) => (o.kind === 'ts' ? TSO(TV(0), PT(0)) : o));
-    // 0.000 > S. 0:0(0) ack 1 win 4000 <mss 1012,...>   (TS ecr = the peer's TSval)
-    expect(t, { f: 'S.', seq: U(0), ack: P(1), win: 4000, opts });
+    // 0.000 > S. 0:0(0) ack 1 win 4000|3036 <mss 1012,...>   (TS ecr = the peer's TSval; the buffer
+    //   rounded down to whole segments of 1000 with TS, 1012 without, as Linux's tcp_openreq_init_rwin)
+    expect(t, { f: 'S.', seq: U(0), ack: P(1), win: c.ts ? 4000 : 3036, opts });
   });
 }
 
@@ -62,13 +63,13 @@ test('SYN,ACK offers nothing we are configured without, even if the peer offers 
   expect(t, { f: 'S.', seq: U(0), ack: P(1), win: 4000, opts: [MSS(1012), NOP, NOP, TSO(TV(0), PT(0)), ...WS(0)] });
   const u = new Script({ ...CFG, timestamps: false });
   acceptSyn(u, 0, { f: 'S', seq: P(0), win: 65535, mss: 1012, sackOK: true, ts: [PT(0), 0], wscale: 7 });
-  expect(u, { f: 'S.', seq: U(0), ack: P(1), win: 4000, opts: [MSS(1012), NOP, NOP, SACKOK, ...WS(0)] });
+  expect(u, { f: 'S.', seq: U(0), ack: P(1), win: 3036, opts: [MSS(1012), NOP, NOP, SACKOK, ...WS(0)] });
 });
 
 test('active open with TS: the ACK and every data segment carry <nop,nop,TS val X+now ecr TS.Recent>, MSS-12 bytes each', () => {
   const t = new Script(CFG);
   t.connect(0);
-  expect(t, { f: 'S', seq: U(0), win: 4000, opts: [MSS(1012), SACKOK, TSO(TV(0), 0), ...WS(0)] });
+  expect(t, { f: 'S', seq: U(0), win: 3036, opts: [MSS(1012), SACKOK, TSO(TV(0), 0), ...WS(0)] });
   // 0.100 < S. 0:0(0) ack 1 win 65535 <mss 1012,sackOK,TS val PT(100) ecr X,nop,wscale 7>
   recv(t, 100, { f: 'S.', seq: P(0), ack: U(1), win: 65535, mss: 1012, sackOK: true, ts: [PT(100), TV(0)], wscale: 7 });
   // 0.100 > . 1:1(0) ack 1 win 4000 <nop,nop,TS val X+100 ecr PT(100)>
