@@ -131,8 +131,8 @@ test('§3.10.7.3 SYN-SENT: SYN alone → SYN_RECEIVED and <SEQ=ISS><ACK=RCV.NXT>
   // 0.060 < S. 0:0(0) ack 1 win 65535 <mss 1460,nop,wscale 7>    (the peer's answer to our SYN)
   t.recv(60, { f: 'S.', seq: P(0), ack: U(1), win: 65535, mss: 1460, wscale: 7 });
   // Its SYN repeats the one we have: ACKed, as Linux does (§3.10.7.4 first check).
-  // 0.060 > . 1:1(0) ack 1 win 32768
-  t.expect({ f: '.', seq: U(1), ack: P(1), win: 32768 });
+  // 0.060 > . 1:1(0) ack 1 win 512
+  t.expect({ f: '.', seq: U(1), ack: P(1), win: 512 });
   t.transitions('SYN_RECEIVED->ESTABLISHED');
   t.events('established');
 });
