@@ -13,12 +13,24 @@
  * Recovery ends when the cumulative ACK covers the recovery point (RFC 6582
  * "recover", RFC 6675 RecoveryPoint).
  *
+ * With SACK and RACK on (config `rack`, Linux tcp_recovery=1, the default),
+ * RACK (rack.ts, RFC 8985 §6) decides what is lost instead of RFC 6675's
+ * IsLost/DupThresh, as in Linux: recovery starts when it marks a segment
+ * lost, per-segment marks give pipe and the next retransmission, and a lost
+ * retransmission is sent again. DupThresh stays for peers without SACK.
+ *
  * The congestion window itself belongs to the CongestionControl algorithm;
  * this file decides when it is told about a congestion event.
  */
 import { seqAdd, seqGe, seqGt, seqLt, seqMax, seqMin, seqSub } from '../wire/seq.js';
-import { Scoreboard } from './sack.js';
+import { Scoreboard, isDsack } from './sack.js';
+import { Rack } from './rack.js';
 import type { CongestionControl } from './congestion/congestion.js';
+import type { Timestamps } from './timestamps.js';
+
+interface Counters {
+  inc(name: string, by?: number): void;
+}
 
 /** RFC 5681 §3.2 / RFC 6675: three duplicate ACKs signal a loss. */
 export const DUP_THRESH = 3;
@@ -55,8 +67,17 @@ export class LossRecovery {
   /** The window of an ECN reduction is not yet acknowledged (ecn.ts): cwnd
    * neither grows nor is reduced again for a loss in it. */
   cwndHeld = false;
+  /** RACK loss detection (RFC 8985 §6), or null: RFC 6675 / NewReno alone. */
+  rack: Rack | null = null;
+  /** The RACK reorder timer (RFC 8985 §6.3), an absolute time or Infinity. */
+  reoTimerAt = Infinity;
 
   constructor(private readonly cc: CongestionControl) {}
+
+  /** SACK was agreed and RACK is configured: RACK detects losses from now on. */
+  useRack(): void {
+    this.rack ??= new Rack();
+  }
 
   /** Outstanding bytes the window should be compared with. */
   inFlight(sndUna: number, sndNxt: number, mss: number): number {
@@ -90,9 +111,12 @@ export class LossRecovery {
       rtt?: number;
       /** SACKed bytes on the scoreboard before this ACK's blocks were taken (default: no new blocks). */
       sackedBefore?: number;
+      /** SRTT (RACK's reordering window is at most one). */
+      srtt?: number;
     },
-    counters: { inc(name: string): void },
+    counters: Counters,
   ): boolean {
+    if (this.rack !== null) return this.onAckRack(this.rack, p, counters);
     const { sndUna, sndNxt, mss, now } = p;
     if (p.acked > 0) {
       this.dupAcks = 0;
@@ -114,13 +138,7 @@ export class LossRecovery {
         }
         return false;
       }
-      if (p.dataAcked > 0) {
-        // The window grows by what this ACK newly delivered, each byte once
-        // (Linux's acked_sacked): acknowledged cumulatively or SACKed for the
-        // first time; bytes SACKed by earlier ACKs are no news.
-        const delivered = p.dataAcked + this.scoreboard.sackedBytes - sackedBefore;
-        if (delivered > 0 && !this.cwndHeld) this.cc.onAck(delivered, p.flightSize, now, p.rtt);
-      }
+      this.grow(p, sackedBefore);
       if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.phase = 'open';
       // RFC 6675 §5 (2.b): a cumulative ACK that also SACKs can show the next
       // segment lost; recovery starts without waiting for duplicates.
@@ -148,6 +166,89 @@ export class LossRecovery {
     return false;
   }
 
+  /**
+   * The window grows by what this ACK newly delivered, each byte once
+   * (Linux's acked_sacked): acknowledged cumulatively or SACKed for the
+   * first time; bytes SACKed by earlier ACKs are no news.
+   */
+  private grow(p: { dataAcked: number; flightSize: number; now: number; rtt?: number }, sackedBefore: number): void {
+    if (p.dataAcked <= 0) return;
+    const delivered = p.dataAcked + this.scoreboard.sackedBytes - sackedBefore;
+    if (delivered > 0 && !this.cwndHeld) this.cc.onAck(delivered, p.flightSize, p.now, p.rtt);
+  }
+
+  /**
+   * RACK's part of an ACK (RFC 8985 §6.2 steps 1-4), called once the
+   * scoreboard took its blocks and before onAck: the segments it delivered
+   * update RACK, a D-SACK widens the reordering window.
+   */
+  rackAck(ack: number, sndNxt: number, blocks: ReadonlyArray<readonly [number, number]> | undefined, tsEcr: number | undefined, ts: Timestamps, now: number): void {
+    const rack = this.rack;
+    if (rack === null) return;
+    // A block counts with the range it merged into (blocks of earlier ACKs);
+    // in sequence order, the order the segments were sent (§6.2 step 3).
+    const merged = blocks?.map((b) => this.scoreboard.rangeAround(b[0]) ?? b).sort((x, y) => seqSub(x[0], y[0]));
+    rack.onAck(ack, merged, tsEcr, ts, now);
+    rack.onDsack(ack, sndNxt, blocks !== undefined && isDsack(blocks, ack));
+  }
+
+  /** onAck with RACK: the recovery phases as before, losses from RACK_detect_loss (RFC 8985 §6.2 step 5). */
+  private onAckRack(rack: Rack, p: Parameters<LossRecovery['onAck']>[0], counters: Counters): boolean {
+    const { sndUna, sndNxt, now } = p;
+    if (p.acked > 0) {
+      this.dupAcks = 0;
+      const sackedBefore = p.sackedBefore ?? this.scoreboard.sackedBytes;
+      this.scoreboard.ackTo(sndUna);
+      if (seqLt(this.highRxt, sndUna)) this.highRxt = sndUna;
+      if (this.phase !== 'recovery') this.grow(p, sackedBefore);
+      if (this.phase !== 'open' && seqGe(sndUna, this.recoveryPoint)) {
+        if (this.phase === 'recovery') this.cc.onRecoveryExit(now);
+        this.phase = 'open';
+        rack.recoveryEnded();
+      }
+    } else if (p.duplicate) {
+      this.dupAcks++;
+      counters.inc('tcp_dup_acks');
+      if (this.phase === 'open' && this.dupAcks < DUP_THRESH) counters.inc('tcp_limited_transmit_allowed');
+    }
+    if (rack.advanced) this.rackDetect(rack, now, p.srtt ?? 0, counters);
+    if (this.phase === 'open' && rack.hasLost && seqLt(sndUna, sndNxt)) {
+      this.enterRecovery(sndUna, sndNxt, p.flightSize - p.acked, p.mss, now);
+      counters.inc('tcp_fast_retransmits');
+      return true;
+    }
+    return false;
+  }
+
+  /** RFC 8985 §6.2 step 5 and the reorder timer (§6.3). */
+  private rackDetect(rack: Rack, now: number, srtt: number, counters: Counters): void {
+    const r = rack.detectLoss(now, rack.reoWnd(this.phase !== 'open', this.reordering, srtt));
+    if (r.lost > 0) counters.inc('tcp_rack_lost', r.lost);
+    if (r.lostRetrans > 0) counters.inc('tcp_rack_lost_retransmits', r.lostRetrans);
+    this.reoTimerAt = r.timeout > 0 ? now + r.timeout : Infinity;
+  }
+
+  /**
+   * RFC 8985 §6.3: the reorder timer fired: detect again (the segments it
+   * waited for are now old enough); returns true when this starts recovery.
+   */
+  onReorderTimer(p: { sndUna: number; sndNxt: number; flightSize: number; mss: number; now: number; srtt: number }, counters: Counters): boolean {
+    this.reoTimerAt = Infinity;
+    const rack = this.rack;
+    if (rack === null) return false;
+    counters.inc('tcp_rack_reorder_timeouts');
+    this.rackDetect(rack, p.now, p.srtt, counters);
+    if (this.phase !== 'open' || !rack.hasLost || !seqLt(p.sndUna, p.sndNxt)) return false;
+    this.enterRecovery(p.sndUna, p.sndNxt, p.flightSize, p.mss, p.now);
+    counters.inc('tcp_fast_retransmits');
+    return true;
+  }
+
+  /** New data [seq, seq+len) went out (RACK remembers when). */
+  sent(seq: number, len: number, mss: number, now: number): void {
+    this.rack?.sent(seq, len, mss, now);
+  }
+
   /** RFC 6675 §5 step 4 / RFC 6582 step 2. */
   private enterRecovery(sndUna: number, sndNxt: number, flightSize: number, mss: number, now: number): void {
     this.phase = 'recovery';
@@ -166,7 +267,7 @@ export class LossRecovery {
   /** RFC 6298 §5.5-5.6 with RFC 5681 §3.1: the retransmission timer expired. */
   onTimeout(sndUna: number, sndNxt: number, flightSize: number, now: number): void {
     this.cc.onTimeout(flightSize, now);
-    this.enterLoss(sndUna, sndNxt);
+    this.enterLoss(sndUna, sndNxt, now, false);
     // RFC 6675 §5.1 relaxes RFC 2018 §8: the scoreboard may be kept after a
     // timeout, and Linux keeps it, so what the peer already holds is not sent
     // again. A receiver that did drop SACKed data is caught by checkReneging.
@@ -178,7 +279,10 @@ export class LossRecovery {
    * segments were too large, not congested, and cwnd stays as it is (Linux
    * tcp_simple_retransmit).
    */
-  enterLoss(sndUna: number, sndNxt: number): void {
+  enterLoss(sndUna: number, sndNxt: number, now = 0, timeout = false): void {
+    // RACK: what the timer says is lost (Linux tcp_timeout_mark_lost), or all of it when the MTU fell.
+    this.rack?.markLostOnTimeout(now, !timeout);
+    this.reoTimerAt = Infinity;
     this.phase = 'loss';
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;
@@ -195,15 +299,17 @@ export class LossRecovery {
    * ever being resent: forget them all, as Linux (tcp_check_sack_reneging)
    * does. Called before the ACK's own blocks are taken.
    */
-  checkReneging(ack: number, counters: { inc(name: string): void }): boolean {
+  checkReneging(ack: number, counters: Counters): boolean {
     if (!this.scoreboard.isSacked(ack)) return false;
     this.scoreboard.clear();
+    this.rack?.clearSacked();
     counters.inc('tcp_sack_reneging');
     return true;
   }
 
   /** RFC 6675 §4 IsLost(SeqNum); in the loss phase everything unSACKed below the recovery point is. */
   isLost(seq: number, mss: number): boolean {
+    if (this.rack !== null) return this.rack.isLost(seq);
     if (this.phase === 'loss' && seqLt(seq, this.recoveryPoint)) return true;
     if (!this.sackOk) return false;
     const above = this.scoreboard.sackedAbove(seq);
@@ -217,7 +323,7 @@ export class LossRecovery {
    * highest SACKed byte is the path's reordering degree, and a DupThresh at
    * least that large avoids needless retransmissions from now on.
    */
-  learnReordering(sndUna: number, ack: number, mss: number, counters: { inc(name: string): void }): void {
+  learnReordering(sndUna: number, ack: number, mss: number, counters: Counters): void {
     if (this.phase !== 'open' || this.scoreboard.isEmpty || seqLt(sndUna, this.highRxt)) return;
     if (!seqGt(ack, this.scoreboard.nextSackedAfter(sndUna, ack))) return; // the hole is still open
     const degree = Math.ceil(seqSub(this.scoreboard.highestSacked(sndUna), sndUna) / mss);
@@ -234,6 +340,7 @@ export class LossRecovery {
    * of SACKed ranges, so a peer cannot make it quadratic.
    */
   pipe(sndUna: number, sndNxt: number, mss: number): number {
+    if (this.rack !== null) return this.rack.pipe();
     // Everything below `lostBelow` (and unSACKed) is lost.
     let lostBelow = sndUna;
     if (this.phase === 'loss') lostBelow = seqMin(this.recoveryPoint, sndNxt);
@@ -256,6 +363,16 @@ export class LossRecovery {
   nextRetransmission(sndUna: number, sndNxt: number, mss: number, rescue: boolean): Retransmission | null {
     if (this.phase === 'open') return null;
     if (this.phase === 'recovery' && !this.sackOk) return null; // NewReno resends only the head
+    if (this.rack !== null) {
+      // RACK: the first segment marked lost and not resent since (a lost retransmission too);
+      // no rescue retransmission (Linux has none: the tail is the probe's and RACK's).
+      const l = rescue ? null : this.rack.nextLost(sndUna);
+      if (l === null) return null;
+      let s = this.scoreboard.skipSacked(l.start);
+      if (!seqLt(s, l.end)) s = l.start;
+      const end = seqMin(seqMin(seqAdd(s, mss), l.end), this.scoreboard.nextSackedAfter(s, l.end));
+      return { seq: s, len: seqSub(end, s) };
+    }
     const s = this.scoreboard.skipSacked(seqMax(this.highRxt, sndUna));
     const limit = this.phase === 'loss' ? seqMin(this.recoveryPoint, sndNxt) : this.scoreboard.highestSacked(sndUna);
     if (!seqLt(s, limit)) return null;
@@ -264,8 +381,23 @@ export class LossRecovery {
     return { seq: s, len: seqSub(end, s) };
   }
 
+  /**
+   * The segment that goes at once when recovery starts (RFC 6675 §5 (4.3),
+   * RFC 6582 step 2): the one at SND.UNA up to the next SACKed range, or
+   * with RACK the first one it marked lost.
+   */
+  headRetransmission(sndUna: number, sndNxt: number, mss: number): Retransmission | null {
+    if (this.rack !== null) {
+      const rx = this.nextRetransmission(sndUna, sndNxt, mss, false);
+      if (rx !== null) return rx;
+    }
+    const end = this.scoreboard.nextSackedAfter(sndUna, sndNxt);
+    return seqLt(sndUna, end) ? { seq: sndUna, len: Math.min(mss, seqSub(end, sndUna)) } : null;
+  }
+
   /** A retransmission of [seq, seq+len) went out. */
-  retransmitted(seq: number, len: number): void {
+  retransmitted(seq: number, len: number, now = 0): void {
+    this.rack?.retransmitted(seq, len, now);
     const end = seqAdd(seq, len);
     if (seqGt(end, this.highRxt)) this.highRxt = end;
   }
@@ -276,6 +408,8 @@ export class LossRecovery {
     this.inflation = 0;
     this.retransmitHead = false;
     this.scoreboard.clear();
+    this.rack?.clear();
+    this.reoTimerAt = Infinity;
   }
 }
 

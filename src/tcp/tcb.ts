@@ -378,6 +378,7 @@ export abstract class Tcb {
     // RFC 2018 §2 and RFC 7323 §3.2: on only if both SYNs carry the option.
     this.sackOk = this.cfg.sack && o.sackPermitted;
     this.recovery.sackOk = this.sackOk;
+    if (this.sackOk && this.cfg.rack) this.recovery.useRack(); // RFC 8985, Linux tcp_recovery=1
     this.ts.enabled = this.cfg.timestamps && o.tsVal !== undefined;
     if (this.ts.enabled) this.ts.setRecent(o.tsVal!, this.now);
     this.cc.setMss(this.effMss);
@@ -404,6 +405,7 @@ export abstract class Tcb {
   protected destroy(): void {
     this.state = 'CLOSED';
     this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = this.finWait2At = Infinity;
+    this.recovery.reoTimerAt = Infinity;
     this.sendQueue.clear();
     this.events.push({ type: 'closed' });
   }

@@ -155,7 +155,8 @@ const sacked = (t: Script): Array<[number, number]> =>
   t.conn.recovery.scoreboard.toArray().map(([a, b]): [number, number] => [seqSub(a, U(0)), seqSub(b, U(0))]);
 
 test('RFC 6675 §5: SACK-detected loss: first hole at once, the next lost hole and new data as cwnd - pipe allows, exit at RecoveryPoint', () => {
-  const t = open();
+  // RFC 6675 alone: with RACK the retransmissions, sent before 10001:11001 and not SACKed with it, are lost again at 0.330.
+  const t = open({ ...CFG, rack: false });
   t.write(200, 20000);
   expect(t, ...firstFlight(10, false));
   assert.is(t.conn.cc.cwnd, 10000);
