@@ -347,7 +347,7 @@ export abstract class TcbArrival extends TcbPath {
       // With SACK only new SACK information counts; a D-SACK or a repeat of known blocks does not.
       const duplicate = outstanding && (freshSack > 0 || (plain && (!this.sackOk || seg.options.sack === undefined)));
       const flightSize = this.flightSize();
-      if (this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now, srtt: this.rtt.srtt }, this.counters)) {
+      if (this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now, srtt: this.rtt.srtt, sackedBefore }, this.counters)) {
         this.ecn.reduced(this.sndNxt, false);
       }
     }

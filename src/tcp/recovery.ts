@@ -18,6 +18,8 @@
  * IsLost/DupThresh, as in Linux: recovery starts when it marks a segment
  * lost, per-segment marks give pipe and the next retransmission, and a lost
  * retransmission is sent again. DupThresh stays for peers without SACK.
+ * Then Proportional Rate Reduction (prr.ts, RFC 6937) paces the sending in
+ * fast recovery, as Linux; with rack: false RFC 6675's cwnd - pipe does.
  *
  * The congestion window itself belongs to the CongestionControl algorithm;
  * this file decides when it is told about a congestion event.
@@ -25,6 +27,7 @@
 import { seqAdd, seqGe, seqGt, seqLt, seqMax, seqMin, seqSub } from '../wire/seq.js';
 import { Scoreboard, isDsack } from './sack.js';
 import { Rack } from './rack.js';
+import { Prr } from './prr.js';
 import type { CongestionControl } from './congestion/congestion.js';
 import type { Timestamps } from './timestamps.js';
 
@@ -71,8 +74,13 @@ export class LossRecovery {
   rack: Rack | null = null;
   /** The RACK reorder timer (RFC 8985 §6.3), an absolute time or Infinity. */
   reoTimerAt = Infinity;
+  /** Proportional Rate Reduction (RFC 6937), with RACK. */
+  readonly prr = new Prr();
 
-  constructor(private readonly cc: CongestionControl) {}
+  constructor(
+    private readonly cc: CongestionControl,
+    private readonly counters: Counters = { inc() {} },
+  ) {}
 
   /** SACK was agreed and RACK is configured: RACK detects losses from now on. */
   useRack(): void {
@@ -89,6 +97,7 @@ export class LossRecovery {
   window(mss: number): number {
     if (this.phase === 'open') return this.cc.cwnd + Math.min(this.dupAcks, DUP_THRESH - 1) * mss; // RFC 3042
     if (this.phase === 'recovery' && !this.sackOk) return Math.max(mss, this.cc.cwnd + this.inflation);
+    if (this.phase === 'recovery' && this.rack !== null) return this.prr.window; // RFC 6937
     return this.cc.cwnd;
   }
 
@@ -211,21 +220,28 @@ export class LossRecovery {
       counters.inc('tcp_dup_acks');
       if (this.phase === 'open' && this.dupAcks < DUP_THRESH) counters.inc('tcp_limited_transmit_allowed');
     }
-    if (rack.advanced) this.rackDetect(rack, now, p.srtt ?? 0, counters);
+    const newlyLost = rack.advanced ? this.rackDetect(rack, now, p.srtt ?? 0, counters) : 0;
+    let started = false;
     if (this.phase === 'open' && rack.hasLost && seqLt(sndUna, sndNxt)) {
       this.enterRecovery(sndUna, sndNxt, p.flightSize - p.acked, p.mss, now);
       counters.inc('tcp_fast_retransmits');
-      return true;
+      started = true;
     }
-    return false;
+    if (this.phase === 'recovery') {
+      // RFC 6937: what this ACK delivered, ACKed or SACKed for the first time (Linux newly_acked_sacked).
+      const delivered = p.dataAcked + this.scoreboard.sackedBytes - (p.sackedBefore ?? this.scoreboard.sackedBytes);
+      this.prr.onAck(delivered, rack.pipe(), this.cc.ssthresh, p.mss, p.acked > 0, newlyLost > 0);
+    }
+    return started;
   }
 
   /** RFC 8985 §6.2 step 5 and the reorder timer (§6.3). */
-  private rackDetect(rack: Rack, now: number, srtt: number, counters: Counters): void {
+  private rackDetect(rack: Rack, now: number, srtt: number, counters: Counters): number {
     const r = rack.detectLoss(now, rack.reoWnd(this.phase !== 'open', this.reordering, srtt));
     if (r.lost > 0) counters.inc('tcp_rack_lost', r.lost);
     if (r.lostRetrans > 0) counters.inc('tcp_rack_lost_retransmits', r.lostRetrans);
     this.reoTimerAt = r.timeout > 0 ? now + r.timeout : Infinity;
+    return r.lost;
   }
 
   /**
@@ -246,7 +262,15 @@ export class LossRecovery {
 
   /** New data [seq, seq+len) went out (RACK remembers when). */
   sent(seq: number, len: number, mss: number, now: number): void {
-    this.rack?.sent(seq, len, mss, now);
+    if (this.rack === null) return;
+    this.rack.sent(seq, len, mss, now);
+    this.prrSent(len);
+  }
+
+  private prrSent(len: number): void {
+    if (this.phase !== 'recovery' || this.rack === null) return;
+    this.prr.sent(len);
+    this.counters.inc('tcp_prr_sends');
   }
 
   /** RFC 6675 §5 step 4 / RFC 6582 step 2. */
@@ -254,12 +278,14 @@ export class LossRecovery {
     this.phase = 'recovery';
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;
+    const priorCwnd = this.cc.cwnd;
     // RFC 5681 §3.2 step 2: segments sent by limited transmit do not count,
     // so FlightSize is capped by cwnd (Linux halves cwnd itself).
     // Not twice in one window: an ECN reduction of this window stands (Linux tcp_enter_recovery).
     if (!this.cwndHeld) this.cc.onCongestionEvent(Math.min(flightSize, this.cc.cwnd), now);
     // cwnd = ssthresh + 3*SMSS without SACK: the three segments that left the network.
     if (!this.sackOk) this.inflation = DUP_THRESH * mss;
+    if (this.rack !== null) this.prr.start(priorCwnd, this.rack.pipe(), mss); // RFC 6937
     // RFC 6675 §5 (4.3) / RFC 6582 step 2: the first lost segment goes at once, whatever pipe says.
     this.retransmitHead = true;
   }
@@ -398,6 +424,7 @@ export class LossRecovery {
   /** A retransmission of [seq, seq+len) went out. */
   retransmitted(seq: number, len: number, now = 0): void {
     this.rack?.retransmitted(seq, len, now);
+    this.prrSent(len);
     const end = seqAdd(seq, len);
     if (seqGt(end, this.highRxt)) this.highRxt = end;
   }

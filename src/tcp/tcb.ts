@@ -189,7 +189,7 @@ export abstract class Tcb {
     this.recvBuffer = new ReceiveBuffer(cfg.rcvBuf);
     this.rtt = new RttEstimator(cfg.rto);
     this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS);
-    this.recovery = new LossRecovery(this.cc);
+    this.recovery = new LossRecovery(this.cc, counters);
     this.ts = new Timestamps(tsOffsetFor(this.iss));
     this.ackPolicy = new AckPolicy(cfg.quickAcks);
     this.ecn = new EcnState(cfg.ecn);
