@@ -261,6 +261,7 @@ export abstract class TcbSender extends Tcb {
    * RFC 8985 §7.2: (re)arm the probe timer while data is outstanding in the
    * open state with SACK and no probe is pending; a PTO beyond the RTO is
    * cut to it, and the probe then goes instead of the timeout (as Linux).
+   * With rack: false, the earlier PTO (tlp.ts legacyTimeout).
    */
   protected schedulePto(now: number): void {
     this.ptoAt = Infinity;
@@ -269,7 +270,13 @@ export abstract class TcbSender extends Tcb {
     if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'CLOSING' && s !== 'LAST_ACK') return;
     const flight = seqSub(this.sndNxt, this.sndUna);
     if (flight <= 0) return;
-    this.ptoAt = Math.min(now + TailLossProbe.timeout(this.rtt.srtt, Math.ceil(flight / this.effMss)), this.rtoAt);
+    const segments = Math.ceil(flight / this.effMss);
+    if (this.recovery.rack !== null) {
+      this.ptoAt = Math.min(now + TailLossProbe.timeout(this.rtt.srtt, segments), this.rtoAt);
+    } else {
+      const at = now + TailLossProbe.legacyTimeout(this.rtt.srtt, segments);
+      if (at < this.rtoAt) this.ptoAt = at;
+    }
   }
 
   /** RFC 8985 §7.3: send one probe segment, then let the RTO take over. */

@@ -30,6 +30,18 @@ export class TailLossProbe {
     return 2 * srtt + (flightSegments <= 1 ? WC_DEL_ACK_T : TIMEOUT_MIN);
   }
 
+  /**
+   * The PTO of RFC 8985's draft predecessor (draft-dukkipati-tcpm-tcp-loss-probe),
+   * kept with rack: false so that mode is the stack as it was before RACK:
+   * max(2*SRTT, 1.5*SRTT + WCDelAckT) with one segment, at least 10 ms; the
+   * caller skips a probe that would not come before the RTO.
+   */
+  static legacyTimeout(srtt: number, flightSegments: number): number {
+    let pto = 2 * srtt;
+    if (flightSegments <= 1) pto = Math.max(pto, 1.5 * srtt + WC_DEL_ACK_T);
+    return Math.max(pto, 10);
+  }
+
   start(sndNxt: number, retransmission: boolean): void {
     this.endSeq = sndNxt;
     this.isRetrans = retransmission;

@@ -165,15 +165,15 @@ test('RFC 6298 §5 + RFC 6675 §5.1: after the RTO, cwnd = 1 SMSS, unSACKed segm
   sackAck(t, 300, 1, [1001, 2001]);
   sackAck(t, 310, 1, [1001, 3001]);
   expect(t);
-  // 0.402 > P. 9001:10001(1000) ack 1 win 4000   (tail loss probe, RFC 8985 §7.3: PTO = 2*SRTT + 2 ms; lost too)
-  t.timerAt(402);
+  // 0.400 > P. 9001:10001(1000) ack 1 win 4000   (tail loss probe, RFC 8985 §7.3: PTO = 2*SRTT (rack: false); lost too)
+  t.timerAt(400);
   expect(t, d(9001, 'P.'));
-  // 0.702 > . 1:1001(1000) ack 1 win 4000      (RTO 300 after the probe; cwnd = 1 SMSS; RTO doubles to 600)
-  t.timerAt(702);
+  // 0.700 > . 1:1001(1000) ack 1 win 4000      (RTO 300 after the probe; cwnd = 1 SMSS; RTO doubles to 600)
+  t.timerAt(700);
   expect(t, d(1));
   assert.is(t.conn.recovery.phase, 'loss');
   assert.is(t.conn.cc.cwnd, 1000);
-  assert.is(t.conn.nextDeadline(), 702 + 600);
+  assert.is(t.conn.nextDeadline(), 700 + 600);
   assert.equal(sacked(t), [[1001, 3001]], 'the scoreboard is kept (RFC 6675 §5.1, Linux)');
   // 0.800 < . 1:1(0) ack 3001 <sack 4001:6001>   (slow start by what this ACK newly delivered, as Linux:
   //   1:1001 acknowledged and 4001:6001 SACKed for the first time; 1001:3001 was SACKed before: cwnd 1000 + 3000)
