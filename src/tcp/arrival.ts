@@ -333,7 +333,7 @@ export abstract class TcbArrival extends TcbPath {
       if (dsack) this.counters.inc('tcp_dsack_or_old_sack_blocks');
     }
     // RACK (RFC 8985 §6.2): which segments this ACK delivered, and when they were sent.
-    if (this.recovery.rack !== null) this.recovery.rackAck(seqGt(ack, this.sndUna) ? ack : this.sndUna, this.sndNxt, seg.options.sack, seg.options.tsEcr, this.ts, now);
+    if (this.recovery.rack !== null) this.recovery.rackAck(seqGt(ack, this.sndUna) ? ack : this.sndUna, this.sndNxt, seg.options.sack, seg.options.tsEcr, this.ts, this.effMss, now);
     // RFC 3168 §6.1.2: ECE asks for a window reduction, once per window of
     // data, before this ACK could grow cwnd (as Linux's tcp_ack orders it).
     if (seg.flags & TCP_ECE) this.eceArrives(seqGt(ack, this.sndUna) ? ack : this.sndUna, now);

@@ -324,6 +324,12 @@ export class Rack {
     return null;
   }
 
+  /** A timeout proved spurious: no segment counts as lost any more (retransmissions in flight stay). */
+  unmarkLost(): void {
+    for (let i = this.head; i < this.segs.length; i++) this.segs[i]!.lost = false;
+    this.lostBytes = 0;
+  }
+
   /** The receiver reneged (RFC 2018 §8): no segment counts as SACKed any more. */
   clearSacked(): void {
     for (let i = this.head; i < this.segs.length; i++) this.segs[i]!.sacked = false;

@@ -20,6 +20,7 @@
  * retransmission is sent again. DupThresh stays for peers without SACK.
  * Then Proportional Rate Reduction (prr.ts, RFC 6937) paces the sending in
  * fast recovery, as Linux; with rack: false RFC 6675's cwnd - pipe does.
+ * A reduction that D-SACKs or timestamps show spurious is undone (undo.ts).
  *
  * The congestion window itself belongs to the CongestionControl algorithm;
  * this file decides when it is told about a congestion event.
@@ -28,6 +29,7 @@ import { seqAdd, seqGe, seqGt, seqLt, seqMax, seqMin, seqSub } from '../wire/seq
 import { Scoreboard, isDsack } from './sack.js';
 import { Rack } from './rack.js';
 import { Prr } from './prr.js';
+import { Undo } from './undo.js';
 import type { CongestionControl } from './congestion/congestion.js';
 import type { Timestamps } from './timestamps.js';
 
@@ -76,6 +78,8 @@ export class LossRecovery {
   reoTimerAt = Infinity;
   /** Proportional Rate Reduction (RFC 6937), with RACK. */
   readonly prr = new Prr();
+  /** Undo of spurious reductions (RFC 3708, RFC 4015), with RACK. */
+  readonly undo = new Undo();
 
   constructor(
     private readonly cc: CongestionControl,
@@ -191,14 +195,16 @@ export class LossRecovery {
    * scoreboard took its blocks and before onAck: the segments it delivered
    * update RACK, a D-SACK widens the reordering window.
    */
-  rackAck(ack: number, sndNxt: number, blocks: ReadonlyArray<readonly [number, number]> | undefined, tsEcr: number | undefined, ts: Timestamps, now: number): void {
+  rackAck(ack: number, sndNxt: number, blocks: ReadonlyArray<readonly [number, number]> | undefined, tsEcr: number | undefined, ts: Timestamps, mss: number, now: number): void {
     const rack = this.rack;
     if (rack === null) return;
     // A block counts with the range it merged into (blocks of earlier ACKs);
     // in sequence order, the order the segments were sent (§6.2 step 3).
     const merged = blocks?.map((b) => this.scoreboard.rangeAround(b[0]) ?? b).sort((x, y) => seqSub(x[0], y[0]));
     rack.onAck(ack, merged, tsEcr, ts, now);
-    rack.onDsack(ack, sndNxt, blocks !== undefined && isDsack(blocks, ack));
+    const dsack = blocks !== undefined && isDsack(blocks, ack) ? blocks[0]! : null;
+    rack.onDsack(ack, sndNxt, dsack !== null);
+    this.undo.onAck(dsack, mss, tsEcr, ts);
   }
 
   /** onAck with RACK: the recovery phases as before, losses from RACK_detect_loss (RFC 8985 §6.2 step 5). */
@@ -211,15 +217,21 @@ export class LossRecovery {
       if (seqLt(this.highRxt, sndUna)) this.highRxt = sndUna;
       if (this.phase !== 'recovery') this.grow(p, sackedBefore);
       if (this.phase !== 'open' && seqGe(sndUna, this.recoveryPoint)) {
-        if (this.phase === 'recovery') this.cc.onRecoveryExit(now);
+        const episode = this.phase;
+        if (episode === 'recovery') this.cc.onRecoveryExit(now);
         this.phase = 'open';
         rack.recoveryEnded();
+        this.tryUndo(episode, now, counters); // Linux tcp_try_undo_recovery
+      } else if (this.phase === 'loss' && this.undo.echoBeforeRtx) {
+        this.tryUndo('loss', now, counters); // Eifel: the timeout was spurious (Linux tcp_try_undo_loss)
       }
     } else if (p.duplicate) {
       this.dupAcks++;
       counters.inc('tcp_dup_acks');
       if (this.phase === 'open' && this.dupAcks < DUP_THRESH) counters.inc('tcp_limited_transmit_allowed');
     }
+    // The last D-SACKs come after recovery ended (Linux tcp_try_undo_dsack).
+    if (this.phase === 'open' && this.undo.allDsacked) this.tryUndo('recovery', now, counters);
     const newlyLost = rack.advanced ? this.rackDetect(rack, now, p.srtt ?? 0, counters) : 0;
     let started = false;
     if (this.phase === 'open' && rack.hasLost && seqLt(sndUna, sndNxt)) {
@@ -233,6 +245,23 @@ export class LossRecovery {
       this.prr.onAck(delivered, rack.pipe(), this.cc.ssthresh, p.mss, p.acked > 0, newlyLost > 0);
     }
     return started;
+  }
+
+  /**
+   * The episode's reduction was spurious (undo.ts): cwnd and ssthresh come
+   * back; after a timeout the segments it marked lost are not (Linux
+   * tcp_undo_cwnd_reduction with unmark_loss) and sending resumes in the open state.
+   */
+  private tryUndo(episode: RecoveryPhase, now: number, counters: Counters): void {
+    if (!this.undo.spurious || this.cc.undo === undefined) return;
+    counters.inc(this.undo.echoBeforeRtx ? 'tcp_undo_by_timestamp' : 'tcp_undo_by_dsack');
+    counters.inc(episode === 'loss' ? 'tcp_undo_loss' : 'tcp_undo_recovery');
+    this.cc.undo(this.undo.priorCwnd, this.undo.priorSsthresh, now);
+    this.undo.end();
+    if (episode === 'loss') {
+      this.rack?.unmarkLost();
+      this.phase = 'open';
+    }
   }
 
   /** RFC 8985 §6.2 step 5 and the reorder timer (§6.3). */
@@ -279,6 +308,7 @@ export class LossRecovery {
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;
     const priorCwnd = this.cc.cwnd;
+    if (this.rack !== null && !this.cwndHeld) this.undo.start(sndUna, priorCwnd, this.cc.ssthresh);
     // RFC 5681 §3.2 step 2: segments sent by limited transmit do not count,
     // so FlightSize is capped by cwnd (Linux halves cwnd itself).
     // Not twice in one window: an ECN reduction of this window stands (Linux tcp_enter_recovery).
@@ -292,6 +322,8 @@ export class LossRecovery {
 
   /** RFC 6298 §5.5-5.6 with RFC 5681 §3.1: the retransmission timer expired. */
   onTimeout(sndUna: number, sndNxt: number, flightSize: number, now: number): void {
+    // A new episode remembers the window; a timeout within one keeps the first (Linux tcp_enter_loss).
+    if (this.rack !== null && this.phase === 'open') this.undo.start(sndUna, this.cc.cwnd, this.cc.ssthresh);
     this.cc.onTimeout(flightSize, now);
     this.enterLoss(sndUna, sndNxt, now, false);
     // RFC 6675 §5.1 relaxes RFC 2018 §8: the scoreboard may be kept after a
@@ -424,6 +456,7 @@ export class LossRecovery {
   /** A retransmission of [seq, seq+len) went out. */
   retransmitted(seq: number, len: number, now = 0): void {
     this.rack?.retransmitted(seq, len, now);
+    this.undo.retransmitted(now);
     this.prrSent(len);
     const end = seqAdd(seq, len);
     if (seqGt(end, this.highRxt)) this.highRxt = end;
