@@ -17,7 +17,7 @@ import { PcapWriter } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { formatClock } from '../trace/time.js';
 import { openControlSocket } from '../trace/control.js';
-import { explainTransition } from '../trace/explain.js';
+import { explainRecovery, explainTransition } from '../trace/explain.js';
 import { offloadWanted, type StackArgs } from './options.js';
 
 /** Bytes of trace output waiting for its reader before lines are dropped. */
@@ -89,6 +89,9 @@ export function startStack(a: StackArgs): RunningStack {
     if (a.explain) {
       stack.observeState((ep, from, to, cause) => {
         print(`${formatClock(new Date())} * ${explainTransition(`tuntcp :${ep.localPort}`, from, to, cause, a.lang)}\n`);
+      });
+      stack.observeRecovery((ep, phase, cause) => {
+        print(`${formatClock(new Date())} * ${explainRecovery(`tuntcp :${ep.localPort}`, phase, cause, a.lang)}\n`);
       });
     }
     let done = false;

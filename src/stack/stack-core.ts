@@ -19,6 +19,7 @@ import { AckCoalescer } from './ack-coalescer.js';
 import { joinPacket } from '../link/link.js';
 
 export type StateObserver = (ep: TcpEndpoint, from: TcpState, to: TcpState, cause: string) => void;
+export type RecoveryObserver = (ep: TcpEndpoint, phase: 'open' | 'recovery' | 'loss', cause: string) => void;
 
 export interface StackOptions {
   link: Link;
@@ -70,6 +71,7 @@ export abstract class StackCore {
   protected readonly endpoints = new EndpointTable();
   protected readonly listeners = new Map<number, Listener>();
   private readonly stateObservers: StateObserver[] = [];
+  private readonly recoveryObservers: RecoveryObserver[] = [];
   /** Events for owners, as (endpoint, event) pairs, delivered on the next tick. */
   private deliveries: Array<TcpEndpoint | ConnEvent> = [];
   private deliveryScheduled = false;
@@ -138,6 +140,11 @@ export abstract class StackCore {
     this.stateObservers.push(o);
   }
 
+  /** Loss recovery's phase changes and undos (tcp/recovery.ts), for --explain. */
+  observeRecovery(o: RecoveryObserver): void {
+    this.recoveryObservers.push(o);
+  }
+
   /**
    * Send what a connection produced, do the stack's own part of its events
    * (listeners, the connection table), re-arm its timer, and queue the
@@ -172,6 +179,11 @@ export abstract class StackCore {
   }
 
   private dispatch(ep: TcpEndpoint, ev: ConnEvent): void {
+    if (ev.type === 'recovery') {
+      // Observers only (--explain); owners never see it.
+      for (const o of this.recoveryObservers) o(ep, ev.phase, ev.cause);
+      return;
+    }
     if (ev.type === 'state') {
       for (const o of this.stateObservers) o(ep, ev.from, ev.to, ev.cause);
       if (ep.holdsRef && (ev.to === 'FIN_WAIT_2' || ev.to === 'TIME_WAIT' || ev.to === 'CLOSED')) this.releaseOrphan(ep);

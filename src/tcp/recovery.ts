@@ -44,6 +44,19 @@ export const MAX_REORDERING = 300;
 
 export type RecoveryPhase = 'open' | 'recovery' | 'loss';
 
+// Why the phase changes (--explain prints them; trace/explain.ts translates them).
+const DUPACKS = 'three duplicate ACKs: fast retransmit, NewReno recovery (RFC 6582 §3.2)';
+const SACK_LOSS = 'duplicate ACKs and SACK show a segment lost: fast retransmit (RFC 6675 §5)';
+const RACK_LOSS = 'RACK: a segment sent well before one now delivered is lost: fast recovery (RFC 8985 §6.2)';
+const RACK_TIMER = 'RACK reorder timer: the reordering window passed, the segment is lost: fast recovery (RFC 8985 §6.3)';
+const TIMEOUT = 'retransmission timeout: what is in flight counts as lost (RFC 6298 §5.5)';
+const MTU_FELL = 'the path MTU fell: what no longer fits is sent again (RFC 1191 §6.5)';
+const EXIT_RECOVERY = 'the recovery point is acknowledged: recovery ends (RFC 6675 §5)';
+const EXIT_LOSS = 'everything sent before the timeout is acknowledged (RFC 6298 §5)';
+const UNDO_LOSS = 'the timeout was spurious: back to open (RFC 4015 §3)';
+const UNDO_DSACK = 'every retransmission came back as a D-SACK: the window reduction is undone (RFC 3708 §3)';
+const UNDO_TS = 'the ACK echoes a timestamp older than the retransmission: spurious, the window reduction is undone (RFC 4015 §3)';
+
 export interface Retransmission {
   seq: number;
   /** Sequence space to resend (data, plus our FIN if it lies inside). */
@@ -81,10 +94,19 @@ export class LossRecovery {
   /** Undo of spurious reductions (RFC 3708, RFC 4015), with RACK. */
   readonly undo = new Undo();
 
+  /** Told of every change of phase and of undos, with the cause and its RFC (--explain). */
+  onChange: ((phase: RecoveryPhase, cause: string) => void) | null = null;
+
   constructor(
     private readonly cc: CongestionControl,
     private readonly counters: Counters = { inc() {} },
   ) {}
+
+  private setPhase(phase: RecoveryPhase, cause: string): void {
+    if (this.phase === phase) return;
+    this.phase = phase;
+    this.onChange?.(phase, cause);
+  }
 
   /** SACK was agreed and RACK is configured: RACK detects losses from now on. */
   useRack(): void {
@@ -138,7 +160,7 @@ export class LossRecovery {
       if (seqLt(this.highRxt, sndUna)) this.highRxt = sndUna;
       if (this.phase === 'recovery') {
         if (seqGe(sndUna, this.recoveryPoint)) {
-          this.phase = 'open';
+          this.setPhase('open', EXIT_RECOVERY);
           this.inflation = 0;
           this.cc.onRecoveryExit(now);
         } else if (!this.sackOk) {
@@ -152,11 +174,11 @@ export class LossRecovery {
         return false;
       }
       this.grow(p, sackedBefore);
-      if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.phase = 'open';
+      if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.setPhase('open', EXIT_LOSS);
       // RFC 6675 §5 (2.b): a cumulative ACK that also SACKs can show the next
       // segment lost; recovery starts without waiting for duplicates.
       if (this.phase === 'open' && this.sackOk && seqLt(sndUna, sndNxt) && this.isLost(sndUna, mss)) {
-        this.enterRecovery(sndUna, sndNxt, p.flightSize - p.acked, mss, now);
+        this.enterRecovery(sndUna, sndNxt, p.flightSize - p.acked, mss, now, SACK_LOSS);
         counters.inc('tcp_fast_retransmits');
         return true;
       }
@@ -167,7 +189,7 @@ export class LossRecovery {
     counters.inc('tcp_dup_acks');
     if (this.phase === 'open') {
       if (this.dupAcks >= this.reordering || (this.sackOk && this.isLost(sndUna, mss))) {
-        this.enterRecovery(sndUna, sndNxt, p.flightSize, mss, now);
+        this.enterRecovery(sndUna, sndNxt, p.flightSize, mss, now, this.sackOk ? SACK_LOSS : DUPACKS);
         counters.inc('tcp_fast_retransmits');
         return true;
       }
@@ -219,7 +241,7 @@ export class LossRecovery {
       if (this.phase !== 'open' && seqGe(sndUna, this.recoveryPoint)) {
         const episode = this.phase;
         if (episode === 'recovery') this.cc.onRecoveryExit(now);
-        this.phase = 'open';
+        this.setPhase('open', episode === 'loss' ? EXIT_LOSS : EXIT_RECOVERY);
         rack.recoveryEnded();
         this.tryUndo(episode, now, counters); // Linux tcp_try_undo_recovery
       } else if (this.phase === 'loss' && this.undo.echoBeforeRtx) {
@@ -235,7 +257,7 @@ export class LossRecovery {
     const newlyLost = rack.advanced ? this.rackDetect(rack, now, p.srtt ?? 0, counters) : 0;
     let started = false;
     if (this.phase === 'open' && rack.hasLost && seqLt(sndUna, sndNxt)) {
-      this.enterRecovery(sndUna, sndNxt, p.flightSize - p.acked, p.mss, now);
+      this.enterRecovery(sndUna, sndNxt, p.flightSize - p.acked, p.mss, now, RACK_LOSS);
       counters.inc('tcp_fast_retransmits');
       started = true;
     }
@@ -256,11 +278,12 @@ export class LossRecovery {
     if (!this.undo.spurious || this.cc.undo === undefined) return;
     counters.inc(this.undo.echoBeforeRtx ? 'tcp_undo_by_timestamp' : 'tcp_undo_by_dsack');
     counters.inc(episode === 'loss' ? 'tcp_undo_loss' : 'tcp_undo_recovery');
+    this.onChange?.(episode === 'loss' ? 'open' : this.phase, this.undo.echoBeforeRtx ? UNDO_TS : UNDO_DSACK);
     this.cc.undo(this.undo.priorCwnd, this.undo.priorSsthresh, now);
     this.undo.end();
     if (episode === 'loss') {
       this.rack?.unmarkLost();
-      this.phase = 'open';
+      this.setPhase('open', UNDO_LOSS);
     }
   }
 
@@ -284,7 +307,7 @@ export class LossRecovery {
     counters.inc('tcp_rack_reorder_timeouts');
     this.rackDetect(rack, p.now, p.srtt, counters);
     if (this.phase !== 'open' || !rack.hasLost || !seqLt(p.sndUna, p.sndNxt)) return false;
-    this.enterRecovery(p.sndUna, p.sndNxt, p.flightSize, p.mss, p.now);
+    this.enterRecovery(p.sndUna, p.sndNxt, p.flightSize, p.mss, p.now, RACK_TIMER);
     counters.inc('tcp_fast_retransmits');
     return true;
   }
@@ -303,8 +326,8 @@ export class LossRecovery {
   }
 
   /** RFC 6675 §5 step 4 / RFC 6582 step 2. */
-  private enterRecovery(sndUna: number, sndNxt: number, flightSize: number, mss: number, now: number): void {
-    this.phase = 'recovery';
+  private enterRecovery(sndUna: number, sndNxt: number, flightSize: number, mss: number, now: number, cause: string): void {
+    this.setPhase('recovery', cause);
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;
     const priorCwnd = this.cc.cwnd;
@@ -325,7 +348,7 @@ export class LossRecovery {
     // A new episode remembers the window; a timeout within one keeps the first (Linux tcp_enter_loss).
     if (this.rack !== null && this.phase === 'open') this.undo.start(sndUna, this.cc.cwnd, this.cc.ssthresh);
     this.cc.onTimeout(flightSize, now);
-    this.enterLoss(sndUna, sndNxt, now, false);
+    this.enterLoss(sndUna, sndNxt, now, true);
     // RFC 6675 §5.1 relaxes RFC 2018 §8: the scoreboard may be kept after a
     // timeout, and Linux keeps it, so what the peer already holds is not sent
     // again. A receiver that did drop SACKed data is caught by checkReneging.
@@ -341,7 +364,7 @@ export class LossRecovery {
     // RACK: what the timer says is lost (Linux tcp_timeout_mark_lost), or all of it when the MTU fell.
     this.rack?.markLostOnTimeout(now, !timeout);
     this.reoTimerAt = Infinity;
-    this.phase = 'loss';
+    this.setPhase('loss', timeout ? TIMEOUT : MTU_FELL);
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;
     this.dupAcks = 0;

@@ -53,7 +53,9 @@ export type ConnEvent =
   | { type: 'drain' }
   | { type: 'error'; code: TcpErrorCode }
   /** The TCB is gone (CLOSED): the stack forgets the connection. */
-  | { type: 'closed' };
+  | { type: 'closed' }
+  /** Loss recovery changed phase (open, recovery, loss) or undid a reduction; for --explain (recovery.ts). */
+  | { type: 'recovery'; phase: 'open' | 'recovery' | 'loss'; cause: string };
 
 export interface CounterSink {
   inc(name: string, by?: number): void;
@@ -190,6 +192,7 @@ export abstract class Tcb {
     this.rtt = new RttEstimator(cfg.rto);
     this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS);
     this.recovery = new LossRecovery(this.cc, counters);
+    this.recovery.onChange = (phase, cause) => this.events.push({ type: 'recovery', phase, cause });
     this.ts = new Timestamps(tsOffsetFor(this.iss));
     this.ackPolicy = new AckPolicy(cfg.quickAcks);
     this.ecn = new EcnState(cfg.ecn);

@@ -44,10 +44,12 @@ test('RFC 8985 §6.2: one later segment SACKed: the earlier one is lost once RAC
   assert.is(t.conn.cc.ssthresh, 5000);
   assert.is(t.counters.get('tcp_rack_reorder_timeouts'), 1);
   assert.is(t.counters.get('tcp_rack_lost'), 1);
-  // 0.400 < . 1:1(0) ack 10001   (the retransmission and the rest: recovery ends)
-  peerAck(t, 400, 10001);
+  assert.equal(t.recoveries(), ['recovery: RACK reorder timer: the reordering window passed, the segment is lost: fast recovery (RFC 8985 §6.3)']);
+  // 0.400 < . 1:1(0) ack 10001 <TS val PT(400) ecr X+325>   (the retransmission filled the hole: recovery ends)
+  recv(t, 400, { f: '.', seq: P(1), ack: U(10001), win: 65535, ts: [PT(400), TV(325)] });
   expect(t);
   assert.is(t.conn.recovery.phase, 'open');
+  assert.equal(t.recoveries(), ['open: the recovery point is acknowledged: recovery ends (RFC 6675 §5)']);
   assert.is(t.conn.nextDeadline(), Infinity);
 });
 
