@@ -21,7 +21,6 @@
  * only when an ACK delivered something (RACK.advanced) or the timer fired.
  */
 import { seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from '../wire/seq.js';
-import type { Timestamps } from './timestamps.js';
 
 /** One segment as sent (RFC 8985 §6.1: Segment.xmit_ts, end_seq, retransmitted, lost). */
 interface SentSegment {
@@ -143,10 +142,10 @@ export class Rack {
 
   /**
    * One ACK (RFC 8985 §6.2 steps 1-3): the cumulative `ack`, its SACK
-   * `blocks` (already checked to lie within [SND.UNA, SND.NXT]), and the
-   * echoed timestamp. Every segment newly delivered updates RACK.
+   * `blocks` (already checked to lie within [SND.UNA, SND.NXT]). Every
+   * segment newly delivered updates RACK.
    */
-  onAck(ack: number, blocks: ReadonlyArray<readonly [number, number]> | undefined, tsEcr: number | undefined, ts: Timestamps, now: number): void {
+  onAck(ack: number, blocks: ReadonlyArray<readonly [number, number]> | undefined, now: number): void {
     // Cumulatively acknowledged segments leave; those not SACKed before were delivered now.
     while (this.head < this.segs.length) {
       const e = this.segs[this.head]!;
@@ -156,10 +155,10 @@ export class Rack {
         const cut = seqSub(ack, e.start);
         this.dropBytes(e, cut);
         e.start = ack;
-        if (!e.sacked) this.delivered(e, tsEcr, ts, now);
+        if (!e.sacked) this.delivered(e, now);
         break;
       }
-      if (!e.sacked) this.delivered(e, tsEcr, ts, now);
+      if (!e.sacked) this.delivered(e, now);
       this.dropBytes(e, seqSub(e.end, e.start));
       if (e.sacked) this.segsSacked--;
       this.head++;
@@ -182,7 +181,7 @@ export class Rack {
         if (e.lost) this.lostBytes -= len;
         if (e.rtxOut) this.rtxBytes -= len;
         e.lost = e.rtxOut = false;
-        this.delivered(e, tsEcr, ts, now);
+        this.delivered(e, now);
       }
     }
   }
@@ -195,20 +194,29 @@ export class Rack {
     if (e.rtxOut) this.rtxBytes -= n;
   }
 
-  /** RFC 8985 §6.2 steps 2 and 3 for one newly delivered segment. */
-  private delivered(e: SentSegment, tsEcr: number | undefined, ts: Timestamps, now: number): void {
+  /**
+   * RFC 8985 §6.2 steps 2 and 3 for one newly delivered segment.
+   * A retransmitted segment delivered sooner than min_RTT was the original's
+   * ACK and says nothing of the retransmission. The RFC also drops it when
+   * the ACK echoes a TSval older than the retransmission; Linux does not,
+   * and rightly: an RFC 7323 receiver echoes the TSval of the segment that
+   * last advanced RCV.NXT, so while a hole stays open every SACKed
+   * retransmission would be refused and RACK could not see a lost one.
+   * RACK.rtt is the RTT of the segment that becomes RACK.xmit_ts (§6.1:
+   * "the most recently sent segment that has been delivered"): the RFC gets
+   * that by walking in send order, we walk in sequence order, and a segment
+   * sent long ago and acknowledged only now would otherwise leave a stale,
+   * huge RACK.rtt.
+   */
+  private delivered(e: SentSegment, now: number): void {
     const rtt = now - e.xmitTs;
-    if (e.retransmitted) {
-      // Step 2: an ACK of the original transmission says nothing about the retransmission's time.
-      if (ts.enabled && tsEcr !== undefined && tsEcr !== 0 && seqLt(tsEcr, ts.value(e.xmitTs))) return;
-      if (rtt < this.minRtt) return;
-    }
+    if (e.retransmitted && rtt < this.minRtt) return;
     this.advanced = true;
-    this.rtt = rtt;
     if (rtt < this.minRtt) this.minRtt = rtt; // Step 1
     if (this.sentAfter(e.xmitTs, e.end, this.xmitTs, this.endSeq)) {
       this.xmitTs = e.xmitTs;
       this.endSeq = e.end;
+      this.rtt = rtt;
     }
     // Step 3: a segment delivered below RACK.fack that was sent once arrived out of order.
     if (!this.fackSet || seqGt(e.end, this.fack)) {

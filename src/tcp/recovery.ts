@@ -223,7 +223,7 @@ export class LossRecovery {
     // A block counts with the range it merged into (blocks of earlier ACKs);
     // in sequence order, the order the segments were sent (§6.2 step 3).
     const merged = blocks?.map((b) => this.scoreboard.rangeAround(b[0]) ?? b).sort((x, y) => seqSub(x[0], y[0]));
-    rack.onAck(ack, merged, tsEcr, ts, now);
+    rack.onAck(ack, merged, now);
     const dsack = blocks !== undefined && isDsack(blocks, ack) ? blocks[0]! : null;
     rack.onDsack(ack, sndNxt, dsack !== null);
     this.undo.onAck(dsack, mss, tsEcr, ts);

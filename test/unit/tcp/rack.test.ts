@@ -9,7 +9,6 @@ import * as assert from 'uvu/assert';
 import { P, Script, U, type OutSpec } from './script.js';
 import { recv, expect, TS, PT, CFG, TV, open } from './options-script.js';
 import { Rack } from '../../../src/tcp/rack.js';
-import type { Timestamps } from '../../../src/tcp/timestamps.js';
 
 /** A peer ACK of our data: cumulative `ack` and SACK blocks (relative to our ISS), TSval PT(at), TSecr X+200. */
 function peerAck(t: Script, at: number, ack: number, ...blocks: Array<[number, number]>): void {
@@ -165,9 +164,8 @@ test('RFC 6675 without PRR (rack: false): the same losses: no sending until pipe
 
 test('RFC 8985 §6.2 step 4: a round trip with a D-SACK adds min_RTT/4 to reo_wnd (at most SRTT); 16 recoveries without one undo it', () => {
   const r = new Rack();
-  const noTs = { enabled: false } as Timestamps;
   r.sent(1000, 1000, 1000, 0);
-  r.onAck(2000, undefined, undefined, noTs, 40); // min_RTT 40
+  r.onAck(2000, undefined, 40); // min_RTT 40
   r.reord = true;
   assert.is(r.reoWnd(false, 3, 100), 10);
   r.onDsack(2000, 5000, true); // dsack_round = SND.NXT 5000
