@@ -17,7 +17,7 @@ import { PcapWriter } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { formatClock } from '../trace/time.js';
 import { openControlSocket } from '../trace/control.js';
-import { explainCc, explainTransition } from '../trace/explain.js';
+import { explainCc, explainRecovery, explainTransition } from '../trace/explain.js';
 import { offloadWanted, type StackArgs } from './options.js';
 import { readFileSync } from 'node:fs';
 
@@ -111,6 +111,9 @@ export function startStack(a: StackArgs): RunningStack {
         print(`${formatClock(new Date())} * ${explainTransition(`tuntcp :${ep.localPort}`, from, to, cause, a.lang)}\n`);
       });
       stack.observeCc((ep, cause) => print(`${formatClock(new Date())} * ${explainCc(`tuntcp :${ep.localPort}`, cause, a.lang)}\n`));
+      stack.observeRecovery((ep, phase, cause) => {
+        print(`${formatClock(new Date())} * ${explainRecovery(`tuntcp :${ep.localPort}`, phase, cause, a.lang)}\n`);
+      });
     }
     let done = false;
     const shutdown = (): void => {

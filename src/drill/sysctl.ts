@@ -31,6 +31,8 @@ function apply(e: SysctlEffect, name: string, value: string): void {
     case 'tcp_retries2': e.tcp.retries = n; return;
     case 'tcp_orphan_retries': e.tcp.orphanRetries = n === 0 ? 8 : n; return; // 0 means 8 in Linux
     case 'tcp_fin_timeout': e.tcp.finTimeout = n * 1000; return;
+    case 'tcp_early_retrans': e.tcp.tlp = n >= 3; return; // 3, 4: TLP on; 0 (and the old 1, 2): off
+    case 'tcp_recovery': e.tcp.rack = (n & 1) !== 0; return; // bit 0: RACK loss detection
     case 'tcp_mtu_probing': e.tcp.mtuProbing = n !== 0; return;
     case 'tcp_syncookies': e.synCookies = n !== 0; return;
     case 'tcp_ecn': e.tcp.ecn = n === 1 ? 'on' : n === 2 ? 'passive' : 'off'; return;
@@ -40,8 +42,8 @@ function apply(e: SysctlEffect, name: string, value: string): void {
       else e.ignored.push(`${name}=${value} (no such algorithm here)`);
       return;
     case 'tcp_rmem':
-      // The largest receive buffer bounds the window and so its scale (RFC 7323 §2.3), as in Linux.
-      if (words.length === 3 && words.every(Number.isFinite)) e.tcp.rcvBuf = words[2]!;
+      // Linux's three values: the initial buffer, window and scale come from them and autotuning grows to the last.
+      if (words.length === 3 && words.every((w) => Number.isInteger(w) && w > 0)) e.tcp.tcpRmem = [words[0]!, words[1]!, words[2]!];
       return;
     case 'tcp_wmem':
       if (words.length === 3 && words.every(Number.isFinite)) e.tcp.sndBuf = words[1]!;

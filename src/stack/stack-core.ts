@@ -22,6 +22,7 @@ import { joinPacket } from '../link/link.js';
 export type StateObserver = (ep: TcpEndpoint, from: TcpState, to: TcpState, cause: string) => void;
 /** A connection's congestion control changed its own state (ConnEvent 'cc'). */
 export type CcObserver = (ep: TcpEndpoint, cause: string) => void;
+export type RecoveryObserver = (ep: TcpEndpoint, phase: 'open' | 'recovery' | 'loss', cause: string) => void;
 
 export interface StackOptions {
   link: Link;
@@ -95,6 +96,7 @@ export abstract class StackCore {
   protected readonly listeners = new Map<number, Listener>();
   private readonly stateObservers: StateObserver[] = [];
   private readonly ccObservers: CcObserver[] = [];
+  private readonly recoveryObservers: RecoveryObserver[] = [];
   /** Events for owners, as (endpoint, event) pairs, delivered on the next tick. */
   private deliveries: Array<TcpEndpoint | ConnEvent> = [];
   private deliveryScheduled = false;
@@ -179,6 +181,11 @@ export abstract class StackCore {
     this.ccObservers.push(o);
   }
 
+  /** Loss recovery's phase changes and undos (tcp/recovery.ts), for --explain. */
+  observeRecovery(o: RecoveryObserver): void {
+    this.recoveryObservers.push(o);
+  }
+
   /**
    * Send what a connection produced, do the stack's own part of its events
    * (listeners, the connection table), re-arm its timer, and queue the
@@ -216,6 +223,11 @@ export abstract class StackCore {
     if (ev.type === 'cc') {
       for (const o of this.ccObservers) o(ep, ev.cause);
       return; // for observers only, not the owner
+    }
+    if (ev.type === 'recovery') {
+      // Observers only (--explain); owners never see it.
+      for (const o of this.recoveryObservers) o(ep, ev.phase, ev.cause);
+      return;
     }
     if (ev.type === 'state') {
       for (const o of this.stateObservers) o(ep, ev.from, ev.to, ev.cause);

@@ -338,6 +338,8 @@ export abstract class TcbArrival extends TcbPath {
       dsack = r.ignored > 0;
       if (dsack) this.counters.inc('tcp_dsack_or_old_sack_blocks');
     }
+    // RACK (RFC 8985 §6.2): which segments this ACK delivered, and when they were sent.
+    if (this.recovery.rack !== null) this.recovery.rackAck(seqGt(ack, this.sndUna) ? ack : this.sndUna, this.sndNxt, seg.options.sack, seg.options.tsEcr, this.ts, this.effMss, now);
     // RFC 3168 §6.1.2: ECE asks for a window reduction, once per window of
     // data, before this ACK could grow cwnd (as Linux's tcp_ack orders it).
     if (seg.flags & TCP_ECE) this.eceArrives(seqGt(ack, this.sndUna) ? ack : this.sndUna, now);
@@ -351,7 +353,7 @@ export abstract class TcbArrival extends TcbPath {
       // With SACK only new SACK information counts; a D-SACK or a repeat of known blocks does not.
       const duplicate = outstanding && (freshSack > 0 || (plain && (!this.sackOk || seg.options.sack === undefined)));
       const flightSize = this.flightSize();
-      if (this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now }, this.counters)) {
+      if (this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now, srtt: this.rtt.srtt, sackedBefore }, this.counters)) {
         this.ecn.reduced(this.sndNxt, false);
       }
     }

@@ -45,6 +45,11 @@ export interface TcpConfig {
   windowScaling: boolean;
   /** Offer SACK in SYNs (RFC 2018) and use it when the peer agrees. */
   sack: boolean;
+  /** RACK-TLP loss detection (RFC 8985) when SACK is agreed (Linux tcp_recovery=1, the default);
+   * off: RFC 6675 IsLost with DupThresh alone. */
+  rack: boolean;
+  /** Tail loss probes (RFC 8985 §7; Linux tcp_early_retrans=3, the default; 0 turns them off). */
+  tlp: boolean;
   /** Offer timestamps in SYNs (RFC 7323 §3) and use them when the peer agrees. */
   timestamps: boolean;
   /** Congestion control algorithm (Linux's default is cubic). */
@@ -97,6 +102,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   windowScaling: true,
   sack: true,
   timestamps: true,
+  rack: true,
+  tlp: true,
   cc: 'cubic',
   hystart: true,
   pacing: false,

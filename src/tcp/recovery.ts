@@ -13,12 +13,29 @@
  * Recovery ends when the cumulative ACK covers the recovery point (RFC 6582
  * "recover", RFC 6675 RecoveryPoint).
  *
+ * With SACK and RACK on (config `rack`, Linux tcp_recovery=1, the default),
+ * RACK (rack.ts, RFC 8985 §6) decides what is lost instead of RFC 6675's
+ * IsLost/DupThresh, as in Linux: recovery starts when it marks a segment
+ * lost, per-segment marks give pipe and the next retransmission, and a lost
+ * retransmission is sent again. DupThresh stays for peers without SACK.
+ * Then Proportional Rate Reduction (prr.ts, RFC 6937) paces the sending in
+ * fast recovery, as Linux; with rack: false RFC 6675's cwnd - pipe does.
+ * A reduction that D-SACKs or timestamps show spurious is undone (undo.ts).
+ *
  * The congestion window itself belongs to the CongestionControl algorithm;
  * this file decides when it is told about a congestion event.
  */
 import { seqAdd, seqGe, seqGt, seqLt, seqMax, seqMin, seqSub } from '../wire/seq.js';
-import { Scoreboard } from './sack.js';
+import { Scoreboard, isDsack } from './sack.js';
+import { Rack } from './rack.js';
+import { Prr } from './prr.js';
+import { Undo } from './undo.js';
 import type { CongestionControl } from './congestion/congestion.js';
+import type { Timestamps } from './timestamps.js';
+
+interface Counters {
+  inc(name: string, by?: number): void;
+}
 
 /** RFC 5681 §3.2 / RFC 6675: three duplicate ACKs signal a loss. */
 export const DUP_THRESH = 3;
@@ -26,6 +43,19 @@ export const DUP_THRESH = 3;
 export const MAX_REORDERING = 300;
 
 export type RecoveryPhase = 'open' | 'recovery' | 'loss';
+
+// Why the phase changes (--explain prints them; trace/explain.ts translates them).
+const DUPACKS = 'three duplicate ACKs: fast retransmit, NewReno recovery (RFC 6582 §3.2)';
+const SACK_LOSS = 'duplicate ACKs and SACK show a segment lost: fast retransmit (RFC 6675 §5)';
+const RACK_LOSS = 'RACK: a segment sent well before one now delivered is lost: fast recovery (RFC 8985 §6.2)';
+const RACK_TIMER = 'RACK reorder timer: the reordering window passed, the segment is lost: fast recovery (RFC 8985 §6.3)';
+const TIMEOUT = 'retransmission timeout: what is in flight counts as lost (RFC 6298 §5.5)';
+const MTU_FELL = 'the path MTU fell: what no longer fits is sent again (RFC 1191 §6.5)';
+const EXIT_RECOVERY = 'the recovery point is acknowledged: recovery ends (RFC 6675 §5)';
+const EXIT_LOSS = 'everything sent before the timeout is acknowledged (RFC 6298 §5)';
+const UNDO_LOSS = 'the timeout was spurious: back to open (RFC 4015 §3)';
+const UNDO_DSACK = 'every retransmission came back as a D-SACK: the window reduction is undone (RFC 3708 §3)';
+const UNDO_TS = 'the ACK echoes a timestamp older than the retransmission: spurious, the window reduction is undone (RFC 4015 §3)';
 
 export interface Retransmission {
   seq: number;
@@ -55,8 +85,33 @@ export class LossRecovery {
   /** The window of an ECN reduction is not yet acknowledged (ecn.ts): cwnd
    * neither grows nor is reduced again for a loss in it. */
   cwndHeld = false;
+  /** RACK loss detection (RFC 8985 §6), or null: RFC 6675 / NewReno alone. */
+  rack: Rack | null = null;
+  /** The RACK reorder timer (RFC 8985 §6.3), an absolute time or Infinity. */
+  reoTimerAt = Infinity;
+  /** Proportional Rate Reduction (RFC 6937), with RACK. */
+  readonly prr = new Prr();
+  /** Undo of spurious reductions (RFC 3708, RFC 4015), with RACK. */
+  readonly undo = new Undo();
 
-  constructor(private readonly cc: CongestionControl) {}
+  /** Told of every change of phase and of undos, with the cause and its RFC (--explain). */
+  onChange: ((phase: RecoveryPhase, cause: string) => void) | null = null;
+
+  constructor(
+    private readonly cc: CongestionControl,
+    private readonly counters: Counters = { inc() {} },
+  ) {}
+
+  private setPhase(phase: RecoveryPhase, cause: string): void {
+    if (this.phase === phase) return;
+    this.phase = phase;
+    this.onChange?.(phase, cause);
+  }
+
+  /** SACK was agreed and RACK is configured: RACK detects losses from now on. */
+  useRack(): void {
+    this.rack ??= new Rack();
+  }
 
   /** Outstanding bytes the window should be compared with. */
   inFlight(sndUna: number, sndNxt: number, mss: number): number {
@@ -68,6 +123,7 @@ export class LossRecovery {
   window(mss: number): number {
     if (this.phase === 'open') return this.cc.cwnd + Math.min(this.dupAcks, DUP_THRESH - 1) * mss; // RFC 3042
     if (this.phase === 'recovery' && !this.sackOk) return Math.max(mss, this.cc.cwnd + this.inflation);
+    if (this.phase === 'recovery' && this.rack !== null) return this.prr.window; // RFC 6937
     return this.cc.cwnd;
   }
 
@@ -90,9 +146,12 @@ export class LossRecovery {
       rtt?: number;
       /** SACKed bytes on the scoreboard before this ACK's blocks were taken (default: no new blocks). */
       sackedBefore?: number;
+      /** SRTT (RACK's reordering window is at most one). */
+      srtt?: number;
     },
-    counters: { inc(name: string): void },
+    counters: Counters,
   ): boolean {
+    if (this.rack !== null) return this.onAckRack(this.rack, p, counters);
     const { sndUna, sndNxt, mss, now } = p;
     if (p.acked > 0) {
       this.dupAcks = 0;
@@ -101,7 +160,7 @@ export class LossRecovery {
       if (seqLt(this.highRxt, sndUna)) this.highRxt = sndUna;
       if (this.phase === 'recovery') {
         if (seqGe(sndUna, this.recoveryPoint)) {
-          this.phase = 'open';
+          this.setPhase('open', EXIT_RECOVERY);
           this.inflation = 0;
           this.cc.onRecoveryExit(now);
         } else if (!this.sackOk) {
@@ -114,18 +173,12 @@ export class LossRecovery {
         }
         return false;
       }
-      if (p.dataAcked > 0) {
-        // The window grows by what this ACK newly delivered, each byte once
-        // (Linux's acked_sacked): acknowledged cumulatively or SACKed for the
-        // first time; bytes SACKed by earlier ACKs are no news.
-        const delivered = p.dataAcked + this.scoreboard.sackedBytes - sackedBefore;
-        if (delivered > 0 && !this.cwndHeld) this.cc.onAck(delivered, p.flightSize, now, p.rtt, p);
-      }
-      if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.phase = 'open';
+      this.grow(p, sackedBefore);
+      if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.setPhase('open', EXIT_LOSS);
       // RFC 6675 §5 (2.b): a cumulative ACK that also SACKs can show the next
       // segment lost; recovery starts without waiting for duplicates.
       if (this.phase === 'open' && this.sackOk && seqLt(sndUna, sndNxt) && this.isLost(sndUna, mss)) {
-        this.enterRecovery(sndUna, sndNxt, p.flightSize - p.acked, mss, now);
+        this.enterRecovery(sndUna, sndNxt, p.flightSize - p.acked, mss, now, SACK_LOSS);
         counters.inc('tcp_fast_retransmits');
         return true;
       }
@@ -136,7 +189,7 @@ export class LossRecovery {
     counters.inc('tcp_dup_acks');
     if (this.phase === 'open') {
       if (this.dupAcks >= this.reordering || (this.sackOk && this.isLost(sndUna, mss))) {
-        this.enterRecovery(sndUna, sndNxt, p.flightSize, mss, now);
+        this.enterRecovery(sndUna, sndNxt, p.flightSize, mss, now, this.sackOk ? SACK_LOSS : DUPACKS);
         counters.inc('tcp_fast_retransmits');
         return true;
       }
@@ -148,25 +201,154 @@ export class LossRecovery {
     return false;
   }
 
+  /**
+   * The window grows by what this ACK newly delivered, each byte once
+   * (Linux's acked_sacked): acknowledged cumulatively or SACKed for the
+   * first time; bytes SACKed by earlier ACKs are no news.
+   */
+  private grow(p: { dataAcked: number; flightSize: number; now: number; rtt?: number; sndUna: number; sndNxt: number }, sackedBefore: number): void {
+    if (p.dataAcked <= 0) return;
+    const delivered = p.dataAcked + this.scoreboard.sackedBytes - sackedBefore;
+    if (delivered > 0 && !this.cwndHeld) this.cc.onAck(delivered, p.flightSize, p.now, p.rtt, p);
+  }
+
+  /**
+   * RACK's part of an ACK (RFC 8985 §6.2 steps 1-4), called once the
+   * scoreboard took its blocks and before onAck: the segments it delivered
+   * update RACK, a D-SACK widens the reordering window.
+   */
+  rackAck(ack: number, sndNxt: number, blocks: ReadonlyArray<readonly [number, number]> | undefined, tsEcr: number | undefined, ts: Timestamps, mss: number, now: number): void {
+    const rack = this.rack;
+    if (rack === null) return;
+    // A block counts with the range it merged into (blocks of earlier ACKs);
+    // in sequence order, the order the segments were sent (§6.2 step 3).
+    const merged = blocks?.map((b) => this.scoreboard.rangeAround(b[0]) ?? b).sort((x, y) => seqSub(x[0], y[0]));
+    rack.onAck(ack, merged, now);
+    const dsack = blocks !== undefined && isDsack(blocks, ack) ? blocks[0]! : null;
+    rack.onDsack(ack, sndNxt, dsack !== null);
+    this.undo.onAck(dsack, mss, tsEcr, ts);
+  }
+
+  /** onAck with RACK: the recovery phases as before, losses from RACK_detect_loss (RFC 8985 §6.2 step 5). */
+  private onAckRack(rack: Rack, p: Parameters<LossRecovery['onAck']>[0], counters: Counters): boolean {
+    const { sndUna, sndNxt, now } = p;
+    if (p.acked > 0) {
+      this.dupAcks = 0;
+      const sackedBefore = p.sackedBefore ?? this.scoreboard.sackedBytes;
+      this.scoreboard.ackTo(sndUna);
+      if (seqLt(this.highRxt, sndUna)) this.highRxt = sndUna;
+      if (this.phase !== 'recovery') this.grow(p, sackedBefore);
+      if (this.phase !== 'open' && seqGe(sndUna, this.recoveryPoint)) {
+        const episode = this.phase;
+        if (episode === 'recovery') this.cc.onRecoveryExit(now);
+        this.setPhase('open', episode === 'loss' ? EXIT_LOSS : EXIT_RECOVERY);
+        rack.recoveryEnded();
+        this.tryUndo(episode, now, counters); // Linux tcp_try_undo_recovery
+      } else if (this.phase === 'loss' && this.undo.echoBeforeRtx) {
+        this.tryUndo('loss', now, counters); // Eifel: the timeout was spurious (Linux tcp_try_undo_loss)
+      }
+    } else if (p.duplicate) {
+      this.dupAcks++;
+      counters.inc('tcp_dup_acks');
+      if (this.phase === 'open' && this.dupAcks < DUP_THRESH) counters.inc('tcp_limited_transmit_allowed');
+    }
+    // The last D-SACKs come after recovery ended (Linux tcp_try_undo_dsack).
+    if (this.phase === 'open' && this.undo.allDsacked) this.tryUndo('recovery', now, counters);
+    const newlyLost = rack.advanced ? this.rackDetect(rack, now, p.srtt ?? 0, counters) : 0;
+    let started = false;
+    if (this.phase === 'open' && rack.hasLost && seqLt(sndUna, sndNxt)) {
+      this.enterRecovery(sndUna, sndNxt, p.flightSize - p.acked, p.mss, now, RACK_LOSS);
+      counters.inc('tcp_fast_retransmits');
+      started = true;
+    }
+    if (this.phase === 'recovery') {
+      // RFC 6937: what this ACK delivered, ACKed or SACKed for the first time (Linux newly_acked_sacked).
+      const delivered = p.dataAcked + this.scoreboard.sackedBytes - (p.sackedBefore ?? this.scoreboard.sackedBytes);
+      this.prr.onAck(delivered, rack.pipe(), this.cc.ssthresh, p.mss, p.acked > 0, newlyLost > 0);
+    }
+    return started;
+  }
+
+  /**
+   * The episode's reduction was spurious (undo.ts): cwnd and ssthresh come
+   * back; after a timeout the segments it marked lost are not (Linux
+   * tcp_undo_cwnd_reduction with unmark_loss) and sending resumes in the open state.
+   */
+  private tryUndo(episode: RecoveryPhase, now: number, counters: Counters): void {
+    if (!this.undo.spurious || this.cc.undo === undefined) return;
+    counters.inc(this.undo.echoBeforeRtx ? 'tcp_undo_by_timestamp' : 'tcp_undo_by_dsack');
+    counters.inc(episode === 'loss' ? 'tcp_undo_loss' : 'tcp_undo_recovery');
+    this.onChange?.(episode === 'loss' ? 'open' : this.phase, this.undo.echoBeforeRtx ? UNDO_TS : UNDO_DSACK);
+    this.cc.undo(this.undo.priorCwnd, this.undo.priorSsthresh, now);
+    this.undo.end();
+    if (episode === 'loss') {
+      this.rack?.unmarkLost();
+      this.setPhase('open', UNDO_LOSS);
+    }
+  }
+
+  /** RFC 8985 §6.2 step 5 and the reorder timer (§6.3). */
+  private rackDetect(rack: Rack, now: number, srtt: number, counters: Counters): number {
+    const r = rack.detectLoss(now, rack.reoWnd(this.phase !== 'open', this.reordering, srtt));
+    if (r.lost > 0) counters.inc('tcp_rack_lost', r.lost);
+    if (r.lostRetrans > 0) counters.inc('tcp_rack_lost_retransmits', r.lostRetrans);
+    this.reoTimerAt = r.timeout > 0 ? now + r.timeout : Infinity;
+    return r.lost;
+  }
+
+  /**
+   * RFC 8985 §6.3: the reorder timer fired: detect again (the segments it
+   * waited for are now old enough); returns true when this starts recovery.
+   */
+  onReorderTimer(p: { sndUna: number; sndNxt: number; flightSize: number; mss: number; now: number; srtt: number }, counters: Counters): boolean {
+    this.reoTimerAt = Infinity;
+    const rack = this.rack;
+    if (rack === null) return false;
+    counters.inc('tcp_rack_reorder_timeouts');
+    this.rackDetect(rack, p.now, p.srtt, counters);
+    if (this.phase !== 'open' || !rack.hasLost || !seqLt(p.sndUna, p.sndNxt)) return false;
+    this.enterRecovery(p.sndUna, p.sndNxt, p.flightSize, p.mss, p.now, RACK_TIMER);
+    counters.inc('tcp_fast_retransmits');
+    return true;
+  }
+
+  /** New data [seq, seq+len) went out (RACK remembers when). */
+  sent(seq: number, len: number, mss: number, now: number): void {
+    if (this.rack === null) return;
+    this.rack.sent(seq, len, mss, now);
+    this.prrSent(len);
+  }
+
+  private prrSent(len: number): void {
+    if (this.phase !== 'recovery' || this.rack === null) return;
+    this.prr.sent(len);
+    this.counters.inc('tcp_prr_sends');
+  }
+
   /** RFC 6675 §5 step 4 / RFC 6582 step 2. */
-  private enterRecovery(sndUna: number, sndNxt: number, flightSize: number, mss: number, now: number): void {
-    this.phase = 'recovery';
+  private enterRecovery(sndUna: number, sndNxt: number, flightSize: number, mss: number, now: number, cause: string): void {
+    this.setPhase('recovery', cause);
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;
+    const priorCwnd = this.cc.cwnd;
+    if (this.rack !== null && !this.cwndHeld) this.undo.start(sndUna, priorCwnd, this.cc.ssthresh);
     // RFC 5681 §3.2 step 2: segments sent by limited transmit do not count,
     // so FlightSize is capped by cwnd (Linux halves cwnd itself).
     // Not twice in one window: an ECN reduction of this window stands (Linux tcp_enter_recovery).
     if (!this.cwndHeld) this.cc.onCongestionEvent(Math.min(flightSize, this.cc.cwnd), now);
     // cwnd = ssthresh + 3*SMSS without SACK: the three segments that left the network.
     if (!this.sackOk) this.inflation = DUP_THRESH * mss;
+    if (this.rack !== null) this.prr.start(priorCwnd, this.rack.pipe(), mss); // RFC 6937
     // RFC 6675 §5 (4.3) / RFC 6582 step 2: the first lost segment goes at once, whatever pipe says.
     this.retransmitHead = true;
   }
 
   /** RFC 6298 §5.5-5.6 with RFC 5681 §3.1: the retransmission timer expired. */
   onTimeout(sndUna: number, sndNxt: number, flightSize: number, now: number): void {
+    // A new episode remembers the window; a timeout within one keeps the first (Linux tcp_enter_loss).
+    if (this.rack !== null && this.phase === 'open') this.undo.start(sndUna, this.cc.cwnd, this.cc.ssthresh);
     this.cc.onTimeout(flightSize, now);
-    this.enterLoss(sndUna, sndNxt);
+    this.enterLoss(sndUna, sndNxt, now, true);
     // RFC 6675 §5.1 relaxes RFC 2018 §8: the scoreboard may be kept after a
     // timeout, and Linux keeps it, so what the peer already holds is not sent
     // again. A receiver that did drop SACKed data is caught by checkReneging.
@@ -178,8 +360,11 @@ export class LossRecovery {
    * segments were too large, not congested, and cwnd stays as it is (Linux
    * tcp_simple_retransmit).
    */
-  enterLoss(sndUna: number, sndNxt: number): void {
-    this.phase = 'loss';
+  enterLoss(sndUna: number, sndNxt: number, now = 0, timeout = false): void {
+    // RACK: what the timer says is lost (Linux tcp_timeout_mark_lost), or all of it when the MTU fell.
+    this.rack?.markLostOnTimeout(now, !timeout);
+    this.reoTimerAt = Infinity;
+    this.setPhase('loss', timeout ? TIMEOUT : MTU_FELL);
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;
     this.dupAcks = 0;
@@ -195,15 +380,17 @@ export class LossRecovery {
    * ever being resent: forget them all, as Linux (tcp_check_sack_reneging)
    * does. Called before the ACK's own blocks are taken.
    */
-  checkReneging(ack: number, counters: { inc(name: string): void }): boolean {
+  checkReneging(ack: number, counters: Counters): boolean {
     if (!this.scoreboard.isSacked(ack)) return false;
     this.scoreboard.clear();
+    this.rack?.clearSacked();
     counters.inc('tcp_sack_reneging');
     return true;
   }
 
   /** RFC 6675 §4 IsLost(SeqNum); in the loss phase everything unSACKed below the recovery point is. */
   isLost(seq: number, mss: number): boolean {
+    if (this.rack !== null) return this.rack.isLost(seq);
     if (this.phase === 'loss' && seqLt(seq, this.recoveryPoint)) return true;
     if (!this.sackOk) return false;
     const above = this.scoreboard.sackedAbove(seq);
@@ -217,7 +404,7 @@ export class LossRecovery {
    * highest SACKed byte is the path's reordering degree, and a DupThresh at
    * least that large avoids needless retransmissions from now on.
    */
-  learnReordering(sndUna: number, ack: number, mss: number, counters: { inc(name: string): void }): void {
+  learnReordering(sndUna: number, ack: number, mss: number, counters: Counters): void {
     if (this.phase !== 'open' || this.scoreboard.isEmpty || seqLt(sndUna, this.highRxt)) return;
     if (!seqGt(ack, this.scoreboard.nextSackedAfter(sndUna, ack))) return; // the hole is still open
     const degree = Math.ceil(seqSub(this.scoreboard.highestSacked(sndUna), sndUna) / mss);
@@ -234,6 +421,7 @@ export class LossRecovery {
    * of SACKed ranges, so a peer cannot make it quadratic.
    */
   pipe(sndUna: number, sndNxt: number, mss: number): number {
+    if (this.rack !== null) return this.rack.pipe();
     // Everything below `lostBelow` (and unSACKed) is lost.
     let lostBelow = sndUna;
     if (this.phase === 'loss') lostBelow = seqMin(this.recoveryPoint, sndNxt);
@@ -256,6 +444,16 @@ export class LossRecovery {
   nextRetransmission(sndUna: number, sndNxt: number, mss: number, rescue: boolean): Retransmission | null {
     if (this.phase === 'open') return null;
     if (this.phase === 'recovery' && !this.sackOk) return null; // NewReno resends only the head
+    if (this.rack !== null) {
+      // RACK: the first segment marked lost and not resent since (a lost retransmission too);
+      // no rescue retransmission (Linux has none: the tail is the probe's and RACK's).
+      const l = rescue ? null : this.rack.nextLost(sndUna);
+      if (l === null) return null;
+      let s = this.scoreboard.skipSacked(l.start);
+      if (!seqLt(s, l.end)) s = l.start;
+      const end = seqMin(seqMin(seqAdd(s, mss), l.end), this.scoreboard.nextSackedAfter(s, l.end));
+      return { seq: s, len: seqSub(end, s) };
+    }
     const s = this.scoreboard.skipSacked(seqMax(this.highRxt, sndUna));
     const limit = this.phase === 'loss' ? seqMin(this.recoveryPoint, sndNxt) : this.scoreboard.highestSacked(sndUna);
     if (!seqLt(s, limit)) return null;
@@ -264,8 +462,25 @@ export class LossRecovery {
     return { seq: s, len: seqSub(end, s) };
   }
 
+  /**
+   * The segment that goes at once when recovery starts (RFC 6675 §5 (4.3),
+   * RFC 6582 step 2): the one at SND.UNA up to the next SACKed range, or
+   * with RACK the first one it marked lost.
+   */
+  headRetransmission(sndUna: number, sndNxt: number, mss: number): Retransmission | null {
+    if (this.rack !== null) {
+      const rx = this.nextRetransmission(sndUna, sndNxt, mss, false);
+      if (rx !== null) return rx;
+    }
+    const end = this.scoreboard.nextSackedAfter(sndUna, sndNxt);
+    return seqLt(sndUna, end) ? { seq: sndUna, len: Math.min(mss, seqSub(end, sndUna)) } : null;
+  }
+
   /** A retransmission of [seq, seq+len) went out. */
-  retransmitted(seq: number, len: number): void {
+  retransmitted(seq: number, len: number, now = 0): void {
+    this.rack?.retransmitted(seq, len, now);
+    this.undo.retransmitted(now);
+    this.prrSent(len);
     const end = seqAdd(seq, len);
     if (seqGt(end, this.highRxt)) this.highRxt = end;
   }
@@ -276,6 +491,8 @@ export class LossRecovery {
     this.inflation = 0;
     this.retransmitHead = false;
     this.scoreboard.clear();
+    this.rack?.clear();
+    this.reoTimerAt = Infinity;
   }
 }
 

@@ -86,6 +86,15 @@ export class Scoreboard {
     return false;
   }
 
+  /** The SACKed range holding `seq` (blocks of several ACKs merged), or null. */
+  rangeAround(seq: number): readonly [number, number] | null {
+    for (const r of this.ranges) {
+      if (seqLt(seq, r[0])) return null;
+      if (seqLt(seq, r[1])) return r;
+    }
+    return null;
+  }
+
   /** End of the SACKed range holding `seq` (the next unSACKed byte), or `seq` itself. */
   skipSacked(seq: number): number {
     for (const [a, b] of this.ranges) {
@@ -162,4 +171,16 @@ export class Scoreboard {
   toArray(): Array<[number, number]> {
     return this.ranges.map(([a, b]) => [a, b]);
   }
+}
+
+/**
+ * RFC 2883 §4: the first block of an ACK is a D-SACK when it lies at or
+ * below the cumulative ACK, or inside the second block.
+ */
+export function isDsack(blocks: ReadonlyArray<readonly [number, number]>, ack: number): boolean {
+  const first = blocks[0];
+  if (first === undefined) return false;
+  if (seqLe(first[1], ack)) return true;
+  const second = blocks[1];
+  return second !== undefined && seqLe(second[0], first[0]) && seqLe(first[1], second[1]);
 }

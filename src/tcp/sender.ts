@@ -46,7 +46,7 @@ export abstract class TcbSender extends Tcb {
     this.ecn.acked(ack);
     this.recovery.cwndHeld = this.ecn.inCwr;
     const lossDetected = this.recovery.onAck(
-      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample, sackedBefore },
+      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample, sackedBefore, srtt: this.rtt.srtt },
       this.counters,
     );
     if (lossDetected) this.ecn.reduced(this.sndNxt, false);
@@ -98,8 +98,8 @@ export abstract class TcbSender extends Tcb {
         // Fast retransmit, or a NewReno partial ACK: the first unacknowledged
         // segment goes at once, up to the next SACKed range.
         r.retransmitHead = false;
-        const end = r.scoreboard.nextSackedAfter(this.sndUna, this.sndNxt);
-        if (seqLt(this.sndUna, end)) this.retransmit(this.sndUna, Math.min(mss, seqSub(end, this.sndUna)), now);
+        const rx = r.headRetransmission(this.sndUna, this.sndNxt, mss);
+        if (rx !== null) this.retransmit(rx.seq, rx.len, now);
         continue;
       }
       const room = r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss);
@@ -202,6 +202,7 @@ export abstract class TcbSender extends Tcb {
     this.lastSegSeq = seq;
     this.emitSegment(seq, flags, payload, ect);
     if (this.cfg.pacing) this.pacer.sent(len, now);
+    this.recovery.sent(seq, len + (withFin ? 1 : 0), this.effMss, now);
     this.sndNxt = seqAdd(seq, len + (withFin ? 1 : 0));
     this.lastSendAt = now;
     if (!this.ts.enabled && this.rttSeq === -1) {
@@ -222,7 +223,7 @@ export abstract class TcbSender extends Tcb {
     const offset = seqSub(seq, this.sndUna) - (this.synAcked ? 0 : 1);
     const dataLen = Math.max(0, Math.min(len, this.sendQueue.length - offset));
     const fin = this.finSeqNo !== -1 && seqAdd(seq, dataLen) === this.finSeqNo && len > dataLen;
-    this.recovery.retransmitted(seq, dataLen + (fin ? 1 : 0) || len);
+    this.recovery.retransmitted(seq, dataLen + (fin ? 1 : 0) || len, now);
     if (dataLen === 0 && !fin) return;
     let flags = TCP_ACK;
     if (fin) flags |= TCP_FIN;
@@ -268,22 +269,37 @@ export abstract class TcbSender extends Tcb {
 
   /** Earliest time at which onTimer has work to do. */
   nextDeadline(): number {
-    return Math.min(this.rtoAt, this.ptoAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt, this.finWait2At, this.paceAt);
+    return Math.min(this.rtoAt, this.ptoAt, this.recovery.reoTimerAt, this.persistAt, this.delAckAt, this.keepAliveAt, this.timeWaitAt, this.finWait2At, this.paceAt);
+  }
+
+  /** RFC 8985 §6.3: the RACK reorder timer fired: what it waited for is lost now; resend it. */
+  protected reorderTimeout(now: number): void {
+    const p = { sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize: this.flightSize(), mss: this.effMss, now, srtt: this.rtt.srtt };
+    if (this.recovery.onReorderTimer(p, this.counters)) this.ecn.reduced(this.sndNxt, false);
+    this.transmit(now);
+    if (this.recovery.phase !== 'open') this.ptoAt = Infinity;
   }
 
   /**
    * RFC 8985 §7.2: (re)arm the probe timer while data is outstanding in the
-   * open state with SACK, no probe is pending, and it would fire before the RTO.
+   * open state with SACK and no probe is pending; a PTO beyond the RTO is
+   * cut to it, and the probe then goes instead of the timeout (as Linux).
+   * With rack: false, the earlier PTO (tlp.ts legacyTimeout).
    */
   protected schedulePto(now: number): void {
     this.ptoAt = Infinity;
     const s = this.state;
-    if (!this.sackOk || this.recovery.phase !== 'open' || this.tlp.endSeq !== -1 || !this.rtt.hasSample) return;
+    if (!this.cfg.tlp || !this.sackOk || this.recovery.phase !== 'open' || this.tlp.endSeq !== -1 || !this.rtt.hasSample) return;
     if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'CLOSING' && s !== 'LAST_ACK') return;
     const flight = seqSub(this.sndNxt, this.sndUna);
     if (flight <= 0) return;
-    const at = now + TailLossProbe.timeout(this.rtt.srtt, Math.ceil(flight / this.effMss));
-    if (at < this.rtoAt) this.ptoAt = at;
+    const segments = Math.ceil(flight / this.effMss);
+    if (this.recovery.rack !== null) {
+      this.ptoAt = Math.min(now + TailLossProbe.timeout(this.rtt.srtt, segments), this.rtoAt);
+    } else {
+      const at = now + TailLossProbe.legacyTimeout(this.rtt.srtt, segments);
+      if (at < this.rtoAt) this.ptoAt = at;
+    }
   }
 
   /** RFC 8985 §7.3: send one probe segment, then let the RTO take over. */
@@ -326,9 +342,12 @@ export abstract class TcbSender extends Tcb {
       this.destroy();
       return;
     }
+    // A probe cut to the RTO goes instead of the timeout (it re-arms the RTO).
+    if (this.ptoAt <= now && this.ptoAt <= this.rtoAt) this.probeTimeout(now);
     if (this.rtoAt <= now) this.retransmissionTimeout(now);
     if (this.state === 'CLOSED') return;
     if (this.ptoAt <= now) this.probeTimeout(now);
+    if (this.recovery.reoTimerAt <= now) this.reorderTimeout(now);
     if (this.delAckAt <= now) {
       this.delAckAt = Infinity;
       this.counters.inc('tcp_delayed_acks');

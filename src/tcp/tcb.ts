@@ -57,7 +57,9 @@ export type ConnEvent =
   /** The congestion control changed its own state (HyStart++ exit, ...): for --explain. */
   | { type: 'cc'; cause: string }
   /** The TCB is gone (CLOSED): the stack forgets the connection. */
-  | { type: 'closed' };
+  | { type: 'closed' }
+  /** Loss recovery changed phase (open, recovery, loss) or undid a reduction; for --explain (recovery.ts). */
+  | { type: 'recovery'; phase: 'open' | 'recovery' | 'loss'; cause: string };
 
 export interface CounterSink {
   inc(name: string, by?: number): void;
@@ -202,7 +204,8 @@ export abstract class Tcb {
       inc: (name) => counters.inc(name),
       note: (cause) => this.events.push({ type: 'cc', cause }),
     }, cfg.hystart);
-    this.recovery = new LossRecovery(this.cc);
+    this.recovery = new LossRecovery(this.cc, counters);
+    this.recovery.onChange = (phase, cause) => this.events.push({ type: 'recovery', phase, cause });
     this.ts = new Timestamps(tsOffsetFor(this.iss));
     this.ackPolicy = new AckPolicy(cfg.quickAcks);
     this.ecn = new EcnState(cfg.ecn);
@@ -426,6 +429,7 @@ export abstract class Tcb {
     // RFC 2018 §2 and RFC 7323 §3.2: on only if both SYNs carry the option.
     this.sackOk = this.cfg.sack && o.sackPermitted;
     this.recovery.sackOk = this.sackOk;
+    if (this.sackOk && this.cfg.rack) this.recovery.useRack(); // RFC 8985, Linux tcp_recovery=1
     this.ts.enabled = this.cfg.timestamps && o.tsVal !== undefined;
     if (this.ts.enabled) this.ts.setRecent(o.tsVal!, this.now);
     this.cc.setMss(this.effMss);
@@ -452,6 +456,7 @@ export abstract class Tcb {
   protected destroy(): void {
     this.state = 'CLOSED';
     this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = this.finWait2At = this.paceAt = Infinity;
+    this.recovery.reoTimerAt = Infinity;
     this.sendQueue.clear();
     this.events.push({ type: 'closed' });
   }

@@ -59,7 +59,25 @@ const CAUSE_ZH: Array<[RegExp, string]> = [
   [/^rcv RST/, '收到 RST：连接被重置'],
   [/^user abort: RST sent/, '应用中止连接：发出 RST'],
   [/^no ACK after/, '多次重传无应答：放弃'],
+  // loss recovery (tcp/recovery.ts)
+  [/^three duplicate ACKs: fast retransmit/, '三个重复 ACK：快速重传，NewReno 恢复'],
+  [/^duplicate ACKs and SACK show a segment lost/, '重复 ACK 与 SACK 表明报文丢失：快速重传'],
+  [/^RACK: a segment sent well before/, 'RACK：早于已送达报文发出的报文判定丢失：快速恢复'],
+  [/^RACK reorder timer/, 'RACK 乱序计时器到期：乱序窗口已过，报文判定丢失：快速恢复'],
+  [/^retransmission timeout/, '重传超时：在途数据均视为丢失'],
+  [/^the path MTU fell/, '路径 MTU 变小：重发放不下的报文'],
+  [/^the recovery point is acknowledged/, '恢复点已被确认：恢复结束'],
+  [/^everything sent before the timeout is acknowledged/, '超时前发出的数据均已确认'],
+  [/^the timeout was spurious/, '超时是虚假的：回到正常状态'],
+  [/^every retransmission came back as a D-SACK/, '每个重传都收到 D-SACK：撤销窗口缩减'],
+  [/^the ACK echoes a timestamp older than the retransmission/, 'ACK 回显的时间戳早于重传：虚假重传，撤销窗口缩减'],
 ];
+
+/** Loss recovery's phases, as --explain names them. */
+const PHASE: Record<Lang, Record<'open' | 'recovery' | 'loss', string>> = {
+  en: { open: 'open', recovery: 'fast recovery', loss: 'loss (after a timeout)' },
+  zh: { open: '正常', recovery: '快速恢复', loss: '超时丢失恢复' },
+};
 
 export function describeState(state: TcpState, lang: Lang = 'en'): string {
   return (lang === 'zh' ? STATE_ZH : STATE_EN)[state];
@@ -91,6 +109,15 @@ export function explainTransition(who: string, from: TcpState, to: TcpState, cau
 export function explainCc(who: string, cause: string, lang: Lang = 'en'): string {
   const rule = ruleOf(cause);
   return `${who} ${lang === 'zh' ? '拥塞控制' : 'congestion control'}: ${causeIn(cause, lang)}${rule ? ` [${rule}]` : ''}`;
+}
+
+/**
+ * One line for a change of loss recovery, e.g.
+ * `:40312 recovery: fast recovery  RACK reorder timer: ... [RFC 8985 §6.3]`
+ */
+export function explainRecovery(who: string, phase: 'open' | 'recovery' | 'loss', cause: string, lang: Lang = 'en'): string {
+  const rule = ruleOf(cause);
+  return `${who} ${lang === 'zh' ? '丢包恢复' : 'recovery'}: ${PHASE[lang][phase]}  ${causeIn(cause, lang)}${rule ? ` [${rule}]` : ''}`;
 }
 
 /** Headings and fixed phrases of the demo. */

@@ -149,7 +149,7 @@ export function statGroup(name: string): StatGroup {
   if (name.endsWith('_bad_checksum')) return 'checksum errors';
   if (name === 'dropped' || DROP_REASONS.has(name)) return 'drops';
   if (name === 'tcp_rst_sent' || name === 'tcp_rst_received' || name === 'tcp_rst_ratelimited') return 'rst';
-  if (/retransmit|^tcp_rto_|^tcp_tlp_|^tcp_timeouts_/.test(name)) return 'retransmissions';
+  if (/retransmit|^tcp_rto_|^tcp_tlp_|^tcp_rack_|^tcp_timeouts_/.test(name)) return 'retransmissions';
   if (name.startsWith('ip_')) return 'ip';
   if (name.startsWith('ip6_')) return 'ip6';
   if (name.startsWith('icmp_')) return 'icmp';

@@ -75,6 +75,8 @@ export interface ScenarioParams {
   conns: ConnPlan[];
   /** Both stacks ask for ECN (RFC 3168) and accept it. */
   ecn?: boolean;
+  /** RACK-TLP loss detection (RFC 8985; default on); false: RFC 6675 alone. */
+  rack?: boolean;
 }
 
 // ---------------------------------------------------------------- parameters
@@ -153,7 +155,8 @@ export function drawParams(seed: number): ScenarioParams {
   // Drawn last, so the seeds drawn before ECN existed keep every other parameter.
   const ecn = r.chance(50);
   if (ecn) faults.ce = round2(maybe(r, 60, () => uniform(r, 0, 5)));
-  return { seed, faults, allowHalfOpen, noDelay, windowScaling, rcvBuf, sndBuf, conns, ecn };
+  const rack = r.chance(50); // after ECN, for the same reason
+  return { seed, faults, allowHalfOpen, noDelay, windowScaling, rcvBuf, sndBuf, conns, ecn, rack };
 }
 
 /** Fixed hard cases, kept in every sweep (replay: soak --hard NAME). */
@@ -200,7 +203,7 @@ export function describeParams(p: ScenarioParams): string {
     .join(', ');
   return (
     `loss ${f.loss}% dup ${f.duplicate}% reorder ${f.reorder}% corrupt ${f.corrupt}% delay ${f.delay}ms jitter ${f.jitter}ms rate ${rate}` +
-    `${p.ecn ? ` ecn ce ${f.ce ?? 0}%` : ''}; ` +
+    `${p.ecn ? ` ecn ce ${f.ce ?? 0}%` : ''}${p.rack === false ? ' no-rack' : ''}; ` +
     `${p.allowHalfOpen ? 'allowHalfOpen' : 'no half-open'}${p.noDelay ? ' noDelay' : ''}${p.windowScaling ? '' : ' no-wscale'} rcvBuf ${p.rcvBuf} sndBuf ${p.sndBuf}; ` +
     `${p.conns.length} conn: ${conns}`
   );

@@ -30,6 +30,12 @@ export interface CongestionControl {
   onTimeout(inFlight: number, now: number): void;
   /** Sending resumes after an idle period longer than one RTO (RFC 5681 §4.1). */
   onIdleRestart(now: number): void;
+  /**
+   * A reduction proved spurious (tcp/undo.ts): cwnd and ssthresh go back
+   * to at least what they were before it (Linux undo_cwnd). Optional: an
+   * algorithm without it is never undone.
+   */
+  undo?(priorCwnd: number, priorSsthresh: number, now: number): void;
 }
 
 /** Where the ACK leaves the sequence space: rounds are counted by it (RFC 9406 §4.2 windowEnd). */

@@ -199,6 +199,15 @@ export class Cubic implements CongestionControl {
     this.cwnd = this.mss;
   }
 
+  /** A spurious reduction undone (Linux cubictcp_undo_cwnd): the curve restarts from the restored window. */
+  undo(priorCwnd: number, priorSsthresh: number): void {
+    this.cwnd = Math.max(this.cwnd, priorCwnd);
+    this.ssthresh = Math.max(this.ssthresh, priorSsthresh);
+    this.epochStart = null;
+    this.timeoutHeld = false;
+    this.afterTimeout = false;
+  }
+
   onIdleRestart(now: number): void {
     // §5.8: t must not include idle periods; like Linux (CA_EVENT_TX_START), move the epoch.
     const idle = this.lastAckAt === null ? 0 : now - this.lastAckAt;

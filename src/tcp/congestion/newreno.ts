@@ -60,6 +60,11 @@ export class NewReno implements CongestionControl {
     this.bytesAcked = 0;
   }
 
+  undo(priorCwnd: number, priorSsthresh: number): void {
+    this.cwnd = Math.max(this.cwnd, priorCwnd);
+    this.ssthresh = Math.max(this.ssthresh, priorSsthresh);
+  }
+
   onIdleRestart(): void {
     // RFC 5681 §4.1: restart window = min(IW, cwnd).
     this.cwnd = Math.min(this.cwnd, initialWindow(this.mss));

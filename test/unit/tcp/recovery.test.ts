@@ -157,14 +157,15 @@ const sacked = (t: Script): Array<[number, number]> =>
   t.conn.recovery.scoreboard.toArray().map(([a, b]): [number, number] => [seqSub(a, U(0)), seqSub(b, U(0))]);
 
 test('RFC 6298 §5 + RFC 6675 §5.1: after the RTO, cwnd = 1 SMSS, unSACKed segments resent in slow start, SACKed ones skipped', () => {
-  const t = open(SACK_ONLY);
+  // RFC 6675 alone (RACK would start fast recovery at 0.335, see rack.test.ts).
+  const t = open({ ...SACK_ONLY, rack: false });
   t.write(200, 10000);
   expect(t, ...flight(1, 10, true));
   // The peer got 1001:3001 and 4001:6001; only the first two ACKs get through.
   sackAck(t, 300, 1, [1001, 2001]);
   sackAck(t, 310, 1, [1001, 3001]);
   expect(t);
-  // 0.400 > P. 9001:10001(1000) ack 1 win 4000   (tail loss probe, RFC 8985 §7.3: PTO = 2*SRTT; lost too)
+  // 0.400 > P. 9001:10001(1000) ack 1 win 4000   (tail loss probe, RFC 8985 §7.3: PTO = 2*SRTT (rack: false); lost too)
   t.timerAt(400);
   expect(t, d(9001, 'P.'));
   // 0.700 > . 1:1001(1000) ack 1 win 4000      (RTO 300 after the probe; cwnd = 1 SMSS; RTO doubles to 600)
@@ -273,9 +274,9 @@ test('RFC 8985 §7.3: with nothing new to send, the probe resends the highest-se
   const t = open({ ...SACK_ONLY, noDelay: true });
   t.write(200, 9500);
   expect(t, ...flight(1, 9, false), d(9001, 'P.', 500));
-  // PTO = 2*SRTT = 200 ms.
-  // 0.400 > P. 9001:9501(500) ack 1 win 4000   (Linux tcp_send_loss_probe: the last skb)
-  t.timerAt(400);
+  // PTO = 2*SRTT + 2 ms = 202 ms (RFC 8985 §7.2; Linux adds TCP_TIMEOUT_MIN with several segments out).
+  // 0.402 > P. 9001:9501(500) ack 1 win 4000   (Linux tcp_send_loss_probe: the last skb)
+  t.timerAt(402);
   expect(t, d(9001, 'P.', 500));
 });
 
@@ -285,8 +286,8 @@ test('RFC 8985 §7.3: with our FIN outstanding, the probe is the FIN segment (no
   expect(t, ...flight(1, 10, true));
   t.close(200);
   expect(t, { f: 'F.', seq: U(10001), ack: P(1), win: 4000 });
-  // 0.400 > F. 10001:10001(0) ack 1 win 4000
-  t.timerAt(400);
+  // 0.402 > F. 10001:10001(0) ack 1 win 4000
+  t.timerAt(402);
   expect(t, { f: 'F.', seq: U(10001), ack: P(1), win: 4000 });
 });
 

@@ -197,6 +197,7 @@ export class Script {
   private pending: OutSegment[] = [];
   private stateEvents: string[] = [];
   private otherEvents: string[] = [];
+  private recoveryEvents: string[] = [];
   /** Bytes of our stream handed to write() so far. */
   written = 0;
 
@@ -220,7 +221,8 @@ export class Script {
     f();
     this.pending.push(...this.conn.out.splice(0));
     for (const e of this.conn.events.splice(0)) {
-      (e.type === 'state' ? this.stateEvents : this.otherEvents).push(eventString(e));
+      if (e.type === 'recovery') this.recoveryEvents.push(`${e.phase}: ${e.cause}`);
+      else (e.type === 'state' ? this.stateEvents : this.otherEvents).push(eventString(e));
     }
     assert.is(this.conn.checkInvariants(), null, `invariant broken after "${what}" at ${at}`);
   }
@@ -312,6 +314,11 @@ export class Script {
   /** Exactly these other events (established, readable, end, drain, error CODE, closed) since the last call. */
   events(...want: string[]): void {
     assert.equal(this.otherEvents.splice(0), want, `events by ${this.now}`);
+  }
+
+  /** Loss recovery's changes since the last call ('phase: cause'). */
+  recoveries(): string[] {
+    return this.recoveryEvents.splice(0);
   }
 
   /** Forget events (e.g. after a setup phase). */

@@ -299,10 +299,11 @@ test('RFC 7323 §4.1: a retransmitted segment is timed by its echoed TSval (no K
   const t = open();
   t.write(200, 500);
   expect(t, { f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 500, opts: TS(TV(200), PT(100)) });
-  // 0.500 > P. 1:501(500) ack 1 win 4000 <nop,nop,TS val X+500 ecr PT(100)>   (RTO 300, then 600)
+  // 0.500 > P. 1:501(500) ack 1 win 4000 <nop,nop,TS val X+500 ecr PT(100)>
+  //   (the tail loss probe: PTO 2*SRTT + 200 = 400 cut to the RTO at 0.500, RFC 8985 §7.2; the RTO restarts, 300)
   t.timerAt(500);
   expect(t, { f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 500, opts: TS(TV(500), PT(100)) });
-  assert.is(t.conn.nextDeadline(), 500 + 600);
+  assert.is(t.conn.nextDeadline(), 500 + 300);
   // 0.560 < . 1:1(0) ack 501 <TS val PT(560) ecr X+500>   (echoes the retransmission: RTT 60)
   recv(t, 560, { f: '.', seq: P(1), ack: U(501), win: 65535, ts: [PT(560), TV(500)] });
   expect(t);
