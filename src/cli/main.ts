@@ -8,6 +8,7 @@ import { connectCommand } from './connect.js';
 import { netstatCommand } from './netstat.js';
 import { demoCommand } from './demo.js';
 import { compareCommand } from './compare.js';
+import { reportCommand } from './report.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('tuntcp')
@@ -17,6 +18,7 @@ await yargs(hideBin(process.argv))
   .command(netstatCommand)
   .command(demoCommand)
   .command(compareCommand)
+  .command(reportCommand)
   .demandCommand(1, 'name a command (see --help)')
   .strict()
   .showHelpOnFail(false, 'run with --help for usage')

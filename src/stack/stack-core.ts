@@ -19,6 +19,9 @@ import { AckCoalescer } from './ack-coalescer.js';
 import { joinPacket } from '../link/link.js';
 
 export type StateObserver = (ep: TcpEndpoint, from: TcpState, to: TcpState, cause: string) => void;
+/** Called after every input a connection processed (segment, timer, user call),
+ * to read its TCB (cwnd, ssthresh, RCV.WND, RTO) for the pictures. */
+export type TcbObserver = (ep: TcpEndpoint, now: number) => void;
 
 export interface StackOptions {
   link: Link;
@@ -70,6 +73,8 @@ export abstract class StackCore {
   protected readonly endpoints = new EndpointTable();
   protected readonly listeners = new Map<number, Listener>();
   private readonly stateObservers: StateObserver[] = [];
+  /** Null unless tracing: one check per flush when off. */
+  private tcbObserver: TcbObserver | null = null;
   /** Events for owners, as (endpoint, event) pairs, delivered on the next tick. */
   private deliveries: Array<TcpEndpoint | ConnEvent> = [];
   private deliveryScheduled = false;
@@ -138,6 +143,11 @@ export abstract class StackCore {
     this.stateObservers.push(o);
   }
 
+  /** Read every connection's TCB after each input it processed (one observer; null: off). */
+  observeTcb(o: TcbObserver | null): void {
+    this.tcbObserver = o;
+  }
+
   /**
    * Send what a connection produced, do the stack's own part of its events
    * (listeners, the connection table), re-arm its timer, and queue the
@@ -164,6 +174,7 @@ export abstract class StackCore {
     } finally {
       ep.flushing = false;
     }
+    if (this.tcbObserver !== null) this.tcbObserver(ep, this.now());
     this.reschedule(ep);
     if (this.deliveries.length > 0 && !this.deliveryScheduled) {
       this.deliveryScheduled = true;

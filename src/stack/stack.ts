@@ -25,7 +25,7 @@ import type { Timer } from './clock.js';
 import { isLoopbackIp, StackCore, type StackOptions } from './stack-core.js';
 import { PmtuCache } from './pmtu.js';
 
-export type { StackOptions, StateObserver } from './stack-core.js';
+export type { StackOptions, StateObserver, TcbObserver } from './stack-core.js';
 
 /** Linux's default ip_local_port_range. */
 const EPHEMERAL_LOW = 32768;
