@@ -23,13 +23,13 @@ interface ReportArgs {
 const PCAPNG_MAGIC = 0x0a0d0d0a;
 
 /** The conversations of a pcap file's bytes; throws a one-line error for what is not a pcap. */
-export function conversationsOfPcap(buf: Buffer, name: string): ConversationSet {
+export function conversationsOfPcap(buf: Buffer, name: string, names?: [string, string]): ConversationSet {
   if (buf.length >= 4 && buf.readUInt32LE(0) === PCAPNG_MAGIC) {
     throw new Error(`${name} is pcapng; save it as pcap (tcpdump -w, or editcap -F pcap ${name} out.pcap)`);
   }
   const records = readPcap(buf);
   if (records.length === 0 && buf.length < 24) throw new Error(`${name} is not a pcap file`);
-  const set = new ConversationSet();
+  const set = new ConversationSet({ names });
   for (const rec of records) {
     const p = recordToIPv4(rec);
     if (p !== null) set.packet(p, rec.timeUs / 1000);

@@ -59,6 +59,9 @@ export interface StateMark {
   cause: string;
   /** Not from the side's own TCB or from `ss`: deduced from the segments (state-tracker.ts). */
   inferred: boolean;
+  /** The segment sent with this change (the SYN of SYN_SENT, the FIN of
+   * FIN_WAIT_1, ...): drawn just after it. Absent: a change by receiving. */
+  seg?: number;
 }
 
 /** One reading of the stack's congestion and window state (the TCB observer). */

@@ -105,7 +105,7 @@ export function ladderLines(conv: Conversation, o: LadderOptions = {}): string[]
     const text = stateText(r);
     const cell = r.left ? ` ${text}`.padEnd(inner) : `${text} `.padStart(inner);
     // A change sent with the next segment takes that segment's time.
-    const time = causingSegment(conv.segs, r) >= 0 ? ' '.repeat(TIME_W) : stamp(r.t);
+    const time = r.seg !== undefined ? ' '.repeat(TIME_W) : stamp(r.t);
     out.push(time + g.bar + cell.slice(0, inner) + g.bar);
   }
   return out;
@@ -120,36 +120,11 @@ export function orderRows(segs: readonly LadderSeg[], marks: readonly StateMark[
   const rows: Array<{ key: number; ord: number; r: LadderSeg | StateMark }> = [];
   segs.forEach((s, i) => rows.push({ key: s.t, ord: 2 * i + 1, r: s }));
   for (const m of marks) {
-    const ix = causingSegment(segs, m);
+    const ix = m.seg ?? -1;
     const after = segs.reduce((n, s, i) => (s.t <= m.t ? i : n), -1);
     rows.push({ key: m.t, ord: ix >= 0 ? 2 * ix : 2 * after + 1.5, r: m });
   }
   return rows.sort((a, b) => a.ord - b.ord || a.key - b.key).map((x) => x.r);
-}
-
-/** Clock readings of one event may differ by this much (ms). */
-const SAME_TIME = 1;
-
-/**
- * The segment sent together with change `m`, which the change comes just
- * before: the SYN of SYN_SENT, the SYN,ACK of SYN_RECEIVED, the FIN of
- * FIN_WAIT_1 and LAST_ACK, the RST of an abort. -1 for changes made by
- * receiving alone.
- */
-export function causingSegment(segs: readonly LadderSeg[], m: StateMark): number {
-  let want: 'syn' | 'fin' | 'rst' | null = null;
-  if (m.to === 'SYN_SENT' || m.to === 'SYN_RECEIVED') want = 'syn';
-  else if (m.to === 'FIN_WAIT_1' || m.to === 'LAST_ACK') want = 'fin';
-  else if (m.to === 'CLOSED' && /^(user abort|RST sent)/.test(m.cause)) want = 'rst';
-  if (want === null) return -1;
-  // The side's last segment up to the change (a live run reports the
-  // change just after sending it) must be the one.
-  for (let i = segs.length - 1; i >= 0; i--) {
-    const s = segs[i]!;
-    if (s.fromLeft !== m.left || s.t > m.t + SAME_TIME) continue;
-    return s[want] ? i : -1;
-  }
-  return -1;
 }
 
 /** Every conversation's ladder, separated by a blank line. */

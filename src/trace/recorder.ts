@@ -13,7 +13,8 @@ import { joinPacket } from '../link/link.js';
 import type { Stack } from '../stack/stack.js';
 import type { TcpEndpoint } from '../stack/endpoint.js';
 import type { TcpState } from '../tcp/state.js';
-import { ConversationSet, type CcSample, type Conversation } from './conversation.js';
+import { ConversationSet, type CcSample, type Conversation, type StateMark } from './conversation.js';
+import { sentWith } from './state-tracker.js';
 
 /** Samples kept per connection: a long transfer keeps its first ones. */
 const MAX_SAMPLES = 50_000;
@@ -68,7 +69,16 @@ export class RunRecorder {
     const c = this.conv(ep);
     if (c === undefined) return;
     const left = c.left.addr === ep.localAddr && c.left.port === ep.localPort;
-    c.states.push({ t: this.set.rel(this.stack.clock.now()), left, from, to, cause, inferred: false });
+    const mark: StateMark = { t: this.set.rel(this.stack.clock.now()), left, from, to, cause, inferred: false };
+    // The change is reported just after what the same input sent: link it to that segment.
+    const flag = sentWith(to, cause);
+    for (let i = c.segs.length - 1; flag !== null && i >= 0; i--) {
+      const s = c.segs[i]!;
+      if (s.fromLeft !== left) continue;
+      if (s[flag]) mark.seg = i;
+      break;
+    }
+    c.states.push(mark);
   }
 
   private sample(ep: TcpEndpoint, now: number): void {

@@ -27,6 +27,15 @@ interface SideState {
 
 const INFERRED = ' (inferred from the segments)';
 
+/** The flag of the segment a change is sent with, or null for a change by receiving. */
+export function sentWith(to: StateMark['to'], cause: string): 'syn' | 'fin' | 'rst' | null {
+  if (to === 'SYN_SENT' || to === 'SYN_RECEIVED') return 'syn';
+  if (to === 'FIN_WAIT_1' || to === 'LAST_ACK') return 'fin';
+  if (to === 'CLOSED' && /^(user abort|RST sent)/.test(cause)) return 'rst';
+  return null;
+}
+
+
 /**
  * The states of the sides of `conv` from its segments: both sides, or only
  * the right one (`rightOnly`, when the left side's TCB gave its own marks).
@@ -41,17 +50,37 @@ export function trackStates(conv: Conversation, rightOnly = false): StateMark[] 
     const passive = firstSyn.fromLeft ? 1 : 0;
     if (segs.some((s) => s.syn && s.ackFlag && s.fromLeft === (passive === 0))) sides[passive]!.state = 'LISTEN';
   }
+  /** Side `ix` has everything up to a FIN it holds: the FIN is processed (RFC 9293 §3.10.7.4 eighth). */
+  const finArrives = (ix: number, t: number): void => {
+    const rx = sides[ix]!;
+    if (rx.heldFin === null || rx.rcvNxt === null || !seqGe(rx.rcvNxt, rx.heldFin)) return;
+    rx.rcvNxt = seqAdd(rx.heldFin, 1);
+    rx.heldFin = null;
+    if (rx.state === 'ESTABLISHED' || rx.state === 'SYN_RECEIVED') move(ix, t, 'CLOSE_WAIT', 'rcv FIN: the peer closed its side (RFC 9293 §3.10.7.4 eighth)');
+    else if (rx.state === 'FIN_WAIT_1') move(ix, t, 'CLOSING', 'rcv FIN before the ACK of ours: simultaneous close (RFC 9293 §3.10.7.4 eighth)');
+    else if (rx.state === 'FIN_WAIT_2') move(ix, t, 'TIME_WAIT', 'rcv FIN in FIN_WAIT_2: TIME_WAIT (RFC 9293 §3.10.7.4 eighth)');
+  };
+  let cur = 0; // the segment being read
   const move = (ix: number, t: number, to: TcpState, cause: string): void => {
     const side = sides[ix]!;
     if (side.state === to) return;
-    if (!(rightOnly && ix === 0)) marks.push({ t, left: ix === 0, from: side.state, to, cause: cause + INFERRED, inferred: true });
+    const mark: StateMark = { t, left: ix === 0, from: side.state, to, cause: cause + INFERRED, inferred: true };
+    const flag = sentWith(to, cause);
+    if (flag !== null && segs[cur]![flag] && segs[cur]!.fromLeft === (ix === 0)) mark.seg = cur;
+    if (!(rightOnly && ix === 0)) marks.push(mark);
     side.state = to;
   };
-  for (const s of segs) {
+  for (; cur < segs.length; cur++) {
+    const s = segs[cur]!;
     const me = s.fromLeft ? 0 : 1;
     const peer = 1 - me;
     const tx = sides[me]!;
-    // The sender.
+    // The sender. What it acknowledges it has received: a FIN held behind a
+    // hole (filled by data the capture never showed in order) is in.
+    if (s.ackFlag && !s.rst && tx.rcvNxt !== null && seqGt(s.ack, tx.rcvNxt)) {
+      tx.rcvNxt = s.ack;
+      finArrives(me, s.t);
+    }
     if (s.rst) move(me, s.t, 'CLOSED', 'RST sent (RFC 9293 §3.10.7)');
     else {
       if (s.syn && !s.ackFlag && (tx.state === 'CLOSED' || tx.state === 'LISTEN')) {
@@ -92,13 +121,7 @@ export function trackStates(conv: Conversation, rightOnly = false): StateMark[] 
       else if (rx.state === 'CLOSING') move(peer, t, 'TIME_WAIT', 'rcv ACK of our FIN in CLOSING (RFC 9293 §3.10.7.4)');
       else if (rx.state === 'LAST_ACK') move(peer, t, 'CLOSED', 'rcv ACK of our FIN in LAST_ACK (RFC 9293 §3.10.7.4)');
     }
-    if (rx.heldFin !== null && rx.rcvNxt !== null && seqGe(rx.rcvNxt, rx.heldFin)) {
-      rx.rcvNxt = seqAdd(rx.heldFin, 1);
-      rx.heldFin = null;
-      if (rx.state === 'ESTABLISHED' || rx.state === 'SYN_RECEIVED') move(peer, t, 'CLOSE_WAIT', 'rcv FIN: the peer closed its side (RFC 9293 §3.10.7.4 eighth)');
-      else if (rx.state === 'FIN_WAIT_1') move(peer, t, 'CLOSING', 'rcv FIN before the ACK of ours: simultaneous close (RFC 9293 §3.10.7.4 eighth)');
-      else if (rx.state === 'FIN_WAIT_2') move(peer, t, 'TIME_WAIT', 'rcv FIN in FIN_WAIT_2: TIME_WAIT (RFC 9293 §3.10.7.4 eighth)');
-    }
+    finArrives(peer, t);
   }
   return marks;
 }

@@ -12,7 +12,7 @@
  */
 import type { Conversation, LadderSeg, StateMark } from './conversation.js';
 import { explainTransition, type Lang } from './explain.js';
-import { causingSegment, orderRows } from './ladder.js';
+import { orderRows } from './ladder.js';
 import { allStates } from './state-tracker.js';
 import { esc, n } from './svg.js';
 
@@ -102,7 +102,7 @@ export function layoutLadder(conv: Conversation, o: SvgLadderOptions = {}): Ladd
   const times: LadderLayout['times'] = [];
   rows.forEach((r, i) => {
     const y1 = ys[i]!;
-    if ('fromLeft' in r || causingSegment(conv.segs, r) < 0) times.push({ y: y1, text: `+${(r.t / 1000).toFixed(3)}s` });
+    if ('fromLeft' in r || r.seg === undefined) times.push({ y: y1, text: `+${(r.t / 1000).toFixed(3)}s` });
     if (!('fromLeft' in r)) {
       states.push({ left: r.left, y: y1, text: `${r.to}${r.inferred ? ' (inferred)' : ''}`, mark: r });
       return;
