@@ -19,6 +19,7 @@ import type { Lang } from '../trace/explain.js';
 import { htmlReport } from '../trace/html-report.js';
 import { ladders, utf8Locale } from '../trace/ladder.js';
 import { attachRecorder, type RunRecorder } from '../trace/recorder.js';
+import { MAX_SEGMENTS } from '../trace/conversation.js';
 
 export const ladderOption = {
   ladder: { type: 'boolean', default: false, describe: 'at the end, draw every connection as a ladder diagram (one row per segment, states beside)' },
@@ -57,6 +58,7 @@ export function finishPictures(p: Pictures | null, o: { title?: string; intro?: 
   p.stopSs();
   const convs = p.rec.conversations();
   const out = o.out ?? process.stdout;
+  if (p.rec.set.omitted > 0) out.write(`${p.rec.set.omitted} segments past the first ${MAX_SEGMENTS} are not drawn\n`);
   if (p.args.ladder) out.write('\n' + ladders(convs, { unicode: utf8Locale() }).join('\n') + '\n');
   if (p.args.html !== undefined) {
     const html = htmlReport({ title: o.title ?? 'tuntcp run', lang: p.args.lang, intro: o.intro, conversations: convs });

@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { ConversationSet } from '../trace/conversation.js';
+import { ConversationSet, MAX_SEGMENTS } from '../trace/conversation.js';
 import { htmlReport } from '../trace/html-report.js';
 import { ladders, utf8Locale } from '../trace/ladder.js';
 import { readPcap, recordToIPv4 } from '../trace/pcap.js';
@@ -52,6 +52,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       const set = conversationsOfPcap(readFileSync(a.pcap), a.pcap);
       const convs = set.conversations();
       if (convs.length === 0) throw new Error(`${a.pcap}: no TCP segments (${set.ignored} other packets)`);
+      if (set.omitted > 0) process.stderr.write(`tuntcp: report: ${set.omitted} segments past the first ${MAX_SEGMENTS} (or beyond 4096 connections) are not drawn\n`);
       if (a.ladder) process.stdout.write(ladders(convs, { unicode: utf8Locale() }).join('\n') + '\n');
       if (a.o !== undefined || !a.ladder) {
         const html = htmlReport({

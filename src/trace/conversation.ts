@@ -106,8 +106,8 @@ const FLAG_LETTERS: Array<[number, string]> = [
 
 /** Conversations kept at most: a capture of a scan must not grow without bound. */
 const MAX_CONVERSATIONS = 4096;
-/** Segments kept per conversation; later ones are counted in `omitted`. */
-const MAX_SEGMENTS = 20_000;
+/** Segments kept in all (about 100 MB at most); later ones are counted in `omitted`. */
+export const MAX_SEGMENTS = 200_000;
 
 interface Track {
   conv: Conversation;
@@ -127,7 +127,10 @@ export class ConversationSet {
   /** The time of the first packet, in the caller's unit (ms). */
   private t0: number | null;
   ignored = 0;
+  /** Segments not kept: past MAX_SEGMENTS or MAX_CONVERSATIONS. */
   omitted = 0;
+  /** Segments kept. */
+  kept = 0;
 
   /**
    * `local`: the address drawn on the left (tuntcp); `names`: the two
@@ -163,6 +166,10 @@ export class ConversationSet {
       this.ignored++;
       return null;
     }
+    if (this.kept >= MAX_SEGMENTS) {
+      this.omitted++;
+      return null;
+    }
     const line = this.fmt.format(packet);
     const t = this.rel(tMs);
     const a = `${ip.src}:${seg.srcPort}`;
@@ -187,10 +194,7 @@ export class ConversationSet {
       this.byKey.set(key, track);
     }
     const conv = track.conv;
-    if (conv.segs.length >= MAX_SEGMENTS) {
-      this.omitted++;
-      return null;
-    }
+    this.kept++;
     const fromLeft = ip.src === conv.left.addr && seg.srcPort === conv.left.port;
     let flags = '';
     for (const [bit, letter] of FLAG_LETTERS) if (seg.flags & bit) flags += letter;

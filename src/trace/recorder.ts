@@ -16,8 +16,8 @@ import type { TcpState } from '../tcp/state.js';
 import { ConversationSet, type CcSample, type Conversation, type StateMark } from './conversation.js';
 import { sentWith } from './state-tracker.js';
 
-/** Samples kept per connection: a long transfer keeps its first ones. */
-const MAX_SAMPLES = 50_000;
+/** TCB samples and `ss` readings kept in all: a long run keeps its first ones. */
+const MAX_SAMPLES = 200_000;
 
 export interface RecorderOptions {
   /** Record cwnd/ssthresh/RCV.WND/RTO (the TCB observer). Default true. */
@@ -27,6 +27,8 @@ export interface RecorderOptions {
 export class RunRecorder {
   readonly set: ConversationSet;
   private readonly last = new WeakMap<TcpEndpoint, CcSample>();
+  /** Samples and readings kept so far (bounded by MAX_SAMPLES). */
+  private samples = 0;
 
   constructor(private readonly stack: Stack, opts: RecorderOptions = {}) {
     this.set = new ConversationSet({ local: stack.addr, t0: stack.clock.now() });
@@ -58,7 +60,9 @@ export class RunRecorder {
   /** `ss` saw the connection `local`-`remote` in `state` between t0 and t1 (stack clock). */
   ssReading(localAddr: string, localPort: number, remoteAddr: string, remotePort: number, state: TcpState, t0: number, t1: number): void {
     const c = this.set.find(localAddr, localPort, remoteAddr, remotePort);
-    if (c !== undefined && c.ss.length < MAX_SAMPLES) c.ss.push({ t0: this.set.rel(t0), t1: this.set.rel(t1), state });
+    if (c === undefined || this.samples >= MAX_SAMPLES) return;
+    this.samples++;
+    c.ss.push({ t0: this.set.rel(t0), t1: this.set.rel(t1), state });
   }
 
   private conv(ep: TcpEndpoint): Conversation | undefined {
@@ -90,7 +94,8 @@ export class RunRecorder {
     const rto = tcb.rtt.rto;
     if (prev !== undefined && prev.cwnd === cwnd && prev.ssthresh === ssthresh && prev.rcvWnd === rcvWnd && prev.rto === rto) return;
     const c = this.conv(ep);
-    if (c === undefined || c.cc.length >= MAX_SAMPLES) return;
+    if (c === undefined || this.samples >= MAX_SAMPLES) return;
+    this.samples++;
     const s: CcSample = { t: this.set.rel(now), cwnd, ssthresh, rcvWnd, rto };
     c.cc.push(s);
     this.last.set(ep, s);
