@@ -92,8 +92,10 @@ export function parseSsLine(line: string): [TcpState, string, number, string, nu
  */
 function pollSs(stack: Stack, rec: RunRecorder): () => void {
   const MARK = '@@tuntcp-ss@@';
-  const child = spawn('sh', ['-c', `while :; do echo ${MARK}; ss -tanH; sleep 0.01; done`], { stdio: ['ignore', 'pipe', 'ignore'] });
-  child.on('error', () => {}); // no sh or ss: every kernel state stays inferred
+  // The loop dies with us, however we end (setpriv --pdeathsig, and 'exit').
+  const loop = `while :; do echo ${MARK}; ss -tanH; sleep 0.01; done`;
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'sh', '-c', loop], { stdio: ['ignore', 'pipe', 'ignore'] });
+  child.on('error', () => {}); // no setpriv, sh or ss: every kernel state stays inferred
   let buf = '';
   let lines: string[] = [];
   let since = -1;
@@ -118,8 +120,10 @@ function pollSs(stack: Stack, rec: RunRecorder): () => void {
     }
   });
   child.unref();
-  return () => {
+  const stop = (): void => {
     child.stdout.destroy();
     child.kill('SIGKILL');
   };
+  process.once('exit', stop);
+  return stop;
 }

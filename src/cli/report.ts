@@ -27,8 +27,9 @@ export function conversationsOfPcap(buf: Buffer, name: string, names?: [string, 
   if (buf.length >= 4 && buf.readUInt32LE(0) === PCAPNG_MAGIC) {
     throw new Error(`${name} is pcapng; save it as pcap (tcpdump -w, or editcap -F pcap ${name} out.pcap)`);
   }
+  const magic = buf.length >= 24 ? buf.readUInt32LE(0) : 0;
+  if (![0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1].includes(magic)) throw new Error(`${name} is not a pcap file`);
   const records = readPcap(buf);
-  if (records.length === 0 && buf.length < 24) throw new Error(`${name} is not a pcap file`);
   const set = new ConversationSet({ names });
   for (const rec of records) {
     const p = recordToIPv4(rec);

@@ -19,6 +19,13 @@ import { parseSsLine } from '../../../src/cli/pictures.js';
 import { attachRecorder } from '../../../src/trace/recorder.js';
 import { TapLink } from '../../../src/link/tap.js';
 import { simPair } from '../../sim/harness.js';
+import { fixturePath } from '../wire/fixtures.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CLI = new URL('../../../src/cli/main.js', import.meta.url).pathname;
 
 const C = { src: '10.0.0.1', dst: '10.0.0.2', protocol: 6 };
 const S = { src: '10.0.0.2', dst: '10.0.0.1', protocol: 6 };
@@ -324,6 +331,30 @@ test('report reads LINKTYPE_RAW, EN10MB and LINUX_SLL alike; refuses pcapng with
   const ng = Buffer.alloc(32);
   ng.writeUInt32LE(0x0a0d0d0a, 0);
   assert.throws(() => conversationsOfPcap(ng, 'c.pcapng'), /pcapng/);
+});
+
+test('tuntcp report: a real kernel capture as a page (one arrow per segment) and as ASCII ladders', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tuntcp-report-'));
+  try {
+    const out = join(dir, 'sack.html');
+    const r = spawnSync(process.execPath, [CLI, 'report', fixturePath('kernel-sack.pcap'), '-o', out], { encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stderr, /wrote .*sack\.html: 1 connection\(s\), 31 segments/);
+    const page = readFileSync(out, 'utf8');
+    assert.is((page.match(/<line class="seg[ "]/g) ?? []).length, 31);
+    assert.is((page.match(/<line class="seg[^"]*\bretrans\b/g) ?? []).length, 1);
+    assert.is((page.match(/<line class="sackblk"/g) ?? []).length, 8); // the capture's 8 SACK blocks
+    const l = spawnSync(process.execPath, [CLI, 'report', fixturePath('kernel-basic.pcap'), '--ladder'], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+    assert.is(l.status, 0, l.stderr);
+    const rows = l.stdout.split('\n');
+    assert.is(rows.filter((x) => /\|(<-|--).*\[/.test(x)).length, 22);
+    assert.ok(rows.every((x) => x.length <= 100));
+    const bad = spawnSync(process.execPath, [CLI, 'report', CLI], { encoding: 'utf8' });
+    assert.is(bad.status, 1);
+    assert.match(bad.stderr, /^tuntcp: report .*main\.js is not a pcap file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('recorder in virtual time: segments, TCB states linked to their segments, cwnd/ssthresh/window/RTO samples', async () => {
