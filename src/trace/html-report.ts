@@ -51,7 +51,7 @@ svg .who{font-weight:bold;font-size:12px}svg .title{font-size:12px;fill:#333}
 .seg{stroke:#555;stroke-width:1.6}.seg.data{stroke:#111;stroke-width:2}.seg.syn{stroke:#1f6feb}.seg.fin{stroke:#8250df}
 .seg.rst{stroke:#d1242f}.seg.retrans{stroke:#e36209;stroke-dasharray:6 3}.seg.dropped{stroke:#999;stroke-dasharray:3 3}
 .seg.differs{stroke-width:3.5}.label.differs{fill:#b35900;font-weight:bold}.lost{stroke:#d1242f;stroke-width:2.5;fill:none}
-.state text{fill:#0a3069;font-weight:bold}.state.inferred text{fill:#6e7781;font-style:italic;font-weight:normal}.rule{font-size:9px;fill:#57606a}
+.state text{fill:#0a3069;font-weight:bold;font-size:10px}.state.inferred text{fill:#6e7781;font-style:italic;font-weight:normal}.rule{font-size:9px;fill:#57606a}
 .tx{stroke:#111;stroke-width:2}.tx.retrans{stroke:#d1242f;stroke-width:3}.tx.dropped{stroke:#999}
 .ackline{stroke:#1a7f37;fill:none;stroke-width:1.5}.winline{stroke:#bf8700;fill:none;stroke-width:1.2}.sackblk{stroke:#2da44e;stroke-width:4;opacity:.7}
 .cwnd{stroke:#1f6feb;fill:none;stroke-width:2}.ssthresh{stroke:#d1242f;fill:none;stroke-dasharray:5 3;stroke-width:1.5}

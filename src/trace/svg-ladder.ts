@@ -52,6 +52,8 @@ const ROW = 26;
 /** The drop of an arrow whose arrival time is unknown. */
 const STEP = 14;
 const LABEL_MAX = 74;
+/** Width of a label character (11 px monospace). */
+const CHAR_PX = 6.7;
 
 /** The segment's classes: seg first, then what it carries. */
 export function segClasses(s: LadderSeg): string[] {
@@ -74,7 +76,8 @@ function gapPx(dtMs: number): number {
 /** The geometry of the ladder, without drawing it. */
 export function layoutLadder(conv: Conversation, o: SvgLadderOptions = {}): LadderLayout {
   const width = o.width ?? 960;
-  const leftX = Math.round(width * 0.24);
+  // Narrow ladders (compare's side by side) give the arrows more of the width.
+  const leftX = Math.round(width * (width < 900 ? 0.21 : 0.24));
   const rightX = width - leftX;
   const marks = allStates(conv);
   const rows = orderRows(conv.segs, marks);
@@ -118,7 +121,8 @@ export function layoutLadder(conv: Conversation, o: SvgLadderOptions = {}): Ladd
     }
     let label = r.summary;
     if (r.retrans) label = `retransmission: ${label}`;
-    if (label.length > LABEL_MAX) label = label.slice(0, LABEL_MAX - 1) + '…';
+    const room = Math.min(LABEL_MAX, Math.floor((rightX - leftX) / CHAR_PX));
+    if (label.length > room) label = label.slice(0, room - 1) + '…';
     arrows.push({ seg, x1: xs, y1, x2, y2, classes: segClasses(r), label });
   });
   const height = (ys[ys.length - 1] ?? TOP) + ROW + 20;
@@ -131,7 +135,7 @@ export function svgLadder(conv: Conversation, o: SvgLadderOptions = {}): string 
   const lang = o.lang ?? 'en';
   const out: string[] = [];
   out.push(`<svg class="ladder" xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${n(L.height)}" viewBox="0 0 ${L.width} ${n(L.height)}">`);
-  out.push('<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="context-stroke"/></marker></defs>');
+  out.push('<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="context-stroke"/></marker></defs>');
   const head = (s: { name: string; addr: string; port: number }): string => `${esc(s.name)} ${esc(s.addr)}:${s.port}`;
   out.push(`<text class="who" x="${L.leftX}" y="20" text-anchor="middle">${head(conv.left)}</text>`);
   out.push(`<text class="who" x="${L.rightX}" y="20" text-anchor="middle">${head(conv.right)}</text>`);
@@ -168,7 +172,7 @@ export function svgLadder(conv: Conversation, o: SvgLadderOptions = {}): string 
       out.push(`<path class="lost" d="M${n(x - 6)},${n(y - 6)}L${n(x + 6)},${n(y + 6)}M${n(x - 6)},${n(y + 6)}L${n(x + 6)},${n(y - 6)}"/>`);
     }
     const mx = (L.leftX + L.rightX) / 2;
-    const my = (a.y1 + a.y2) / 2 - 4;
+    const my = Math.min(a.y1, a.y2) - 3; // above the arrow, clear of its slope
     out.push(`<text class="label${note !== undefined ? ' differs' : ''}" x="${n(mx)}" y="${n(my)}" text-anchor="middle">${esc(a.label)}</text>`);
   }
   out.push('</svg>');
