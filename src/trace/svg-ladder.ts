@@ -100,6 +100,7 @@ export function layoutLadder(conv: Conversation, o: SvgLadderOptions = {}): Ladd
     }
     return best;
   };
+  const index = new Map(conv.segs.map((s, i) => [s, i]));
   const arrows: ArrowGeom[] = [];
   const states: LadderLayout['states'] = [];
   const times: LadderLayout['times'] = [];
@@ -110,7 +111,7 @@ export function layoutLadder(conv: Conversation, o: SvgLadderOptions = {}): Ladd
       states.push({ left: r.left, y: y1, text: `${r.to}${r.inferred ? ' (inferred)' : ''}`, mark: r });
       return;
     }
-    const seg = conv.segs.indexOf(r);
+    const seg = index.get(r)!;
     let y2 = r.tArrive !== null ? Math.max(y1 + 4, yAt(r.tArrive)) : y1 + STEP;
     const [xs, xr] = r.fromLeft ? [leftX, rightX] : [rightX, leftX];
     let x2 = xr;
