@@ -32,6 +32,10 @@ import { readPcap, recordToIPv4 } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { compareTraces, formatSideBySide, type Comparison, type TraceLine } from '../trace/compare.js';
 import { die } from './errors.js';
+import { htmlOption, ladderOption } from './pictures.js';
+import { conversationsOfPcap } from './report.js';
+import { htmlReport } from '../trace/html-report.js';
+import { ladders, utf8Locale } from '../trace/ladder.js';
 
 const NETNS_ENV = 'TUNTCP_COMPARE_NETNS';
 export const SCENARIOS = ['handshake', 'refused', 'http', 'halfclose', 'loss'] as const;
@@ -58,11 +62,15 @@ export interface CompareResult extends Comparison {
 export interface CompareOptions {
   /** Timing differences below this are not noted (ms). Default 5. */
   timingMs?: number;
+  /** Gets the two captures (kernel client run, tuntcp client run) before they are deleted (--ladder, --html). */
+  onPcaps?: (kernel: Buffer, tuntcp: Buffer) => void;
 }
 
 interface CompareArgs {
   scenario: string;
   json: boolean;
+  ladder: boolean;
+  html?: string;
 }
 
 export function isScenario(s: string): s is Scenario {
@@ -75,7 +83,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   builder: (y) =>
     y
       .positional('scenario', { type: 'string', demandOption: true, describe: SCENARIOS.join(' | ') })
-      .option('json', { type: 'boolean', default: false, describe: 'print the structured comparison as JSON' }) as never,
+      .option('json', { type: 'boolean', default: false, describe: 'print the structured comparison as JSON' })
+      .options({ ...ladderOption, ...htmlOption }) as never,
   handler: async (a) => {
     if (!isScenario(a.scenario)) die('compare', new Error(`unknown scenario '${a.scenario}' (known: ${SCENARIOS.join(', ')})`));
     if (process.env[NETNS_ENV] === undefined) {
@@ -87,8 +96,10 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       process.exit(res.status ?? (res.signal === 'SIGINT' ? 130 : 1));
     }
     try {
-      const r = await runCompare(a.scenario, {});
+      let pcaps: [Buffer, Buffer] | null = null;
+      const r = await runCompare(a.scenario, { onPcaps: a.ladder || a.html !== undefined ? (k, t) => (pcaps = [k, t]) : undefined });
       process.stdout.write(a.json ? JSON.stringify(r, null, 2) + '\n' : formatResult(r).join('\n') + '\n');
+      if (pcaps !== null) comparePictures(r, pcaps, a);
       process.exit(0);
     } catch (err) {
       die('compare', err);
@@ -107,6 +118,44 @@ export function formatResult(r: CompareResult): string[] {
     'summary:',
     ...r.summary.map((l) => `  ${l}`),
   ];
+}
+
+/**
+ * --ladder: both runs' ladders after the text; --html: one page with the two
+ * ladders side by side, the segments the text notes marked, and each run's
+ * graphs. States are inferred from the captures.
+ */
+function comparePictures(r: CompareResult, [kernel, tuntcp]: [Buffer, Buffer], a: CompareArgs): void {
+  const k = conversationsOfPcap(kernel, 'kernel run', ['kernel client', 'server']).conversations();
+  const t = conversationsOfPcap(tuntcp, 'tuntcp run', ['tuntcp client', 'server']).conversations();
+  if (a.ladder) {
+    const o = { unicode: utf8Locale() };
+    process.stdout.write(['', 'kernel client run:', ...ladders(k, o), '', 'tuntcp client run:', ...ladders(t, o), ''].join('\n'));
+  }
+  if (a.html === undefined) return;
+  const notes = (side: 'kernel' | 'tuntcp'): Map<number, string> => {
+    const m = new Map<number, string>();
+    const list = r[side];
+    for (const p of r.pairs) {
+      const s = p[side];
+      if (s !== null && p.notes.length > 0) m.set(list.indexOf(s), p.notes.join('; '));
+    }
+    return m;
+  };
+  // Notes index the capture's TCP segments: they match the drawing when the capture holds one conversation.
+  const one = k.length === 1 && t.length === 1;
+  const html = htmlReport({
+    title: `tuntcp compare ${r.scenario}`,
+    intro: [
+      `The same conversation with the Linux kernel as the client (${r.kernelClient}) and with tuntcp (${r.tuntcpClient}), against a kernel server on port ${r.port}; both captured by tcpdump on the server's side.`,
+      'States are inferred from the captures.',
+    ],
+    conversations: [...k, ...t],
+    compare: { leftTitle: 'kernel client', rightTitle: 'tuntcp client', left: k, right: t, leftNotes: one ? notes('kernel') : new Map(), rightNotes: one ? notes('tuntcp') : new Map(), summary: r.summary },
+    diagramSides: 'both',
+  });
+  writeFileSync(a.html, html);
+  process.stdout.write(`wrote ${a.html}\n`);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -337,6 +386,7 @@ export async function runCompare(scenario: Scenario, opts: CompareOptions = {}):
     }
 
     const cmp = compareTraces(readTrace(fileA), KERNEL_ADDR, readTrace(fileB), TUNTCP_ADDR, { timingMs: opts.timingMs });
+    opts.onPcaps?.(readFileSync(fileA), readFileSync(fileB));
     return { scenario, port, kernelClient: KERNEL_ADDR, tuntcpClient: TUNTCP_ADDR, ...cmp };
   } finally {
     for (const c of cleanups.reverse()) {

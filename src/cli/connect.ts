@@ -12,12 +12,15 @@ import { flushed, startStack } from './start-stack.js';
 import { die, errorLine } from './errors.js';
 import { Progress } from './progress.js';
 import { defaultRouteDevice, enableNat, NatError, type NatHandle } from './nat.js';
+import { finishPictures, htmlOption, ladderOption, startPictures } from './pictures.js';
 
 interface ConnectArgs extends StackArgs {
   host: string;
   port: number;
   nat: boolean;
   json: boolean;
+  ladder: boolean;
+  html?: string;
 }
 
 export const connectCommand: CommandModule<object, ConnectArgs> = {
@@ -29,6 +32,7 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       .positional('port', { type: 'number', demandOption: true, describe: 'TCP port' })
       .options(stackOptions)
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON transfer summary on stderr at the end' })
+      .options({ ...ladderOption, ...htmlOption })
       .option('nat', {
         type: 'boolean',
         default: false,
@@ -74,6 +78,8 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       process.once('exit', () => nat.remove());
     }
     const r = running;
+    // stdout carries the data: the ladder goes to stderr.
+    const pictures = startPictures(r.stack, r.tap, a);
     let progress: Progress | null = null;
     let local = '';
     let finishing = false;
@@ -99,6 +105,7 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       void r
         .stop(1000)
         .then(() => {
+          finishPictures(pictures, { title: `tuntcp connect ${host} ${a.port}`, out: process.stderr });
           const drained = stdoutBroken ? Promise.resolve() : flushed(process.stdout);
           // A signal asks us to stop: a reader that takes nothing more must
           // not keep us alive; after a second its rest is dropped, as a

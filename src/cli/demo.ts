@@ -35,6 +35,7 @@ import { decodeIPv4, IPPROTO_TCP } from '../wire/ipv4.js';
 import { decodeTcp } from '../wire/tcp.js';
 import { seqAdd, seqGt, seqLe } from '../wire/seq.js';
 import { die } from './errors.js';
+import { finishPictures, htmlOption, ladderOption, startPictures } from './pictures.js';
 
 const NETNS_ENV = 'TUNTCP_DEMO_NETNS';
 const DEV = 'tdemo0';
@@ -44,6 +45,8 @@ const ADDR = '10.77.0.2';
 interface DemoArgs {
   lang: Lang;
   msl: number;
+  ladder: boolean;
+  html?: string;
 }
 
 export const demoCommand: CommandModule<object, DemoArgs> = {
@@ -52,7 +55,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   builder: (y) =>
     y
       .option('lang', { choices: ['en', 'zh'] as const, default: 'en' as const, describe: 'language of explanations and headings' })
-      .option('msl', { type: 'number', default: 2, describe: 'maximum segment lifetime in seconds (TIME_WAIT lasts 2*MSL)' }) as never,
+      .option('msl', { type: 'number', default: 2, describe: 'maximum segment lifetime in seconds (TIME_WAIT lasts 2*MSL)' })
+      .options({ ...ladderOption, ...htmlOption }) as never,
   handler: async (a) => {
     if (process.env[NETNS_ENV] === undefined) {
       // Run the whole lab in a private network namespace that dies with us.
@@ -127,6 +131,8 @@ async function runDemo(a: DemoArgs): Promise<void> {
   const drop = new DropOnce(tun);
   const tap = new TapLink(drop);
   const stack = new NetStack({ link: tap, addr: ADDR, clock: new RealClock(), tcp: { msl: a.msl * 1000 } });
+  // --ladder / --html: the kernel's side is in this namespace, so ss can read its states.
+  const pictures = startPictures(stack, tap, a, { ss: true });
   const servers: Array<{ close(): void }> = [openControlSocket(stack, { program: 'tuntcp-demo' })];
   const shutdown = (): void => {
     for (const s of servers) s.close();
@@ -160,7 +166,10 @@ async function runDemo(a: DemoArgs): Promise<void> {
     }
     if (top === undefined || seqGt(end, top)) highest.set(key, end);
   });
-  drop.onDrop = (packet) => say(`${stamp()} ${t.drop.replace('%SEG%', fmt.format(packet))}`);
+  drop.onDrop = (packet) => {
+    pictures?.rec.droppedLast();
+    say(`${stamp()} ${t.drop.replace('%SEG%', fmt.format(packet))}`);
+  };
   stack.observeState((ep, from, to, cause) => say(`${stamp()} * ${explainTransition(`tuntcp :${ep.localPort}`, from, to, cause, a.lang)}`));
 
   const table = (when: string): void => {
@@ -264,6 +273,8 @@ async function runDemo(a: DemoArgs): Promise<void> {
   say('');
   say(`    tcp_retransmitted_segments=${counters['tcp_retransmitted_segments'] ?? 0} tcp_tlp_probes=${counters['tcp_tlp_probes'] ?? 0} tcp_rto_expired=${counters['tcp_rto_expired'] ?? 0}`);
   say('');
+  finishPictures(pictures, { title: t.title, intro: [t.lab.replace('%PEER%', PEER).replace('%ADDR%', ADDR), t.msl.replace('%MSL%', String(a.msl)).replace('%TW%', String(2 * a.msl))] });
   say(t.done);
+  if (pictures === null) say(t.pictures);
   shutdown();
 }

@@ -5,12 +5,15 @@ import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
 import { startStack, runUntilSignal } from './start-stack.js';
 import { die, errorLine } from './errors.js';
 import type { Socket } from '../socket/socket.js';
+import { finishPictures, htmlOption, ladderOption, startPictures } from './pictures.js';
 
 interface ListenArgs extends StackArgs {
   port: number;
   echo?: boolean;
   discard?: boolean;
   http?: boolean;
+  ladder: boolean;
+  html?: string;
 }
 
 export const listenCommand: CommandModule<object, ListenArgs> = {
@@ -23,6 +26,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
       .option('echo', { type: 'boolean', describe: 'send back what arrives' })
       .option('discard', { type: 'boolean', describe: 'read and drop what arrives' })
       .option('http', { type: 'boolean', describe: 'serve a small HTTP page through node:http' })
+      .options({ ...ladderOption, ...htmlOption })
       .conflicts('echo', ['discard', 'http'])
       .conflicts('discard', 'http')
       .check((a) => {
@@ -37,6 +41,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
       die('listen', err);
     }
     const { stack } = running;
+    const pictures = startPictures(stack, running.tap, a);
     const mode = a.http ? 'http' : a.discard ? 'discard' : 'echo';
     // A peer that resets or vanishes is ordinary for a server (5 000 RST-closed
     // clients would be 5 000 lines): counted for `netstat -s`, not printed.
@@ -62,7 +67,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
     });
     server.on('error', (err) => die('listen', err));
     server.listen(a.port, () => {
-      runUntilSignal(running);
+      runUntilSignal(running, 1000, () => finishPictures(pictures, { title: `tuntcp listen ${a.port}` }));
       process.stderr.write(`ready ${mode} ${a.addr}:${a.port} tun=${a.tun} peer=${a.peer} mtu=${a.mtu}\n`);
     });
   },

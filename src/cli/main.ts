@@ -9,6 +9,7 @@ import { netstatCommand } from './netstat.js';
 import { demoCommand } from './demo.js';
 import { compareCommand } from './compare.js';
 import { drillCommand } from './drill.js';
+import { reportCommand } from './report.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('tuntcp')
@@ -19,6 +20,7 @@ await yargs(hideBin(process.argv))
   .command(demoCommand)
   .command(compareCommand)
   .command(drillCommand)
+  .command(reportCommand)
   .demandCommand(1, 'name a command (see --help)')
   .strict()
   .showHelpOnFail(false, 'run with --help for usage')

@@ -148,10 +148,10 @@ export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /**
  * On SIGINT, SIGTERM or SIGHUP: close every connection as process exit
  * would (FIN, or RST when data is unread), give those segments up to
- * `lingerMs` to be acknowledged, remove the device, and exit 0. A second
- * signal stops at once.
+ * `lingerMs` to be acknowledged, remove the device, call `afterStop`, and
+ * exit 0. A second signal stops at once.
  */
-export function runUntilSignal(r: RunningStack, lingerMs = 1000): void {
+export function runUntilSignal(r: RunningStack, lingerMs = 1000, afterStop?: () => void): void {
   r.stack.ref(); // a host that only answers ping has no socket to keep it alive
   let stopping = false;
   const stop = (code: number): void => {
@@ -162,6 +162,7 @@ export function runUntilSignal(r: RunningStack, lingerMs = 1000): void {
     stopping = true;
     void r
       .stop(lingerMs)
+      .then(() => afterStop?.()) // e.g. the pictures of the run (--ladder)
       // The trace still queued for a pipe is written, for at most a second
       // (process.exit drops it; a reader that stopped must not keep us).
       .then(() => Promise.race([flushed(process.stdout), new Promise<void>((res) => setTimeout(res, 1000))]))

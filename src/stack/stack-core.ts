@@ -23,6 +23,9 @@ export type StateObserver = (ep: TcpEndpoint, from: TcpState, to: TcpState, caus
 /** A connection's congestion control changed its own state (ConnEvent 'cc'). */
 export type CcObserver = (ep: TcpEndpoint, cause: string) => void;
 export type RecoveryObserver = (ep: TcpEndpoint, phase: 'open' | 'recovery' | 'loss', cause: string) => void;
+/** Called after every input a connection processed (segment, timer, user call),
+ * to read its TCB (cwnd, ssthresh, RCV.WND, RTO) for the pictures. */
+export type TcbObserver = (ep: TcpEndpoint, now: number) => void;
 
 export interface StackOptions {
   link: Link;
@@ -97,6 +100,8 @@ export abstract class StackCore {
   private readonly stateObservers: StateObserver[] = [];
   private readonly ccObservers: CcObserver[] = [];
   private readonly recoveryObservers: RecoveryObserver[] = [];
+  /** Null unless tracing: one check per flush when off. */
+  private tcbObserver: TcbObserver | null = null;
   /** Events for owners, as (endpoint, event) pairs, delivered on the next tick. */
   private deliveries: Array<TcpEndpoint | ConnEvent> = [];
   private deliveryScheduled = false;
@@ -186,6 +191,11 @@ export abstract class StackCore {
     this.recoveryObservers.push(o);
   }
 
+  /** Read every connection's TCB after each input it processed (one observer; null: off). */
+  observeTcb(o: TcbObserver | null): void {
+    this.tcbObserver = o;
+  }
+
   /**
    * Send what a connection produced, do the stack's own part of its events
    * (listeners, the connection table), re-arm its timer, and queue the
@@ -212,6 +222,7 @@ export abstract class StackCore {
     } finally {
       ep.flushing = false;
     }
+    if (this.tcbObserver !== null) this.tcbObserver(ep, this.now());
     this.reschedule(ep);
     if (this.deliveries.length > 0 && !this.deliveryScheduled) {
       this.deliveryScheduled = true;

@@ -26,7 +26,7 @@ import { isLoopback6, isLoopbackIp, type StackOptions } from './stack-core.js';
 import { StackIp6, type RxDatagram } from './stack-ip6.js';
 import { MIN_PMTU, PmtuCache, type PmtuKey } from './pmtu.js';
 
-export type { StackOptions, StateObserver, CcObserver } from './stack-core.js';
+export type { StackOptions, StateObserver, CcObserver, RecoveryObserver, TcbObserver } from './stack-core.js';
 
 /** Linux's default ip_local_port_range. */
 const EPHEMERAL_LOW = 32768;

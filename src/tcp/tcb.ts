@@ -342,6 +342,11 @@ export abstract class Tcb {
   }
 
 
+  /** RCV.WND as last advertised, for tracing (the pictures' window plot). */
+  get rcvWnd(): number {
+    return this.currentRcvWnd();
+  }
+
   /** RCV.WND as last advertised (what the acceptability test uses). */
   protected currentRcvWnd(): number {
     return Math.max(0, seqSub(this.rcvAdvEdge, this.rcvNxt));

@@ -139,6 +139,7 @@ export const TEXT = {
     drop: '! dropped on purpose: %SEG%',
     rtx: '! retransmission: %SEG% is sent again because its first copy got no ACK (RFC 6298 timer / RFC 8985 probe)',
     done: 'Done: every connection closed, the namespace and the TUN device vanish with this process.',
+    pictures: 'See it drawn: add --ladder for ladder diagrams here, or --html FILE for one page with ladders, time-sequence graphs and the state diagram (sudo npm start -- --ladder --html demo.html).',
   },
   zh: {
     title: 'tuntcp 演示：tuntcp 与 Linux 内核之间 TCP 连接的完整生命周期',
@@ -157,5 +158,6 @@ export const TEXT = {
     drop: '! 故意丢弃：%SEG%',
     rtx: '! 重传：%SEG% 的第一份没有得到确认，因此再次发送（RFC 6298 计时器 / RFC 8985 探测）',
     done: '完成：所有连接均已关闭，命名空间和 TUN 设备随本进程一起消失。',
+    pictures: '画出来看：加 --ladder 在终端画出梯形图，或加 --html FILE 生成一个网页，含梯形图、时间-序号图和状态图（sudo npm start -- --ladder --html demo.html）。',
   },
 } as const;

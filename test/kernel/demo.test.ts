@@ -35,6 +35,8 @@ test('demo in English: handshake, GET, both close orders, a retransmission; exit
     '! dropped on purpose',
     '! retransmission: seq 1:27',
     '[RFC 9293 §3.10.7.3]',
+    '--ladder', // the pictures are mentioned at the end (issue 14)
+    '--html',
   ]) {
     assert.ok(out.includes(want), `missing: ${want}`);
   }
