@@ -34,6 +34,7 @@ import type { TcpConfig } from '../tcp/config.js';
 import type { TcpEndpoint } from '../stack/endpoint.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { explainTransition } from '../trace/explain.js';
+import type { PacketObserver } from '../link/tap.js';
 
 export const LOCAL_ADDR = '192.168.0.1';
 export const REMOTE_ADDR = '192.0.2.1';
@@ -56,6 +57,9 @@ export interface DrillResult {
 
 export interface DrillOptions {
   verbose?: boolean;
+  /** Called with the stack when the script creates it, and a tap that shows
+   * every packet in and out (for --ladder: src/cli/pictures.ts records them). */
+  onStack?: (stack: Stack, tap: { observe(o: PacketObserver): void }) => void;
 }
 
 /** Linux's defaults where tuntcp's differ (the script's sysctls go on top). */
@@ -100,6 +104,8 @@ export function runDrillFile(path: string, opts: DrillOptions = {}): DrillResult
 class Run {
   readonly clock = new VirtualClock(0);
   private stackObj: Stack | null = null;
+  /** Watchers of every packet in and out (DrillOptions.onStack). */
+  private readonly observers: PacketObserver[] = [];
   private readonly link: DrillLink;
   private readonly sysctl: SysctlEffect = { tcp: { ...LINUX_BASE }, ignored: [] };
   private readonly calls: Syscalls;
@@ -155,8 +161,10 @@ class Run {
     });
     this.link.onSend = (p) => {
       if (this.opts.verbose) this.note(`> ${this.fmt.format(p.raw)}`);
+      for (const o of this.observers) o('out', p.raw);
     };
     this.stackObj = stack;
+    this.opts.onStack?.(stack, { observe: (o) => this.observers.push(o) });
     return stack;
   }
 
@@ -263,6 +271,7 @@ class Run {
       Buffer.alloc(p.len),
     );
     if (this.opts.verbose) this.note(`< ${this.fmt.format(packet)}`);
+    for (const o of this.observers) o('in', packet);
     stack.receiveBatch([packet]);
     this.settle();
     this.checkPending();

@@ -62,6 +62,9 @@ export interface StateMark {
   /** The segment sent with this change (the SYN of SYN_SENT, the FIN of
    * FIN_WAIT_1, ...): drawn just after it. Absent: a change by receiving. */
   seg?: number;
+  /** A change by receiving, recorded live: the last segment recorded before it
+   * (its place among segments of the same instant). Absent: placed by time. */
+  afterSeg?: number;
 }
 
 /** One reading of the stack's congestion and window state (the TCB observer). */

@@ -121,7 +121,7 @@ export function orderRows(segs: readonly LadderSeg[], marks: readonly StateMark[
   segs.forEach((s, i) => rows.push({ key: s.t, ord: 2 * i + 1, r: s }));
   for (const m of marks) {
     const ix = m.seg ?? -1;
-    const after = segs.reduce((n, s, i) => (s.t <= m.t ? i : n), -1);
+    const after = m.afterSeg ?? segs.reduce((n, s, i) => (s.t <= m.t ? i : n), -1);
     rows.push({ key: m.t, ord: ix >= 0 ? 2 * ix : 2 * after + 1.5, r: m });
   }
   return rows.sort((a, b) => a.ord - b.ord || a.key - b.key).map((x) => x.r);

@@ -82,6 +82,7 @@ export class RunRecorder {
       if (s[flag]) mark.seg = i;
       break;
     }
+    if (mark.seg === undefined) mark.afterSeg = c.segs.length - 1;
     c.states.push(mark);
   }
 

@@ -12,6 +12,8 @@ import { PyAssertion, PyBlock } from '../../../src/drill/python.js';
 import { runDrillFile } from '../../../src/drill/runner.js';
 import { readCommand, type SysctlEffect } from '../../../src/drill/sysctl.js';
 import { DrillSkip } from '../../../src/drill/ast.js';
+import { attachRecorder, type RunRecorder } from '../../../src/trace/recorder.js';
+import { ladders } from '../../../src/trace/ladder.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', '..');
 const scripts = join(root, 'test', 'drill');
@@ -115,3 +117,15 @@ test('timing: a packet outside the tolerance FAILs; a wrong return value FAILs; 
 });
 
 test.run();
+
+test('--ladder: a script draws its ladder; a change by receiving sits right after the segment that caused it', () => {
+  let rec: RunRecorder | null = null;
+  const r = runDrillFile(join(scripts, 'close-time-wait.pkt'), { onStack: (stack, tap) => (rec = attachRecorder(stack, tap)) });
+  assert.is(r.status, 'PASS');
+  const lines = ladders(rec!.conversations(), { unicode: false });
+  const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
+  // The peer's ACK at 0.010 completes the handshake; the script's close() then sends our FIN.
+  assert.ok(at(/\[\.\], ack 1, win 257/) < at(/SYN_RECEIVED -> ESTABLISHED/));
+  assert.ok(at(/SYN_RECEIVED -> ESTABLISHED/) < at(/ESTABLISHED -> FIN_WAIT_1/));
+  assert.ok(at(/ESTABLISHED -> FIN_WAIT_1/) < at(/\[F\.\], seq 1, ack 1/));
+});
