@@ -17,7 +17,7 @@
  * little-endian here). The kernel then sends us TCP of up to 64 KiB per read
  * with only the pseudo-header summed (VIRTIO_NET_HDR_F_NEEDS_CSUM), and takes
  * ours the same way: we mark TCP NEEDS_CSUM and, for a super-segment,
- * GSO_TCPV4 with the segment size. Locally delivered, the kernel never cuts
+ * GSO_TCPV4 (GSO_TCPV6 for IPv6) with the segment size. Locally delivered, the kernel never cuts
  * or sums it at all; routed on, its GSO does, at the real MTU.
  *
  * The device itself is configured (address, MTU, up, route) by netdev.ts.
@@ -60,8 +60,10 @@ const VNET_HDR_LEN = 10;
 const VNET_F_NEEDS_CSUM = 1;
 const VNET_F_DATA_VALID = 2;
 const VNET_GSO_TCPV4 = 1;
-/** Largest packet one read can return with offload on: an IPv4 maximum. */
-const GSO_PACKET_MAX = 65535;
+const VNET_GSO_TCPV6 = 4;
+/** Largest packet one read can return with offload on: an IPv6 maximum
+ * (40-byte header + 65535, no jumbograms), above IPv4's 65535. */
+const GSO_PACKET_MAX = 40 + 65535;
 
 const EAGAIN = osConstants.errno.EAGAIN;
 const ENOBUFS = osConstants.errno.ENOBUFS;
@@ -191,19 +193,24 @@ export class TunLink implements Link {
   }
 
   /** TCP: checksum from the transport header on (the stack summed only the
-   * pseudo-header), and for a super-segment the size to cut it into. */
+   * pseudo-header), and for a super-segment the size to cut it into. IPv6
+   * TCP counts only right behind the fixed header (next header 6), as the
+   * stack sends it; anything else goes as it is, complete. */
   private fillVnetHdr(header: Buffer, gsoSize: number): void {
     // Byte stores, not fill() and writeUInt16LE(): this runs for every packet sent.
     const h = this.vnetHdr;
     for (let i = 0; i < VNET_HDR_LEN; i++) h[i] = 0;
-    if (header.length < 20 || header[9] !== 6) return; // not TCP: complete as it is
-    const ihl = (header[0]! & 0x0f) * 4;
+    const version = header.length === 0 ? 0 : header[0]! >> 4;
+    let ihl: number; // where TCP starts
+    if (version === 4 && header.length >= 20 && header[9] === 6) ihl = (header[0]! & 0x0f) * 4;
+    else if (version === 6 && header.length >= 40 && header[6] === 6) ihl = 40;
+    else return; // not TCP: complete as it is
     h[0] = VNET_F_NEEDS_CSUM;
     h[6] = ihl; // csum_start (LE; < 256)
     h[8] = 16; // csum_offset: the TCP checksum field
     if (gsoSize > 0 && header.length >= ihl + 20) {
       const hdrLen = ihl + (header[ihl + 12]! >> 4) * 4;
-      h[1] = VNET_GSO_TCPV4;
+      h[1] = version === 6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
       h[2] = hdrLen & 0xff; // hdr_len
       h[3] = hdrLen >>> 8;
       h[4] = gsoSize & 0xff; // gso_size
