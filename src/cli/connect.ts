@@ -11,7 +11,7 @@ import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
 import { flushed, startStack } from './start-stack.js';
 import { die, errorLine } from './errors.js';
 import { Progress } from './progress.js';
-import { defaultRouteDevice, enableNat, NatError, type NatHandle } from './nat.js';
+import { defaultRouteDevice, enableNat, NatError, type NatHandle, type NatOut } from './nat.js';
 
 interface ConnectArgs extends StackArgs {
   host: string;
@@ -32,7 +32,8 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       .option('nat', {
         type: 'boolean',
         default: false,
-        describe: "reach hosts beyond the TUN: enable IPv4 forwarding and masquerade the TUN subnet out of the default route's device (undone on exit)",
+        describe:
+          "reach hosts beyond the TUN: enable forwarding and masquerade the TUN subnets out of the default routes' devices, IPv4 and IPv6 (undone on exit)",
       })
       .check((a) => {
         if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) return `port ${a.port} is out of range`;
@@ -48,13 +49,15 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       }
     }
     let natDev: string | null = null;
+    let natDev6: string | null = null;
     if (a.nat) {
       try {
-        natDev = defaultRouteDevice();
+        natDev = defaultRouteDevice(4);
+        natDev6 = a.ipv6 === false ? null : defaultRouteDevice(6);
       } catch (err) {
         die('connect --nat', err);
       }
-      if (natDev === null) die('connect --nat', new NatError('ENONET', 'no default route'));
+      if (natDev === null && natDev6 === null) die('connect --nat', new NatError('ENONET', 'no default route'));
     }
     let running;
     try {
@@ -62,10 +65,13 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
     } catch (err) {
       die('connect', err);
     }
-    if (natDev !== null) {
+    if (a.nat) {
+      const outs: NatOut[] = [];
+      if (natDev !== null) outs.push({ family: 4, peer: a.peer, dev: natDev });
+      if (natDev6 !== null && running.ipv6 !== null) outs.push({ family: 6, peer: running.ipv6.peer6, dev: natDev6 });
       let nat: NatHandle;
       try {
-        nat = enableNat(a.peer, natDev);
+        nat = enableNat(outs);
       } catch (err) {
         running.shutdown();
         die('connect --nat', err);
