@@ -200,17 +200,16 @@ export class TunLink implements Link {
     // Byte stores, not fill() and writeUInt16LE(): this runs for every packet sent.
     const h = this.vnetHdr;
     for (let i = 0; i < VNET_HDR_LEN; i++) h[i] = 0;
-    const version = header.length === 0 ? 0 : header[0]! >> 4;
-    let ihl: number; // where TCP starts
-    if (version === 4 && header.length >= 20 && header[9] === 6) ihl = (header[0]! & 0x0f) * 4;
-    else if (version === 6 && header.length >= 40 && header[6] === 6) ihl = 40;
-    else return; // not TCP: complete as it is
+    // TCP over IPv6 comes from the stack with the fixed header alone (40 bytes, next header 6).
+    const v6 = header.length >= 40 && header[0]! >> 4 === 6;
+    if (v6 ? header[6] !== 6 : header.length < 20 || header[9] !== 6) return; // not TCP: complete as it is
+    const ihl = v6 ? 40 : (header[0]! & 0x0f) * 4;
     h[0] = VNET_F_NEEDS_CSUM;
     h[6] = ihl; // csum_start (LE; < 256)
     h[8] = 16; // csum_offset: the TCP checksum field
     if (gsoSize > 0 && header.length >= ihl + 20) {
       const hdrLen = ihl + (header[ihl + 12]! >> 4) * 4;
-      h[1] = version === 6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
+      h[1] = v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
       h[2] = hdrLen & 0xff; // hdr_len
       h[3] = hdrLen >>> 8;
       h[4] = gsoSize & 0xff; // gso_size

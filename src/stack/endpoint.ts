@@ -8,6 +8,7 @@ import type { Connection, ConnEvent } from '../tcp/connection.js';
 import type { Timer } from './clock.js';
 import type { TcpConfig } from '../tcp/config.js';
 import { ipToNumber } from '../wire/ipv4.js';
+import { ip6ToBytes } from '../wire/ipv6.js';
 
 /** The owner of a connection (a Socket). Its events arrive after the packet
  * or call that caused them has been processed, never inside it. */
@@ -26,6 +27,11 @@ export interface Listener {
   cookieSentAt: number;
   /** Settings for connections accepted here, over the stack's (e.g. `cc`). */
   readonly tcp?: Partial<TcpConfig>;
+  /** Which connections it takes (node:net's listen host): 0 both families
+   * ('::' or no host, ipv6Only false), 4 IPv4 only ('0.0.0.0'), 6 IPv6 only;
+   * `address`: only those to this local address (a specific host). */
+  readonly family: 0 | 4 | 6;
+  readonly address: string | null;
   onConnection(ep: TcpEndpoint): void;
 }
 
@@ -51,9 +57,16 @@ export class TcpEndpoint {
   /** Removed from the stack's table (the TCB was deleted). */
   removed = false;
   /** The addresses as 32-bit numbers: the table's key, the receive path's
-   * comparison, what the send path writes. */
+   * comparison, what the send path writes. -1 over IPv6 (never an IPv4 address). */
   readonly remoteIp: number;
   readonly localIp: number;
+  /** Over IPv6: the addresses' 16 bytes (what the send path writes), else null.
+   * remoteAddr is then the text ip6ToString gives, the table's key. */
+  readonly v6: boolean;
+  readonly remote6: Buffer | null;
+  readonly local6: Buffer | null;
+  /** IPv6 flow label of every packet of the connection (RFC 6437; set by the stack). */
+  flowLabel = 0;
 
   constructor(
     private readonly owner: EndpointOwner,
@@ -63,8 +76,16 @@ export class TcpEndpoint {
     readonly remoteAddr: string,
     readonly remotePort: number,
   ) {
-    this.remoteIp = ipToNumber(remoteAddr);
-    this.localIp = ipToNumber(localAddr);
+    this.v6 = remoteAddr.includes(':');
+    this.remoteIp = this.v6 ? -1 : ipToNumber(remoteAddr);
+    this.localIp = this.v6 ? -1 : ipToNumber(localAddr);
+    this.remote6 = this.v6 ? ip6ToBytes(remoteAddr) : null;
+    this.local6 = this.v6 ? ip6ToBytes(localAddr) : null;
+  }
+
+  /** The path MTU cache's key for the peer (pmtu.ts). */
+  get pathKey(): number | string {
+    return this.v6 ? this.remoteAddr : this.remoteIp;
   }
 
   write(data: Buffer): boolean {
@@ -116,14 +137,22 @@ export class TcpEndpoint {
  * fixed per stack, so three parts suffice. A lookup builds no string: under a
  * flood every packet is looked up, and the template-string key of before
  * (`${addr}:${port}:${port}`, built and hashed per packet) was a tenth of the
- * CPU of a flood ACK. Iteration keeps insertion order (netstat, shutdown).
+ * CPU of a flood ACK. IPv6 connections have a table of their own, keyed by
+ * the remote address's text and port, so IPv4 lookups stay as they were.
+ * Iteration keeps insertion order (netstat, shutdown).
  */
 export class EndpointTable {
   private readonly byLocalPort = new Map<number, Map<number, TcpEndpoint>>();
+  private readonly byLocalPort6 = new Map<number, Map<string, TcpEndpoint>>();
   private readonly all = new Set<TcpEndpoint>();
 
   get(remoteIp: number, remotePort: number, localPort: number): TcpEndpoint | undefined {
     return this.byLocalPort.get(localPort)?.get(remoteIp * 65536 + remotePort);
+  }
+
+  /** The IPv6 connection from `remoteAddr` (ip6ToString's text). */
+  get6(remoteAddr: string, remotePort: number, localPort: number): TcpEndpoint | undefined {
+    return this.byLocalPort6.get(localPort)?.get(key6(remoteAddr, remotePort));
   }
 
   has(remoteIp: number, remotePort: number, localPort: number): boolean {
@@ -132,17 +161,21 @@ export class EndpointTable {
 
   /** Whether any connection uses `localPort`. */
   usesPort(localPort: number): boolean {
-    return this.byLocalPort.has(localPort);
+    return this.byLocalPort.has(localPort) || this.byLocalPort6.has(localPort);
   }
 
   /** Enter `ep`, replacing whatever held its 4-tuple. */
   add(ep: TcpEndpoint): void {
-    let m = this.byLocalPort.get(ep.localPort);
+    if (ep.v6) return this.enter(this.byLocalPort6, ep, key6(ep.remoteAddr, ep.remotePort));
+    this.enter(this.byLocalPort, ep, ep.remoteIp * 65536 + ep.remotePort);
+  }
+
+  private enter<K>(table: Map<number, Map<K, TcpEndpoint>>, ep: TcpEndpoint, key: K): void {
+    let m = table.get(ep.localPort);
     if (m === undefined) {
       m = new Map();
-      this.byLocalPort.set(ep.localPort, m);
+      table.set(ep.localPort, m);
     }
-    const key = ep.remoteIp * 65536 + ep.remotePort;
     const old = m.get(key);
     if (old !== undefined) this.all.delete(old);
     m.set(key, ep);
@@ -151,15 +184,23 @@ export class EndpointTable {
 
   /** Remove `ep` if it is the one holding its 4-tuple. */
   remove(ep: TcpEndpoint): void {
-    const m = this.byLocalPort.get(ep.localPort);
-    const key = ep.remoteIp * 65536 + ep.remotePort;
+    if (ep.v6) return this.leave(this.byLocalPort6, ep, key6(ep.remoteAddr, ep.remotePort));
+    this.leave(this.byLocalPort, ep, ep.remoteIp * 65536 + ep.remotePort);
+  }
+
+  private leave<K>(table: Map<number, Map<K, TcpEndpoint>>, ep: TcpEndpoint, key: K): void {
+    const m = table.get(ep.localPort);
     if (m === undefined || m.get(key) !== ep) return;
     m.delete(key);
-    if (m.size === 0) this.byLocalPort.delete(ep.localPort);
+    if (m.size === 0) table.delete(ep.localPort);
     this.all.delete(ep);
   }
 
   values(): IterableIterator<TcpEndpoint> {
     return this.all.values();
   }
+}
+
+function key6(remoteAddr: string, remotePort: number): string {
+  return `${remoteAddr} ${remotePort}`;
 }

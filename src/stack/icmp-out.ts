@@ -14,12 +14,18 @@
  * The per-destination table is bounded (MAX_PEERS, oldest entry forgotten
  * first, Map order); the global bucket bounds what forgetting can cost.
  * Linux does not limit ICMP to loopback; neither do we.
+ *
+ * ICMPv6 errors (RFC 4443 §2.4) go through the same limits, keyed by the
+ * destination's 16 bytes (Linux icmpv6_xrlim_allow: the same per-peer
+ * ratelimit, and icmp_global_allow shared by both families); when one may be
+ * sent is wire/icmp6.ts's mayAnswerWithError.
  */
 import { buildIcmpError, quotesDatagram } from '../wire/icmp.js';
 import { IPPROTO_ICMP, word } from '../wire/ipv4.js';
+import { buildIcmp6Error, mayAnswerWithError } from '../wire/icmp6.js';
 import type { Counters } from './counters.js';
 import { TokenBucket } from './rate-limit.js';
-import { isLoopbackIp } from './stack-core.js';
+import { isLoopback6, isLoopbackIp } from './stack-core.js';
 
 export interface IcmpRateOptions {
   /** Per destination, tokens a second (Linux: 1000 / icmp_ratelimit ms). Infinity: no limit. */
@@ -42,7 +48,8 @@ function notAHost(addr: number): boolean {
 
 export class IcmpErrorSender {
   private readonly global: TokenBucket;
-  private readonly peers = new Map<number, TokenBucket>();
+  /** IPv4 destinations as numbers, IPv6 ones as 16-character latin1 strings. */
+  private readonly peers = new Map<number | string, TokenBucket>();
   private readonly perDestPerSecond: number;
   private readonly perDestBurst: number;
   private readonly maxPeers: number;
@@ -82,6 +89,25 @@ export class IcmpErrorSender {
     this.sendPacket(buildIcmpError(from, to, type, code, offending, this.nextId()));
   }
 
+  /**
+   * The ICMPv6 error `type`/`code` (`rest`: the pointer or MTU) about
+   * `invoking`, a whole IPv6 packet as received, from `from` (our address it
+   * was sent to), if RFC 4443 §2.4(e) and the rate limits allow.
+   */
+  send6(invoking: Buffer, type: number, code: number, rest: number, counter: string, now: number, from: Uint8Array): void {
+    if (!mayAnswerWithError(invoking, type, code, rest)) {
+      this.counters.inc('icmp6_error_suppressed');
+      return;
+    }
+    if (!isLoopback6(invoking, 8) && !this.allow(invoking.toString('latin1', 8, 24), now)) return;
+    this.counters.inc(counter);
+    this.counters.inc('icmp6_out_errors');
+    this.sendPacket6(buildIcmp6Error(Buffer.from(from), invoking, type, code, rest));
+  }
+
+  /** Where IPv6 errors go (the stack's sendRaw6); set by the stack. */
+  sendPacket6: (packet: Buffer) => void = () => {};
+
   private suppressed(d: Buffer): boolean {
     if (d.length < 20) return true;
     if ((((d[6]! << 8) | d[7]!) & 0x1fff) !== 0) return true; // not the first fragment
@@ -93,7 +119,7 @@ export class IcmpErrorSender {
     return false;
   }
 
-  private allow(to: number, now: number): boolean {
+  private allow(to: number | string, now: number): boolean {
     let b = this.peers.get(to);
     if (b === undefined) {
       if (this.peers.size >= this.maxPeers) {

@@ -14,6 +14,9 @@ export const MIN_PMTU = 552;
 /** Destinations remembered at most. */
 export const PMTU_CACHE_MAX = 4096;
 
+/** A destination: an IPv4 address as a number, an IPv6 address as its text. */
+export type PmtuKey = number | string;
+
 interface Entry {
   mtu: number;
   expires: number;
@@ -21,7 +24,7 @@ interface Entry {
 
 export class PmtuCache {
   /** In insertion order, which is expiry order (every entry lives PMTU_EXPIRES_MS). */
-  private readonly entries = new Map<number, Entry>();
+  private readonly entries = new Map<PmtuKey, Entry>();
 
   constructor(private readonly max = PMTU_CACHE_MAX) {}
 
@@ -30,7 +33,7 @@ export class PmtuCache {
   }
 
   /** The path MTU to `dst`, or undefined when nothing (unexpired) is known. */
-  get(dst: number, now: number): number | undefined {
+  get(dst: PmtuKey, now: number): number | undefined {
     const e = this.entries.get(dst);
     if (e === undefined) return undefined;
     if (e.expires > now) return e.mtu;
@@ -42,11 +45,12 @@ export class PmtuCache {
    * Fragmentation needed said `reported` (0: an old router that does not
    * say). Returns the new, lower path MTU to `dst`, or 0 when it lowers
    * nothing (RFC 1191 §6.1: a PMTU never rises because of an ICMP message).
+   * `min`: IPv6 passes 1280 (RFC 8201 §4, Linux __ip6_rt_update_pmtu).
    */
-  lower(dst: number, reported: number, linkMtu: number, now: number): number {
+  lower(dst: PmtuKey, reported: number, linkMtu: number, now: number, min = MIN_PMTU): number {
     const current = this.get(dst, now) ?? linkMtu;
     // Linux __ip_rt_update_pmtu: below the minimum (0 included) means the minimum.
-    const mtu = Math.max(MIN_PMTU, reported);
+    const mtu = Math.max(min, reported);
     if (mtu >= current) return 0;
     this.entries.delete(dst);
     if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
@@ -61,8 +65,8 @@ export class PmtuCache {
   }
 
   /** Forget the entries expired by `now`; returns their destinations. */
-  expire(now: number): number[] {
-    const gone: number[] = [];
+  expire(now: number): PmtuKey[] {
+    const gone: PmtuKey[] = [];
     for (const [dst, e] of this.entries) {
       if (e.expires > now) break;
       this.entries.delete(dst);

@@ -9,7 +9,8 @@ import type { Link } from '../link/link.js';
 import { RealClock, type Clock } from './clock.js';
 import { Counters } from './counters.js';
 import { ipToNumber, IPPROTO_TCP, type IPv4Fields } from '../wire/ipv4.js';
-import { writeTcpPacket, TCP_RST, type TcpFields } from '../wire/tcp.js';
+import { writeTcpPacket, writeTcpPacket6, TCP_RST, type TcpFields } from '../wire/tcp.js';
+import { ip6ToBytes, ip6ToString } from '../wire/ipv6.js';
 import type { ConnEvent, OutSegment } from '../tcp/connection.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../tcp/config.js';
 import { ECN_ECT0 } from '../tcp/ecn.js';
@@ -24,6 +25,8 @@ export interface StackOptions {
   link: Link;
   /** Our IPv4 address. */
   addr: string;
+  /** Our IPv6 address (text); absent: IPv6 is off and IPv6 packets are dropped (ipv6_ignored). */
+  addr6?: string;
   clock?: Clock;
   /** TTL of packets we originate (Linux default 64). */
   ttl?: number;
@@ -49,6 +52,12 @@ export abstract class StackCore {
   readonly addr: string;
   /** addr as a 32-bit number. */
   protected readonly addrIp: number;
+  /** Our IPv6 address in ip6ToString's text, or null when IPv6 is off. */
+  readonly addr6: string | null;
+  /** addr6's 16 bytes (zeros when IPv6 is off). */
+  protected readonly addr6Bytes: Buffer;
+  /** The settings of IPv6 connections: tcpConfig with MSS = MTU - 60 (RFC 8200 §8.3). */
+  readonly tcpConfig6: TcpConfig;
   readonly link: Link;
   /** The link completes TCP checksums and cuts super-segments (Link.offload). */
   private readonly offload: boolean;
@@ -57,6 +66,9 @@ export abstract class StackCore {
   private readonly txHeader = Buffer.alloc(20 + 60);
   /** Views of txHeader by length, made once: a header is 40..80 bytes. */
   private readonly txViews: Buffer[] = [];
+  /** The same for IPv6: 40-byte fixed header, TCP header up to 60. */
+  private readonly txHeader6 = Buffer.alloc(40 + 60);
+  private readonly txViews6: Buffer[] = [];
   private ipId = 0;
   /** now() for the batch being processed, or -1 outside one. */
   private batchNow = -1;
@@ -83,6 +95,10 @@ export abstract class StackCore {
     this.link = opts.link;
     this.addr = opts.addr;
     this.addrIp = ipToNumber(opts.addr);
+    const a6 = opts.addr6 === undefined ? null : ip6ToBytes(opts.addr6);
+    if (opts.addr6 !== undefined && a6 === null) throw new TypeError(`not an IPv6 address: ${opts.addr6}`);
+    this.addr6Bytes = a6 ?? Buffer.alloc(16);
+    this.addr6 = a6 === null ? null : ip6ToString(a6, 0);
     this.clock = opts.clock ?? new RealClock();
     this.ttl = opts.ttl ?? 64;
     this.offload = this.link.offload === true;
@@ -90,6 +106,7 @@ export abstract class StackCore {
     // (TSO); the device cuts it into MSS-sized pieces where it must.
     const gsoMax = this.offload ? 65535 - 20 - 60 : 0;
     this.tcpConfig = { ...DEFAULT_TCP_CONFIG, mss: this.link.mtu - 40, gsoMax, ...opts.tcp };
+    this.tcpConfig6 = { ...this.tcpConfig, mss: Math.min(this.tcpConfig.mss, this.link.mtu - 60), ipv6: true };
     this.defer = opts.defer ?? process.nextTick;
     // The stack itself does not keep the process alive; its sockets, servers
     // and unfinished orphans do (holdRef), or stack.ref().
@@ -310,6 +327,11 @@ export abstract class StackCore {
 
   private transmitSegment(ep: TcpEndpoint, seg: OutSegment): void {
     if (seg.flags & TCP_RST) this.counters.inc('tcp_rst_sent');
+    if (ep.v6) {
+      const tcp = { srcPort: ep.localPort, dstPort: ep.remotePort, seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options };
+      // RFC 3168 §5 via the traffic class's ECN bits (RFC 8200 §7).
+      return this.sendTcp6(ep.remote6!, tcp, seg.payload, seg.gsoSize, ep.local6!, seg.ect === true ? ECN_ECT0 : 0, ep.flowLabel);
+    }
     this.sendTcp(
       ep.remoteIp,
       { srcPort: ep.localPort, dstPort: ep.remotePort, seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options },
@@ -338,7 +360,38 @@ export abstract class StackCore {
   }
 
   /**
-   * Packets to ourselves (127.0.0.0/8 or our own address) never touch the
+   * sendTcp over IPv6, from `src` to `dst` (16 bytes each): `tc` the traffic
+   * class (its ECN bits), `flowLabel` the connection's (RFC 6437). With
+   * offload the device completes the checksum and cuts super-segments as for
+   * IPv4; the link tells the two apart by the version nibble.
+   */
+  sendTcp6(dst: Uint8Array, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src: Uint8Array = this.addr6Bytes, tc = 0, flowLabel = 0): void {
+    if (this.closed) return;
+    const local = this.isLocal6(dst, 0);
+    const n = writeTcpPacket6(this.txHeader6, { src, dst, hopLimit: this.ttl, trafficClass: tc, flowLabel }, tcp, payload, this.offload && !local);
+    this.counters.add(this.cTcpOut);
+    this.counters.inc('ip6_out');
+    const header = (this.txViews6[n] ??= this.txHeader6.subarray(0, n));
+    if (local) return this.loopback(joinPacket(header, payload));
+    if (gsoSize > 0) this.counters.inc('tcp_gso_out');
+    this.link.send(header, payload, gsoSize);
+  }
+
+  /** Whether the IPv6 address at p[off] is ours or ::1 (a packet to it stays in the stack). */
+  protected isLocal6(p: Uint8Array, off: number): boolean {
+    return isLoopback6(p, off) || (this.addr6 !== null && equal16(p, off, this.addr6Bytes));
+  }
+
+  /** Send a complete IPv6 packet we built elsewhere (ICMPv6): to ourselves through loopback. */
+  sendRaw6(packet: Buffer): void {
+    if (this.closed) return;
+    this.counters.inc('ip6_out');
+    if (packet.length >= 40 && this.isLocal6(packet, 24)) return this.loopback(packet);
+    this.link.send(packet);
+  }
+
+  /**
+   * Packets to ourselves (127.0.0.0/8, ::1 or our own addresses) never touch the
    * link, as on Linux's lo: they come back in as one batch a moment later,
    * through the same receive path. So connect({ host: 'localhost' }) reaches
    * the stack's own listeners, like node:net on a host.
@@ -440,6 +493,18 @@ export abstract class StackCore {
   protected onShutdown(): void {}
 
   protected closing: Promise<void> | null = null;
+}
+
+/** ::1 (RFC 4291 §2.5.3) at p[off]. */
+export function isLoopback6(p: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 15; i++) if (p[off + i] !== 0) return false;
+  return p[off + 15] === 1;
+}
+
+/** The 16 bytes at p[off] equal `a`. */
+export function equal16(p: Uint8Array, off: number, a: Uint8Array): boolean {
+  for (let i = 0; i < 16; i++) if (p[off + i] !== a[i]) return false;
+  return true;
 }
 
 /** 127.0.0.0/8, the loopback net: never seen on a link (RFC 1122 §3.2.1.3 (g)). */

@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeIPv4, fragmentIPv4, ipToNumber, readIPv4, IPv4Datagram, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
+import { ip6ToBytes, ip6ToString } from '../wire/ipv6.js';
 import { readTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../wire/tcp.js';
 import { decodeIcmp, buildEchoReply, icmpTcpError, quotesDatagram, ICMP_ECHO_REQUEST, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, type IcmpQuote, type IcmpTcpError } from '../wire/icmp.js';
 import { internetChecksum } from '../wire/checksum.js';
@@ -20,10 +21,10 @@ import { TcpEndpoint, type Listener } from './endpoint.js';
 import { COOKIE_VALID, SynCookies, cookieEcnOk, cookieSynAck, cookieSynOptions } from './syncookie.js';
 import { TokenBucket } from './rate-limit.js';
 import { IpReassembly } from './ip-reassembly.js';
-import { IcmpErrorSender } from './icmp-out.js';
 import type { Timer } from './clock.js';
-import { isLoopbackIp, StackCore, type StackOptions } from './stack-core.js';
-import { PmtuCache } from './pmtu.js';
+import { isLoopback6, isLoopbackIp, type StackOptions } from './stack-core.js';
+import { StackIp6, type RxDatagram } from './stack-ip6.js';
+import { MIN_PMTU, PmtuCache, type PmtuKey } from './pmtu.js';
 
 export type { StackOptions, StateObserver } from './stack-core.js';
 
@@ -40,7 +41,7 @@ export class StackError extends Error {
   }
 }
 
-export class Stack extends StackCore {
+export class Stack extends StackIp6 {
   /** The datagram being received, read in place (readIPv4 overwrites it per packet). */
   private readonly rxIp = new IPv4Datagram();
   /** Slots of the counters every packet touches (Counters.add: no lookup). */
@@ -63,8 +64,6 @@ export class Stack extends StackCore {
   /** IPv4 fragments being put back together (RFC 1122 §3.3.2), and the one timer for their timeouts. */
   readonly reassembly = new IpReassembly(this.counters);
   private reassemblyTimer: Timer | null = null;
-  /** The ICMP errors we send, rate limited. */
-  readonly icmpErrors = new IcmpErrorSender(this.counters, (p) => this.sendRaw(p), () => this.nextIpId());
   /** Path MTUs that validated "fragmentation needed" errors reported (RFC 1191). */
   readonly pmtu = new PmtuCache();
   /** Fires when the oldest PMTU entry expires. */
@@ -126,8 +125,11 @@ export class Stack extends StackCore {
    * checksum (Link.offload). `loopback`: a packet we sent to ourselves (see loopback()). */
   private receive(buf: Buffer, start: number, end: number, trusted: boolean, loopback: boolean): void {
     this.counters.add(this.cIpIn);
-    // The kernel sends IPv6 (router solicitations) on any new link: not ours to parse.
-    if (end > start && buf[start]! >> 4 === 6) return this.drop('ipv6_ignored');
+    if (end > start && buf[start]! >> 4 === 6) {
+      // IPv6 off: the kernel's router solicitations on a new link are not ours to parse.
+      if (this.addr6 === null) return this.drop('ipv6_ignored');
+      return this.receive6(buf, start, end, trusted, loopback);
+    }
     const ip = this.rxIp;
     const bad = readIPv4(buf, start, end, ip, true);
     if (bad !== null) return this.drop(bad);
@@ -186,6 +188,7 @@ export class Stack extends StackCore {
   }
 
   protected override onShutdown(): void {
+    super.onShutdown();
     if (this.reassemblyTimer !== null) this.clock.cancel(this.reassemblyTimer);
     this.reassemblyTimer = null;
     if (this.pmtuTimer !== null) this.clock.cancel(this.pmtuTimer);
@@ -202,11 +205,6 @@ export class Stack extends StackCore {
     if (src === this.addrIp) return true;
     const first = src >>> 24;
     return first === 0 || first === 127 || first >= 224;
-  }
-
-  private drop(reason: string): void {
-    this.counters.inc(reason);
-    this.counters.inc('dropped');
   }
 
   /**
@@ -268,25 +266,34 @@ export class Stack extends StackCore {
    */
   private icmpTcpErrorInput(q: IcmpQuote, err: IcmpTcpError): void {
     if (q.srcPort === undefined || q.dstPort === undefined || q.src !== this.addr) return this.drop('icmp_tcp_not_ours');
-    const remoteIp = ipToNumber(q.dst);
-    const ep = this.endpoints.get(remoteIp, q.dstPort, q.srcPort);
+    const ep = this.endpoints.get(ipToNumber(q.dst), q.dstPort, q.srcPort);
     if (ep === undefined) return this.drop('icmp_tcp_no_connection');
+    this.tcpErrorInput(ep, err, MIN_PMTU);
+  }
+
+  /** The connection validates the error (RFC 5927) and acts; a path MTU error lowers the cache entry of its peer. */
+  protected tcpErrorInput(ep: TcpEndpoint, err: IcmpTcpError, minMtu: number): void {
     const now = this.now();
     const verdict = ep.conn.icmpError(err, now);
     this.flush(ep);
     if (verdict === 'dropped') return this.counters.inc('dropped');
     if (verdict !== 'path-mtu') return;
-    const mtu = this.pmtu.lower(remoteIp, err.mtu ?? 0, this.mtu, now);
+    const key = ep.pathKey;
+    const mtu = this.pmtu.lower(key, err.mtu ?? 0, this.mtu, now, minMtu);
     if (mtu === 0) return this.counters.inc('icmp_frag_needed_not_lower');
-    this.counters.inc('ip_pmtu_lowered');
-    this.setPathMtu(remoteIp, mtu, now);
+    this.counters.inc(ep.v6 ? 'ip6_pmtu_lowered' : 'ip_pmtu_lowered');
+    this.setPathMtu(key, mtu, now);
     if (this.pmtuTimer === null) this.armPmtuTimer();
   }
 
-  /** Tell every connection to `remoteIp` its path MTU. */
-  private setPathMtu(remoteIp: number, mtu: number, now: number): void {
+  protected findEndpoint6(remote: string, remotePort: number, localPort: number): TcpEndpoint | undefined {
+    return this.endpoints.get6(remote, remotePort, localPort);
+  }
+
+  /** Tell every connection to `key` (pmtu.ts) its path MTU. */
+  private setPathMtu(key: PmtuKey, mtu: number, now: number): void {
     for (const ep of this.endpoints.values()) {
-      if (ep.remoteIp !== remoteIp) continue;
+      if (ep.pathKey !== key) continue;
       ep.conn.pathMtuChanged(mtu, now);
       this.flush(ep);
     }
@@ -303,18 +310,18 @@ export class Stack extends StackCore {
     });
   }
 
-  /** TCP demultiplexing: a connection, else a listener, else a reset. */
-  private tcpInput(ip: IPv4Datagram, seg: TcpSegment): void {
+  /** TCP demultiplexing, both families: a connection, else a listener, else a reset. */
+  protected tcpInput(ip: RxDatagram, seg: TcpSegment): void {
     let ep = this.lastEp;
-    if (ep === null || ep.remotePort !== seg.srcPort || ep.localPort !== seg.dstPort || ep.remoteIp !== ip.srcAddr) {
-      ep = this.endpoints.get(ip.srcAddr, seg.srcPort, seg.dstPort) ?? null;
+    if (ep === null || ep.remotePort !== seg.srcPort || ep.localPort !== seg.dstPort || ep.remoteIp !== ip.srcAddr || (ip.v6 && ep.remoteAddr !== ip.src)) {
+      ep = (ip.v6 ? this.endpoints.get6(ip.src, seg.srcPort, seg.dstPort) : this.endpoints.get(ip.srcAddr, seg.srcPort, seg.dstPort)) ?? null;
       this.lastEp = ep;
     }
     if (ep !== null) {
       // A new SYN for a 4-tuple in TIME_WAIT with a higher sequence number
       // opens a new connection (RFC 9293 §3.6.1 note; Linux does the same).
       const c = ep.conn;
-      const listener = c.state === 'TIME_WAIT' ? this.listeners.get(seg.dstPort) : undefined;
+      const listener = c.state === 'TIME_WAIT' ? this.listenerFor(ip, seg.dstPort) : undefined;
       if (listener !== undefined && (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && seqGt(seg.seq, c.rcvNxt)) {
         this.counters.inc('tcp_time_wait_reused');
         this.removeEndpoint(ep);
@@ -325,13 +332,38 @@ export class Stack extends StackCore {
       this.flush(ep);
       return;
     }
-    const listener = this.listeners.get(seg.dstPort);
+    const listener = this.listenerFor(ip, seg.dstPort);
     if (listener !== undefined) return this.listenInput(ip, seg, listener);
     this.sendResetFor(ip, seg);
   }
 
+  /** The listener on `port` that takes connections to ip.dst (its family and address). */
+  private listenerFor(ip: RxDatagram, port: number): Listener | undefined {
+    const l = this.listeners.get(port);
+    if (l === undefined || l.family === (ip.v6 ? 4 : 6)) return undefined;
+    return l.address === null || l.address === ip.dst ? l : undefined;
+  }
+
+  /** The settings of a connection of `ip`'s family (MSS from the MTU less 40 or 60). */
+  private baseConfig(v6: boolean): TcpConfig {
+    return v6 ? this.tcpConfig6 : this.tcpConfig;
+  }
+
+  /** A TCP segment of no connection (RST, cookie SYN,ACK) back to where `ip` came from. */
+  private replyTcp(ip: RxDatagram, tcp: TcpFields): void {
+    if (!ip.v6) return this.sendTcp(ip.srcAddr, tcp, undefined, 0, ip.dstAddr);
+    this.sendTcp6(ip.src6!, tcp, undefined, 0, ip.dst6!, 0, this.flowLabel(ip.dst6!, tcp.srcPort, ip.src6!, tcp.dstPort));
+  }
+
+  /** A connection's table entry; over IPv6 with its flow label (RFC 6437). */
+  private newEndpoint(conn: Connection, localAddr: string, localPort: number, remoteAddr: string, remotePort: number): TcpEndpoint {
+    const ep = new TcpEndpoint(this, conn, localAddr, localPort, remoteAddr, remotePort);
+    if (ep.v6) ep.flowLabel = this.flowLabel(ep.local6!, localPort, ep.remote6!, remotePort);
+    return ep;
+  }
+
   /** RFC 9293 §3.10.7.2: LISTEN state. */
-  private listenInput(ip: IPv4Datagram, seg: TcpSegment, l: Listener, iss?: number): void {
+  private listenInput(ip: RxDatagram, seg: TcpSegment, l: Listener, iss?: number): void {
     if (seg.flags & TCP_RST) return this.drop('tcp_rst_to_listener');
     if (seg.flags & TCP_ACK) {
       // An ACK may complete a handshake we answered with a SYN cookie (RFC 4987 §3.6).
@@ -340,27 +372,27 @@ export class Stack extends StackCore {
     }
     if (!(seg.flags & TCP_SYN)) return this.drop('tcp_no_syn_to_listener');
     const now = this.now();
-    const cfg = l.tcp ? { ...this.tcpConfig, ...l.tcp } : this.tcpConfig;
+    const cfg = l.tcp ? { ...this.baseConfig(ip.v6), ...l.tcp } : this.baseConfig(ip.v6);
     if (l.pending >= l.backlog) {
       if (this.cookies === null) return this.drop('tcp_listen_overflow');
       // The SYN queue is full: answer with a cookie and keep nothing (Linux tcp_syncookies=1).
       l.cookieSentAt = now;
       this.counters.inc('tcp_syncookies_sent');
       const isn = this.cookies.make(now, ip, seg);
-      this.sendTcp(ip.srcAddr, cookieSynAck(cfg, seg, isn, now), undefined, 0, ip.dstAddr);
+      this.replyTcp(ip, cookieSynAck(cfg, seg, isn, now));
       return;
     }
     const conn = new Connection(cfg, iss ?? this.isnGen.isn(now, ip.dst, l.port, ip.src, seg.srcPort), now, this.counters);
-    conn.pathMtu = this.pmtu.get(ip.srcAddr, now) ?? Infinity;
+    conn.pathMtu = this.pmtu.get(ip.v6 ? ip.src : ip.srcAddr, now) ?? Infinity;
     const ep = this.addPassive(conn, ip, seg, l);
     conn.acceptSyn(seg, now);
     this.flush(ep);
   }
 
   /** An ACK for a listener with no connection, while it sends cookies: build the connection or reset. */
-  private cookieAckInput(ip: IPv4Datagram, seg: TcpSegment, l: Listener): void {
+  private cookieAckInput(ip: RxDatagram, seg: TcpSegment, l: Listener): void {
     const now = this.now();
-    const cfg = l.tcp ? { ...this.tcpConfig, ...l.tcp } : this.tcpConfig;
+    const cfg = l.tcp ? { ...this.baseConfig(ip.v6), ...l.tcp } : this.baseConfig(ip.v6);
     const mss = this.cookies!.validate(now, ip, seg);
     const syn = mss > 0 ? cookieSynOptions(seg, mss, cfg) : null;
     if (syn === null) {
@@ -376,8 +408,8 @@ export class Stack extends StackCore {
 
   /** Enter a passive connection in the table, counted in the listener's queue
    * until its 'established' event hands it over (dispatch). */
-  private addPassive(conn: Connection, ip: IPv4Datagram, seg: TcpSegment, l: Listener): TcpEndpoint {
-    const ep = new TcpEndpoint(this, conn, ip.dst, l.port, ip.src, seg.srcPort);
+  private addPassive(conn: Connection, ip: RxDatagram, seg: TcpSegment, l: Listener): TcpEndpoint {
+    const ep = this.newEndpoint(conn, ip.dst, l.port, ip.src, seg.srcPort);
     ep.listener = l;
     l.pending++;
     this.endpoints.add(ep);
@@ -386,13 +418,19 @@ export class Stack extends StackCore {
     return ep;
   }
 
-  /** Start listening on `port` (0 picks an ephemeral port). */
-  openListener(port: number, backlog: number, onConnection: (ep: TcpEndpoint) => void, tcp?: Partial<TcpConfig>): Listener {
+  /** Start listening on `port` (0 picks an ephemeral port); `bind`: which
+   * connections it takes (Listener.family, .address; default both families, any address). */
+  openListener(
+    port: number, backlog: number, onConnection: (ep: TcpEndpoint) => void, tcp?: Partial<TcpConfig>,
+    bind: { family?: 0 | 4 | 6; address?: string | null } = {},
+  ): Listener {
     this.checkOpen('listen');
     if (port === 0) port = this.pickEphemeralPort(null);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new StackError('ERR_SOCKET_BAD_PORT', `port ${port} is out of range`);
     if (this.listeners.has(port)) throw new StackError('EADDRINUSE', `listen EADDRINUSE: address already in use ${this.addr}:${port}`);
-    const l: Listener = { port, backlog: Math.max(1, backlog), pending: 0, cookieSentAt: -Infinity, onConnection, tcp };
+    const l: Listener = {
+      port, backlog: Math.max(1, backlog), pending: 0, cookieSentAt: -Infinity, onConnection, tcp, family: bind.family ?? 0, address: bind.address ?? null,
+    };
     this.listeners.set(port, l);
     return l;
   }
@@ -407,18 +445,28 @@ export class Stack extends StackCore {
       throw new StackError('ERR_SOCKET_BAD_PORT', `port ${remotePort} is out of range`);
     }
     this.checkOpen('connect');
-    const remoteIp = ipToNumber(remoteAddr);
-    const port = localPort ?? this.pickEphemeralPort(remoteIp, remotePort);
-    if (this.endpoints.has(remoteIp, remotePort, port)) {
-      throw new StackError('EADDRINUSE', `connect EADDRINUSE ${this.addr}:${port}`);
+    let remote: number | string;
+    let local: string;
+    const bytes6 = remoteAddr.includes(':') ? ip6ToBytes(remoteAddr) : null;
+    if (bytes6 !== null) {
+      // IPv6 off: no route to any IPv6 address (Linux without one: ENETUNREACH).
+      if (this.addr6 === null) throw new StackError('ENETUNREACH', `connect ENETUNREACH ${remoteAddr}:${remotePort}`);
+      remote = remoteAddr = ip6ToString(bytes6, 0); // the table's text
+      local = isLoopback6(bytes6, 0) ? '::1' : this.addr6;
+    } else {
+      remote = ipToNumber(remoteAddr);
+      // Like Linux: a connection to 127.x comes from 127.0.0.1, and stays inside the stack.
+      local = isLoopbackIp(remote) ? '127.0.0.1' : this.addr;
+    }
+    const port = localPort ?? this.pickEphemeralPort(remote, remotePort);
+    if (this.tupleInUse(remote, remotePort, port)) {
+      throw new StackError('EADDRINUSE', `connect EADDRINUSE ${local}:${port}`);
     }
     const now = this.now();
-    const cfg = tcp ? { ...this.tcpConfig, ...tcp } : this.tcpConfig;
-    // Like Linux: a connection to 127.x comes from 127.0.0.1, and stays inside the stack.
-    const local = isLoopbackIp(remoteIp) ? '127.0.0.1' : this.addr;
+    const cfg = tcp ? { ...this.baseConfig(bytes6 !== null), ...tcp } : this.baseConfig(bytes6 !== null);
     const conn = new Connection(cfg, this.isnGen.isn(now, local, port, remoteAddr, remotePort), now, this.counters);
-    conn.pathMtu = this.pmtu.get(remoteIp, now) ?? Infinity;
-    const ep = new TcpEndpoint(this, conn, local, port, remoteAddr, remotePort);
+    conn.pathMtu = this.pmtu.get(remote, now) ?? Infinity;
+    const ep = this.newEndpoint(conn, local, port, remoteAddr, remotePort);
     this.endpoints.add(ep);
     this.lastEp = null; // never a stale connection for this 4-tuple
     this.counters.inc('tcp_active_opens');
@@ -441,16 +489,22 @@ export class Stack extends StackCore {
    * An ephemeral port whose 4-tuple is unused, TIME_WAIT included (entries
    * stay in the table until 2MSL has passed), and that is not listening.
    */
-  private pickEphemeralPort(remoteIp: number | null, remotePort = 0): number {
+  private pickEphemeralPort(remote: number | string | null, remotePort = 0): number {
     const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
     for (let i = 0; i < span; i++) {
       const port = EPHEMERAL_LOW + ((this.nextEphemeral - EPHEMERAL_LOW + i) % span);
       if (this.listeners.has(port)) continue;
-      if (remoteIp === null ? this.endpoints.usesPort(port) : this.endpoints.has(remoteIp, remotePort, port)) continue;
+      if (remote === null ? this.endpoints.usesPort(port) : this.tupleInUse(remote, remotePort, port)) continue;
       this.nextEphemeral = port + 1 > EPHEMERAL_HIGH ? EPHEMERAL_LOW : port + 1;
       return port;
     }
     throw new StackError('EADDRNOTAVAIL', 'connect EADDRNOTAVAIL: no free local port');
+  }
+
+  /** A connection holds this 4-tuple (remote: an IPv4 number or IPv6 text); ports are per family, as in Linux. */
+  private tupleInUse(remote: number | string, remotePort: number, localPort: number): boolean {
+    if (typeof remote === 'string') return this.endpoints.get6(remote, remotePort, localPort) !== undefined;
+    return this.endpoints.has(remote, remotePort, localPort);
   }
 
   /**
@@ -458,7 +512,7 @@ export class Stack extends StackCore {
    * otherwise, if ACK is on: <SEQ=SEG.ACK><CTL=RST>;
    * if ACK is off: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
    */
-  sendResetFor(ip: IPv4Datagram, seg: TcpSegment): void {
+  sendResetFor(ip: RxDatagram, seg: TcpSegment): void {
     if (seg.flags & TCP_RST) {
       this.counters.inc('tcp_rst_received');
       return this.drop('tcp_rst_no_connection');
@@ -467,7 +521,7 @@ export class Stack extends StackCore {
     // gets few answers. Not a RST to ourselves (loopback): it never leaves
     // the host, and a local client connecting to a closed port must be
     // refused at once, not after its SYN's first retransmission.
-    const toSelf = ip.srcAddr === this.addrIp || isLoopbackIp(ip.srcAddr);
+    const toSelf = ip.v6 ? this.isLocal6(ip.src6!, 0) : ip.srcAddr === this.addrIp || isLoopbackIp(ip.srcAddr);
     if (!toSelf && !this.rstLimit.take(this.now())) return this.counters.add(this.cRstRatelimited);
     const tcp: TcpFields =
       seg.flags & TCP_ACK
@@ -481,7 +535,7 @@ export class Stack extends StackCore {
             window: 0,
           };
     this.counters.inc('tcp_rst_sent');
-    this.sendTcp(ip.srcAddr, tcp, undefined, 0, ip.dstAddr);
+    this.replyTcp(ip, tcp);
   }
 }
 

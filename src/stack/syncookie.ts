@@ -32,8 +32,9 @@
  */
 import type { IPv4Packet } from '../wire/ipv4.js';
 
-/** The addresses of a datagram as 32-bit numbers (an IPv4Packet or the stack's IPv4Datagram). */
-type Addresses = Pick<IPv4Packet, 'srcAddr' | 'dstAddr'>;
+/** The addresses of a datagram as 32-bit numbers (an IPv4Packet or the stack's
+ * IPv4Datagram), or for IPv6 their 16 bytes each (RFC 6528 over all of them). */
+type Addresses = Pick<IPv4Packet, 'srcAddr' | 'dstAddr'> & { src6?: Uint8Array | null; dst6?: Uint8Array | null };
 import { seqAdd, seqGt } from '../wire/seq.js';
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_SYN, type TcpFields, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { DEFAULT_PEER_MSS, windowShiftFor, type TcpConfig } from '../tcp/config.js';
@@ -61,7 +62,9 @@ const TS_ECN = 0x20;
 export class SynCookies {
   private readonly key: SipKey;
   /** The hash input, reused: addresses, ports, s, tick. */
-  private readonly words = [0, 0, 0, 0, 0];
+  private readonly words = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  /** Words blind() filled: 4 for IPv4, 10 for IPv6. */
+  private n = 4;
 
   constructor(key: Buffer) {
     this.key = sipKey(key);
@@ -91,18 +94,29 @@ export class SynCookies {
   /** B: the 4-tuple (from the IP header, no parsing) and s; leaves them in `words` for check(). */
   private blind(ip: Addresses, seg: TcpSegment, s: number): number {
     const w = this.words;
-    w[0] = ip.dstAddr; // our address
-    w[1] = ip.srcAddr; // the peer's
-    w[2] = ((seg.dstPort << 16) | seg.srcPort) >>> 0;
-    w[3] = s >>> 0;
-    return sipHash24(this.key, w, 4);
+    let i = 0;
+    if (ip.src6 != null && ip.dst6 != null) {
+      for (let k = 0; k < 16; k += 4) w[i++] = word32(ip.dst6, k); // our address
+      for (let k = 0; k < 16; k += 4) w[i++] = word32(ip.src6, k); // the peer's
+    } else {
+      w[i++] = ip.dstAddr; // our address
+      w[i++] = ip.srcAddr; // the peer's
+    }
+    w[i++] = ((seg.dstPort << 16) | seg.srcPort) >>> 0;
+    w[i++] = s >>> 0;
+    this.n = i;
+    return sipHash24(this.key, w, i);
   }
 
   /** M for the tuple blind() just took. */
   private check(tick: number): number {
-    this.words[4] = tick;
-    return sipHash24(this.key, this.words, 5);
+    this.words[this.n] = tick;
+    return sipHash24(this.key, this.words, this.n + 1);
   }
+}
+
+function word32(b: Uint8Array, i: number): number {
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
 }
 
 /**

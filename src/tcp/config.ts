@@ -63,6 +63,9 @@ export interface TcpConfig {
   /** RFC 4821 black-hole detection and probing (Linux tcp_mtu_probing=1, which
    * Linux leaves off by default; on here, see plpmtud.ts). */
   mtuProbing: boolean;
+  /** The connection runs over IPv6: 40 bytes of IP header instead of 20, so
+   * MSS = MTU - 60 (RFC 8200 §8.3) and the path MTU is read that way. */
+  ipv6: boolean;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -92,6 +95,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   gsoMax: 0,
   ecn: 'passive',
   mtuProbing: true,
+  ipv6: false,
 };
 
 /** The peer's MSS when it sends none (RFC 9293 §3.7.1). */

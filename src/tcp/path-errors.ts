@@ -42,7 +42,7 @@ export abstract class TcbPath extends TcbSender {
   /** When the retransmission timer was last armed (RFC 6069 counts the reverted RTO from there). */
   protected rtoArmedAt = 0;
   /** RFC 4821 search (black holes, probes). */
-  readonly mtuSearch = new MtuSearch();
+  readonly mtuSearch = new MtuSearch(this.headers);
   /** Timeouts of full-sized segments in a row at the current MSS, the peer silent (see retransmissionTimeout). */
   protected blackHoleTimeouts = 0;
   /** SACKed bytes at the last timeout or SND.UNA's last move: more since is a sign of delivery. */
@@ -131,13 +131,18 @@ export abstract class TcbPath extends TcbSender {
 
   /** The most the path may take: the path MTU if known, else what the handshake allows. */
   private pathBound(): number {
-    return Math.min(this.pathMtu, this.synMss + TCPIP_HEADERS);
+    return Math.min(this.pathMtu, this.synMss + this.headers);
   }
 
-  /** SND.MSS = min(the handshake's MSS, path MTU - 40, the RFC 4821 search's MTU - 40), as Linux tcp_sync_mss. */
+  /** IP and TCP headers without options: 40, or 60 over IPv6 (RFC 8200 §8.3). */
+  protected get headers(): number {
+    return this.cfg.ipv6 ? TCPIP_HEADERS + 20 : TCPIP_HEADERS;
+  }
+
+  /** SND.MSS = min(the handshake's MSS, path MTU - 40, the RFC 4821 search's MTU - 40), as Linux tcp_sync_mss (60 over IPv6). */
   protected applyMss(): void {
     if (this.synMss === 0) return; // before the handshake: takePeerOptions applies it
-    this.sndMss = Math.max(64, Math.min(this.synMss, this.mtuSearch.mtu(this.pathBound()) - TCPIP_HEADERS));
+    this.sndMss = Math.max(64, Math.min(this.synMss, this.mtuSearch.mtu(this.pathBound()) - this.headers));
     this.cc.setMss(this.effMss);
   }
 
@@ -185,7 +190,7 @@ export abstract class TcbPath extends TcbSender {
     const size = this.mtuSearch.nextProbe(this.pathBound(), now);
     if (size === 0) return;
     const mss = this.effMss;
-    const len = size - TCPIP_HEADERS - (this.sndMss - mss); // less the options every segment carries
+    const len = size - this.headers - (this.sndMss - mss); // less the options every segment carries
     if (len <= mss) return;
     const offset = seqSub(this.sndNxt, this.sndUna);
     const needed = len + (r.reordering + 1) * mss;

@@ -33,14 +33,14 @@ export const PROBE_INTERVAL_MS = 600_000;
  * at the fifth timeout.
  */
 export const BLACK_HOLE_TIMEOUTS = 5;
-/** IPv4 + TCP headers without options. */
+/** IPv4 + TCP headers without options (IPv6: 60, the constructor's `headers`). */
 const HEADERS = 40;
 
 export class MtuSearch {
   /** A black hole was seen: the MTU is min(path MTU, searchLow) from now on. */
   enabled = false;
   /** Largest MTU known to work. */
-  searchLow = BASE_MSS + HEADERS;
+  searchLow: number;
   /** Smallest MTU not known to fail, less one. */
   searchHigh = 0;
   /** MTU of the probe in flight, 0 when none. */
@@ -50,6 +50,10 @@ export class MtuSearch {
   probeEnd = 0;
   /** When the last search step succeeded or began (re-search after PROBE_INTERVAL_MS). */
   private stamp = 0;
+
+  constructor(private readonly headers = HEADERS) {
+    this.searchLow = BASE_MSS + headers;
+  }
 
   /** The MTU to send for on a path whose MTU is at most `pathMtu`. */
   mtu(pathMtu: number): number {
@@ -64,8 +68,8 @@ export class MtuSearch {
       this.searchHigh = pathMtu;
       this.stamp = now;
     } else {
-      const mss = Math.max(BLACK_HOLE_FLOOR_MSS, Math.min(BASE_MSS, (this.mtu(pathMtu) - HEADERS) >> 1));
-      this.searchLow = mss + HEADERS;
+      const mss = Math.max(BLACK_HOLE_FLOOR_MSS, Math.min(BASE_MSS, (this.mtu(pathMtu) - this.headers) >> 1));
+      this.searchLow = mss + this.headers;
     }
     this.probeSize = 0;
     if (this.mtu(pathMtu) >= before) return false; // at the floor: not the MTU's fault

@@ -39,7 +39,7 @@ export interface OutSegment {
 
 /** The ends of a connection, as errno names; the last ones come from ICMP errors (wire/icmp.ts, Linux icmp_err_convert). */
 export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE'
-  | 'ENETUNREACH' | 'EHOSTUNREACH' | 'ENOPROTOOPT' | 'EMSGSIZE' | 'EOPNOTSUPP' | 'EHOSTDOWN' | 'ENONET' | 'EPROTO';
+  | 'ENETUNREACH' | 'EHOSTUNREACH' | 'ENOPROTOOPT' | 'EMSGSIZE' | 'EOPNOTSUPP' | 'EHOSTDOWN' | 'ENONET' | 'EPROTO' | 'EACCES';
 
 export type ConnEvent =
   /** A state change, with what caused it and the RFC rule that says so. */

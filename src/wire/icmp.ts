@@ -123,7 +123,8 @@ const UNREACH_ERRNO: readonly IcmpErrno[] = [
   'EHOSTUNREACH', // 15 precedence cutoff in effect
 ];
 
-export type IcmpErrno = 'ENETUNREACH' | 'EHOSTUNREACH' | 'ENOPROTOOPT' | 'ECONNREFUSED' | 'EMSGSIZE' | 'EOPNOTSUPP' | 'EHOSTDOWN' | 'ENONET' | 'EPROTO';
+export type IcmpErrno = 'ENETUNREACH' | 'EHOSTUNREACH' | 'ENOPROTOOPT' | 'ECONNREFUSED' | 'EMSGSIZE' | 'EOPNOTSUPP' | 'EHOSTDOWN' | 'ENONET' | 'EPROTO'
+  | 'EACCES';
 
 /** An ICMP error quoting a TCP segment of ours, as the connection gets it. */
 export interface IcmpTcpError {

@@ -121,6 +121,10 @@ export class IPv4Datagram {
   moreFragments = false;
   /** In bytes (the wire's 8-byte units times 8). */
   fragOffset = 0;
+  /** Not IPv6 (the stack's RxDatagram, which an IPv6 packet fills too). */
+  readonly v6 = false;
+  readonly src6 = null;
+  readonly dst6 = null;
 
   get src(): string {
     return cachedIp(this.srcAddr);

@@ -449,3 +449,32 @@ export function ip6ToString(b: Uint8Array, off: number): string {
   if (bestBase !== -1 && bestBase + bestLen === 8) s += ':';
   return s;
 }
+
+// ---- Fragmentation at the source (RFC 8200 §4.5) ----
+
+/**
+ * Cut a packet of ours that exceeds `mtu` into fragments: the unfragmentable
+ * part is the fixed header alone (we send no extension headers), each
+ * fragment carries it with a Fragment header (id `id`) and a multiple of 8
+ * bytes of the rest but the last. `mtu` below 1280 counts as 1280 (§5).
+ */
+export function fragmentIPv6(packet: Buffer, mtu: number, id: number): Buffer[] {
+  const end = Math.min(packet.length, IPV6_HEADER_LENGTH + ((packet[4]! << 8) | packet[5]!));
+  const room = (Math.max(mtu, IPV6_MIN_MTU) - IPV6_HEADER_LENGTH - 8) & ~7;
+  const out: Buffer[] = [];
+  for (let at = IPV6_HEADER_LENGTH; at < end; at += room) {
+    const len = Math.min(room, end - at);
+    const f = Buffer.alloc(IPV6_HEADER_LENGTH + 8 + len);
+    packet.copy(f, 0, 0, IPV6_HEADER_LENGTH);
+    f[4] = (8 + len) >>> 8;
+    f[5] = (8 + len) & 0xff;
+    f[6] = IPPROTO_FRAGMENT;
+    f[40] = packet[6]!; // the fragmentable part's first header
+    const offset = at - IPV6_HEADER_LENGTH;
+    f.writeUInt16BE(offset | (at + len < end ? 1 : 0), 42);
+    f.writeUInt32BE(id >>> 0, 44);
+    packet.copy(f, 48, at, at + len);
+    out.push(f);
+  }
+  return out;
+}

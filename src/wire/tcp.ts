@@ -5,6 +5,7 @@
  */
 import { foldChecksum, smallChecksum, sumBytes } from './checksum.js';
 import { IPPROTO_TCP, word, writeIPv4HeaderFor, type IPv4Fields, type IPv4Packet } from './ipv4.js';
+import { IPV6_HEADER_LENGTH, pseudoHeaderSum6, writeIPv6Header, type IPv6Fields } from './ipv6.js';
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
@@ -117,6 +118,16 @@ export function readTcp(
     payload: headerLength < len ? p.subarray(start + headerLength, end) : NO_PAYLOAD,
     ecn: 0,
   };
+}
+
+/**
+ * readTcp for a segment carried by IPv6: `addrSum` is the unfolded sum of the
+ * packet's source and destination addresses (sumBytes over its bytes 8..40),
+ * which the pseudo-header of RFC 8200 §8.1 adds where IPv4's has its two
+ * 32-bit addresses; the rest of the pseudo-header is the same sum.
+ */
+export function readTcp6(p: Buffer, start: number, end: number, addrSum: number, verifyChecksum: boolean): TcpSegment | TcpDropReason {
+  return readTcp(p, start, end, addrSum, 0, verifyChecksum);
 }
 
 /**
@@ -311,12 +322,36 @@ function put32(out: Buffer, i: number, v: number): void {
  * the checksum expects there (Linux: __tcp_v4_send_check for CHECKSUM_PARTIAL).
  */
 export function writeTcpPacket(out: Buffer, ip: IPv4Fields, tcp: TcpFields, payload?: Buffer, partialChecksum = false): number {
-  const optLen = tcpOptionsLength(tcp.options);
-  if (optLen > 40) throw new RangeError(`TCP options take ${optLen} bytes, at most 40 fit`);
-  const thl = 20 + optLen;
+  const thl = tcpHeaderLength(tcp);
   const plen = payload === undefined ? 0 : payload.length;
   writeIPv4HeaderFor(out, 0, ip, IPPROTO_TCP, thl + plen);
-  const t = 20;
+  // Pseudo-header: bytes 12..20 of the IP header are exactly src and dst.
+  return 20 + writeTcpAt(out, 20, thl, tcp, payload, sumBytes(out, 12, 20, IPPROTO_TCP + thl + plen), partialChecksum);
+}
+
+/** TCP header length for `tcp`'s options; throws RangeError past 40 bytes of options (a caller bug). */
+function tcpHeaderLength(tcp: TcpFields): number {
+  const optLen = tcpOptionsLength(tcp.options);
+  if (optLen > 40) throw new RangeError(`TCP options take ${optLen} bytes, at most 40 fit`);
+  return 20 + optLen;
+}
+
+/**
+ * writeTcpPacket over IPv6 (RFC 8200): the 40-byte fixed header, no extension
+ * headers, then TCP at offset 40; the checksum over the §8.1 pseudo-header
+ * (or only that sum, `partialChecksum`, as Linux's __tcp_v6_send_check).
+ */
+export function writeTcpPacket6(out: Buffer, ip: IPv6Fields, tcp: TcpFields, payload?: Buffer, partialChecksum = false): number {
+  const thl = tcpHeaderLength(tcp);
+  const plen = payload === undefined ? 0 : payload.length;
+  writeIPv6Header(out, 0, ip, IPPROTO_TCP, thl + plen);
+  return IPV6_HEADER_LENGTH + writeTcpAt(out, IPV6_HEADER_LENGTH, thl, tcp, payload, pseudoHeaderSum6(out, IPPROTO_TCP, thl + plen), partialChecksum);
+}
+
+/** The TCP header at out[t], its checksum from `sum` (the pseudo-header's). Returns its length. */
+function writeTcpAt(out: Buffer, t: number, thl: number, tcp: TcpFields, payload: Buffer | undefined, sum: number, partialChecksum: boolean): number {
+  const optLen = thl - 20;
+  const plen = payload === undefined ? 0 : payload.length;
   put16(out, t, tcp.srcPort);
   put16(out, t + 2, tcp.dstPort);
   put32(out, t + 4, tcp.seq);
@@ -328,20 +363,18 @@ export function writeTcpPacket(out: Buffer, ip: IPv4Fields, tcp: TcpFields, payl
   out[t + 17] = 0;
   put16(out, t + 18, tcp.urgent ?? 0);
   if (tcp.options !== undefined && optLen > 0) writeOptions(out, t + 20, tcp.options, optLen);
-  // Pseudo-header: bytes 12..20 of the IP header are exactly src and dst.
-  let sum = sumBytes(out, 12, 20, IPPROTO_TCP + thl + plen);
   if (partialChecksum) {
     const c = ~foldChecksum(sum) & 0xffff;
     out[t + 16] = c >>> 8;
     out[t + 17] = c & 0xff;
-    return 20 + thl;
+    return thl;
   }
   sum = sumBytes(out, t, t + thl, sum);
   if (payload !== undefined) sum = sumBytes(payload, 0, plen, sum);
   const c = foldChecksum(sum);
   out[t + 16] = c >>> 8;
   out[t + 17] = c & 0xff;
-  return 20 + thl;
+  return thl;
 }
 
 /**
