@@ -4,8 +4,7 @@
  * half-closes (FIN) and we keep reading until the peer's FIN; exit 0 once both
  * directions are closed, non-zero with one line naming the error otherwise.
  */
-import { lookup } from 'node:dns/promises';
-import { isIPv4 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import type { CommandModule } from 'yargs';
 import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
 import { flushed, startStack } from './start-stack.js';
@@ -40,14 +39,9 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         return checkStackArgs(a as StackArgs) ?? true;
       }) as never,
   handler: async (a) => {
-    let host = a.host;
-    if (!isIPv4(host)) {
-      try {
-        host = (await lookup(host, { family: 4 })).address;
-      } catch (err) {
-        die('connect', err);
-      }
-    }
+    // A name is resolved by the stack's connect(), as node:net does: both
+    // families when IPv6 is on, tried in turn (RFC 8305); only A records without.
+    const host = a.host;
     let natDev: string | null = null;
     let natDev6: string | null = null;
     if (a.nat) {
@@ -82,6 +76,7 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
     const r = running;
     let progress: Progress | null = null;
     let local = '';
+    let remote = '';
     let finishing = false;
     let stdoutBroken = false;
     /**
@@ -101,7 +96,7 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         return;
       }
       finishing = true;
-      progress?.finish(local, `${host}:${a.port}`, code, a.json);
+      progress?.finish(local, remote || hostPort(host, a.port), code, a.json);
       void r
         .stop(1000)
         .then(() => {
@@ -123,8 +118,9 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       finish(1);
     });
     sock.on('connect', () => {
-      process.stderr.write(`connected ${sock.localAddress}:${sock.localPort} -> ${host}:${a.port}\n`);
-      local = `${sock.localAddress}:${sock.localPort}`;
+      local = hostPort(sock.localAddress ?? '', sock.localPort ?? 0);
+      remote = hostPort(sock.remoteAddress ?? host, a.port);
+      process.stderr.write(`connected ${local} -> ${remote}\n`);
       progress = new Progress(sock);
       progress.start();
       process.stdin.pipe(sock);
@@ -160,3 +156,8 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
     });
   },
 };
+
+/** 'a.b.c.d:port', or '[v6]:port' as URLs and `ss` write IPv6. */
+function hostPort(address: string, port: number): string {
+  return isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+}

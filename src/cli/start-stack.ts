@@ -96,7 +96,7 @@ export function startStack(a: StackArgs): RunningStack {
         print(`${formatClock(new Date())} ${fmt.format(joinPacket(header, payload))}\n`);
       });
     }
-    const stack = new NetStack({ link: tap, addr: a.addr, ...(ipv6 === null ? {} : { addr6: ipv6.addr6 }), clock, tcp: { msl: a.msl * 1000, cc: a.cc, ecn: ecnMode(a.ecn), mtuProbing: a.mtuProbing ?? true } });
+    const stack = new NetStack({ link: tap, addr: a.addr, addr6: ipv6?.addr6, clock, tcp: { msl: a.msl * 1000, cc: a.cc, ecn: ecnMode(a.ecn), mtuProbing: a.mtuProbing ?? true } });
     counters = stack.counters;
     const control = openControlSocket(stack, { program: 'tuntcp' }); // for `tuntcp netstat`
     if (a.explain) {

@@ -1,0 +1,190 @@
+// IPv6 end to end against the real kernel (issue 11), through the CLI as a
+// user runs it, dual-stack by default: ping -6 (and a 4000-byte ping in
+// fragments), bash /dev/tcp and curl -6 to `tuntcp listen`, `tuntcp connect`
+// to an IPv6 kernel server, netstat's tcp6 rows, --no-ipv6; and a router lab
+// whose IPv6 route toward Linux has MTU 1300, where a 4 MB upload finishes
+// through packet-too-big, and through RFC 4821 probing when ICMPv6 is dropped.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Socket as NetSocket } from 'node:net';
+import { assertPrivateNamespace, run, waitForLine, exitOf, stackFlags, CLI } from './lab.js';
+import { startRouterLab, type RouterLab } from './netem.js';
+import { listenKernel, sha } from './echo.js';
+import type { Socket } from '../../src/socket/socket.js';
+
+assertPrivateNamespace();
+
+setTimeout(() => {
+  console.error('ipv6.test: file time limit (300 s) reached, exiting');
+  process.exit(1);
+}, 300_000).unref();
+
+const children: ChildProcess[] = [];
+test.after(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** `tuntcp <args> --tun tun6N --addr 10.N.0.2 --peer 10.N.0.1/24`, once ready. Its IPv6
+ * addresses are the derived defaults, fd00:0:aNN::2 and ::1 (N as two hex digits). */
+async function cli(net: number, args: string[]): Promise<{ child: ChildProcess; ready: string; addr6: string; peer6: string }> {
+  const child = spawn(process.execPath, [CLI, ...args, ...stackFlags(net, `tun6${net}`)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  const ready = await waitForLine(child, /^ready/);
+  const hex = net.toString(16);
+  return { child, ready, addr6: `fd00:0:a${hex}::2`, peer6: `fd00:0:a${hex}::1` };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  child.kill('SIGINT');
+  assert.is(await exitOf(child), 0);
+}
+
+const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+test('tuntcp up: the ready line names both addresses; ping -6 is answered, and a 4000-byte ping in fragments', async () => {
+  const { child, ready, addr6 } = await cli(60, ['up']);
+  try {
+    assert.match(ready, /^ready tun=tun660 addr=10\.60\.0\.2 peer=10\.60\.0\.1\/24 mtu=1500 addr6=fd00:0:a3c::2 peer6=fd00:0:a3c::1\/64$/);
+    const small = await run('ping', ['-6', '-n', '-c', '3', '-i', '0.2', '-W', '2', addr6]);
+    assert.is(small.code, 0, small.stdout + small.stderr);
+    const big = await run('ping', ['-6', '-n', '-c', '2', '-i', '0.2', '-W', '2', '-s', '4000', addr6]);
+    assert.is(big.code, 0, big.stdout + big.stderr);
+    assert.match(big.stdout, /4008 bytes from fd00:0:a3c::2/);
+  } finally {
+    await stop(child);
+  }
+});
+
+test('--no-ipv6: no IPv6 address on the device, nothing about IPv6 in the ready line', async () => {
+  const { child, ready } = await cli(61, ['up', '--no-ipv6']);
+  try {
+    assert.not.match(ready, 'addr6');
+    const r = await run('ip', ['-6', 'addr', 'show', 'dev', 'tun661']);
+    assert.is(r.stdout.trim(), '');
+  } finally {
+    await stop(child);
+  }
+});
+
+test('tuntcp listen 7 --echo: bash /dev/tcp over IPv6 echoes, and netstat shows the connection as a tcp6 row', async () => {
+  const { child, addr6, peer6 } = await cli(62, ['listen', '7', '--echo']);
+  try {
+    // bash keeps the connection open while netstat looks at it.
+    const script = `exec 3<>/dev/tcp/${addr6}/7; echo hello-over-ipv6 >&3; read -r line <&3; echo "$line"; sleep 1; exec 3>&-`;
+    const bash = run('bash', ['-c', script], 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const ns = await run(process.execPath, [CLI, 'netstat']);
+    const b = await bash;
+    assert.is(b.code, 0, b.stderr);
+    assert.is(b.stdout, 'hello-over-ipv6\n');
+    const row = ns.stdout.split('\n').find((l) => l.includes(`${addr6}:7`) && l.includes('ESTABLISHED'));
+    assert.ok(row, ns.stdout);
+    assert.match(row!, new RegExp(`^tcp6 .* ${addr6}:7 +${peer6}:\\d+ +ESTABLISHED`));
+  } finally {
+    await stop(child);
+  }
+});
+
+test('tuntcp listen 80 --http: curl -6 gets the page, and the page names the IPv6 client', async () => {
+  if (!has('curl')) {
+    console.log('  SKIP curl -6: curl is not installed');
+    return;
+  }
+  const { child, addr6, peer6 } = await cli(63, ['listen', '80', '--http']);
+  try {
+    const r = await run('curl', ['-6', '-g', '-sS', '--max-time', '10', `http://[${addr6}]/`]);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, 'Hello from tuntcp');
+    assert.match(r.stdout, `from ${peer6}:`);
+  } finally {
+    await stop(child);
+  }
+});
+
+test('tuntcp connect to an IPv6 kernel server: stdin there, the answer on stdout, exit 0', async () => {
+  // The kernel server listens on the wildcard before the device (and its address) exists.
+  const server = createServer({ allowHalfOpen: true }, (s: NetSocket) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('end', () => s.end(`from ${s.remoteAddress}: ${Buffer.concat(chunks).toString().toUpperCase()}`));
+    s.on('error', () => {});
+  });
+  await listenKernel(server, 7008, '::');
+  try {
+    const peer6 = 'fd00:0:a40::1';
+    const child = spawn(process.execPath, [CLI, 'connect', peer6, '7008', ...stackFlags(64, 'tun664')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d));
+    child.stderr!.on('data', (d: Buffer) => (err += d));
+    child.stdin!.end('hello six\n');
+    assert.is(await exitOf(child), 0, err);
+    assert.is(out, 'from fd00:0:a40::2: HELLO SIX\n');
+    assert.match(err, /^connected \[fd00:0:a40::2\]:\d+ -> \[fd00:0:a40::1\]:7008$/m);
+  } finally {
+    server.close();
+  }
+});
+
+// ---- the router lab over IPv6: a 1300-byte next hop ----
+
+/** A kernel server that hashes what it gets and answers with the hash when the client half-closes. */
+async function hashServer(host: string, port: number): Promise<() => void> {
+  const server = createServer({ allowHalfOpen: true }, (s: NetSocket) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('end', () => s.end(sha(chunks)));
+    s.on('error', () => {});
+  });
+  await listenKernel(server, port, host);
+  return () => server.close();
+}
+
+function upload(sock: Socket, data: Buffer, limitS: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const t = setTimeout(() => reject(new Error(`upload not done after ${limitS} s`)), limitS * 1000);
+    sock.on('data', (d: Buffer) => (answer += d.toString()));
+    sock.on('end', () => { clearTimeout(t); resolve(answer); });
+    sock.on('error', (e) => { clearTimeout(t); reject(e); });
+    sock.end(data);
+  });
+}
+
+for (const [id, blackHole, limitS] of [[21, false, 60], [22, true, 60]] as const) {
+  const what = blackHole ? 'ICMPv6 dropped by nftables (a black hole): RFC 4821 probing' : 'packet too big lowers the path MTU and';
+  test(`IPv6 router lab, route toward Linux with \`mtu 1300\`, ${what} a 4 MB upload finishes intact within ${limitS} s`, async () => {
+    const lab: RouterLab = await startRouterLab({ id, ipv6: true });
+    const stopServer = await hashServer(lab.linuxAddr6, 7100);
+    try {
+      lab.router.run('ip', ['-6', 'route', 'replace', `fd00:56:${id}::/64`, 'dev', `tl${id}r`, 'mtu', '1300']);
+      if (blackHole) {
+        lab.router.run('nft', ['-f', '-'], 'table inet blackhole {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    icmpv6 type packet-too-big counter drop\n  }\n}\n');
+      }
+      const data = randomBytes(4 * 1024 * 1024);
+      const sock = lab.stack.connect({ host: lab.linuxAddr6, port: 7100, allowHalfOpen: true });
+      const t0 = performance.now();
+      const got = await upload(sock, data, limitS);
+      const secs = (performance.now() - t0) / 1000;
+      assert.is(got, sha(data));
+      const c = lab.stack.counters;
+      if (blackHole) {
+        assert.is(c.get('ip_pmtu_lowered'), 0);
+        assert.ok(c.get('tcp_mtu_black_holes') >= 1, 'black hole seen');
+        assert.match(lab.router.run('nft', ['list', 'table', 'inet', 'blackhole']), /counter packets [1-9]/);
+      } else {
+        assert.ok(c.get('ip_pmtu_lowered') >= 1, 'ip_pmtu_lowered');
+      }
+      const names = ['ip_pmtu_lowered', 'tcp_pmtu_retransmits', 'tcp_rto_expired', 'tcp_mtu_black_holes', 'tcp_mtu_probes', 'tcp_mtu_probe_success'];
+      console.log(`  IPv6: 4 MB over a 1300-byte path MTU in ${secs.toFixed(2)} s; ${names.map((k) => `${k}=${c.get(k)}`).join(' ')}`);
+    } finally {
+      stopServer();
+      lab.close();
+    }
+  });
+}
+
+test.run();
