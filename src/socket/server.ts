@@ -4,10 +4,12 @@
  * once and emits 'close' when the last accepted connection has closed.
  */
 import { EventEmitter } from 'node:events';
+import { isIPv6 } from 'node:net';
+import { ip6ToBytes, ip6ToString } from '../wire/ipv6.js';
 import type { Stack } from '../stack/stack.js';
 import type { Listener, TcpEndpoint } from '../stack/endpoint.js';
 import type { TcpConfig } from '../tcp/config.js';
-import { Socket } from './socket.js';
+import { family, Socket } from './socket.js';
 import { socketError, validPort } from './errors.js';
 
 export interface ServerOptions {
@@ -82,12 +84,13 @@ export class Server extends EventEmitter {
     const portNumber = validPort(opts.port ?? 0);
     if (cb !== undefined) this.once('listening', cb);
     const h = opts.host;
-    if (h !== undefined && h !== this.stack.addr && h !== '0.0.0.0' && h !== '::' && h !== 'localhost' && !h.startsWith('127.')) {
+    const bind = listenBinding(h, this.stack.addr, this.stack.addr6);
+    if (bind === null) {
       process.nextTick(() => this.emit('error', socketError('EADDRNOTAVAIL', 'listen', h, portNumber)));
       return this;
     }
     try {
-      this.listener = this.stack.openListener(portNumber, opts.backlog ?? this.options.backlog ?? 511, (ep) => this.accept(ep), socketTcp(this.options));
+      this.listener = this.stack.openListener(portNumber, opts.backlog ?? this.options.backlog ?? 511, (ep) => this.accept(ep), socketTcp(this.options), bind);
     } catch (err) {
       const e = err as { code?: string };
       const out = e.code === 'EADDRINUSE' || e.code === 'ENETDOWN' ? socketError(e.code, 'listen', this.stack.addr, portNumber) : (err as Error);
@@ -103,7 +106,7 @@ export class Server extends EventEmitter {
   private accept(ep: TcpEndpoint): void {
     if (this.maxConnections !== undefined && this.sockets.size >= this.maxConnections) {
       // node:net closes the accepted descriptor (FIN) and emits 'drop'.
-      const drop = { localAddress: ep.localAddr, localPort: ep.localPort, localFamily: 'IPv4', remoteAddress: ep.remoteAddr, remotePort: ep.remotePort, remoteFamily: 'IPv4' };
+      const drop = { localAddress: ep.localAddr, localPort: ep.localPort, localFamily: family(ep), remoteAddress: ep.remoteAddr, remotePort: ep.remotePort, remoteFamily: family(ep) };
       ep.release();
       this.emit('drop', drop);
       return;
@@ -120,8 +123,12 @@ export class Server extends EventEmitter {
   }
 
   address(): { address: string; family: string; port: number } | null {
-    if (this.listener === null) return null;
-    return { address: this.stack.addr, family: 'IPv4', port: this.listener.port };
+    const l = this.listener;
+    if (l === null) return null;
+    // As node:net: '::' when listening on both families with IPv6 on; an IPv6 host as given.
+    if (l.address !== null && l.family === 6) return { address: l.address, family: 'IPv6', port: l.port };
+    if (l.family === 6 || (l.family === 0 && this.stack.addr6 !== null)) return { address: '::', family: 'IPv6', port: l.port };
+    return { address: this.stack.addr, family: 'IPv4', port: l.port };
   }
 
   close(cb?: (err?: Error) => void): this {
@@ -172,4 +179,19 @@ export class Server extends EventEmitter {
     if (want) this.stack.holdRef();
     else this.stack.releaseRef();
   }
+}
+
+/**
+ * Which connections a listen host takes (Listener.family, .address), as
+ * node:net binds: none or '::' both families (ipv6Only false), 'localhost'
+ * both, '0.0.0.0', 127.x or our IPv4 address IPv4 only, our IPv6 address or
+ * '::1' only that address. null: an address this host does not have.
+ */
+export function listenBinding(h: string | undefined, addr: string, addr6: string | null): { family: 0 | 4 | 6; address: string | null } | null {
+  if (h === undefined || h === '::' || h === 'localhost') return { family: 0, address: null };
+  if (h === addr || h === '0.0.0.0' || h.startsWith('127.')) return { family: 4, address: null };
+  if (!isIPv6(h) || addr6 === null) return null;
+  const b = ip6ToBytes(h);
+  const text = b === null ? '' : ip6ToString(b, 0);
+  return text === addr6 || text === '::1' ? { family: 6, address: text } : null;
 }

@@ -281,7 +281,11 @@ export class Socket extends Duplex implements EndpointHandler {
   }
 
   get remoteFamily(): string | undefined {
-    return this.ep !== null ? 'IPv4' : undefined;
+    return this.ep !== null ? family(this.ep) : undefined;
+  }
+
+  get localFamily(): string | undefined {
+    return this.ep !== null ? family(this.ep) : undefined;
   }
 
   get localAddress(): string | undefined {
@@ -316,7 +320,7 @@ export class Socket extends Duplex implements EndpointHandler {
 
   address(): { address: string; family: string; port: number } | Record<string, never> {
     if (this.ep === null) return {};
-    return { address: this.ep.localAddr, family: 'IPv4', port: this.ep.localPort };
+    return { address: this.ep.localAddr, family: family(this.ep), port: this.ep.localPort };
   }
 
   setNoDelay(noDelay = true): this {
@@ -396,4 +400,9 @@ export class Socket extends Duplex implements EndpointHandler {
     if (this.idleTimer !== null) this.stack.clock.cancel(this.idleTimer);
     this.idleTimer = null;
   }
+}
+
+/** node:net's family names. */
+export function family(ep: TcpEndpoint): 'IPv4' | 'IPv6' {
+  return ep.v6 ? 'IPv6' : 'IPv4';
 }

@@ -13,6 +13,9 @@ import type { Link } from '../../src/link/link.js';
 
 export const A_ADDR = '10.0.0.1';
 export const B_ADDR = '10.0.0.2';
+/** Their IPv6 addresses (SimOptions.ipv6). */
+export const A_ADDR6 = 'fd00::a';
+export const B_ADDR6 = 'fd00::b';
 
 export interface SimPair {
   clock: VirtualClock;
@@ -34,6 +37,8 @@ export interface SimOptions {
   wrapA?: (link: Link, clock: VirtualClock) => Link;
   /** Checksum and segmentation offload on both links (not with faults). */
   offload?: boolean;
+  /** IPv6 on both stacks too (A_ADDR6, B_ADDR6). */
+  ipv6?: boolean;
 }
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -45,8 +50,8 @@ export function simPair(o: SimOptions = {}): SimPair {
   const faultyA: Link = o.faults ? new FaultLink(la, o.faults, clock) : la;
   const linkA = o.wrapA ? o.wrapA(faultyA, clock) : faultyA;
   const isnKey = Buffer.alloc(16, 7);
-  const a = new NetStack({ link: linkA, addr: A_ADDR, clock, tcp: o.tcp, isnKey });
-  const b = new NetStack({ link: lb, addr: B_ADDR, clock, tcp: o.tcpB ?? o.tcp, isnKey });
+  const a = new NetStack({ link: linkA, addr: A_ADDR, addr6: o.ipv6 ? A_ADDR6 : undefined, clock, tcp: o.tcp, isnKey });
+  const b = new NetStack({ link: lb, addr: B_ADDR, addr6: o.ipv6 ? B_ADDR6 : undefined, clock, tcp: o.tcpB ?? o.tcp, isnKey });
   const until = (pred: () => boolean, limitMs = 120_000): Promise<boolean> => runUntil(clock, pred, limitMs);
   const wait = async (ms: number): Promise<void> => {
     await until(() => false, ms);
