@@ -299,6 +299,12 @@ export async function startRouterLab(o: RouterLabOptions): Promise<RouterLab> {
       const prefix = six.peer6.replace(/::1\/64$/, '::/64');
       sh('ip', ['-6', 'route', 'replace', prefix, 'via', `fd00:56:${n}::2`, ...(cc === null ? [] : congctl(cc))]);
       R.sysctl('net.ipv6.conf.all.forwarding', '1');
+      // The veths' link-local addresses go through DAD (about 2 s); until then
+      // neither side resolves the other and a SYN would be lost to it.
+      for (let i = 0; i < 100; i++) {
+        if (sh('ip', ['-6', 'addr', 'show', 'tentative']) === '' && R.run('ip', ['-6', 'addr', 'show', 'tentative']) === '') break;
+        await sleep(50);
+      }
     }
     let readDrops = (): number[] => [0, 0];
     if (o.loss !== undefined && o.loss > 0) {
