@@ -50,7 +50,7 @@ const PY_SERVER = `
 import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = ("client %s:%d\\n" % self.client_address).encode()
+        body = ("client %s:%d\\n" % self.client_address[:2]).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -155,6 +155,31 @@ test('--nat with an IPv6 default route too: an ip6 table and IPv6 forwarding whi
   assert.is(forward6('nv0'), '0');
   assert.is(forward6('lo'), '1', "a device's own switch survives");
   assert.is(readForward(), '0');
+});
+
+test('--nat over IPv6: the stack reaches an IPv6 host beyond the default route, masqueraded behind the host\'s address', async () => {
+  const py6 = server!.spawn('python3', ['-c', PY_SERVER.replace('http.server.HTTPServer(("10.200.0.2", 8080), H)', 'S(("fd00:200::2", 8080), H)').replace('import http.server, sys', 'import http.server, socket, sys\nclass S(http.server.HTTPServer):\n    address_family = socket.AF_INET6')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(py6);
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    const t = setTimeout(() => reject(new Error(`python server did not start: ${err}`)), 10_000);
+    py6.stderr!.on('data', (d: Buffer) => (err += d));
+    py6.stdout!.on('data', (d: Buffer) => {
+      if (String(d).includes('ready')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    py6.on('exit', (code) => reject(new Error(`python server exited ${code}: ${err}`)));
+  });
+  const r = await runCli(['connect', 'fd00:200::2', '8080', '--nat', '--tun', 'tn4', '--addr', '10.60.0.2', '--peer', '10.60.0.1/24'], 'GET / HTTP/1.0\r\n\r\n');
+  py6.kill('SIGKILL');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^HTTP\/1\.0 200 OK\r\n/);
+  assert.match(r.stdout, /\r\n\r\nclient fd00:200::1:\d+\n$/, 'the server saw the masqueraded address');
+  assert.match(r.stderr, /^connected \[fd00:0:a3c::2\]:\d+ -> \[fd00:200::2\]:8080$/m);
+  assert.equal(ourTables(), []);
+  assert.is(readFileSync(IP6_ALL_FORWARD, 'utf8').trim(), '0');
 });
 
 test.run();
