@@ -8,10 +8,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Socket as NetSocket } from 'node:net';
+import { connect, createServer, type Socket as NetSocket } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import type { StackStats } from '../../src/trace/netstat.js';
 import { assertPrivateNamespace, run, waitForLine, exitOf, stackFlags, CLI } from './lab.js';
 import { startRouterLab, type RouterLab } from './netem.js';
-import { listenKernel, sha } from './echo.js';
+import { echoThrough, listenKernel, sha } from './echo.js';
 import type { Socket } from '../../src/socket/socket.js';
 
 assertPrivateNamespace();
@@ -124,6 +126,39 @@ test('tuntcp connect to an IPv6 kernel server: stdin there, the answer on stdout
     assert.match(err, /^connected \[fd00:0:a40::2\]:\d+ -> \[fd00:0:a40::1\]:7008$/m);
   } finally {
     server.close();
+  }
+});
+
+test('offload over IPv6 (TUN_F_TSO6, GSO_TCPV6): a 4 MiB echo through `tuntcp listen` is intact, with super-segments both ways', async () => {
+  const { child, addr6 } = await cli(65, ['listen', '7', '--echo']);
+  try {
+    const data = randomBytes(4 * 1024 * 1024);
+    const sock = connect({ host: addr6, port: 7, allowHalfOpen: true });
+    const { got } = await echoThrough(sock, data, 60, () => 'IPv6 offload echo');
+    assert.is(sha(got), sha(data));
+    sock.destroy();
+    const r = await run(process.execPath, [CLI, 'netstat', '-s', '--json']);
+    const c = (JSON.parse(r.stdout) as { stacks: StackStats[] }).stacks.find((s) => s.pid === child.pid)!.counters;
+    // In: fewer IPv6 packets than 1440-byte segments in 4 MiB (the stack's IPv6 path does not count tcp_gso_in).
+    assert.ok((c.ip6_in ?? Infinity) < data.length / 1440 && (c.tcp_gso_out ?? 0) > 0, JSON.stringify(c));
+    assert.is(c.tcp_bad_checksum ?? 0, 0);
+  } finally {
+    await stop(child);
+  }
+});
+
+test('tuntcp connect to an IPv6 address the kernel side cannot route: ENETUNREACH within a second', async () => {
+  writeFileSync('/proc/sys/net/ipv6/conf/all/forwarding', '1');
+  try {
+    const t0 = performance.now();
+    const r = await run(process.execPath, [CLI, 'connect', 'fd00:77::1', '80', ...stackFlags(66, 'tun666')], 10_000);
+    const ms = performance.now() - t0;
+    assert.is(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^tuntcp: connect ENETUNREACH fd00:77::1/m);
+    // The CLI's own start and stop take some of it; the error itself arrives at once.
+    assert.ok(ms < 3000, `${ms} ms`);
+  } finally {
+    writeFileSync('/proc/sys/net/ipv6/conf/all/forwarding', '0');
   }
 });
 
