@@ -24,7 +24,7 @@ export interface FaultOptions {
   reorder?: number;
   /** Percent of packets with one random byte changed. */
   corrupt?: number;
-  /** Percent of ECN-capable IPv4 packets (ECT(0) or ECT(1)) marked CE,
+  /** Percent of ECN-capable IPv4 and IPv6 packets (ECT(0) or ECT(1)) marked CE,
    * Congestion Experienced, instead of being dropped; others pass. */
   ce?: number;
   /** Fixed one-way delay in ms. */
@@ -128,15 +128,20 @@ class Direction {
   }
 }
 
-/** An IPv4 packet whose ECN field is ECT(0) or ECT(1) (RFC 3168 §5). */
+/** A packet whose ECN field is ECT(0) or ECT(1) (RFC 3168 §5; IPv6: the traffic class's low bits, RFC 8200 §7). */
 function isEct(p: Buffer): boolean {
-  if (p.length < 20 || p[0]! >> 4 !== 4) return false;
-  const ecn = p[1]! & 3;
+  const v = p.length < 20 ? 0 : p[0]! >> 4;
+  if (v !== 4 && (v !== 6 || p.length < 40)) return false;
+  const ecn = v === 4 ? p[1]! & 3 : (p[1]! >> 4) & 3;
   return ecn === 1 || ecn === 2;
 }
 
-/** Set the ECN field to CE (11) and update the header checksum (RFC 1624 eqn. 3). */
+/** Set the ECN field to CE (11) and update the header checksum (RFC 1624 eqn. 3); IPv6 has none. */
 function markCe(p: Buffer): void {
+  if (p[0]! >> 4 === 6) {
+    p[1] = p[1]! | 0x30;
+    return;
+  }
   const oldWord = (p[0]! << 8) | p[1]!;
   p[1] = p[1]! | 3;
   const newWord = (p[0]! << 8) | p[1]!;

@@ -43,21 +43,29 @@ export interface RxDatagram {
   readonly dst6: Uint8Array | null;
 }
 
-/** The IPv6 packet being received: its addresses copied out (16 bytes each), text made once. */
+/**
+ * The IPv6 packet being received: its addresses copied out (16 bytes each)
+ * and their text, made again only when they differ from the previous
+ * packet's (a flow's packets come in runs; the destination is nearly always ours).
+ */
 class IPv6Rx implements RxDatagram {
   readonly v6 = true;
   readonly srcAddr = -1;
   readonly dstAddr = -1;
   readonly src6 = Buffer.alloc(16);
   readonly dst6 = Buffer.alloc(16);
-  src = '';
-  dst = '';
+  src = '::';
+  dst = '::';
 
   read(p: Uint8Array, start: number): void {
-    this.src6.set(p.subarray(start + 8, start + 24));
-    this.dst6.set(p.subarray(start + 24, start + 40));
-    this.src = ip6ToString(this.src6, 0);
-    this.dst = ip6ToString(this.dst6, 0);
+    if (!equal16(p, start + 8, this.src6)) {
+      this.src6.set(p.subarray(start + 8, start + 24));
+      this.src = ip6ToString(this.src6, 0);
+    }
+    if (!equal16(p, start + 24, this.dst6)) {
+      this.dst6.set(p.subarray(start + 24, start + 40));
+      this.dst = ip6ToString(this.dst6, 0);
+    }
   }
 }
 

@@ -87,16 +87,18 @@ export function netnsId(): string {
 export function socketRows(stack: Stack): SocketRow[] {
   const rows: SocketRow[] = [];
   for (const l of stack.listening()) {
+    // A listener that takes IPv6 is a tcp6 socket, as Linux shows one bound to '::' (ipv6only off).
+    const v6 = l.family === 6 || (l.family === 0 && stack.addr6 !== null);
     rows.push({
-      proto: 'tcp', state: 'LISTEN', recvQ: l.pending, sendQ: l.backlog,
-      localAddr: stack.addr, localPort: l.port, remoteAddr: '0.0.0.0', remotePort: 0,
+      proto: v6 ? 'tcp6' : 'tcp', state: 'LISTEN', recvQ: l.pending, sendQ: l.backlog,
+      localAddr: v6 ? (l.address ?? '::') : stack.addr, localPort: l.port, remoteAddr: v6 ? '::' : '0.0.0.0', remotePort: 0,
     });
   }
   const now = stack.now();
   for (const ep of stack.connections()) {
     const c = ep.conn;
     const row: SocketRow = {
-      proto: 'tcp', state: netstatState(c.state), recvQ: c.recvBuffer.readable, sendQ: c.sendQueue.length,
+      proto: ep.v6 ? 'tcp6' : 'tcp', state: netstatState(c.state), recvQ: c.recvBuffer.readable, sendQ: c.sendQueue.length,
       localAddr: ep.localAddr, localPort: ep.localPort, remoteAddr: ep.remoteAddr, remotePort: ep.remotePort,
     };
     if (c.state === 'TIME_WAIT' && Number.isFinite(c.timeWaitAt)) row.timeWaitLeftMs = Math.max(0, c.timeWaitAt - now);

@@ -15,14 +15,14 @@ import type { TcpState } from '../tcp/state.js';
 
 /** One row as the control socket sends it (JSON). */
 export interface SocketRow {
-  proto: 'tcp';
+  proto: 'tcp' | 'tcp6';
   /** netstat's spelling (see netstatState). */
   state: string;
   recvQ: number;
   sendQ: number;
   localAddr: string;
   localPort: number;
-  /** '0.0.0.0' and port 0 for LISTEN (printed `0.0.0.0:*`). */
+  /** '0.0.0.0' (tcp6: '::') and port 0 for LISTEN (printed `0.0.0.0:*`, `:::*`). */
   remoteAddr: string;
   remotePort: number;
   /** TIME_WAIT only: milliseconds until the TCB is deleted. */
@@ -73,8 +73,10 @@ export const NETSTAT_HEADER =
 
 export const NO_STACKS_LINE = '(no tuntcp stacks running)';
 
+/** net-tools tcp_do_one: an address too long for the column is cut so that address and port take at most 22 characters. */
 function endpoint(addr: string, port: number): string {
-  return `${addr}:${port === 0 ? '*' : String(port)}`;
+  const p = port === 0 ? '*' : String(port);
+  return `${addr.length + p.length > 22 ? addr.slice(0, 22 - p.length) : addr}:${p}`;
 }
 
 /** One table line, as `netstat -antp` prints it. */
@@ -128,9 +130,18 @@ const DROP_REASONS = new Set([
   // IPv4 reassembly (stack/ip-reassembly.ts): a fragment or a whole datagram's fragments
   'ip_reasm_overlap', 'ip_reasm_duplicate', 'ip_reasm_malformed', 'ip_reasm_oversize', 'ip_reasm_evicted', 'ip_reasm_timeout', 'ip_reasm_bad',
   'icmp_tcp_not_ours', 'icmp_tcp_no_connection', 'icmp_tcp_out_of_window',
+  // IPv6 (stack/stack-ip6.ts, wire/ipv6.ts walkIPv6, stack/ip6-reassembly.ts)
+  'ip6_truncated', 'ip6_bad_payload_length', 'ip6_multicast_ignored', 'ip6_not_for_us', 'ip6_martian_source', 'ip6_jumbogram',
+  'ip6_unknown_protocol', 'ip6_no_next_header', 'ip6_bad_padding', 'ip6_bad_option_length', 'ip6_too_many_options',
+  'ip6_unknown_option', 'ip6_bad_jumbo', 'ip6_hbh_not_first', 'ip6_rthdr_multicast', 'ip6_rthdr_disabled',
+  'ip6_rthdr_segments_left', 'ip6_nested_fragment', 'ip6_truncated_ext_header', 'ip6_incomplete_chain',
+  'ip6_fragment_bad_length', 'ip6_fragment_too_long', 'ip6_frag_empty', 'ip6_frag_dead_datagram', 'ip6_frag_memory_full',
+  'ip6_frag_too_many_queues', 'ip6_frag_too_many_fragments', 'ip6_frag_bad_end', 'ip6_frag_duplicate', 'ip6_frag_overlap',
+  'ip6_frag_oversize', 'ip6_frag_ecn_mismatch', 'ip6_frag_timeout',
+  'icmp6_truncated', 'icmp6_ignored', 'icmp6_tcp_not_ours', 'icmp6_tcp_no_connection',
 ]);
 
-export const STAT_GROUPS = ['ip', 'icmp', 'tcp', 'rst', 'retransmissions', 'checksum errors', 'drops', 'other'] as const;
+export const STAT_GROUPS = ['ip', 'ip6', 'icmp', 'icmp6', 'tcp', 'rst', 'retransmissions', 'checksum errors', 'drops', 'other'] as const;
 export type StatGroup = (typeof STAT_GROUPS)[number];
 
 /** Which `-s` group a counter is printed in. Every counter is in exactly one. */
@@ -140,7 +151,9 @@ export function statGroup(name: string): StatGroup {
   if (name === 'tcp_rst_sent' || name === 'tcp_rst_received' || name === 'tcp_rst_ratelimited') return 'rst';
   if (/retransmit|^tcp_rto_|^tcp_tlp_|^tcp_timeouts_/.test(name)) return 'retransmissions';
   if (name.startsWith('ip_')) return 'ip';
+  if (name.startsWith('ip6_')) return 'ip6';
   if (name.startsWith('icmp_')) return 'icmp';
+  if (name.startsWith('icmp6_')) return 'icmp6';
   if (name.startsWith('tcp_')) return 'tcp';
   return 'other';
 }

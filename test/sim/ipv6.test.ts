@@ -102,6 +102,16 @@ test('the path MTU drops to 1300 mid-transfer: packet too big shrinks SND.MSS to
   for (const ep of sim.a.connections()) assert.is(ep.conn.sndMss, 1300 - 60);
 });
 
+test('ECN over IPv6 (RFC 3168 in the traffic class): ECT(0) data marked CE by the link, windows shrink, nothing resent', async () => {
+  const { done, intact, sim } = await upload6(1 << 20, 120_000, { faults: { ce: 2, delay: 10, seed: 1 }, tcp: { ecn: 'on' }, tcpB: {} });
+  assert.ok(done && intact);
+  const link = sim.a.link as unknown as { counters: { ceMarked: number } };
+  assert.ok(link.counters.ceMarked > 0, 'IPv6 packets were marked');
+  assert.ok(sim.b.counters.get('tcp_ecn_ce_received') > 0, 'B read CE from the traffic class');
+  assert.ok(sim.a.counters.get('tcp_ecn_cwnd_reductions') > 0, 'A reduced its window');
+  assert.is(sim.a.counters.get('tcp_retransmitted_segments'), 0);
+});
+
 test('IPv6 over an offload link (partial checksums, super-segments): 1 MB intact', async () => {
   const { done, intact, sim } = await upload6(1 << 20, 60_000, { offload: true });
   assert.ok(done && intact);

@@ -12,6 +12,7 @@ import { Ip6Reassembler } from '../../../src/stack/ip6-reassembly.js';
 import type { ConnEvent } from '../../../src/tcp/connection.js';
 import type { TcpEndpoint } from '../../../src/stack/endpoint.js';
 import { delivered, rig, type Rig } from './rig.js';
+import { TcpdumpFormatter } from '../../../src/trace/tcpdump.js';
 import { asIcmp6, asTcp6, icmp6, PEER6, rig6, tcp6, US6 } from './rig6.js';
 
 const ISS = 0xfffff000; // the peer's, near the wrap
@@ -254,6 +255,51 @@ test('destination unreachable for our SYN ends connect at once with Linux errno 
   await delivered();
   assert.is(ep.conn.state, 'CLOSED');
   assert.ok(events.some((e) => e.type === 'error' && e.code === 'EACCES'));
+});
+
+test('SYN cookies over IPv6: the cookie covers every address byte (RFC 6528 over the whole 4-tuple)', () => {
+  const r = rig6();
+  const accepted: TcpEndpoint[] = [];
+  r.stack.openListener(80, 1, (e) => accepted.push(e));
+  r.inject(tcp6({ flags: TCP_SYN, seq: ISS, srcPort: 1000 }));
+  const out = r.inject(tcp6({ flags: TCP_SYN, seq: ISS, srcPort: 1001, options: [{ kind: 'mss', mss: 1440 }] }));
+  assert.is(r.stack.counters.get('tcp_syncookies_sent'), 1);
+  const cookie = asTcp6(out[0]!).seg.seq;
+  const ack = { flags: TCP_ACK, seq: (ISS + 1) >>> 0, ack: (cookie + 1) >>> 0, srcPort: 1001 };
+  // The same low 32 bits of the source address, other high bits: not our cookie.
+  const forged = r.inject(tcp6(ack, undefined, { src: 'fd01::1' }));
+  assert.is(asTcp6(forged[0]!).seg.flags, TCP_RST);
+  assert.is(r.stack.counters.get('tcp_syncookies_failed'), 1);
+  r.inject(tcp6(ack));
+  assert.is(r.stack.counters.get('tcp_syncookies_recv'), 1);
+  const ep = [...r.stack.connections()].find((e) => e.remotePort === 1001)!;
+  assert.equal([ep.v6, ep.conn.state, ep.remoteAddr], [true, 'ESTABLISHED', PEER6]);
+});
+
+test('ECN over IPv6: an ECN-setup SYN is accepted, our data carries ECT(0) in the traffic class, CE in is echoed with ECE', () => {
+  const r = rig6();
+  const accepted: TcpEndpoint[] = [];
+  r.stack.openListener(80, 8, (e) => accepted.push(e));
+  const synAck = asTcp6(r.inject(tcp6({ flags: TCP_SYN | 0x40 | 0x80, seq: ISS, options: [{ kind: 'mss', mss: 1440 }] }))[0]!);
+  assert.is(synAck.seg.flags, TCP_SYN | TCP_ACK | 0x40, 'SYN,ACK with ECE (RFC 3168 §6.1.1)');
+  assert.is(synAck.ip.trafficClass & 3, 0, 'no ECT on the SYN,ACK');
+  const iss = synAck.seg.seq;
+  r.inject(tcp6({ flags: TCP_ACK, seq: (ISS + 1) >>> 0, ack: (iss + 1) >>> 0 }));
+  const ep = [...r.stack.connections()][0]!;
+  ep.write(Buffer.alloc(100, 1));
+  const data = asTcp6(r.advanceTo(r.clock.now() + 1)[0]!);
+  assert.is(data.ip.trafficClass & 3, 2, 'ECT(0)');
+  const ce = r.inject(tcp6({ flags: TCP_ACK | TCP_PSH, seq: (ISS + 1) >>> 0, ack: (iss + 101) >>> 0 }, Buffer.alloc(10), { tc: 3 }));
+  assert.ok(ce.length >= 1);
+  assert.is(asTcp6(ce[ce.length - 1]!).seg.flags & 0x40, 0x40, 'ECE');
+  assert.is(r.stack.counters.get('tcp_ecn_ce_received'), 1);
+});
+
+test('trace: an IPv6 segment is formatted as tcpdump -nn prints it', () => {
+  const r = rig6();
+  const out = r.inject(tcp6({ flags: TCP_SYN, seq: ISS }));
+  const line = new TcpdumpFormatter().format(out[0]!);
+  assert.is(line, `IP6 ${US6}.80 > ${PEER6}.40312: Flags [R.], seq 0, ack ${(ISS + 1) >>> 0}, win 0, length 0`);
 });
 
 test('connect over IPv6 with IPv6 off: ENETUNREACH', () => {
