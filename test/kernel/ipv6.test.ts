@@ -74,15 +74,19 @@ test('tuntcp listen 7 --echo: bash /dev/tcp over IPv6 echoes, and netstat shows 
   const { child, addr6, peer6 } = await cli(62, ['listen', '7', '--echo']);
   try {
     // bash keeps the connection open while netstat looks at it.
-    const script = `exec 3<>/dev/tcp/${addr6}/7; echo hello-over-ipv6 >&3; read -r line <&3; echo "$line"; sleep 1; exec 3>&-`;
+    const script = `exec 3<>/dev/tcp/${addr6}/7; echo hello-over-ipv6 >&3; read -r line <&3; echo "$line"; sleep 3; exec 3>&-`;
     const bash = run('bash', ['-c', script], 10_000);
-    await new Promise((r) => setTimeout(r, 500));
-    const ns = await run(process.execPath, [CLI, 'netstat']);
+    let row: string | undefined;
+    let table = '';
+    for (let i = 0; i < 20 && row === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      table = (await run(process.execPath, [CLI, 'netstat'])).stdout;
+      row = table.split('\n').find((l) => l.includes(`${addr6}:7`) && l.includes('ESTABLISHED'));
+    }
     const b = await bash;
     assert.is(b.code, 0, b.stderr);
     assert.is(b.stdout, 'hello-over-ipv6\n');
-    const row = ns.stdout.split('\n').find((l) => l.includes(`${addr6}:7`) && l.includes('ESTABLISHED'));
-    assert.ok(row, ns.stdout);
+    assert.ok(row, table);
     assert.match(row!, new RegExp(`^tcp6 .* ${addr6}:7 +${peer6}:\\d+ +ESTABLISHED`));
   } finally {
     await stop(child);
