@@ -191,6 +191,7 @@ export abstract class StackIp6 extends StackCore {
         if (typeof seg === 'string') return this.drop(seg);
         seg.ecn = (p[1]! >> 4) & 3; // RFC 8200 §7: the traffic class's low two bits are ECN (RFC 3168)
         this.counters.inc('tcp_in');
+        if (trusted && seg.payload.length > this.tcpConfig6.mss) this.counters.inc('tcp_gso_in'); // a super-segment (offload)
         const ip = this.rxIp6;
         ip.read(p, 0);
         return this.tcpInput(ip, seg);
