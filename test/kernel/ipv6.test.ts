@@ -13,8 +13,7 @@ import { writeFileSync } from 'node:fs';
 import type { StackStats } from '../../src/trace/netstat.js';
 import { assertPrivateNamespace, run, waitForLine, exitOf, stackFlags, CLI } from './lab.js';
 import { startRouterLab, type RouterLab } from './netem.js';
-import { echoThrough, listenKernel, sha } from './echo.js';
-import type { Socket } from '../../src/socket/socket.js';
+import { echoThrough, hashServer, listenKernel, sha, upload } from './echo.js';
 
 assertPrivateNamespace();
 
@@ -168,28 +167,6 @@ test('tuntcp connect to an IPv6 address the kernel side cannot route: ENETUNREAC
 
 // ---- the router lab over IPv6: a 1300-byte next hop ----
 
-/** A kernel server that hashes what it gets and answers with the hash when the client half-closes. */
-async function hashServer(host: string, port: number): Promise<() => void> {
-  const server = createServer({ allowHalfOpen: true }, (s: NetSocket) => {
-    const chunks: Buffer[] = [];
-    s.on('data', (d: Buffer) => chunks.push(d));
-    s.on('end', () => s.end(sha(chunks)));
-    s.on('error', () => {});
-  });
-  await listenKernel(server, port, host);
-  return () => server.close();
-}
-
-function upload(sock: Socket, data: Buffer, limitS: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let answer = '';
-    const t = setTimeout(() => reject(new Error(`upload not done after ${limitS} s`)), limitS * 1000);
-    sock.on('data', (d: Buffer) => (answer += d.toString()));
-    sock.on('end', () => { clearTimeout(t); resolve(answer); });
-    sock.on('error', (e) => { clearTimeout(t); reject(e); });
-    sock.end(data);
-  });
-}
 
 for (const [id, blackHole, limitS] of [[21, false, 60], [22, true, 60]] as const) {
   const what = blackHole ? 'ICMPv6 dropped by nftables (a black hole): RFC 4821 probing' : 'packet too big lowers the path MTU and';
