@@ -1,6 +1,6 @@
 /*
  * tun.c: the only C in tuntcp. It owns a Linux TUN file descriptor and moves
- * raw IPv4 packets between it and JavaScript. Everything else (parsing, TCP,
+ * raw IPv4 and IPv6 packets between it and JavaScript. Everything else (parsing, TCP,
  * counters) is TypeScript.
  *
  * Exports (see src/link/native.ts for the typed view):
@@ -43,8 +43,10 @@
 #define IFNAMSIZ 16
 #endif
 
-/* Largest IPv4 packet is 65535 bytes; a read needs at least that much room or
- * the kernel silently truncates the packet (IFF_NO_PI has no flag for it). */
+/* Largest IPv4 packet is 65535 bytes, largest IPv6 one (no jumbograms) 40 +
+ * 65535, plus 10 bytes of virtio header with offload; a read needs at least
+ * that much room or the kernel silently truncates the packet (IFF_NO_PI has no
+ * flag for it). */
 #define READ_MAX (65536 + 64)
 /* Hard upper bound on packets per wakeup; JS picks its own cap <= this via
  * the size of the meta array. A cap keeps one busy device from starving the
@@ -333,11 +335,12 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     /* Every packet, both ways, now starts with a 10-byte struct virtio_net_hdr
      * (checksum and segmentation metadata). TUN_F_CSUM: the kernel may hand us
      * TCP with only the pseudo-header summed, and takes ours that way.
-     * TUN_F_TSO4: IPv4 TCP up to 64 KiB per packet both ways, cut to MSS-sized
-     * segments by the kernel (GSO) only where a real MTU requires it. */
+     * TUN_F_TSO4, TUN_F_TSO6: IPv4 and IPv6 TCP up to 64 KiB per packet both
+     * ways, cut to MSS-sized segments by the kernel (GSO) only where a real
+     * MTU requires it. */
     int hdrsz = 10;
     if (ioctl(fd, TUNSETVNETHDRSZ, &hdrsz) < 0 ||
-        ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0) {
+        ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) < 0) {
       int e = errno;
       close(fd);
       throw_coded(env, errno_code(e), e, "ioctl", "tun device %s: kernel offloads unavailable: %s", name,

@@ -4,14 +4,13 @@
  * half-closes (FIN) and we keep reading until the peer's FIN; exit 0 once both
  * directions are closed, non-zero with one line naming the error otherwise.
  */
-import { lookup } from 'node:dns/promises';
-import { isIPv4 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import type { CommandModule } from 'yargs';
 import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
 import { flushed, startStack } from './start-stack.js';
 import { die, errorLine } from './errors.js';
 import { Progress } from './progress.js';
-import { defaultRouteDevice, enableNat, NatError, type NatHandle } from './nat.js';
+import { defaultRouteDevice, enableNat, NatError, type NatHandle, type NatOut } from './nat.js';
 import { finishPictures, htmlOption, ladderOption, startPictures } from './pictures.js';
 
 interface ConnectArgs extends StackArgs {
@@ -36,29 +35,27 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       .option('nat', {
         type: 'boolean',
         default: false,
-        describe: "reach hosts beyond the TUN: enable IPv4 forwarding and masquerade the TUN subnet out of the default route's device (undone on exit)",
+        describe:
+          "reach hosts beyond the TUN: enable forwarding and masquerade the TUN subnets out of the default routes' devices, IPv4 and IPv6 (undone on exit)",
       })
       .check((a) => {
         if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) return `port ${a.port} is out of range`;
         return checkStackArgs(a as StackArgs) ?? true;
       }) as never,
   handler: async (a) => {
-    let host = a.host;
-    if (!isIPv4(host)) {
-      try {
-        host = (await lookup(host, { family: 4 })).address;
-      } catch (err) {
-        die('connect', err);
-      }
-    }
+    // A name is resolved by the stack's connect(), as node:net does: both
+    // families when IPv6 is on, tried in turn (RFC 8305); only A records without.
+    const host = a.host;
     let natDev: string | null = null;
+    let natDev6: string | null = null;
     if (a.nat) {
       try {
-        natDev = defaultRouteDevice();
+        natDev = defaultRouteDevice(4);
+        natDev6 = a.ipv6 === false ? null : defaultRouteDevice(6);
       } catch (err) {
         die('connect --nat', err);
       }
-      if (natDev === null) die('connect --nat', new NatError('ENONET', 'no default route'));
+      if (natDev === null && natDev6 === null) die('connect --nat', new NatError('ENONET', 'no default route'));
     }
     let running;
     try {
@@ -66,10 +63,13 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
     } catch (err) {
       die('connect', err);
     }
-    if (natDev !== null) {
+    if (a.nat) {
+      const outs: NatOut[] = [];
+      if (natDev !== null) outs.push({ family: 4, peer: a.peer, dev: natDev });
+      if (natDev6 !== null && running.ipv6 !== null) outs.push({ family: 6, peer: running.ipv6.peer6, dev: natDev6 });
       let nat: NatHandle;
       try {
-        nat = enableNat(a.peer, natDev);
+        nat = enableNat(outs);
       } catch (err) {
         running.shutdown();
         die('connect --nat', err);
@@ -82,6 +82,7 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
     const pictures = startPictures(r.stack, r.tap, a);
     let progress: Progress | null = null;
     let local = '';
+    let remote = '';
     let finishing = false;
     let stdoutBroken = false;
     /**
@@ -101,7 +102,7 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         return;
       }
       finishing = true;
-      progress?.finish(local, `${host}:${a.port}`, code, a.json);
+      progress?.finish(local, remote || hostPort(host, a.port), code, a.json);
       void r
         .stop(1000)
         .then(() => {
@@ -124,8 +125,9 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       finish(1);
     });
     sock.on('connect', () => {
-      process.stderr.write(`connected ${sock.localAddress}:${sock.localPort} -> ${host}:${a.port}\n`);
-      local = `${sock.localAddress}:${sock.localPort}`;
+      local = hostPort(sock.localAddress ?? '', sock.localPort ?? 0);
+      remote = hostPort(sock.remoteAddress ?? host, a.port);
+      process.stderr.write(`connected ${local} -> ${remote}\n`);
       progress = new Progress(sock);
       progress.start();
       process.stdin.pipe(sock);
@@ -161,3 +163,8 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
     });
   },
 };
+
+/** 'a.b.c.d:port', or '[v6]:port' as URLs and `ss` write IPv6. */
+function hostPort(address: string, port: number): string {
+  return isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+}

@@ -2,7 +2,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { CommandModule } from 'yargs';
 import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
-import { startStack, runUntilSignal } from './start-stack.js';
+import { startStack, runUntilSignal, ipv6Words } from './start-stack.js';
 import { die, errorLine } from './errors.js';
 import type { Socket } from '../socket/socket.js';
 import { finishPictures, htmlOption, ladderOption, startPictures } from './pictures.js';
@@ -68,7 +68,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
     server.on('error', (err) => die('listen', err));
     server.listen(a.port, () => {
       runUntilSignal(running, 1000, () => finishPictures(pictures, { title: `tuntcp listen ${a.port}` }));
-      process.stderr.write(`ready ${mode} ${a.addr}:${a.port} tun=${a.tun} peer=${a.peer} mtu=${a.mtu}\n`);
+      process.stderr.write(`ready ${mode} ${a.addr}:${a.port} tun=${a.tun} peer=${a.peer} mtu=${a.mtu}${ipv6Words(running)}\n`);
     });
   },
 };

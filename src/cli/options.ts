@@ -5,12 +5,30 @@
 import { isIPv4 } from 'node:net';
 import type { Options } from 'yargs';
 import { hasFaults } from '../link/fault.js';
+import { planIPv6 } from './addr6.js';
 
 export const stackOptions = {
   tun: { type: 'string', default: 'tuntcp0', describe: 'TUN device name' },
   addr: { type: 'string', default: '10.55.0.2', describe: "the stack's own IPv4 address" },
   peer: { type: 'string', default: '10.55.0.1/24', describe: 'address/prefix of the kernel side of the TUN' },
   mtu: { type: 'number', default: 1500, describe: 'MTU of the TUN device' },
+  addr6: {
+    type: 'string',
+    describe:
+      "the stack's own IPv6 address; default: --peer6's prefix + the host bits of --addr " +
+      '(--addr 10.55.0.2 --peer 10.55.0.1/24: fd00:0:a37::2)',
+  },
+  peer6: {
+    type: 'string',
+    describe:
+      "IPv6 address/prefix of the kernel side of the TUN; default: fd00:0:HHHH:HHHH::/64, HHHH:HHHH = --peer's IPv4 network, " +
+      "+ the host bits of --peer (10.55.0.1/24: fd00:0:a37::1/64); without usable host bits the whole IPv4 addresses are the low 32 bits",
+  },
+  ipv6: {
+    type: 'boolean',
+    default: true,
+    describe: 'dual-stack: IPv6 beside IPv4 (off below MTU 1280); --no-ipv6: IPv4 only, no IPv6 address on the device',
+  },
   pcap: { type: 'string', describe: 'write every packet in and out to this pcap file (LINKTYPE_RAW)' },
   trace: { type: 'boolean', default: false, describe: "print every packet in tcpdump's format" },
   absolute: { type: 'boolean', default: false, describe: 'with --trace: absolute sequence numbers (tcpdump -S)' },
@@ -50,6 +68,12 @@ export interface StackArgs {
   addr: string;
   peer: string;
   mtu: number;
+  /** The stack's IPv6 address (absent: derived, see addr6.ts). */
+  addr6?: string;
+  /** The kernel side's IPv6 address/prefix (absent: derived). */
+  peer6?: string;
+  /** false: --no-ipv6. Absent: on (dual-stack). */
+  ipv6?: boolean;
   pcap?: string;
   trace: boolean;
   absolute: boolean;
@@ -94,6 +118,8 @@ export function checkStackArgs(a: StackArgs): string | null {
     return `--peer ${a.peer} is not IPv4/prefix (e.g. 10.55.0.1/24)`;
   if (peerIp === a.addr) return '--addr and --peer must differ';
   if (!Number.isInteger(a.mtu) || a.mtu < 68 || a.mtu > 65535) return `--mtu ${a.mtu} is outside 68..65535`;
+  const six = planIPv6(a);
+  if (typeof six === 'string') return six;
   if (a.tun.length === 0 || a.tun.length > 15 || /[\s/]/.test(a.tun)) return `--tun ${a.tun} is not a valid interface name`;
   for (const k of ['loss', 'duplicate', 'reorder', 'corrupt', 'ce'] as const)
     if (!((a[k] ?? 0) >= 0 && (a[k] ?? 0) <= 100)) return `--${k} ${a[k]} is not a percentage`;

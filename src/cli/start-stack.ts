@@ -19,6 +19,8 @@ import { formatClock } from '../trace/time.js';
 import { openControlSocket } from '../trace/control.js';
 import { explainCc, explainRecovery, explainTransition } from '../trace/explain.js';
 import { offloadWanted, type StackArgs } from './options.js';
+import { planIPv6, type IPv6Plan } from './addr6.js';
+import { IPV6_MIN_MTU } from '../wire/ipv6.js';
 import { readFileSync } from 'node:fs';
 
 /**
@@ -46,6 +48,9 @@ const TRACE_BACKLOG = 4 * 1024 * 1024;
 export interface RunningStack {
   stack: NetStack;
   tap: TapLink;
+  /** The IPv6 addresses in use (the stack's; the kernel side's with its
+   * prefix), or null when IPv6 is off. */
+  ipv6: IPv6Plan | null;
   /** Close everything now and remove the device; connections still
    * unfinished are reset. Safe to call twice. */
   shutdown(): void;
@@ -59,15 +64,23 @@ export function startStack(a: StackArgs): RunningStack {
   if (a.offload === true && hasFaults(a)) {
     throw Object.assign(new Error('offload cannot be combined with fault injection'), { code: 'EINVAL' });
   }
+  const ipv6 = ipv6Wanted(a);
   const tun = TunLink.open({ name: a.tun, mtu: a.mtu, offload: offloadWanted(a) });
   let pcap: PcapWriter | null = null;
   try {
-    configureTun({ name: tun.name, peer: a.peer, addr: a.addr, mtu: a.mtu });
+    configureTun({ name: tun.name, peer: a.peer, addr: a.addr, mtu: a.mtu, addr6: ipv6?.addr6, peer6: ipv6?.peer6 });
     const via = routeDevice(a.addr);
     if (via !== null && via !== tun.name) {
       const where = via === 'local' ? 'is an address of this host' : `is routed through ${via}`;
       process.stderr.write(
         `tuntcp: warning: ${a.addr} ${where}, not through ${tun.name}: the kernel will not reach this stack (--peer ${a.peer} overlaps another interface; pick another --addr/--peer)\n`,
+      );
+    }
+    const via6 = ipv6 === null ? null : routeDevice(ipv6.addr6);
+    if (ipv6 !== null && via6 !== null && via6 !== tun.name) {
+      const where = via6 === 'local' ? 'is an address of this host' : `is routed through ${via6}`;
+      process.stderr.write(
+        `tuntcp: warning: ${ipv6.addr6} ${where}, not through ${tun.name}: the kernel will not reach this stack over IPv6 (--peer6 ${ipv6.peer6} overlaps another interface; pick another --addr6/--peer6)\n`,
       );
     }
     const clock = new RealClock();
@@ -103,7 +116,7 @@ export function startStack(a: StackArgs): RunningStack {
         print(`${formatClock(new Date())} ${fmt.format(joinPacket(header, payload))}\n`);
       });
     }
-    const stack = new NetStack({ link: tap, addr: a.addr, clock, tcp: { msl: a.msl * 1000, cc: a.cc, ecn: ecnMode(a.ecn), mtuProbing: a.mtuProbing ?? true, pacing: a.pacing ?? false, ...rmemOf() } });
+    const stack = new NetStack({ link: tap, addr: a.addr, addr6: ipv6?.addr6, clock, tcp: { msl: a.msl * 1000, cc: a.cc, ecn: ecnMode(a.ecn), mtuProbing: a.mtuProbing ?? true, pacing: a.pacing ?? false, ...rmemOf() } });
     counters = stack.counters;
     const control = openControlSocket(stack, { program: 'tuntcp' }); // for `tuntcp netstat`
     if (a.explain) {
@@ -128,13 +141,30 @@ export function startStack(a: StackArgs): RunningStack {
       if (!done) await stack.close({ linger: lingerMs });
       shutdown();
     };
-    return { stack, tap, shutdown, stop };
+    return { stack, tap, ipv6, shutdown, stop };
   } catch (err) {
     tun.close();
     pcap?.close();
     deleteTun(tun.name);
     throw err;
   }
+}
+
+/** The IPv6 plan of checked arguments; below IPv6's minimum MTU, off with a
+ * warning (Linux itself turns IPv6 off on such a device). */
+function ipv6Wanted(a: StackArgs): IPv6Plan | null {
+  const plan = planIPv6(a);
+  if (typeof plan === 'string') throw Object.assign(new Error(plan), { code: 'EINVAL' });
+  if (plan !== null && a.mtu < IPV6_MIN_MTU) {
+    process.stderr.write(`tuntcp: warning: --mtu ${a.mtu} is below IPv6's minimum of ${IPV6_MIN_MTU}: IPv6 is off, IPv4 only\n`);
+    return null;
+  }
+  return plan;
+}
+
+/** What `ready` lines add for IPv6: ' addr6=... peer6=...', or '' when off. */
+export function ipv6Words(r: RunningStack): string {
+  return r.ipv6 === null ? '' : ` addr6=${r.ipv6.addr6} peer6=${r.ipv6.peer6}`;
 }
 
 /** --ecn asks (Linux tcp_ecn=1), --no-ecn refuses (0), neither accepts only (2). */

@@ -1,7 +1,7 @@
 /** `tuntcp up`: a host that answers ping and refuses every TCP port. */
 import type { CommandModule } from 'yargs';
 import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
-import { startStack, runUntilSignal } from './start-stack.js';
+import { startStack, runUntilSignal, ipv6Words } from './start-stack.js';
 import { die } from './errors.js';
 
 export const upCommand: CommandModule<object, StackArgs> = {
@@ -16,6 +16,6 @@ export const upCommand: CommandModule<object, StackArgs> = {
       die('up', err);
     }
     runUntilSignal(running);
-    process.stderr.write(`ready tun=${a.tun} addr=${a.addr} peer=${a.peer} mtu=${a.mtu}\n`);
+    process.stderr.write(`ready tun=${a.tun} addr=${a.addr} peer=${a.peer} mtu=${a.mtu}${ipv6Words(running)}\n`);
   },
 };

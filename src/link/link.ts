@@ -1,5 +1,6 @@
 /**
- * A Link moves whole IPv4 packets between the stack and something else: a TUN
+ * A Link moves whole IP packets (IPv4 or IPv6, told apart by the version
+ * nibble) between the stack and something else: a TUN
  * device, another stack in memory, or a fault injector wrapping either.
  *
  * Receive is push-based and batched: a link calls `onReceive` once per batch
@@ -15,7 +16,8 @@ export interface Link {
    * Checksum and segmentation offload, like a NIC's (Linux: NETIF_F_HW_CSUM,
    * NETIF_F_TSO). When true:
    * - outgoing TCP carries only the pseudo-header sum in its checksum field
-   *   (the device completes it, or nothing needs it), and may be one
+   *   (the device completes it, or nothing needs it; IPv6: only TCP right
+   *   behind the 40-byte fixed header, next header 6), and may be one
    *   super-segment of up to 64 KiB that the device cuts into `gsoSize`
    *   pieces where a real MTU requires it;
    * - incoming TCP may be such a super-segment too, and `trusted[i] === 1`
@@ -35,7 +37,7 @@ export interface Link {
    * when the call returns.
    */
   onReceivePool?: ((pool: Buffer, ranges: Uint32Array, count: number, trusted?: Uint8Array) => void) | null;
-  /** Send one IPv4 packet. `payload`, if given, follows `header` on the wire
+  /** Send one IP packet. `payload`, if given, follows `header` on the wire
    * (written with writev by the TUN link, so the payload is never copied).
    * The caller may reuse `header` as soon as send returns, so a link that
    * keeps the packet must copy the header; `payload` is never mutated after

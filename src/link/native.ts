@@ -27,7 +27,7 @@ export type BatchCallback = (count: number, errno: number) => void;
 export interface NativeTun {
   /** Create (exclusive: fail with EBUSY if the name exists) or attach to a TUN
    * device with IFF_TUN | IFF_NO_PI, fd O_NONBLOCK | O_CLOEXEC; with `offload`,
-   * also IFF_VNET_HDR and TUN_F_CSUM | TUN_F_TSO4. An empty name or
+   * also IFF_VNET_HDR and TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6. An empty name or
    * one containing '%d' lets the kernel choose; `name` is the actual one. */
   open(name: string, exclusive: boolean, offload?: boolean): { handle: TunHandle; name: string };
   /** Start reading. `pool` must hold at least READ_MAX bytes; `meta` holds
@@ -40,7 +40,7 @@ export interface NativeTun {
   close(handle: TunHandle): void;
   /** false: the open device does not keep the event loop alive. */
   setRef(handle: TunHandle, ref: boolean): void;
-  /** Room one read needs: a maximum IPv4 packet plus slack. */
+  /** Room one read needs: a maximum IPv6 packet (40 + 65535) plus slack. */
   readonly READ_MAX: number;
   /** Upper bound on packets delivered per wakeup. */
   readonly BATCH_MAX: number;

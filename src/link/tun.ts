@@ -17,7 +17,7 @@
  * little-endian here). The kernel then sends us TCP of up to 64 KiB per read
  * with only the pseudo-header summed (VIRTIO_NET_HDR_F_NEEDS_CSUM), and takes
  * ours the same way: we mark TCP NEEDS_CSUM and, for a super-segment,
- * GSO_TCPV4 with the segment size. Locally delivered, the kernel never cuts
+ * GSO_TCPV4 (GSO_TCPV6 for IPv6) with the segment size. Locally delivered, the kernel never cuts
  * or sums it at all; routed on, its GSO does, at the real MTU.
  *
  * The device itself is configured (address, MTU, up, route) by netdev.ts.
@@ -61,8 +61,9 @@ const VNET_F_NEEDS_CSUM = 1;
 const VNET_F_DATA_VALID = 2;
 const VNET_GSO_TCPV4 = 1;
 const VNET_GSO_TCPV6 = 4;
-/** Largest packet one read can return with offload on: an IPv4 maximum. */
-const GSO_PACKET_MAX = 65535;
+/** Largest packet one read can return with offload on: an IPv6 maximum
+ * (40-byte header + 65535, no jumbograms), above IPv4's 65535. */
+const GSO_PACKET_MAX = 40 + 65535;
 
 const EAGAIN = osConstants.errno.EAGAIN;
 const ENOBUFS = osConstants.errno.ENOBUFS;
@@ -192,7 +193,9 @@ export class TunLink implements Link {
   }
 
   /** TCP: checksum from the transport header on (the stack summed only the
-   * pseudo-header), and for a super-segment the size to cut it into. */
+   * pseudo-header), and for a super-segment the size to cut it into. IPv6
+   * TCP counts only right behind the fixed header (next header 6), as the
+   * stack sends it; anything else goes as it is, complete. */
   private fillVnetHdr(header: Buffer, gsoSize: number): void {
     // Byte stores, not fill() and writeUInt16LE(): this runs for every packet sent.
     const h = this.vnetHdr;

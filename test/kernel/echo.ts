@@ -4,7 +4,7 @@
  * kernel server that listens before the test goes on.
  */
 import { createHash } from 'node:crypto';
-import type { Server as NetServer, Socket as NetSocket } from 'node:net';
+import { createServer, type Server as NetServer, type Socket as NetSocket } from 'node:net';
 import type { Socket } from '../../src/socket/socket.js';
 
 export function sha(b: Buffer | Buffer[]): string {
@@ -49,5 +49,29 @@ export function listenKernel(server: NetServer, port: number, host: string): Pro
   return new Promise((res, rej) => {
     server.once('error', rej);
     server.listen(port, host, () => res());
+  });
+}
+
+/** A kernel server that hashes what it gets and answers with the hash when the client half-closes. */
+export async function hashServer(host: string, port: number): Promise<() => void> {
+  const server = createServer({ allowHalfOpen: true }, (s: NetSocket) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('end', () => s.end(sha(chunks)));
+    s.on('error', () => {});
+  });
+  await listenKernel(server, port, host);
+  return () => server.close();
+}
+
+/** Upload `data` through `sock`, half-close, and resolve with the server's answer (hashServer: its hash). */
+export function upload(sock: Socket, data: Buffer, limitS: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const t = setTimeout(() => reject(new Error(`upload not done after ${limitS} s`)), limitS * 1000);
+    sock.on('data', (d: Buffer) => (answer += d.toString()));
+    sock.on('end', () => { clearTimeout(t); resolve(answer); });
+    sock.on('error', (e) => { clearTimeout(t); reject(e); });
+    sock.end(data);
   });
 }

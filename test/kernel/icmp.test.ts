@@ -6,13 +6,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Socket as NetSocket } from 'node:net';
 import { assertPrivateNamespace, stackArgs } from './lab.js';
 import { sh, startRouterLab, type RouterLab } from './netem.js';
-import { listenKernel, sha } from './echo.js';
+import { hashServer, sha, upload } from './echo.js';
 import { startStack, type RunningStack } from '../../src/cli/start-stack.js';
 import type { NetStack } from '../../src/socket/net-stack.js';
-import type { Socket } from '../../src/socket/socket.js';
 
 assertPrivateNamespace();
 
@@ -51,29 +49,6 @@ test('connect to addresses the kernel side cannot reach fails within a second: E
   }
 });
 
-/** A kernel server that hashes what it gets and answers with the hash when the client half-closes. */
-async function hashServer(host: string, port: number): Promise<() => void> {
-  const server = createServer({ allowHalfOpen: true }, (s: NetSocket) => {
-    const chunks: Buffer[] = [];
-    s.on('data', (d: Buffer) => chunks.push(d));
-    s.on('end', () => s.end(sha(chunks)));
-    s.on('error', () => {});
-  });
-  await listenKernel(server, port, host);
-  return () => server.close();
-}
-
-/** Upload `data` through `sock`, half-close, and resolve with the server's hash of what it got. */
-function upload(sock: Socket, data: Buffer, limitS: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let answer = '';
-    const t = setTimeout(() => reject(new Error(`upload not done after ${limitS} s`)), limitS * 1000);
-    sock.on('data', (d: Buffer) => (answer += d.toString()));
-    sock.on('end', () => { clearTimeout(t); resolve(answer); });
-    sock.on('error', (e) => { clearTimeout(t); reject(e); });
-    sock.end(data);
-  });
-}
 
 /** The router's route toward Linux takes 1000-byte datagrams; with `blackHole` its ICMP errors are dropped by nftables. */
 function smallNextHop(lab: RouterLab, id: number, blackHole: boolean): void {

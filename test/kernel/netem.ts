@@ -231,6 +231,8 @@ export interface RouterLabOptions {
   /** Congestion control of our (Linux) sockets toward the stack, set on the route (default
    * cubic); it overrides a socket's own TCP_CONGESTION. null leaves the choice to the sockets. */
   congestionControl?: string | null;
+  /** IPv6 too: the router forwards between fd00:56:N::/64 (Linux side) and the stack's prefix. */
+  ipv6?: boolean;
 }
 
 export interface RouterLab {
@@ -240,6 +242,9 @@ export interface RouterLab {
   stackAddr: string;
   /** Our (Linux) address, on the veth to the router. */
   linuxAddr: string;
+  /** With `ipv6`: tuntcp's IPv6 address and ours (else ''). */
+  stackAddr6: string;
+  linuxAddr6: string;
   router: HeldNetns;
   /** Packets the router dropped so far: toward tuntcp, toward Linux. */
   drops(): { toStack: number; toLinux: number };
@@ -284,6 +289,23 @@ export async function startRouterLab(o: RouterLabOptions): Promise<RouterLab> {
     R.run('ip', ['addr', 'add', `${routerLinux}/24`, 'dev', vr]);
     R.run('ip', ['link', 'set', 'dev', vr, 'up']);
     R.sysctl('net.ipv4.ip_forward', '1');
+    const six = o.ipv6 === true ? running.ipv6 : null;
+    if (o.ipv6 === true && six === null) throw new Error('router lab: the stack has no IPv6');
+    if (six !== null) {
+      // The device lost its addresses in the move; nodad everywhere: no 1 s wait for DAD.
+      R.run('ip', ['-6', 'addr', 'add', six.peer6, 'dev', tun, 'nodad']);
+      sh('ip', ['-6', 'addr', 'add', `fd00:56:${n}::1/64`, 'dev', va, 'nodad']);
+      R.run('ip', ['-6', 'addr', 'add', `fd00:56:${n}::2/64`, 'dev', vr, 'nodad']);
+      const prefix = six.peer6.replace(/::1\/64$/, '::/64');
+      sh('ip', ['-6', 'route', 'replace', prefix, 'via', `fd00:56:${n}::2`, ...(cc === null ? [] : congctl(cc))]);
+      R.sysctl('net.ipv6.conf.all.forwarding', '1');
+      // The veths' link-local addresses go through DAD (about 2 s); until then
+      // neither side resolves the other and a SYN would be lost to it.
+      for (let i = 0; i < 100; i++) {
+        if (sh('ip', ['-6', 'addr', 'show', 'tentative']) === '' && R.run('ip', ['-6', 'addr', 'show', 'tentative']) === '') break;
+        await sleep(50);
+      }
+    }
     let readDrops = (): number[] => [0, 0];
     if (o.loss !== undefined && o.loss > 0) {
       readDrops = nftLoss((c, a, i) => R.run(c, a, i), [
@@ -301,6 +323,8 @@ export async function startRouterLab(o: RouterLabOptions): Promise<RouterLab> {
       stack: running.stack,
       stackAddr,
       linuxAddr,
+      stackAddr6: six?.addr6 ?? '',
+      linuxAddr6: six === null ? '' : `fd00:56:${n}::1`,
       router: R,
       drops: () => {
         const [toStack, toLinux] = readDrops();

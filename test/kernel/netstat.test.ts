@@ -47,7 +47,8 @@ test('listen --echo child: LISTEN row for :7 and ESTABLISHED row for an idle ker
   const out = await netstat();
   assert.is(out.split('\n')[0], 'Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name');
   const rows = ours(out, pid);
-  assert.ok(rows.some((l) => /^tcp\s+0\s+\d+ 10\.71\.0\.2:7\s+0\.0\.0\.0:\*\s+LISTEN\s+/.test(l)), out);
+  // Dual-stack by default: one listener for both families, shown as Linux shows a listener on :: (tcp6 :::7).
+  assert.ok(rows.some((l) => /^tcp6\s+0\s+\d+ :::7\s+:::\*\s+LISTEN\s+/.test(l)), out);
   assert.ok(
     rows.some((l) => new RegExp(`^tcp\\s+0\\s+0 10\\.71\\.0\\.2:7\\s+10\\.71\\.0\\.1:${client.localPort}\\s+ESTABLISHED ${pid}/tuntcp$`).test(l)),
     out,
