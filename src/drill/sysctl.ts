@@ -32,6 +32,7 @@ function apply(e: SysctlEffect, name: string, value: string): void {
     case 'tcp_orphan_retries': e.tcp.orphanRetries = n === 0 ? 8 : n; return; // 0 means 8 in Linux
     case 'tcp_fin_timeout': e.tcp.finTimeout = n * 1000; return;
     case 'tcp_early_retrans': e.tcp.tlp = n >= 3; return; // 3, 4: TLP on; 0 (and the old 1, 2): off
+    case 'tcp_frto': e.tcp.frto = n !== 0; return; // F-RTO (RFC 5682); Linux treats 1 and 2 alike
     case 'tcp_recovery': e.tcp.rack = (n & 1) !== 0; return; // bit 0: RACK loss detection
     case 'tcp_mtu_probing': e.tcp.mtuProbing = n !== 0; return;
     case 'tcp_syncookies': e.synCookies = n !== 0; return;

@@ -48,6 +48,9 @@ export interface TcpConfig {
   /** RACK-TLP loss detection (RFC 8985) when SACK is agreed (Linux tcp_recovery=1, the default);
    * off: RFC 6675 IsLost with DupThresh alone. */
   rack: boolean;
+  /** F-RTO (RFC 5682, SACK-enhanced; frto.ts) after a retransmission timeout, with RACK
+   * (Linux tcp_frto=2, the default; 0 turns it off). */
+  frto: boolean;
   /** Tail loss probes (RFC 8985 §7; Linux tcp_early_retrans=3, the default; 0 turns them off). */
   tlp: boolean;
   /** Offer timestamps in SYNs (RFC 7323 §3) and use them when the peer agrees. */
@@ -103,6 +106,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   sack: true,
   timestamps: true,
   rack: true,
+  frto: true,
   tlp: true,
   cc: 'cubic',
   hystart: true,

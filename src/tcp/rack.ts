@@ -70,6 +70,11 @@ export class Rack {
   dsackRound = -1;
   /** Something was delivered since the last detection (Linux rack.advanced). */
   advanced = false;
+  /**
+   * The lowest end of a segment sent only once that the last ACK delivered,
+   * or null (F-RTO, frto.ts: Linux FLAG_ORIG_SACK_ACKED compares it with high_seq).
+   */
+  origDeliveredEnd: number | null = null;
 
   /** Bytes in flight by the per-segment marks (RFC 6675 pipe, Linux packets_in_flight). */
   pipe(): number {
@@ -146,6 +151,7 @@ export class Rack {
    * segment newly delivered updates RACK.
    */
   onAck(ack: number, blocks: ReadonlyArray<readonly [number, number]> | undefined, now: number): void {
+    this.origDeliveredEnd = null;
     // Cumulatively acknowledged segments leave; those not SACKed before were delivered now.
     while (this.head < this.segs.length) {
       const e = this.segs[this.head]!;
@@ -209,6 +215,7 @@ export class Rack {
    * huge RACK.rtt.
    */
   private delivered(e: SentSegment, now: number): void {
+    if (!e.retransmitted && (this.origDeliveredEnd === null || seqLt(e.end, this.origDeliveredEnd))) this.origDeliveredEnd = e.end;
     const rtt = now - e.xmitTs;
     if (e.retransmitted && rtt < this.minRtt) return;
     this.advanced = true;

@@ -20,16 +20,19 @@
  * retransmission is sent again. DupThresh stays for peers without SACK.
  * Then Proportional Rate Reduction (prr.ts, RFC 6937) paces the sending in
  * fast recovery, as Linux; with rack: false RFC 6675's cwnd - pipe does.
- * A reduction that D-SACKs or timestamps show spurious is undone (undo.ts).
+ * A reduction that D-SACKs or timestamps show spurious is undone (undo.ts);
+ * F-RTO (frto.ts, RFC 5682) sends new data after a timeout to find out
+ * whether it was spurious, timestamps or not.
  *
  * The congestion window itself belongs to the CongestionControl algorithm;
  * this file decides when it is told about a congestion event.
  */
-import { seqAdd, seqGe, seqGt, seqLt, seqMax, seqMin, seqSub } from '../wire/seq.js';
+import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from '../wire/seq.js';
 import { Scoreboard, isDsack } from './sack.js';
 import { Rack } from './rack.js';
 import { Prr } from './prr.js';
 import { Undo } from './undo.js';
+import { Frto } from './frto.js';
 import type { CongestionControl } from './congestion/congestion.js';
 import type { Timestamps } from './timestamps.js';
 
@@ -56,6 +59,8 @@ const EXIT_LOSS = 'everything sent before the timeout is acknowledged (RFC 6298 
 const UNDO_LOSS = 'the timeout was spurious: back to open (RFC 4015 §3)';
 const UNDO_DSACK = 'every retransmission came back as a D-SACK: the window reduction is undone (RFC 3708 §3)';
 const UNDO_TS = 'the ACK echoes a timestamp older than the retransmission: spurious, the window reduction is undone (RFC 4015 §3)';
+const UNDO_FRTO = 'F-RTO: data sent only once is acknowledged after the timeout: spurious, the window reduction is undone (RFC 5682 §4 step 3.b)';
+const FRTO_NEW = 'F-RTO: the ACK after the timeout advances: new data goes out instead of retransmissions (RFC 5682 §4 step 2.b)';
 
 export interface Retransmission {
   seq: number;
@@ -93,6 +98,9 @@ export class LossRecovery {
   readonly prr = new Prr();
   /** Undo of spurious reductions (RFC 3708, RFC 4015), with RACK. */
   readonly undo = new Undo();
+  /** F-RTO (RFC 5682), with RACK; `frtoEnabled` is config `frto` (Linux tcp_frto). */
+  readonly frto = new Frto();
+  frtoEnabled = true;
 
   /** Told of every change of phase and of undos, with the cause and its RFC (--explain). */
   onChange: ((phase: RecoveryPhase, cause: string) => void) | null = null;
@@ -148,6 +156,8 @@ export class LossRecovery {
       sackedBefore?: number;
       /** SRTT (RACK's reordering window is at most one). */
       srtt?: number;
+      /** Unsent data waits and the peer's window has room for it (F-RTO step 2.b). */
+      newDataReady?: boolean;
     },
     counters: Counters,
   ): boolean {
@@ -238,6 +248,7 @@ export class LossRecovery {
       this.scoreboard.ackTo(sndUna);
       if (seqLt(this.highRxt, sndUna)) this.highRxt = sndUna;
       if (this.phase !== 'recovery') this.grow(p, sackedBefore);
+      if (this.phase === 'loss' && !this.undo.echoBeforeRtx) this.frtoAck(rack, p, now, counters); // Eifel first, as Linux
       if (this.phase !== 'open' && seqGe(sndUna, this.recoveryPoint)) {
         const episode = this.phase;
         if (episode === 'recovery') this.cc.onRecoveryExit(now);
@@ -251,6 +262,7 @@ export class LossRecovery {
       this.dupAcks++;
       counters.inc('tcp_dup_acks');
       if (this.phase === 'open' && this.dupAcks < DUP_THRESH) counters.inc('tcp_limited_transmit_allowed');
+      if (this.phase === 'loss') this.frtoAck(rack, p, now, counters);
     }
     // The last D-SACKs come after recovery ended (Linux tcp_try_undo_dsack).
     if (this.phase === 'open' && this.undo.allDsacked) this.tryUndo('recovery', now, counters);
@@ -269,19 +281,43 @@ export class LossRecovery {
     return started;
   }
 
+  /** F-RTO's part of an ACK in the loss phase (RFC 5682 §4 steps 2 and 3, Linux tcp_process_loss). */
+  private frtoAck(rack: Rack, p: Parameters<LossRecovery['onAck']>[0], now: number, counters: Counters): void {
+    if (!this.frto.active) return;
+    const verdict = this.frto.onAck({
+      sndUna: p.sndUna,
+      sndNxt: p.sndNxt,
+      recover: this.recoveryPoint,
+      advanced: p.acked > 0,
+      // Sent only once, and before step 2.b (Linux: end_seq not after high_seq).
+      origDelivered: rack.origDeliveredEnd !== null && seqLe(rack.origDeliveredEnd, this.recoveryPoint),
+      sackedOrDup: p.duplicate || this.scoreboard.sackedBytes > (p.sackedBefore ?? this.scoreboard.sackedBytes),
+      newDataReady: p.newDataReady ?? false,
+    });
+    if (verdict === 'spurious') {
+      this.tryUndo('loss', now, counters, true);
+    } else if (verdict === 'newData') {
+      this.recoveryPoint = p.sndNxt; // Linux high_seq = snd_nxt: the loss phase now covers the new data too
+      this.onChange?.('loss', FRTO_NEW);
+    }
+  }
+
   /**
    * The episode's reduction was spurious (undo.ts): cwnd and ssthresh come
    * back; after a timeout the segments it marked lost are not (Linux
    * tcp_undo_cwnd_reduction with unmark_loss) and sending resumes in the open state.
    */
-  private tryUndo(episode: RecoveryPhase, now: number, counters: Counters): void {
-    if (!this.undo.spurious || this.cc.undo === undefined) return;
-    counters.inc(this.undo.echoBeforeRtx ? 'tcp_undo_by_timestamp' : 'tcp_undo_by_dsack');
+  private tryUndo(episode: RecoveryPhase, now: number, counters: Counters, frto = false): void {
+    if (frto ? this.undo.marker === -1 : !this.undo.spurious) return;
+    if (this.cc.undo === undefined) return;
+    if (frto) counters.inc('tcp_frto_spurious');
+    else counters.inc(this.undo.echoBeforeRtx ? 'tcp_undo_by_timestamp' : 'tcp_undo_by_dsack');
     counters.inc(episode === 'loss' ? 'tcp_undo_loss' : 'tcp_undo_recovery');
-    this.onChange?.(episode === 'loss' ? 'open' : this.phase, this.undo.echoBeforeRtx ? UNDO_TS : UNDO_DSACK);
+    this.onChange?.(episode === 'loss' ? 'open' : this.phase, frto ? UNDO_FRTO : this.undo.echoBeforeRtx ? UNDO_TS : UNDO_DSACK);
     this.cc.undo(this.undo.priorCwnd, this.undo.priorSsthresh, now);
     this.undo.end();
     if (episode === 'loss') {
+      this.frto.end();
       this.rack?.unmarkLost();
       this.setPhase('open', UNDO_LOSS);
     }
@@ -344,9 +380,10 @@ export class LossRecovery {
   }
 
   /** RFC 6298 §5.5-5.6 with RFC 5681 §3.1: the retransmission timer expired. */
-  onTimeout(sndUna: number, sndNxt: number, flightSize: number, now: number): void {
+  onTimeout(sndUna: number, sndNxt: number, flightSize: number, now: number, repeated = false): void {
     // A new episode remembers the window; a timeout within one keeps the first (Linux tcp_enter_loss).
     if (this.rack !== null && this.phase === 'open') this.undo.start(sndUna, this.cc.cwnd, this.cc.ssthresh);
+    this.frto.start(this.frtoEnabled && this.rack !== null, this.phase === 'open', repeated); // RFC 5682 §4 step 1
     this.cc.onTimeout(flightSize, now);
     this.enterLoss(sndUna, sndNxt, now, true);
     // RFC 6675 §5.1 relaxes RFC 2018 §8: the scoreboard may be kept after a
@@ -364,6 +401,7 @@ export class LossRecovery {
     // RACK: what the timer says is lost (Linux tcp_timeout_mark_lost), or all of it when the MTU fell.
     this.rack?.markLostOnTimeout(now, !timeout);
     this.reoTimerAt = Infinity;
+    if (!timeout) this.frto.end();
     this.setPhase('loss', timeout ? TIMEOUT : MTU_FELL);
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;
@@ -444,6 +482,7 @@ export class LossRecovery {
   nextRetransmission(sndUna: number, sndNxt: number, mss: number, rescue: boolean): Retransmission | null {
     if (this.phase === 'open') return null;
     if (this.phase === 'recovery' && !this.sackOk) return null; // NewReno resends only the head
+    if (this.frto.sendNew) return null; // RFC 5682 §4 step 2.b: new data instead
     if (this.rack !== null) {
       // RACK: the first segment marked lost and not resent since (a lost retransmission too);
       // no rescue retransmission (Linux has none: the tail is the probe's and RACK's).
@@ -487,6 +526,7 @@ export class LossRecovery {
 
   reset(): void {
     this.phase = 'open';
+    this.frto.end();
     this.dupAcks = 0;
     this.inflation = 0;
     this.retransmitHead = false;

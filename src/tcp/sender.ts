@@ -46,7 +46,7 @@ export abstract class TcbSender extends Tcb {
     this.ecn.acked(ack);
     this.recovery.cwndHeld = this.ecn.inCwr;
     const lossDetected = this.recovery.onAck(
-      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample, sackedBefore, srtt: this.rtt.srtt },
+      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample, sackedBefore, srtt: this.rtt.srtt, newDataReady: this.newDataReady() },
       this.counters,
     );
     if (lossDetected) this.ecn.reduced(this.sndNxt, false);
@@ -66,6 +66,11 @@ export abstract class TcbSender extends Tcb {
       this.writeBlocked = false;
       this.events.push({ type: 'drain' });
     }
+  }
+
+  /** Unsent data waits and the peer's window has room beyond SND.NXT (F-RTO step 2.b, Linux tcp_process_loss). */
+  private newDataReady(): boolean {
+    return this.finSeqNo === -1 && this.sendQueue.length > seqSub(this.sndNxt, this.sndUna) && this.peerWindowRoom() > 0;
   }
 
   protected setSendWindow(window: number, seq: number, ack: number, scaled: boolean): void {
@@ -436,7 +441,8 @@ export abstract class TcbSender extends Tcb {
     } else {
       // Every unSACKed segment below SND.NXT now counts as lost; transmit()
       // resends them in order as the loss window (1 SMSS, slow start) allows.
-      this.recovery.onTimeout(this.sndUna, this.sndNxt, this.flightSize(), now);
+      // A timeout after one in a row may run F-RTO even within recovery (Linux icsk_retransmits).
+      this.recovery.onTimeout(this.sndUna, this.sndNxt, this.flightSize(), now, this.retries > 1);
       this.ecn.reduced(this.sndNxt, false); // CWR on the next new data, as Linux's tcp_enter_loss
       this.tlp.cancel();
       this.ptoAt = Infinity;

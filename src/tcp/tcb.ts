@@ -435,6 +435,7 @@ export abstract class Tcb {
     this.sackOk = this.cfg.sack && o.sackPermitted;
     this.recovery.sackOk = this.sackOk;
     if (this.sackOk && this.cfg.rack) this.recovery.useRack(); // RFC 8985, Linux tcp_recovery=1
+    this.recovery.frtoEnabled = this.cfg.frto; // RFC 5682, Linux tcp_frto
     this.ts.enabled = this.cfg.timestamps && o.tsVal !== undefined;
     if (this.ts.enabled) this.ts.setRecent(o.tsVal!, this.now);
     this.cc.setMss(this.effMss);

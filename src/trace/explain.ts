@@ -70,6 +70,8 @@ const CAUSE_ZH: Array<[RegExp, string]> = [
   [/^everything sent before the timeout is acknowledged/, '超时前发出的数据均已确认'],
   [/^the timeout was spurious/, '超时是虚假的：回到正常状态'],
   [/^every retransmission came back as a D-SACK/, '每个重传都收到 D-SACK：撤销窗口缩减'],
+  [/^F-RTO: data sent only once is acknowledged/, 'F-RTO：超时后只发过一次的数据被确认：虚假超时，撤销窗口缩减'],
+  [/^F-RTO: the ACK after the timeout advances/, 'F-RTO：超时后的 ACK 推进：发送新数据而非重传'],
   [/^the ACK echoes a timestamp older than the retransmission/, 'ACK 回显的时间戳早于重传：虚假重传，撤销窗口缩减'],
 ];
 

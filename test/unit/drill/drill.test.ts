@@ -78,8 +78,8 @@ test('%{ }%: assertions, variables across blocks, formatting, unknown tcpi_ fiel
 
 test('sysctl lines are read, never run: known knobs map, the rest is listed as ignored', () => {
   const e: SysctlEffect = { tcp: {}, ignored: [] };
-  readCommand(e, 'sysctl -q net.ipv4.tcp_rmem="4096 540000 $((15*1024*1024))"\nsysctl -q net.ipv4.tcp_sack=0 net.ipv4.tcp_ecn=1 net.ipv4.tcp_early_retrans=0 net.ipv4.tcp_recovery=0\n../common/set_sysctls.py /proc/sys/net/ipv4/tcp_timestamps=0\nethtool -K tun0 tso off', tmp);
-  assert.equal(e.tcp, { tcpRmem: [4096, 540000, 15 * 1024 * 1024], sack: false, ecn: 'on', tlp: false, rack: false, timestamps: false });
+  readCommand(e, 'sysctl -q net.ipv4.tcp_rmem="4096 540000 $((15*1024*1024))"\nsysctl -q net.ipv4.tcp_sack=0 net.ipv4.tcp_ecn=1 net.ipv4.tcp_early_retrans=0 net.ipv4.tcp_recovery=0 net.ipv4.tcp_frto=0\n../common/set_sysctls.py /proc/sys/net/ipv4/tcp_timestamps=0\nethtool -K tun0 tso off', tmp);
+  assert.equal(e.tcp, { tcpRmem: [4096, 540000, 15 * 1024 * 1024], sack: false, ecn: 'on', tlp: false, rack: false, frto: false, timestamps: false });
   assert.equal(e.ignored, ['command: ethtool -K tun0 tso off']);
 });
 
