@@ -49,7 +49,7 @@ export class Frto {
     recover: number;
     /** SND.UNA advanced. */
     advanced: boolean;
-    /** The ACK delivered (ACKed or newly SACKed) data sent only once (Linux FLAG_ORIG_SACK_ACKED). */
+    /** The ACK delivered (ACKed or newly SACKed) data sent only once, below `recover` (Linux FLAG_ORIG_SACK_ACKED). */
     origDelivered: boolean;
     /** New SACK information (Linux FLAG_DATA_SACKED), or a duplicate ACK. */
     sackedOrDup: boolean;

@@ -258,11 +258,13 @@ export class LossRecovery {
       } else if (this.phase === 'loss' && this.undo.echoBeforeRtx) {
         this.tryUndo('loss', now, counters); // Eifel: the timeout was spurious (Linux tcp_try_undo_loss)
       }
-    } else if (p.duplicate) {
-      this.dupAcks++;
-      counters.inc('tcp_dup_acks');
-      if (this.phase === 'open' && this.dupAcks < DUP_THRESH) counters.inc('tcp_limited_transmit_allowed');
-      if (this.phase === 'loss') this.frtoAck(rack, p, now, counters);
+    } else {
+      if (p.duplicate) {
+        this.dupAcks++;
+        counters.inc('tcp_dup_acks');
+        if (this.phase === 'open' && this.dupAcks < DUP_THRESH) counters.inc('tcp_limited_transmit_allowed');
+      }
+      if (this.phase === 'loss') this.frtoAck(rack, p, now, counters); // a SACK of data sent once counts too
     }
     // The last D-SACKs come after recovery ended (Linux tcp_try_undo_dsack).
     if (this.phase === 'open' && this.undo.allDsacked) this.tryUndo('recovery', now, counters);

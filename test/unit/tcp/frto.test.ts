@@ -66,6 +66,15 @@ test('RFC 5682 §4 (SACK-enhanced): the first ACK after the timeout already cove
   expect(t, S(12), S(13)); // the restored window: new data, no retransmission
 });
 
+test('RFC 5682 §4 (SACK-enhanced): a SACK of data sent once, with no cumulative progress, shows the timeout spurious too (Linux)', () => {
+  const t = afterTimeout();
+  // 0.720 < . 1:1(0) ack 1 <sack 1013:3037>   (originals 2 and 3 arrived: the timeout did not find the window lost)
+  peerAck(t, 720, 1, [1 + MSS, 1 + 3 * MSS]);
+  assert.is(t.conn.recovery.phase, 'open');
+  assert.is(t.conn.cc.cwnd, 10 * MSS);
+  assert.is(t.counters.get('tcp_frto_spurious'), 1);
+});
+
 test('RFC 5682 §4 step 3.a: a real loss: after the new data, the SACK of it shows the hole: retransmissions continue', () => {
   const t = afterTimeout();
   peerAck(t, 720, 1 + MSS);
