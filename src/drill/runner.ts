@@ -343,7 +343,10 @@ class Run {
     if (p.len > 0 && len > p.len && got.gso > 0 && p.len % got.gso === 0) {
       const rest: OutPacket = { ...got, seg: { ...got.seg, seq: seqAdd(got.seg.seq, p.len), payload: got.seg.payload.subarray(p.len) } };
       this.link.out.unshift(rest);
-      return { ...got, seg: { ...got.seg, flags: got.seg.flags & ~(TCP_PSH | TCP_FIN), payload: got.seg.payload.subarray(0, p.len) } };
+      // The piece keeps PSH only if it is itself more than one segment: Linux
+      // sends it as a TSO packet of its own, and forces PSH on those (sender.ts).
+      const psh = p.len > got.gso ? got.seg.flags & TCP_PSH : 0;
+      return { ...got, seg: { ...got.seg, flags: (got.seg.flags & ~(TCP_PSH | TCP_FIN)) | psh, payload: got.seg.payload.subarray(0, p.len) } };
     }
     let merged = got;
     while (p.len > merged.seg.payload.length && !(merged.seg.flags & (TCP_SYN | TCP_FIN)) && merged.seg.payload.length > 0) {

@@ -10,7 +10,7 @@
  * and `events` after every input; nothing here reads a clock or does I/O.
  */
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
-import { seqAdd } from '../wire/seq.js';
+import { seqAdd, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbArrival } from './arrival.js';
 import { ourSynWindow } from './options.js';
@@ -84,6 +84,7 @@ export class Connection extends TcbArrival {
     this.now = now;
     if (this.finQueued || this.state === 'CLOSED') return false;
     this.sendQueue.push(data);
+    this.pushPoints.write(data.length, seqSub(this.sndNxt, this.sndUna) - (this.synAcked ? 0 : 1), this.maxSndWnd, this.effMss);
     if (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT') this.transmit(now);
     const ok = this.sendQueue.length < this.cfg.sndBuf;
     if (!ok) this.writeBlocked = true;

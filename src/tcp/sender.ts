@@ -27,6 +27,7 @@ export abstract class TcbSender extends Tcb {
     const finAcked = this.finSeqNo !== -1 && seqGt(ack, this.finSeqNo);
     const dataAcked = Math.min(this.sendQueue.length, acked - (finAcked ? 1 : 0));
     this.sendQueue.consume(dataAcked);
+    this.pushPoints.consume(dataAcked);
     this.sndUna = ack;
     this.unackedSince = now;
     this.retries = 0;
@@ -197,7 +198,7 @@ export abstract class TcbSender extends Tcb {
   protected sendData(offset: number, len: number, withFin: boolean, now: number): void {
     const payload = len > 0 ? this.sendQueue.read(offset, len) : undefined;
     let flags = TCP_ACK;
-    if (len > 0 && offset + len === this.sendQueue.length) flags |= TCP_PSH;
+    if (len > 0 && this.pushes(offset, len)) flags |= TCP_PSH;
     if (withFin) flags |= TCP_FIN;
     // RFC 3168 §6.1.2: new data is ECT(0), and the first after a window reduction carries CWR.
     const ect = len > 0 && this.ecn.ok;
@@ -223,6 +224,16 @@ export abstract class TcbSender extends Tcb {
     }
   }
 
+  /**
+   * PSH on data at [offset, offset+len) of the queue: where it ends at or
+   * covers a push point (push-points.ts), and on every super-segment of more
+   * than one MSS, as Linux forces on TSO/GSO packets (__tcp_transmit_skb,
+   * since 5.4) so that a receiver's GRO flushes it at once.
+   */
+  private pushes(offset: number, len: number): boolean {
+    return len > this.effMss || this.pushPoints.covers(offset, len);
+  }
+
   /** Resend [seq, seq+len) of sequence space: data, and our FIN if it lies inside. */
   protected retransmit(seq: number, len: number, now: number): void {
     const offset = seqSub(seq, this.sndUna) - (this.synAcked ? 0 : 1);
@@ -232,7 +243,7 @@ export abstract class TcbSender extends Tcb {
     if (dataLen === 0 && !fin) return;
     let flags = TCP_ACK;
     if (fin) flags |= TCP_FIN;
-    if (dataLen > 0 && offset + dataLen === this.sendQueue.length) flags |= TCP_PSH;
+    if (dataLen > 0 && this.pushes(offset, dataLen)) flags |= TCP_PSH;
     this.emitSegment(seq, flags, dataLen > 0 ? this.sendQueue.read(offset, dataLen) : undefined);
     if (this.cfg.pacing) this.pacer.sent(dataLen, now);
     this.counters.inc('tcp_retransmitted_segments');

@@ -12,6 +12,7 @@ import type { TcpState } from './state.js';
 import { DEFAULT_PEER_MSS, initialRcvBuf, maxRcvBuf, rcvWscaleFor, type TcpConfig } from './config.js';
 import { RcvSpace } from './autotune.js';
 import { SendQueue } from './send-queue.js';
+import { PushPoints } from './push-points.js';
 import { ReceiveBuffer } from './reassembly.js';
 import { RttEstimator } from './rtt.js';
 import type { CongestionControl } from './congestion/congestion.js';
@@ -101,6 +102,8 @@ export abstract class Tcb {
   protected wscaleOk = false;
 
   readonly sendQueue = new SendQueue();
+  /** Where PSH goes in the queued bytes (push-points.ts). */
+  protected readonly pushPoints = new PushPoints();
   readonly recvBuffer: ReceiveBuffer;
   /** Receive-buffer autotuning (autotune.ts), from the first in-order data on; null with a fixed buffer. */
   protected rcvSpace: RcvSpace | null = null;
@@ -464,6 +467,7 @@ export abstract class Tcb {
     this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = this.finWait2At = this.paceAt = Infinity;
     this.recovery.reoTimerAt = Infinity;
     this.sendQueue.clear();
+    this.pushPoints.clear();
     this.events.push({ type: 'closed' });
   }
 

@@ -170,10 +170,10 @@ test('§3.10.4 CLOSE in ESTABLISHED: the FIN waits behind queued data and rides 
   const t = established(SMALL, { win: 2000 });
   t.write(200, 2500);
   // 0.200 > . 1:1001(1000) ack 1 win 4000
-  // 0.200 > . 1001:2001(1000) ack 1 win 4000
+  // 0.200 > P. 1001:2001(1000) ack 1 win 4000    (PSH: over half the largest window since the last PSH, Linux forced_push)
   t.expect(
     { f: '.', seq: U(1), ack: P(1), win: 4000, len: 1000 },
-    { f: '.', seq: U(1001), ack: P(1), win: 4000, len: 1000 },
+    { f: 'P.', seq: U(1001), ack: P(1), win: 4000, len: 1000 },
   );
   t.close(210);
   t.expect();

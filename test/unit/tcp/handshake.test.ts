@@ -162,10 +162,10 @@ test('RFC 7323 §2.2 simultaneous open: the window of the peer\'s SYN,ACK is not
   t.write(70, 4000);
   // The peer offers 2000 bytes (a SYN's window field is never scaled):
   // 0.070 > . 1:1001(1000) ack 1 win 4000
-  // 0.070 > . 1001:2001(1000) ack 1 win 4000
+  // 0.070 > P. 1001:2001(1000) ack 1 win 4000    (PSH: over half the largest window since the last PSH, Linux forced_push)
   t.expect(
     { f: '.', seq: U(1), ack: P(1), win: 4000, len: 1000 },
-    { f: '.', seq: U(1001), ack: P(1), win: 4000, len: 1000 },
+    { f: 'P.', seq: U(1001), ack: P(1), win: 4000, len: 1000 },
   );
   assert.is(t.conn.sndWnd, 2000);
 });

@@ -28,10 +28,11 @@ test('§3.8.6.2.1 the sender never exceeds the peer\'s window, and waits rather 
   const t = established(SMALL, { win: 2500 });
   t.write(200, 4000);
   // 0.200 > . 1:1001(1000) ack 1 win 4000
-  // 0.200 > . 1001:2001(1000) ack 1 win 4000     (500 left in the window: less than half of 2500, wait)
+  // 0.200 > P. 1001:2001(1000) ack 1 win 4000    (500 left in the window: less than half of 2500, wait)
+  //                                               (PSH: 2000 bytes since the last PSH, over half the peer's largest window: Linux forced_push)
   t.expect(
     { f: '.', seq: U(1), ack: P(1), win: 4000, len: 1000 },
-    { f: '.', seq: U(1001), ack: P(1), win: 4000, len: 1000 },
+    { f: 'P.', seq: U(1001), ack: P(1), win: 4000, len: 1000 },
   );
   // 0.300 < . 1:1(0) ack 1001 win 2500
   t.recv(300, { f: '.', seq: P(1), ack: U(1001), win: 2500 });
