@@ -82,6 +82,7 @@ export class Ipv6Mutator {
       how += ` ${h}`;
     }
     if (r >= 0.1 && r < 0.16) return this.fragments(packet, how);
+    if (r >= 0.16 && r < 0.163) return this.fragmentFlood(packet, how);
     return { packet: this.damage(packet), how };
   }
 
@@ -169,7 +170,7 @@ export class Ipv6Mutator {
     if (cut < quoted.length) d.note('icmp6-err:quote-cut');
     const src = d.chance(0.8) ? remote : this.source();
     const packet = buildIcmp6Packet({ src, dst: VICTIM_ADDR6 }, type, code, rest >>> 0, quoted.subarray(0, cut));
-    return { packet: this.damage(packet), how: `icmp6 ${kind} seq ${seqName} rest ${rest} for :${ep.localPort}>${ep.remotePort}` };
+    return this.dress(packet, `icmp6 ${kind} seq ${seqName} rest ${rest} for :${ep.localPort}>${ep.remotePort}`);
   }
 
   /** Insert extension headers between the fixed header and what it carried. */
@@ -331,6 +332,24 @@ export class Ipv6Mutator {
     });
     for (const f of frags.slice(1)) this.queue.push({ packet: this.damage(f), how: `${how} fragment (${mode})` });
     return { packet: frags[0]!, how: `${how} fragment 1/${frags.length} (${mode})` };
+  }
+
+  /**
+   * Many datagrams begun and never finished (a first fragment each, new ids):
+   * the reassembler's queue, memory and fragment bounds and its one timer.
+   */
+  private fragmentFlood(packet: Buffer, how: string): { packet: Buffer; how: string } {
+    const { d } = this;
+    const n = 100 + d.rng.int(1100);
+    const len = Math.max(8, Math.min(1232, (packet.length - IPV6_HEADER_LENGTH) & ~7));
+    d.note('ip6-frag:flood');
+    const first = this.fragment(packet, this.fragId++, 0, len, true);
+    for (let i = 1; i < n; i++) {
+      const f = Buffer.from(first);
+      f.writeUInt32BE(this.fragId++ >>> 0, 44);
+      this.queue.push({ packet: f, how: `${how} fragment flood ${i + 1}/${n}` });
+    }
+    return { packet: first, how: `${how} fragment flood 1/${n}` };
   }
 
   private fragment(packet: Buffer, id: number, a: number, b: number, more: boolean): Buffer {
