@@ -490,7 +490,10 @@ export class Mutator {
     const dstPort = this.chance(0.95) ? this.pick(LISTEN_PORTS) : this.rng.int(65536);
     const spoofed = this.chance(0.2);
     const host = 3 + this.rng.int(250);
-    const src = v6 ? (spoofed ? `fd00::${host.toString(16)}` : PEER_ADDR6) : spoofed ? `10.0.0.${host}` : PEER_ADDR;
+    // Over IPv6 some spoofed sources are IPv4-mapped (::ffff:10.0.0.x): no connection may come of them.
+    const mapped = v6 && spoofed && this.chance(0.3);
+    if (mapped) this.note('ip6-src:v4-mapped-syn');
+    const src = v6 ? (spoofed ? (mapped ? `::ffff:10.0.0.${host}` : `fd00::${host.toString(16)}`) : PEER_ADDR6) : spoofed ? `10.0.0.${host}` : PEER_ADDR;
     // A stranger port already used: that 4-tuple has a connection now, so fuzz it as one.
     const ep = eps.find((e) => e.remotePort === srcPort && e.localPort === dstPort && e.remoteAddr === src);
     if (ep !== undefined && this.chance(0.8)) return this.forConnection(ep, 'stranger');
