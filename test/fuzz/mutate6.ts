@@ -311,7 +311,7 @@ export class Ipv6Mutator {
     const pieces: Array<[number, number]> = [];
     for (let at = 0; at < plen; at += step) pieces.push([at, Math.min(plen, at + step)]);
     if (pieces.length === 0) pieces.push([0, 0]);
-    const mode = d.pick(['in-order', 'reversed', 'shuffled', 'overlap', 'duplicate', 'missing', 'tiny-last', 'odd-length', 'past-64k']);
+    const mode = d.pick(['in-order', 'reversed', 'shuffled', 'overlap', 'duplicate', 'missing', 'odd-length', 'past-64k']);
     d.note(`ip6-frag:${mode}`);
     if (step === 8) d.note('ip6-frag:tiny');
     if (mode === 'reversed') pieces.reverse();

@@ -11,6 +11,8 @@
  * need a silent peer come from a filter on the victim's link: a blackholed
  * peer port never hears from the victim again, and a "hole" drops one peer
  * segment (and its retransmissions) so the data after it stays out of order.
+ * Both stacks have an IPv6 address too, and three planned connections
+ * (bulk6, close-wait6, client6) run over IPv6.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { VirtualClock } from '../../src/stack/clock.js';
@@ -159,7 +161,7 @@ export class FilterLink implements Link {
   }
 
   send(header: Buffer, payload?: Buffer, gsoSize?: number): void {
-    // The stack's own headers have no IP options: the TCP destination port is at 22.
+    // The stack's own headers have no IP options or extension headers: the TCP destination port is at 22 (IPv6: 42).
     const port = header[0]! >> 4 === 6 ? (header[6] === 6 ? header.readUInt16BE(42) : -1) : header[9] === 6 ? header.readUInt16BE(22) : -1;
     if (this.blackholed.size > 0 && this.blackholed.has(port)) return;
     this.sent++;
@@ -297,7 +299,7 @@ export class World {
       app.closeOnEnd = role === 'time-wait';
       this.peerApps.set(port, app);
     });
-    // The victim opens two: one completes, one keeps sending SYNs into a blackhole.
+    // The victim opens three: one completes over each family, one keeps sending SYNs into a blackhole.
     const client = victim.openConnection(PEER_ADDR, PEER_LISTEN_PORT);
     this.planned.push({ role: 'client', victim: new App(client, 'client', this.pattern, false), peer: null });
     const client6 = victim.openConnection(PEER_ADDR6, PEER_LISTEN_PORT);
