@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeIPv4, fragmentIPv4, ipToNumber, readIPv4, IPv4Datagram, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
-import { ip6ToBytes, ip6ToString } from '../wire/ipv6.js';
+import { ip6ToBytes, ip6ToString, isV4Mapped6 } from '../wire/ipv6.js';
 import { readTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpFields, type TcpSegment } from '../wire/tcp.js';
 import { decodeIcmp, buildEchoReply, icmpTcpError, quotesDatagram, ICMP_ECHO_REQUEST, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ICMP_PROT_UNREACH, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, type IcmpQuote, type IcmpTcpError } from '../wire/icmp.js';
 import { internetChecksum } from '../wire/checksum.js';
@@ -371,6 +371,10 @@ export class Stack extends StackIp6 {
       return cookieTime ? this.cookieAckInput(ip, seg, l) : this.sendResetFor(ip, seg);
     }
     if (!(seg.flags & TCP_SYN)) return this.drop('tcp_no_syn_to_listener');
+    // A SYN from an IPv4-mapped source would make a connection that
+    // applications take for an IPv4 peer (::ffff:127.0.0.1): Linux
+    // tcp_v6_conn_request drops it silently (draft-itojun-v6ops-v4mapped-harmful).
+    if (ip.v6 && isV4Mapped6(ip.src6!, 0)) return this.drop('tcp_v4mapped_source');
     const now = this.now();
     const cfg = l.tcp ? { ...this.baseConfig(ip.v6), ...l.tcp } : this.baseConfig(ip.v6);
     if (l.pending >= l.backlog) {

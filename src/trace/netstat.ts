@@ -124,7 +124,7 @@ const ALWAYS = [
  */
 const DROP_REASONS = new Set([
   'ipv6_ignored', 'ip_not_for_us', 'ip_martian_source', 'udp_no_socket', 'ip_unknown_protocol', 'icmp_ignored',
-  'tcp_rst_to_listener', 'tcp_no_syn_to_listener', 'tcp_listen_overflow', 'tcp_rst_no_connection',
+  'tcp_rst_to_listener', 'tcp_no_syn_to_listener', 'tcp_v4mapped_source', 'tcp_listen_overflow', 'tcp_rst_no_connection',
   'ip_truncated', 'ip_bad_version', 'ip_bad_header_length', 'ip_bad_total_length', 'ip_fragment',
   'icmp_truncated', 'tcp_truncated', 'tcp_bad_header_length', 'tcp_bad_option',
   // IPv4 reassembly (stack/ip-reassembly.ts): a fragment or a whole datagram's fragments

@@ -260,6 +260,12 @@ export function isMulticast6(p: Uint8Array, off: number): boolean {
   return p[off] === 0xff;
 }
 
+/** ::ffff:0:0/96 (RFC 4291 §2.5.5.2), an IPv4 address inside a node's dual stack; the address at p[off]. */
+export function isV4Mapped6(p: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 10; i++) if (p[off + i] !== 0) return false;
+  return p[off + 10] === 0xff && p[off + 11] === 0xff;
+}
+
 /** Bytes of upper-layer header a first fragment must hold (RFC 7112; Linux ipv6_frag_thdr_truncated). */
 function upperHeaderMinimum(protocol: number): number {
   if (protocol === IPPROTO_TCP) return 20;

@@ -8,6 +8,7 @@ import type { TcpEndpoint } from '../../src/stack/endpoint.js';
 import type { Connection } from '../../src/tcp/connection.js';
 import { seqGe, seqGt, seqLt, seqSub } from '../../src/wire/seq.js';
 import { canReceive } from '../../src/tcp/state.js';
+import { ip6ToBytes, isMulticast6, isV4Mapped6 } from '../../src/wire/ipv6.js';
 import { App } from './world.js';
 import { rcvEdge } from './tcb-view.js';
 
@@ -77,6 +78,7 @@ export class StackChecker {
       if (acked + c.sendQueue.length !== app.txBytes) return `acked ${acked} + queued ${c.sendQueue.length} != written ${app.txBytes}`;
     }
     const before = this.seen.get(ep);
+    if (before === undefined && ep.remoteAddr.includes(':') && martianPeer6(ep.remoteAddr)) return `a connection with the martian ${ep.remoteAddr}`;
     const now: Seen = { state: c.state, rcvNxt: c.rcvNxt, sndUna: c.sndUna, sndNxt: c.sndNxt, edge: rcvEdge(c) };
     this.seen.set(ep, now);
     if (before !== undefined && sync && SYNCHRONIZED.has(before.state)) {
@@ -127,4 +129,12 @@ export class StackChecker {
     if (!seqGe(c.rcvNxt, c.irs) && c.state !== 'SYN_SENT') return 'RCV.NXT below IRS';
     return null;
   }
+}
+
+/** No IPv6 connection may have a peer at these (RFC 4291: multicast, unspecified, loopback from a link, IPv4-mapped). */
+function martianPeer6(addr: string): boolean {
+  const b = ip6ToBytes(addr);
+  if (b === null) return true;
+  const zeros = b.subarray(0, 15).every((x) => x === 0);
+  return isMulticast6(b, 0) || isV4Mapped6(b, 0) || (zeros && (b[15] === 0 || b[15] === 1));
 }

@@ -12,7 +12,9 @@
  * connections, with sequence numbers at the edges of SND.UNA..SND.NXT and
  * next-hop MTUs from 0 to 65535, so they reach RFC 5927's checks and the
  * path MTU code. Checksums are recomputed most of the time so that the
- * damage reaches TCP, but not always.
+ * damage reaches TCP, but not always. A share of the packets are IPv6
+ * (mutate6.ts): the same TCP mutations to the IPv6 connections and listeners,
+ * and what only IPv6 has (extension headers, its fragments, ICMPv6).
  *
  * Every choice is drawn from one seeded PRNG, and counted in `seen` so a run
  * can show what it covered.
@@ -25,10 +27,12 @@ import { buildIcmpPacket, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST } from '../../src
 import {
   buildTcpPacket, decodeTcp, setTcpChecksum, tcpOptionLength, tcpOptionsLength,
   TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG,
-  type TcpFields, type TcpOption, type TcpSegment,
+  readTcp6, type TcpFields, type TcpOption, type TcpSegment,
 } from '../../src/wire/tcp.js';
+import { ip6ToString } from '../../src/wire/ipv6.js';
 import { seqSub } from '../../src/wire/seq.js';
-import { LISTEN_PORTS, PEER_ADDR, VICTIM_ADDR, type World } from './world.js';
+import { LISTEN_PORTS, PEER_ADDR, PEER_ADDR6, VICTIM_ADDR, VICTIM_ADDR6, type World } from './world.js';
+import { Ipv6Mutator, setUpperChecksum6 } from './mutate6.js';
 import { rcvEdge, rcvWnd } from './tcb-view.js';
 
 export interface Injected {
@@ -94,12 +98,16 @@ export class Mutator {
   focusSack: TcpEndpoint | null = null;
   /** Recorded packets decoded once (they never change). */
   private readonly decoded = new WeakMap<Buffer, Spec | null>();
+  private readonly v6: Ipv6Mutator;
 
   constructor(
     private readonly rng: Prng,
     private readonly world: World,
   ) {
     this.pattern = world.pattern;
+    this.v6 = new Ipv6Mutator({
+      rng, note: (k) => this.note(k), pick: (a) => this.pick(a), chance: (p) => this.chance(p), u32: () => this.u32(),
+    });
   }
 
   private note(k: string): void {
@@ -120,6 +128,10 @@ export class Mutator {
 
   /** One packet for the victim; `eps` are its live endpoints, `planned` those the world made on purpose. */
   next(eps: readonly TcpEndpoint[], planned: readonly TcpEndpoint[]): Injected {
+    // The rest of a train of IPv6 fragments first.
+    const queued = this.v6.queue.shift();
+    if (queued !== undefined) return queued;
+    if (this.chance(0.12)) return this.ipv6(eps);
     const r = this.rng.next();
     if (r < 0.15 && this.focusPieces !== null && !this.focusPieces.removed) return this.forConnection(this.focusPieces, 'focus', 'sprinkle');
     if (r < 0.3 && this.focusSack !== null && !this.focusSack.removed) return this.forConnection(this.focusSack, 'focus', 'sack');
@@ -132,12 +144,27 @@ export class Mutator {
     return this.other();
   }
 
+  /** An IPv6 packet: to an IPv6 connection, a listener or a closed port, or not TCP. */
+  private ipv6(eps: readonly TcpEndpoint[]): Injected {
+    const eps6 = eps.filter((e) => e.remoteAddr.includes(':'));
+    const r = this.rng.next();
+    if (r < 0.45 && eps6.length > 0) {
+      this.note('target:conn6');
+      return this.forConnection(this.pick(eps6), 'conn6');
+    }
+    if (r < 0.6) return this.forListener(eps, true);
+    if (r < 0.65) return this.forClosedPort(true);
+    return this.v6.other(eps6);
+  }
+
   /** Packets for the 4-tuple of one endpoint (what `forConnection` starts from). */
   forConnection(ep: TcpEndpoint, why = 'conn', mode?: 'sprinkle' | 'sack'): Injected {
     const c = ep.conn;
     const base = this.baseFor(ep);
     const s: Spec = base ?? this.synthesize(ep);
+    // The corpus is keyed by ports alone: the addresses (and family) are the endpoint's.
     s.src = ep.remoteAddr;
+    s.dst = ep.localAddr;
     this.note(`target:${c.state}`);
     const name = `${why} ${c.state} :${ep.remotePort}>${ep.localPort}${base ? '' : ' (synth)'}`;
     const r = mode === 'sprinkle' ? 0 : mode === 'sack' ? 0.9 : this.rng.next() / this.floodRate;
@@ -190,7 +217,7 @@ export class Mutator {
 
   /** A recorded peer segment on this 4-tuple, decoded. */
   private baseFor(ep: TcpEndpoint): Spec | null {
-    if (ep.remoteAddr !== PEER_ADDR) return null;
+    if (ep.remoteAddr !== PEER_ADDR && ep.remoteAddr !== PEER_ADDR6) return null;
     const list = this.world.corpus.get(`${ep.remotePort}>${ep.localPort}`);
     if (list === undefined || list.length === 0) return null;
     return this.specOf(this.pick(list));
@@ -203,6 +230,16 @@ export class Mutator {
   }
 
   private decode(packet: Buffer): Spec | null {
+    if (packet[0]! >> 4 === 6) {
+      // The peer's IPv6 segments: no extension headers, TCP at 40.
+      const t = readTcp6(packet, 40, packet.length, 0, false);
+      if (typeof t === 'string') return null;
+      return {
+        src: ip6ToString(packet, 8), dst: ip6ToString(packet, 24), srcPort: t.srcPort, dstPort: t.dstPort, seq: t.seq, ack: t.ack,
+        flags: t.flags, window: t.window, urgent: t.urgent, options: [...t.options.list], lenPatch: new Map(), payload: t.payload,
+        ttl: packet[7]!, tos: ((packet[0]! & 15) << 4) | (packet[1]! >> 4), dontFragment: true,
+      };
+    }
     const ip = decodeIPv4(packet);
     if (typeof ip === 'string') return null;
     const t = decodeTcp(ip, false);
@@ -448,17 +485,21 @@ export class Mutator {
   }
 
   /** New connections: SYNs (mostly) and everything else to the listening ports. */
-  private forListener(eps: readonly TcpEndpoint[]): Injected {
+  private forListener(eps: readonly TcpEndpoint[], v6 = false): Injected {
     const srcPort = STRANGER_PORT_BASE + this.rng.int(STRANGER_PORTS);
     const dstPort = this.chance(0.95) ? this.pick(LISTEN_PORTS) : this.rng.int(65536);
     const spoofed = this.chance(0.2);
-    const src = spoofed ? `10.0.0.${3 + this.rng.int(250)}` : PEER_ADDR;
+    const host = 3 + this.rng.int(250);
+    // Over IPv6 some spoofed sources are IPv4-mapped (::ffff:10.0.0.x): no connection may come of them.
+    const mapped = v6 && spoofed && this.chance(0.3);
+    if (mapped) this.note('ip6-src:v4-mapped-syn');
+    const src = v6 ? (spoofed ? (mapped ? `::ffff:10.0.0.${host}` : `fd00::${host.toString(16)}`) : PEER_ADDR6) : spoofed ? `10.0.0.${host}` : PEER_ADDR;
     // A stranger port already used: that 4-tuple has a connection now, so fuzz it as one.
     const ep = eps.find((e) => e.remotePort === srcPort && e.localPort === dstPort && e.remoteAddr === src);
     if (ep !== undefined && this.chance(0.8)) return this.forConnection(ep, 'stranger');
-    this.note('target:listener');
+    this.note(v6 ? 'target:listener6' : 'target:listener');
     const s: Spec = {
-      src, dst: VICTIM_ADDR, srcPort, dstPort, seq: this.u32(), ack: 0, flags: TCP_SYN, window: 64240, urgent: 0,
+      src, dst: v6 ? VICTIM_ADDR6 : VICTIM_ADDR, srcPort, dstPort, seq: this.u32(), ack: 0, flags: TCP_SYN, window: 64240, urgent: 0,
       options: [], lenPatch: new Map(), payload: Buffer.alloc(0), ttl: 64, tos: 0, dontFragment: true,
     };
     this.mutateTcp(s, null);
@@ -470,10 +511,10 @@ export class Mutator {
     return this.finish(s, `listener ${src}:${srcPort}>${dstPort}`);
   }
 
-  private forClosedPort(): Injected {
-    this.note('target:closed-port');
+  private forClosedPort(v6 = false): Injected {
+    this.note(v6 ? 'target:closed-port6' : 'target:closed-port');
     const s: Spec = {
-      src: PEER_ADDR, dst: VICTIM_ADDR, srcPort: 1 + this.rng.int(65535), dstPort: 1000 + this.rng.int(8000), seq: this.u32(), ack: this.u32(),
+      src: v6 ? PEER_ADDR6 : PEER_ADDR, dst: v6 ? VICTIM_ADDR6 : VICTIM_ADDR, srcPort: 1 + this.rng.int(65535), dstPort: 1000 + this.rng.int(8000), seq: this.u32(), ack: this.u32(),
       flags: this.rng.int(256), window: this.rng.int(65536), urgent: 0, options: [], lenPatch: new Map(), payload: Buffer.alloc(0),
       ttl: 64, tos: 0, dontFragment: true,
     };
@@ -492,10 +533,12 @@ export class Mutator {
       return { packet, how: 'replay exact' };
     }
     this.note('replay:nudged');
-    const ihl = (packet[0]! & 15) * 4;
+    const v6 = packet[0]! >> 4 === 6;
+    const ihl = v6 ? 40 : (packet[0]! & 15) * 4;
     const field = ihl + (this.chance(0.5) ? 4 : 8);
     packet.writeUInt32BE((packet.readUInt32BE(field) + this.rng.int(3001) - 1500) >>> 0, field);
-    setTcpChecksum(packet);
+    if (v6) setUpperChecksum6(packet, 40, IPPROTO_TCP);
+    else setTcpChecksum(packet);
     return { packet, how: 'replay nudged' };
   }
 
@@ -505,6 +548,7 @@ export class Mutator {
    * sequence number sits at or near the edges of SND.UNA..SND.NXT.
    */
   icmpErrorFor(ep: TcpEndpoint): Injected {
+    if (ep.remoteAddr.includes(':')) return this.v6.icmpErrorFor(ep);
     const c = ep.conn;
     const seqs: Array<[string, number]> = [
       ['una', c.sndUna], ['una-1', c.sndUna - 1], ['nxt', c.sndNxt], ['nxt-1', c.sndNxt - 1], ['nxt+1', c.sndNxt + 1],
@@ -587,6 +631,7 @@ export class Mutator {
 
   /** Encode, then maybe damage it at the byte level. */
   private finish(s: Spec, how: string): Injected {
+    if (s.dst.includes(':')) return this.finish6(s, how);
     if (s.dst === VICTIM_ADDR && this.chance(0.02)) s.dst = this.pick(['10.0.0.3', '255.255.255.255', '0.0.0.0']);
     let packet = buildTcpPacket(
       { src: s.src, dst: s.dst, protocol: IPPROTO_TCP, ttl: s.ttl, tos: s.tos, id: this.rng.int(65536), dontFragment: s.dontFragment },
@@ -605,6 +650,27 @@ export class Mutator {
     }
     packet = this.damage(packet);
     return { packet, how: `${how} ${describe(s)}` };
+  }
+
+  /** finish over IPv6: the same encoding and length patches; mutate6.ts's damage, headers and fragments. */
+  private finish6(s: Spec, how: string): Injected {
+    const packet = this.v6.encodeTcp(s.src, s.dst, s, s.payload, s.ttl, s.tos);
+    this.flagsSeen[s.flags & 0xff]!++;
+    if (s.lenPatch.size > 0) {
+      let at = 60;
+      s.options.forEach((o, i) => {
+        const v = s.lenPatch.get(i);
+        if (v !== undefined) packet[at + 1] = v;
+        at += tcpOptionLength(o);
+      });
+      setUpperChecksum6(packet, 40, IPPROTO_TCP);
+    }
+    if (this.chance(0.04)) {
+      packet[52] = (this.rng.int(16) << 4) | (packet[52]! & 0x0f);
+      setUpperChecksum6(packet, 40, IPPROTO_TCP);
+      this.note('mut6:data-offset');
+    }
+    return this.v6.dress(packet, `${how} ${describe(s)}`);
   }
 
   /** Byte-level damage: data offset, IPv4 header fields and options, truncation, bit flips, checksums. */

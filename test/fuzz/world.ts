@@ -11,6 +11,8 @@
  * need a silent peer come from a filter on the victim's link: a blackholed
  * peer port never hears from the victim again, and a "hole" drops one peer
  * segment (and its retransmissions) so the data after it stays out of order.
+ * Both stacks have an IPv6 address too, and three planned connections
+ * (bulk6, close-wait6, client6) run over IPv6.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { VirtualClock } from '../../src/stack/clock.js';
@@ -27,6 +29,9 @@ import type { TcpState } from '../../src/tcp/state.js';
 
 export const PEER_ADDR = '10.0.0.1';
 export const VICTIM_ADDR = '10.0.0.2';
+/** The same hosts over IPv6 (ULA, RFC 4193): some planned connections use these. */
+export const PEER_ADDR6 = 'fd00::1';
+export const VICTIM_ADDR6 = 'fd00::2';
 /** Victim listeners: a plain one, one with a tiny SYN queue, one with a small receive buffer. */
 export const LISTEN_PORTS = [80, 81, 82] as const;
 /** Peer listener the victim connects to; nothing listens on SYN_SENT_PORT (its SYN is blackholed). */
@@ -37,21 +42,26 @@ const MAX_STRANGERS = 32;
 
 export type Role =
   | 'guarded' | 'bulk' | 'zero-window-peer' | 'zero-window-victim' | 'out-of-order' | 'close-wait' | 'fin-wait-2'
-  | 'time-wait' | 'fin-wait-1' | 'last-ack' | 'closing' | 'syn-received' | 'client' | 'syn-sent';
+  | 'time-wait' | 'fin-wait-1' | 'last-ack' | 'closing' | 'syn-received' | 'client' | 'syn-sent'
+  | 'bulk6' | 'close-wait6' | 'client6';
 
 /** The state each planned connection of the victim should be in when fuzzing starts. */
 export const ROLE_STATE: Record<Role, TcpState> = {
   guarded: 'ESTABLISHED', bulk: 'ESTABLISHED', 'zero-window-peer': 'ESTABLISHED', 'zero-window-victim': 'ESTABLISHED',
   'out-of-order': 'ESTABLISHED', 'close-wait': 'CLOSE_WAIT', 'fin-wait-2': 'FIN_WAIT_2', 'time-wait': 'TIME_WAIT',
   'fin-wait-1': 'FIN_WAIT_1', 'last-ack': 'LAST_ACK', closing: 'CLOSING', 'syn-received': 'SYN_RECEIVED',
-  client: 'ESTABLISHED', 'syn-sent': 'SYN_SENT',
+  client: 'ESTABLISHED', 'syn-sent': 'SYN_SENT', bulk6: 'ESTABLISHED', 'close-wait6': 'CLOSE_WAIT', client6: 'ESTABLISHED',
 };
 
 /** Roles whose peer side opens the connection, in port order from PEER_PORT_BASE. */
 const PASSIVE_ROLES: Role[] = [
   'guarded', 'bulk', 'zero-window-peer', 'zero-window-victim', 'out-of-order', 'close-wait', 'fin-wait-2',
-  'time-wait', 'fin-wait-1', 'last-ack', 'closing', 'syn-received', 'syn-received',
+  'time-wait', 'fin-wait-1', 'last-ack', 'closing', 'syn-received', 'syn-received', 'bulk6', 'close-wait6',
 ];
+/** Passive roles the peer opens over IPv6. */
+const IPV6_ROLES = new Set<Role>(['bulk6', 'close-wait6', 'client6']);
+/** The peer's address for a role's connection. */
+export const peerAddrOf = (role: Role): string => (IPV6_ROLES.has(role) ? PEER_ADDR6 : PEER_ADDR);
 const PEER_PORT_BASE = 40000;
 
 /** One side's application: reads (or not), writes a seeded pattern, hashes what it moves. */
@@ -151,8 +161,8 @@ export class FilterLink implements Link {
   }
 
   send(header: Buffer, payload?: Buffer, gsoSize?: number): void {
-    // The stack's own headers have no IP options: the TCP destination port is at 22.
-    const port = header[9] === 6 ? header.readUInt16BE(22) : -1;
+    // The stack's own headers have no IP options or extension headers: the TCP destination port is at 22 (IPv6: 42).
+    const port = header[0]! >> 4 === 6 ? (header[6] === 6 ? header.readUInt16BE(42) : -1) : header[9] === 6 ? header.readUInt16BE(22) : -1;
     if (this.blackholed.size > 0 && this.blackholed.has(port)) return;
     this.sent++;
     this.byPort.set(port, (this.byPort.get(port) ?? 0) + 1);
@@ -226,8 +236,8 @@ export class World {
     const cc = rng.chance(50) ? 'cubic' : 'newreno';
     // Everything here runs synchronously on the virtual clock: owners' events too.
     const defer = (fn: () => void): void => void this.clock.at(this.clock.now(), fn);
-    this.victim = new NetStack({ link: this.tap, addr: VICTIM_ADDR, clock: this.clock, isnKey: key, tcp: { cc }, defer });
-    this.peer = new NetStack({ link: lp, addr: PEER_ADDR, clock: this.clock, isnKey: key, defer });
+    this.victim = new NetStack({ link: this.tap, addr: VICTIM_ADDR, addr6: VICTIM_ADDR6, clock: this.clock, isnKey: key, tcp: { cc }, defer });
+    this.peer = new NetStack({ link: lp, addr: PEER_ADDR, addr6: PEER_ADDR6, clock: this.clock, isnKey: key, defer });
     if (opts.wrapIsns === true) {
       for (const s of [this.victim, this.peer]) wrapIsns(s, rng.int(2 ** 16));
     }
@@ -244,8 +254,10 @@ export class World {
   }
 
   private record(packet: Buffer): void {
-    if (packet.length < 40 || packet[9] !== 6) return;
-    const ihl = (packet[0]! & 15) * 4;
+    // IPv6: the peer's own packets carry no extension headers, TCP sits at 40.
+    const v6 = packet.length >= 60 && packet[0]! >> 4 === 6 && packet[6] === 6;
+    if (!v6 && (packet.length < 40 || packet[9] !== 6 || packet[0]! >> 4 !== 4)) return;
+    const ihl = v6 ? 40 : (packet[0]! & 15) * 4;
     const k = `${packet.readUInt16BE(ihl)}>${packet.readUInt16BE(ihl + 2)}`;
     let list = this.corpus.get(k);
     if (list === undefined) this.corpus.set(k, (list = []));
@@ -257,7 +269,8 @@ export class World {
     const { victim, peer, rng } = this;
     const byPeerPort = new Map<number, Role>();
     const onVictimConn = (ep: TcpEndpoint): void => {
-      const role = ep.remoteAddr === PEER_ADDR ? byPeerPort.get(ep.remotePort) : undefined;
+      const byPort = byPeerPort.get(ep.remotePort);
+      const role = byPort !== undefined && ep.remoteAddr === peerAddrOf(byPort) ? byPort : undefined;
       if (role === undefined) return this.stranger(ep);
       const app = new App(ep, role, this.pattern, role === 'guarded');
       app.reading = role !== 'zero-window-victim';
@@ -267,8 +280,9 @@ export class World {
     victim.openListener(81, 2, onVictimConn);
     victim.openListener(82, 4, onVictimConn, { rcvBuf: 16 * 1024 });
     peer.openListener(PEER_LISTEN_PORT, 16, (ep) => {
-      const app = new App(ep, 'client', this.pattern, false);
-      const p = this.planned.find((x) => x.role === 'client');
+      const role = ep.remoteAddr === VICTIM_ADDR6 ? 'client6' : 'client';
+      const app = new App(ep, role, this.pattern, false);
+      const p = this.planned.find((x) => x.role === role);
       if (p !== undefined) p.peer = app;
     });
 
@@ -279,15 +293,17 @@ export class World {
       const tcp = randomOptions(rng);
       if (role === 'zero-window-peer') tcp.rcvBuf = 8 * 1024;
       if (role === 'syn-received') this.filter.blackholed.add(port);
-      const ep = peer.openConnection(VICTIM_ADDR, role === 'zero-window-victim' ? 82 : 80, port, tcp);
+      const ep = peer.openConnection(IPV6_ROLES.has(role) ? VICTIM_ADDR6 : VICTIM_ADDR, role === 'zero-window-victim' ? 82 : 80, port, tcp);
       const app = new App(ep, role, this.pattern, role === 'guarded');
       app.reading = role !== 'zero-window-peer';
       app.closeOnEnd = role === 'time-wait';
       this.peerApps.set(port, app);
     });
-    // The victim opens two: one completes, one keeps sending SYNs into a blackhole.
+    // The victim opens three: one completes over each family, one keeps sending SYNs into a blackhole.
     const client = victim.openConnection(PEER_ADDR, PEER_LISTEN_PORT);
     this.planned.push({ role: 'client', victim: new App(client, 'client', this.pattern, false), peer: null });
+    const client6 = victim.openConnection(PEER_ADDR6, PEER_LISTEN_PORT);
+    this.planned.push({ role: 'client6', victim: new App(client6, 'client6', this.pattern, false), peer: null });
     this.filter.blackholed.add(SYN_SENT_PORT);
     const synSent = victim.openConnection(PEER_ADDR, SYN_SENT_PORT);
     this.planned.push({ role: 'syn-sent', victim: new App(synSent, 'syn-sent', this.pattern, false), peer: null });
@@ -303,7 +319,7 @@ export class World {
     const write = (app: App | null | undefined, n: number): void => {
       if (app) app.write(n, this.writes++ * 7919);
     };
-    for (const role of ['guarded', 'bulk', 'client'] as const) {
+    for (const role of ['guarded', 'bulk', 'client', 'bulk6', 'client6'] as const) {
       write(p(role)?.victim, 16 * 1024);
       write(p(role)?.peer, 16 * 1024);
     }
@@ -317,6 +333,8 @@ export class World {
     }
     write(p('close-wait')?.peer, 2000);
     p('close-wait')?.peer?.ep.close();
+    write(p('close-wait6')?.peer, 2000);
+    p('close-wait6')?.peer?.ep.close();
     write(p('fin-wait-2')?.victim, 1000);
     p('fin-wait-2')?.victim.ep.close();
     p('time-wait')?.victim.ep.close();
@@ -357,10 +375,13 @@ export class World {
         case 'guarded':
         case 'bulk':
         case 'client':
+        case 'bulk6':
+        case 'client6':
           if (p.victim.queued < 64 * 1024) p.victim.write(n, at);
           if (p.peer !== null && !p.peer.closed && p.peer.queued < 64 * 1024) p.peer.write(n, at + 1);
           break;
         case 'close-wait':
+        case 'close-wait6':
           if (p.victim.queued < 8 * 1024) p.victim.write(n >> 3, at);
           break;
         case 'fin-wait-2':

@@ -37,6 +37,23 @@ test('the runs covered what the fuzzer is for', () => {
     'icmp-err:frag-needed', 'icmp-err:port-unreach', 'icmp-err:seq-una', 'icmp-err:seq-nxt+1']) {
     assert.ok(sum((r) => r.seen, k) > 0, `never made ${k}`);
   }
+  // IPv6: TCP to its connections and listeners, extension headers with unknown options of each
+  // RFC 8200 §4.2 action class, fragment trains, ICMPv6 errors, length lies, martians.
+  for (const k of ['target:conn6', 'target:listener6', 'target:closed-port6', 'ip6-ext:hbh', 'ip6-ext:hbh-not-first', 'ip6-ext:dstopts',
+    'ip6-ext:long-chain', 'ip6-ext:bad-length', 'ip6-ext:atomic-fragment', 'ip6-ext:fragment-header', 'ip6-ext:routing-0-left',
+    'ip6-ext:routing-4-left0', 'ip6-opt:unknown-skip', 'ip6-opt:unknown-discard', 'ip6-opt:unknown-icmp', 'ip6-opt:unknown-icmp-unless-mc',
+    'ip6-opt:jumbo', 'ip6-opt:padn-long', 'ip6-frag:overlap', 'ip6-frag:reversed', 'ip6-frag:shuffled', 'ip6-frag:missing', 'ip6-frag:duplicate',
+    'ip6-frag:tiny', 'ip6-frag:past-64k', 'icmp6-err:ptb', 'icmp6-err:unreach-0', 'icmp6-err:unreach-4', 'icmp6-err:param-header',
+    'icmp6-err:param-option', 'icmp6-err:seq-una', 'icmp6-err:quote-cut', 'ip6-plen:zero', 'ip6-plen:long', 'ip6-plen:short', 'ip6-src:multicast',
+    'ip6-src:loopback', 'ip6-src:v4-mapped', 'ip6-src:v4-mapped-syn', 'ip6-dst:all-nodes', 'ip6-dst:other-host', 'ip6:echo', 'mut6:data-offset']) {
+    assert.ok(sum((r) => r.seen, k) > 0, `never made ${k}`);
+  }
+  for (const k of ['ip6_frag_reassembled', 'ip6_frag_overlap', 'ip6_frag_duplicate', 'ip6_frag_timeout', 'ip6_fragment_bad_length', 'ip6_unknown_option',
+    'ip6_bad_option_length', 'ip6_bad_padding', 'ip6_rthdr_segments_left', 'ip6_rthdr_disabled', 'ip6_incomplete_chain', 'ip6_martian_source',
+    'ip6_multicast_ignored', 'ip6_not_for_us', 'ip6_bad_payload_length', 'ip6_truncated_ext_header', 'ip6_pmtu_lowered', 'icmp6_echo_replied',
+    'icmp6_out_param_prob', 'icmp6_tcp_no_connection', 'tcp_v4mapped_source']) {
+    assert.ok(sum((r) => r.counters, k) > 0, `the victim never counted ${k}`);
+  }
   // And the packets got where they were meant to: each drop reason and each RFC 5961 answer.
   for (const k of ['tcp_bad_option', 'tcp_bad_header_length', 'tcp_bad_checksum', 'tcp_truncated', 'ip_reasm_fragments', 'ip_bad_total_length',
     'tcp_paws_rejected', 'tcp_unacceptable_segment', 'tcp_challenge_ack_rst', 'tcp_challenge_ack_syn', 'tcp_ack_too_old',

@@ -90,6 +90,21 @@ test('multicast destinations (router solicitations, MLD) and martian sources are
   assert.is(r.stack.counters.get('ip6_not_for_us'), 1);
 });
 
+test('a SYN from an IPv4-mapped source (::ffff:10.0.0.1) makes no connection: dropped, counted, unanswered (Linux tcp_v6_conn_request)', () => {
+  const r = rig6();
+  let accepted = 0;
+  r.stack.openListener(80, 8, () => accepted++);
+  // 60 20 00 00 00 18 06 40 | 0000..ffff 0a000001 | fd00::2 | TCP SYN :40312 > :80 seq 0xfffff000, MSS 1440, SACK OK, wscale 7
+  const syn = tcp6({ flags: TCP_SYN, seq: ISS, options: synOptions() }, undefined, { src: '::ffff:10.0.0.1' });
+  assert.is(syn.subarray(8, 24).toString('hex'), '00000000000000000000ffff0a000001');
+  assert.is(r.inject(syn).length, 0, 'no SYN,ACK to a mapped address');
+  assert.is([...r.stack.connections()].length, 0, 'no TCB');
+  assert.is(r.stack.counters.get('tcp_v4mapped_source'), 1);
+  assert.is(accepted, 0);
+  // The same SYN from a real IPv6 address is answered.
+  assert.is(asTcp6(r.inject(tcp6({ flags: TCP_SYN, seq: ISS, options: synOptions() }))[0]!).seg.flags, TCP_SYN | TCP_ACK);
+});
+
 test('ICMPv6 echo request: a reply with the same identifier, sequence and data', () => {
   const r = rig6();
   const data = Buffer.from('0123456789abcdef0123456789abcdef');
