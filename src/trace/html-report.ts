@@ -64,14 +64,66 @@ svg .who{font-weight:bold;font-size:12px}svg .title{font-size:12px;fill:#333}
 ul.summary{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 `;
 
+/** The page's fixed text in each language (explain.ts translates the state explanations). */
+const TEXT: Record<Lang, {
+  segments: (n: number) => string;
+  seqGraph: string;
+  ccPlots: string;
+  sideBySide: string;
+  sideBySideNote: string;
+  summary: string;
+  navSides: string;
+  navStates: string;
+  diagram: string;
+  taken: (whose: string) => string;
+  bothSides: string;
+  tcbOf: (name: string) => string;
+  footer: string;
+}> = {
+  en: {
+    segments: (n) => `${n} segments. Hover an arrow for its full tcpdump line, a state for its cause and RFC rule.`,
+    seqGraph: 'Time-sequence graph',
+    ccPlots: "Congestion window, ssthresh, receive window and RTO (tuntcp's TCB)",
+    sideBySide: 'The two runs side by side',
+    sideBySideNote: 'Segments the text output notes (different options, window, length or timing, or present in one run only) are drawn thicker, their labels in orange; hover for the note.',
+    summary: 'Summary',
+    navSides: 'side by side',
+    navStates: 'state diagram',
+    diagram: 'RFC 9293 state diagram',
+    taken: (whose) => `transitions taken by ${whose}: blue, with counts`,
+    bothSides: 'both sides of every conversation (inferred from the segments)',
+    tcbOf: (name) => `${name}'s connections (from its TCB)`,
+    footer:
+      'States written in grey italics with "(inferred)" were deduced from the segments by a passive tracker (src/trace/state-tracker.ts), ' +
+      'not read from the host. Arrows: blue SYN, purple FIN, red RST, black data, orange dashed retransmission, grey dashed with a cross: dropped.',
+  },
+  zh: {
+    segments: (n) => `共 ${n} 个报文段。鼠标悬停在箭头上可看完整的 tcpdump 行，悬停在状态上可看原因和 RFC 规则。`,
+    seqGraph: '时间-序号图',
+    ccPlots: '拥塞窗口、ssthresh、接收窗口和 RTO（tuntcp 的 TCB）',
+    sideBySide: '两次运行并排对照',
+    sideBySideNote: '文字输出中标注的报文段（选项、窗口、长度或时间不同，或只出现在一次运行中）画得更粗，标签为橙色；悬停可看说明。',
+    summary: '小结',
+    navSides: '并排对照',
+    navStates: '状态图',
+    diagram: 'RFC 9293 状态图',
+    taken: (whose) => `${whose}经过的状态转换：蓝色，附次数`,
+    bothSides: '每个连接的双方（由报文段推断）',
+    tcbOf: (name) => `${name} 的连接（来自其 TCB）`,
+    footer:
+      '灰色斜体并带 "(inferred)" 的状态是被动跟踪器（src/trace/state-tracker.ts）根据报文段推断的，并非从主机读取。' +
+      '箭头：蓝色 SYN，紫色 FIN，红色 RST，黑色数据，橙色虚线为重传，带叉的灰色虚线为被丢弃。',
+  },
+};
+
 function section(conv: Conversation, i: number, lang: Lang): string {
   const h = `${esc(conv.left.name)} ${esc(conv.left.addr)}:${conv.left.port} ⇄ ${esc(conv.right.name)} ${esc(conv.right.addr)}:${conv.right.port}`;
-  const out = [`<section class="conn" id="c${i + 1}"><h2>${i + 1}. ${h}</h2>`, `<p class="note">${conv.segs.length} segments. Hover an arrow for its full tcpdump line, a state for its cause and RFC rule.</p>`];
+  const out = [`<section class="conn" id="c${i + 1}"><h2>${i + 1}. ${h}</h2>`, `<p class="note">${esc(TEXT[lang].segments(conv.segs.length))}</p>`];
   out.push(svgLadder(conv, { lang }));
   const seq = svgSeqGraph(conv);
-  if (seq !== '') out.push('<h3>Time-sequence graph</h3>', seq);
+  if (seq !== '') out.push(`<h3>${esc(TEXT[lang].seqGraph)}</h3>`, seq);
   if (conv.cc.length > 0 && seq !== '') {
-    out.push('<h3>Congestion window, ssthresh, receive window and RTO (tuntcp\'s TCB)</h3>');
+    out.push(`<h3>${esc(TEXT[lang].ccPlots)}</h3>`);
     out.push(svgCcPlots(conv.cc, conv.segs[0]!.t, conv.segs[conv.segs.length - 1]!.t));
   }
   out.push('</section>');
@@ -79,8 +131,9 @@ function section(conv: Conversation, i: number, lang: Lang): string {
 }
 
 function compareSection(c: CompareSection, lang: Lang): string {
-  const out = ['<section class="compare" id="compare"><h2>The two runs side by side</h2>'];
-  out.push('<p class="note">Segments the text output notes (different options, window, length or timing, or present in one run only) are drawn thicker, their labels in orange; hover for the note.</p>');
+  const t = TEXT[lang];
+  const out = [`<section class="compare" id="compare"><h2>${esc(t.sideBySide)}</h2>`];
+  out.push(`<p class="note">${esc(t.sideBySideNote)}</p>`);
   out.push('<div class="pair">');
   const col = (title: string, convs: Conversation[], notes: ReadonlyMap<number, string>): void => {
     out.push(`<div><h3>${esc(title)}</h3>`);
@@ -89,33 +142,31 @@ function compareSection(c: CompareSection, lang: Lang): string {
   };
   col(c.leftTitle, c.left, c.leftNotes);
   col(c.rightTitle, c.right, c.rightNotes);
-  out.push('</div>', '<h3>Summary</h3>', '<ul class="summary">', ...c.summary.map((l) => `<li>${esc(l)}</li>`), '</ul></section>');
+  out.push('</div>', `<h3>${esc(t.summary)}</h3>`, '<ul class="summary">', ...c.summary.map((l) => `<li>${esc(l)}</li>`), '</ul></section>');
   return out.join('\n');
 }
 
 /** The whole page. */
 export function htmlReport(r: ReportInput): string {
   const lang = r.lang ?? 'en';
+  const t = TEXT[lang];
   const body: string[] = [`<h1>${esc(r.title)}</h1>`];
   for (const p of r.intro ?? []) body.push(`<p>${esc(p)}</p>`);
   const convs = r.conversations;
   if (convs.length > 1 || r.compare !== undefined) {
     const links = convs.map((c, i) => `<a href="#c${i + 1}">${i + 1}. :${c.left.port} ⇄ :${c.right.port}</a>`);
-    if (r.compare !== undefined) links.unshift('<a href="#compare">side by side</a>');
-    body.push(`<nav>${links.join(' ')} <a href="#states">state diagram</a></nav>`);
+    if (r.compare !== undefined) links.unshift(`<a href="#compare">${esc(t.navSides)}</a>`);
+    body.push(`<nav>${links.join(' ')} <a href="#states">${esc(t.navStates)}</a></nav>`);
   }
   if (r.compare !== undefined) body.push(compareSection(r.compare, lang));
   convs.forEach((c, i) => body.push(section(c, i, lang)));
   const both = (r.diagramSides ?? 'left') === 'both';
   const marks: StateMark[] = convs.flatMap((c) => allStates(c).filter((m) => both || (m.left && !m.inferred)));
-  const whose = both ? 'both sides of every conversation (inferred from the segments)' : `${convs[0]?.left.name ?? 'tuntcp'}'s connections (from its TCB)`;
-  body.push('<section id="states"><h2>RFC 9293 state diagram</h2>');
-  body.push(svgStateDiagram(marks, `transitions taken by ${whose}: blue, with counts`));
+  const whose = both ? t.bothSides : t.tcbOf(convs[0]?.left.name ?? 'tuntcp');
+  body.push(`<section id="states"><h2>${esc(t.diagram)}</h2>`);
+  body.push(svgStateDiagram(marks, t.taken(whose)));
   body.push('</section>');
-  body.push(
-    '<footer><p class="note">States written in grey italics with "(inferred)" were deduced from the segments by a passive tracker (src/trace/state-tracker.ts), ' +
-      'not read from the host. Arrows: blue SYN, purple FIN, red RST, black data, orange dashed retransmission, grey dashed with a cross: dropped.</p></footer>',
-  );
+  body.push(`<footer><p class="note">${esc(t.footer)}</p></footer>`);
   return `<!doctype html>
 <html lang="${lang === 'zh' ? 'zh' : 'en'}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${esc(r.title)}</title>
 <style>${CSS}</style></head>

@@ -290,6 +290,19 @@ test('HTML page: self-contained (no scripts, nothing fetched), every segment one
   assert.match(html, /<svg class="states"/);
 });
 
+test('HTML page with --lang zh: headings, notes, navigation and footer in Chinese, no English fixed text', () => {
+  const c = conversation();
+  const compare = { leftTitle: 'kernel client', rightTitle: 'tuntcp client', left: [c], right: [c], leftNotes: new Map(), rightNotes: new Map(), summary: [] };
+  const zh = htmlReport({ title: 't', lang: 'zh', conversations: [c], compare, diagramSides: 'both' });
+  const en = htmlReport({ title: 't', lang: 'en', conversations: [c], compare, diagramSides: 'both' });
+  for (const english of ['Time-sequence graph', 'The two runs side by side', 'RFC 9293 state diagram', 'Hover an arrow', '>Summary<', '>side by side<', '>state diagram<', 'were deduced from the segments', 'transitions taken by']) {
+    assert.ok(en.includes(english), `en page lacks ${english}`);
+    assert.not.ok(zh.includes(english), `zh page still says ${english}`);
+  }
+  for (const chinese of ['时间-序号图', '两次运行并排对照', 'RFC 9293 状态图', '小结', '被动跟踪器', '经过的状态转换']) assert.ok(zh.includes(chinese), chinese);
+  assert.match(zh, /<html lang="zh">/);
+});
+
 /** A pcap file with one link type around the given IPv4 packets. */
 function pcapOf(linkType: number, packets: Buffer[]): Buffer {
   const parts: Buffer[] = [];
