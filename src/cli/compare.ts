@@ -30,9 +30,10 @@ import { hostTcpRmem } from './start-stack.js';
 import type { Socket } from '../socket/socket.js';
 import { readPcap, recordToIPv4 } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
+import type { Conversation } from '../trace/conversation.js';
 import { compareTraces, formatSideBySide, type Comparison, type TraceLine } from '../trace/compare.js';
 import { die } from './errors.js';
-import { htmlOption, ladderOption } from './pictures.js';
+import { htmlOption, ladderOption, pollSs, type SsLine } from './pictures.js';
 import { conversationsOfPcap } from './report.js';
 import { htmlReport } from '../trace/html-report.js';
 import { ladders, utf8Locale } from '../trace/ladder.js';
@@ -62,9 +63,20 @@ export interface CompareResult extends Comparison {
 export interface CompareOptions {
   /** Timing differences below this are not noted (ms). Default 5. */
   timingMs?: number;
-  /** Gets the two captures (kernel client run, tuntcp client run) before they are deleted (--ladder, --html). */
-  onPcaps?: (kernel: Buffer, tuntcp: Buffer) => void;
+  /** Gets the two captures (kernel client run, tuntcp client run) before they are deleted, and what `ss`
+   * showed of the kernel's sockets meanwhile (--ladder, --html); `ss` is read only when this is set. */
+  onPcaps?: (kernel: Buffer, tuntcp: Buffer, ss: SsSample[]) => void;
 }
+
+/** One `ss` reading taken between t0 and t1 (wall clock ms, as the captures' timestamps). */
+export interface SsSample {
+  line: SsLine;
+  t0: number;
+  t1: number;
+}
+
+/** Readings kept at most: a run lasts seconds; this bounds a stuck one. */
+const MAX_SS_SAMPLES = 100_000;
 
 interface CompareArgs {
   scenario: string;
@@ -96,8 +108,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       process.exit(res.status ?? (res.signal === 'SIGINT' ? 130 : 1));
     }
     try {
-      let pcaps: [Buffer, Buffer] | null = null;
-      const r = await runCompare(a.scenario, { onPcaps: a.ladder || a.html !== undefined ? (k, t) => (pcaps = [k, t]) : undefined });
+      let pcaps: [Buffer, Buffer, SsSample[]] | null = null;
+      const r = await runCompare(a.scenario, { onPcaps: a.ladder || a.html !== undefined ? (k, t, ss) => (pcaps = [k, t, ss]) : undefined });
       process.stdout.write(a.json ? JSON.stringify(r, null, 2) + '\n' : formatResult(r).join('\n') + '\n');
       if (pcaps !== null) comparePictures(r, pcaps, a);
       process.exit(0);
@@ -123,11 +135,12 @@ export function formatResult(r: CompareResult): string[] {
 /**
  * --ladder: both runs' ladders after the text; --html: one page with the two
  * ladders side by side, the segments the text notes marked, and each run's
- * graphs. States are inferred from the captures.
+ * graphs. States are inferred from the captures, and marked read where `ss`
+ * saw the kernel's socket in them.
  */
-function comparePictures(r: CompareResult, [kernel, tuntcp]: [Buffer, Buffer], a: CompareArgs): void {
-  const k = conversationsOfPcap(kernel, 'kernel run', ['kernel client', 'server']).conversations();
-  const t = conversationsOfPcap(tuntcp, 'tuntcp run', ['tuntcp client', 'server']).conversations();
+function comparePictures(r: CompareResult, [kernel, tuntcp, ss]: [Buffer, Buffer, SsSample[]], a: CompareArgs): void {
+  const k = conversationsWithSs(kernel, 'kernel run', ['kernel client', 'server'], ss);
+  const t = conversationsWithSs(tuntcp, 'tuntcp run', ['tuntcp client', 'server'], ss);
   if (a.ladder) {
     const o = { unicode: utf8Locale() };
     process.stdout.write(['', 'kernel client run:', ...ladders(k, o), '', 'tuntcp client run:', ...ladders(t, o), ''].join('\n'));
@@ -148,7 +161,7 @@ function comparePictures(r: CompareResult, [kernel, tuntcp]: [Buffer, Buffer], a
     title: `tuntcp compare ${r.scenario}`,
     intro: [
       `The same conversation with the Linux kernel as the client (${r.kernelClient}) and with tuntcp (${r.tuntcpClient}), against a kernel server on port ${r.port}; both captured by tcpdump on the server's side.`,
-      'States are inferred from the captures.',
+      'Kernel states in bold were seen with ss in the kernel\'s namespaces during the runs; those marked "(inferred)" were deduced from the captures.',
     ],
     conversations: [...k, ...t],
     compare: { leftTitle: 'kernel client', rightTitle: 'tuntcp client', left: k, right: t, leftNotes: one ? notes('kernel') : new Map(), rightNotes: one ? notes('tuntcp') : new Map(), summary: r.summary },
@@ -156,6 +169,13 @@ function comparePictures(r: CompareResult, [kernel, tuntcp]: [Buffer, Buffer], a
   });
   writeFileSync(a.html, html);
   process.stdout.write(`wrote ${a.html}\n`);
+}
+
+/** A capture's conversations with the `ss` readings of their sockets (a reading names its socket, so each run takes its own). */
+export function conversationsWithSs(pcap: Buffer, name: string, names: [string, string], ss: readonly SsSample[]): Conversation[] {
+  const set = conversationsOfPcap(pcap, name, names);
+  for (const { line: [state, la, lp, ra, rp], t0, t1 } of ss) set.ssReading(la, lp, ra, rp, state, t0, t1);
+  return set.conversations();
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -351,6 +371,16 @@ export async function runCompare(scenario: Scenario, opts: CompareOptions = {}):
     inNs('ip', ['link', 'set', 'dev', VETH_CLIENT, 'up']);
     const fileA = join(dir, 'kernel.pcap');
     if (scenario === 'loss') dropFirstData(VETH_LAB, cleanups);
+    // The kernel's states for the pictures: the server's sockets live here, the kernel client's in its namespace.
+    const ss: SsSample[] = [];
+    const keep = (line: SsLine, t0: number, t1: number): void => void (ss.length < MAX_SS_SAMPLES && ss.push({ line, t0, t1 }));
+    const readSs = (nsPid?: number): (() => void) => {
+      const stop = opts.onPcaps === undefined ? (): void => {} : pollSs(keep, Date.now, nsPid);
+      cleanups.push(stop);
+      return stop;
+    };
+    readSs();
+    const stopClientSs = readSs(ns.pid);
     const dumpA = await startTcpdump(VETH_LAB, fileA);
     const py = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'nsenter', '-t', String(ns.pid), '-n', 'python3', '-c', PY_CLIENT, SERVER_VETH, String(port), scenario], {
@@ -368,6 +398,7 @@ export async function runCompare(scenario: Scenario, opts: CompareOptions = {}):
     if (py.code !== 0) throw new Error(`kernel client failed: ${py.out.trim()}`);
     await sleep(300); // the last ACK
     await dumpA.stop();
+    stopClientSs();
 
     // (b) tuntcp as the client, through a TUN device.
     const tun = TunLink.open({ name: TUN, mtu: 1500 });
@@ -386,7 +417,7 @@ export async function runCompare(scenario: Scenario, opts: CompareOptions = {}):
     }
 
     const cmp = compareTraces(readTrace(fileA), KERNEL_ADDR, readTrace(fileB), TUNTCP_ADDR, { timingMs: opts.timingMs });
-    opts.onPcaps?.(readFileSync(fileA), readFileSync(fileB));
+    opts.onPcaps?.(readFileSync(fileA), readFileSync(fileB), ss);
     return { scenario, port, kernelClient: KERNEL_ADDR, tuntcpClient: TUNTCP_ADDR, ...cmp };
   } finally {
     for (const c of cleanups.reverse()) {

@@ -48,7 +48,7 @@ export function startPictures(stack: Stack, tap: { observe(o: PacketObserver): v
   if (!args.ladder && args.html === undefined) return null;
   const rec = attachRecorder(stack, tap);
   let stopSs = (): void => {};
-  if (opts.ss === true) stopSs = pollSs(stack, rec);
+  if (opts.ss === true) stopSs = pollSs((r, t0, t1) => rec.ssReading(r[1], r[2], r[3], r[4], r[0], t0, t1), () => stack.clock.now());
   return { rec, args, stack, stopSs };
 }
 
@@ -73,8 +73,11 @@ const SS_STATES: Record<string, TcpState> = {
   'CLOSE-WAIT': 'CLOSE_WAIT', 'LAST-ACK': 'LAST_ACK', CLOSING: 'CLOSING', 'TIME-WAIT': 'TIME_WAIT', LISTEN: 'LISTEN', CLOSED: 'CLOSED',
 };
 
-/** One `ss -tanH` line as (state, local addr, local port, peer addr, peer port), or null. */
-export function parseSsLine(line: string): [TcpState, string, number, string, number] | null {
+/** One `ss -tanH` line: (state, local addr, local port, peer addr, peer port). */
+export type SsLine = [TcpState, string, number, string, number];
+
+/** One `ss -tanH` line as an SsLine, or null. */
+export function parseSsLine(line: string): SsLine | null {
   const f = line.trim().split(/\s+/);
   const state = SS_STATES[f[0] ?? ''];
   const a = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(f[3] ?? '');
@@ -88,13 +91,16 @@ export function parseSsLine(line: string): [TcpState, string, number, string, nu
  * loop (forking `ss` from this process per packet would stall the stack for
  * milliseconds). A reading is known only to lie between the marker before it
  * and the one after, so it names that span; the tracker trusts a state only
- * when it held throughout (state-tracker.ts confirmWithSs).
+ * when it held throughout (state-tracker.ts confirmWithSs). `now` stamps
+ * the markers; `nsPid` reads another namespace (nsenter -t PID -n), as
+ * compare does for its kernel client. Returns a function that stops it.
  */
-function pollSs(stack: Stack, rec: RunRecorder): () => void {
+export function pollSs(onReading: (r: SsLine, t0: number, t1: number) => void, now: () => number, nsPid?: number): () => void {
   const MARK = '@@tuntcp-ss@@';
   // The loop dies with us, however we end (setpriv --pdeathsig, and 'exit').
   const loop = `while :; do echo ${MARK}; ss -tanH; sleep 0.01; done`;
-  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'sh', '-c', loop], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const ns = nsPid === undefined ? [] : ['nsenter', '-t', String(nsPid), '-n'];
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', ...ns, 'sh', '-c', loop], { stdio: ['ignore', 'pipe', 'ignore'] });
   child.on('error', () => {}); // no setpriv, sh or ss: every kernel state stays inferred
   let buf = '';
   let lines: string[] = [];
@@ -108,15 +114,15 @@ function pollSs(stack: Stack, rec: RunRecorder): () => void {
         lines.push(line);
         continue;
       }
-      const now = stack.clock.now();
+      const t = now();
       if (since >= 0) {
         for (const l of lines) {
           const r = parseSsLine(l);
-          if (r !== null) rec.ssReading(r[1], r[2], r[3], r[4], r[0], since, now);
+          if (r !== null) onReading(r, since, t);
         }
       }
       lines = [];
-      since = now;
+      since = t;
     }
   });
   child.unref();
@@ -125,5 +131,8 @@ function pollSs(stack: Stack, rec: RunRecorder): () => void {
     child.kill('SIGKILL');
   };
   process.once('exit', stop);
-  return stop;
+  return () => {
+    process.off('exit', stop);
+    stop();
+  };
 }

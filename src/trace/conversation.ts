@@ -83,6 +83,8 @@ export interface SsReading {
   t0: number;
   t1: number;
   state: TcpState;
+  /** The socket `ss` saw was the left side's (compare's kernel client); else the right's. */
+  left?: boolean;
 }
 
 export interface Side {
@@ -99,7 +101,7 @@ export interface Conversation {
   /** Left side's marks from its TCB (live run); the tracker adds inferred ones. */
   states: StateMark[];
   cc: CcSample[];
-  /** The right side's states as `ss` showed them (live runs in a lab). */
+  /** Either side's states as `ss` showed them (live runs in a lab). */
   ss: SsReading[];
 }
 
@@ -236,6 +238,15 @@ export class ConversationSet {
   }
 
   /** The conversation of a 4-tuple seen from `localAddr`, or undefined. */
+  /** `ss` saw the socket `local`-`remote` in `state` between t0 and t1 (ms, this set's clock); false if no conversation has it. */
+  ssReading(localAddr: string, localPort: number, remoteAddr: string, remotePort: number, state: TcpState, t0: number, t1: number): boolean {
+    const c = this.find(localAddr, localPort, remoteAddr, remotePort);
+    if (c === undefined) return false;
+    const left = c.left.addr === localAddr && c.left.port === localPort;
+    c.ss.push({ t0: this.rel(t0), t1: this.rel(t1), state, left });
+    return true;
+  }
+
   find(localAddr: string, localPort: number, remoteAddr: string, remotePort: number): Conversation | undefined {
     const a = `${localAddr}:${localPort}`;
     const b = `${remoteAddr}:${remotePort}`;

@@ -59,10 +59,8 @@ export class RunRecorder {
 
   /** `ss` saw the connection `local`-`remote` in `state` between t0 and t1 (stack clock). */
   ssReading(localAddr: string, localPort: number, remoteAddr: string, remotePort: number, state: TcpState, t0: number, t1: number): void {
-    const c = this.set.find(localAddr, localPort, remoteAddr, remotePort);
-    if (c === undefined || this.samples >= MAX_SAMPLES) return;
-    this.samples++;
-    c.ss.push({ t0: this.set.rel(t0), t1: this.set.rel(t1), state });
+    if (this.samples >= MAX_SAMPLES) return;
+    if (this.set.ssReading(localAddr, localPort, remoteAddr, remotePort, state, t0, t1)) this.samples++;
   }
 
   private conv(ep: TcpEndpoint): Conversation | undefined {

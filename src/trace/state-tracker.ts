@@ -131,20 +131,23 @@ function fresh(): SideState {
 }
 
 /**
- * Inferred right-side marks that `ss` confirmed: a reading taken wholly
- * while the mark's state should hold, showing that state, makes the mark
- * read (not inferred). Readings are conservative: one that straddles a
- * change confirms nothing.
+ * Inferred marks that `ss` confirmed: a reading of the same side's socket
+ * taken wholly while the mark's state should hold, showing that state,
+ * makes the mark read (not inferred). Readings are conservative: one that
+ * straddles a change confirms nothing.
  */
 export function confirmWithSs(marks: StateMark[], readings: readonly SsReading[]): void {
-  const right = marks.filter((m) => !m.left).sort((a, b) => a.t - b.t);
-  right.forEach((m, i) => {
-    const until = right[i + 1]?.t ?? Infinity;
-    if (readings.some((r) => r.state === m.to && r.t0 >= m.t && r.t1 < until)) {
-      m.inferred = false;
-      m.cause = m.cause.replace(INFERRED, ' (seen with ss)');
-    }
-  });
+  for (const left of [true, false]) {
+    const side = marks.filter((m) => m.left === left).sort((a, b) => a.t - b.t);
+    const seen = readings.filter((r) => (r.left ?? false) === left);
+    side.forEach((m, i) => {
+      const until = side[i + 1]?.t ?? Infinity;
+      if (m.inferred && seen.some((r) => r.state === m.to && r.t0 >= m.t && r.t1 < until)) {
+        m.inferred = false;
+        m.cause = m.cause.replace(INFERRED, ' (seen with ss)');
+      }
+    });
+  }
 }
 
 /** A conversation's marks for drawing: its own (TCB) ones plus the tracker's, by time. */

@@ -7,7 +7,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCompare, formatResult, type CompareResult } from '../../src/cli/compare.js';
+import { conversationsWithSs, runCompare, formatResult, type CompareResult, type SsSample } from '../../src/cli/compare.js';
+import { allStates } from '../../src/trace/state-tracker.js';
+import type { TcpState } from '../../src/tcp/state.js';
 import { segmentKey } from '../../src/trace/compare.js';
 import { assertPrivateNamespace, linkExists } from './lab.js';
 
@@ -65,6 +67,25 @@ test('loss: the first data segment is dropped by the server kernel and both clie
     assert.is(data[0]!.line.match(/seq (\d+:\d+)/)?.[1], data[1]!.line.match(/seq (\d+:\d+)/)?.[1], 'the same bytes again');
     assert.ok(segs.some((s) => s.dir === '<' && s.flags === 'F.'), 'the server still closes');
   }
+});
+
+test('pictures: the kernel\'s states are read with ss in the namespace of each kernel socket, in both runs', async () => {
+  let got: [Buffer, Buffer, SsSample[]] | null = null;
+  const seen = async (scenario: 'http' | 'handshake'): Promise<Array<[string, boolean, TcpState, boolean]>> => {
+    await runCompare(scenario, { onPcaps: (k, t, ss) => (got = [k, t, ss]) });
+    assert.ok(got !== null && got[2].length > 0, 'no ss readings');
+    const [k, t, ss] = got!;
+    const marks = (run: string, pcap: Buffer): Array<[string, boolean, TcpState, boolean]> =>
+      conversationsWithSs(pcap, run, ['client', 'server'], ss).flatMap((c) => allStates(c).map((m): [string, boolean, TcpState, boolean] => [run, m.left, m.to, m.inferred]));
+    return [...marks('kernel', k), ...marks('tuntcp', t)];
+  };
+  // http: the server closes first, so its socket (in the lab's namespace) sits in TIME_WAIT after both runs.
+  const http = await seen('http');
+  for (const run of ['kernel', 'tuntcp']) assert.ok(http.some(([r, left, to, inf]) => r === run && !left && to === 'TIME_WAIT' && !inf), `${run} run: server TIME_WAIT not seen with ss`);
+  assert.not.ok(http.some(([r, left, , inf]) => r === 'tuntcp' && left && !inf), 'ss cannot see tuntcp: its states stay inferred in the capture');
+  // handshake: the kernel client closes first: its TIME_WAIT is in the client's namespace.
+  const hs = await seen('handshake');
+  assert.ok(hs.some(([r, left, to, inf]) => r === 'kernel' && left && to === 'TIME_WAIT' && !inf), 'kernel client TIME_WAIT not seen with ss');
 });
 
 test('the command: --json prints the structured comparison, exit 0; an unknown scenario is one line, exit 1', async () => {

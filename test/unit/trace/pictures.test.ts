@@ -138,6 +138,19 @@ test('ss readings confirm an inferred state only when the reading lies wholly in
   assert.is(parseSsLine('LISTEN 0 511 10.77.0.1:80 0.0.0.0:*'), null);
 });
 
+test('ss readings name their socket: a reading of the left side confirms only the left side (compare\'s kernel client)', () => {
+  const set = new ConversationSet({ t0: 1000 });
+  for (const [t, p, dropped] of trace()) set.packet(p, 1000 + t, dropped);
+  // The client's socket (10.0.0.1:40000) in ESTABLISHED during [30, 200) and in TIME_WAIT after 270 (absolute ms).
+  assert.ok(set.ssReading('10.0.0.1', 40000, '10.0.0.2', 5000, 'ESTABLISHED', 1030, 1200));
+  assert.ok(set.ssReading('10.0.0.1', 40000, '10.0.0.2', 5000, 'TIME_WAIT', 1280, 1290));
+  assert.not.ok(set.ssReading('10.0.0.9', 40000, '10.0.0.2', 5000, 'ESTABLISHED', 1030, 1200), 'no such conversation');
+  const conv = set.conversations()[0]!;
+  assert.equal(conv.ss.map((r) => [r.t0, r.left]), [[30, true], [280, true]]);
+  const seen = allStates(conv).filter((m) => !m.inferred).map((m) => `${m.left ? 'L' : 'R'} ${m.to}`);
+  assert.equal(seen, ['L ESTABLISHED', 'L TIME_WAIT']);
+});
+
 test('terminal ladder (ASCII): one row per segment, states beside their line, 100 columns', () => {
   const lines = ladderLines(conversation(), { unicode: false });
   for (const l of lines) assert.ok(l.length <= 100, `${l.length}: ${l}`);
