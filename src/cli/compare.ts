@@ -31,6 +31,7 @@ import type { Socket } from '../socket/socket.js';
 import { readPcap, recordToIPv4 } from '../trace/pcap.js';
 import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import type { Conversation } from '../trace/conversation.js';
+import type { Lang } from '../trace/explain.js';
 import { compareTraces, formatSideBySide, type Comparison, type TraceLine } from '../trace/compare.js';
 import { die } from './errors.js';
 import { htmlOption, ladderOption, pollSs, type SsLine } from './pictures.js';
@@ -83,6 +84,7 @@ interface CompareArgs {
   json: boolean;
   ladder: boolean;
   html?: string;
+  lang: Lang;
 }
 
 export function isScenario(s: string): s is Scenario {
@@ -96,6 +98,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     y
       .positional('scenario', { type: 'string', demandOption: true, describe: SCENARIOS.join(' | ') })
       .option('json', { type: 'boolean', default: false, describe: 'print the structured comparison as JSON' })
+      .option('lang', { choices: ['en', 'zh'] as const, default: 'en' as const, describe: 'language of the --html page\'s headings and state explanations' })
       .options({ ...ladderOption, ...htmlOption }) as never,
   handler: async (a) => {
     if (!isScenario(a.scenario)) die('compare', new Error(`unknown scenario '${a.scenario}' (known: ${SCENARIOS.join(', ')})`));
@@ -159,6 +162,7 @@ function comparePictures(r: CompareResult, [kernel, tuntcp, ss]: [Buffer, Buffer
   const one = k.length === 1 && t.length === 1;
   const html = htmlReport({
     title: `tuntcp compare ${r.scenario}`,
+    lang: a.lang,
     intro: [
       `The same conversation with the Linux kernel as the client (${r.kernelClient}) and with tuntcp (${r.tuntcpClient}), against a kernel server on port ${r.port}; both captured by tcpdump on the server's side.`,
       'Kernel states in bold were seen with ss in the kernel\'s namespaces during the runs; those marked "(inferred)" were deduced from the captures.',
