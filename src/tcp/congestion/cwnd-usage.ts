@@ -4,7 +4,7 @@
  * RFC 9438 §5.8). Linux's rule (tcp_cwnd_validate, tcp_is_cwnd_limited):
  * per window of data (until SND.UNA passes the SND.NXT of the window's
  * start), remember whether a send was stopped by cwnd, and the most bytes
- * that were in flight. Limited if a send was stopped by cwnd; in slow start
+ * that were outstanding (SND.NXT - SND.UNA). Limited if a send was stopped by cwnd; in slow start
  * also while cwnd < 2 * that maximum, so cwnd may grow to twice what the
  * application really used, never beyond.
  */
@@ -13,7 +13,7 @@ import { seqLt } from '../../wire/seq.js';
 export class CwndUsage {
   /** A send in the current window was stopped by cwnd (Linux is_cwnd_limited). */
   private stoppedByCwnd = false;
-  /** The most bytes in flight in the current window (Linux max_packets_out, in bytes). */
+  /** The most bytes outstanding in the current window (Linux max_packets_out, in bytes). */
   private maxOut = 0;
   /** SND.NXT when the current window began (Linux cwnd_usage_seq). */
   private usageSeq = 0;
@@ -21,14 +21,14 @@ export class CwndUsage {
 
   /**
    * After a transmit pass that sent something or found cwnd full:
-   * `inFlight` bytes now outstanding, `stopped` when cwnd held data back.
+   * `outstanding` bytes now, `stopped` when what is in flight fills cwnd.
    */
-  validate(sndUna: number, sndNxt: number, inFlight: number, stopped: boolean): void {
+  validate(sndUna: number, sndNxt: number, outstanding: number, stopped: boolean): void {
     const windowOver = !this.started || !seqLt(sndUna, this.usageSeq);
-    if (windowOver || stopped || (!this.stoppedByCwnd && inFlight > this.maxOut)) {
+    if (windowOver || stopped || (!this.stoppedByCwnd && outstanding > this.maxOut)) {
       this.started = true;
       this.stoppedByCwnd = stopped;
-      this.maxOut = inFlight;
+      this.maxOut = outstanding;
       this.usageSeq = sndNxt;
     }
   }
