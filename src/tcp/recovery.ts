@@ -34,6 +34,7 @@ import { Prr } from './prr.js';
 import { Undo } from './undo.js';
 import { Frto } from './frto.js';
 import type { CongestionControl } from './congestion/congestion.js';
+import { CwndUsage } from './congestion/cwnd-usage.js';
 import type { Timestamps } from './timestamps.js';
 
 interface Counters {
@@ -90,6 +91,8 @@ export class LossRecovery {
   /** The window of an ECN reduction is not yet acknowledged (ecn.ts): cwnd
    * neither grows nor is reduced again for a loss in it. */
   cwndHeld = false;
+  /** How much of cwnd the sender used (the sender reports each transmit pass; growth reads it). */
+  readonly cwndUsage = new CwndUsage();
   /** RACK loss detection (RFC 8985 §6), or null: RFC 6675 / NewReno alone. */
   rack: Rack | null = null;
   /** The RACK reorder timer (RFC 8985 §6.3), an absolute time or Infinity. */
@@ -219,7 +222,7 @@ export class LossRecovery {
   private grow(p: { dataAcked: number; flightSize: number; now: number; rtt?: number; sndUna: number; sndNxt: number }, sackedBefore: number): void {
     if (p.dataAcked <= 0) return;
     const delivered = p.dataAcked + this.scoreboard.sackedBytes - sackedBefore;
-    if (delivered > 0 && !this.cwndHeld) this.cc.onAck(delivered, p.flightSize, p.now, p.rtt, p);
+    if (delivered > 0 && !this.cwndHeld) this.cc.onAck(delivered, this.cwndUsage.limited(this.cc.cwnd, this.cc.ssthresh), p.now, p.rtt, p);
   }
 
   /**

@@ -99,6 +99,7 @@ export abstract class TcbSender extends Tcb {
     const r = this.recovery;
     const mss = this.effMss;
     this.paceAt = Infinity; // set again if pacing holds a segment back
+    const sndNxtBefore = this.sndNxt;
     for (;;) {
       if (r.retransmitHead) {
         // Fast retransmit, or a NewReno partial ACK: the first unacknowledged
@@ -129,6 +130,9 @@ export abstract class TcbSender extends Tcb {
       }
       break;
     }
+    // RFC 7661 §4.3: note how much of cwnd this pass used (Linux tcp_cwnd_validate after tcp_write_xmit).
+    const stopped = r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss) < mss;
+    if (stopped || this.sndNxt !== sndNxtBefore) r.cwndUsage.validate(this.sndUna, this.sndNxt, seqSub(this.sndNxt, this.sndUna), stopped);
     // The FIN alone (no data left to piggyback it on).
     if (this.finQueued && this.finSeqNo === -1 && this.sndNxt === this.finPosition()) {
       this.sendData(seqSub(this.sndNxt, this.sndUna), 0, true, now);

@@ -15,10 +15,11 @@ export interface CongestionControl {
   setMss(mss: number): void;
   /**
    * New data was cumulatively acknowledged outside loss recovery.
-   * `acked` bytes, `inFlight` bytes outstanding before this ACK, `rtt` the
-   * latest RTT sample in ms if this ACK gave one.
+   * `acked` bytes; `cwndLimited` when the sender used its window
+   * (cwnd-usage.ts, Linux tcp_is_cwnd_limited): otherwise cwnd must not grow
+   * (RFC 7661 §4.3); `rtt` the latest RTT sample in ms if this ACK gave one.
    */
-  onAck(acked: number, inFlight: number, now: number, rtt?: number, seq?: AckSeq): void;
+  onAck(acked: number, cwndLimited: boolean, now: number, rtt?: number, seq?: AckSeq): void;
   /**
    * Loss detected by duplicate ACKs or SACK: entering fast recovery (RFC 5681
    * §3.2 step 2, RFC 6675 §5, RFC 9438 §4.6). Sets ssthresh and cwnd.

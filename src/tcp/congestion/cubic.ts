@@ -68,16 +68,16 @@ export class Cubic implements CongestionControl {
     this.cwnd = Math.max(this.cwnd, initialWindow(mss));
   }
 
-  onAck(acked: number, inFlight: number, now: number, rtt?: number, seq?: AckSeq): void {
+  onAck(acked: number, cwndLimited: boolean, now: number, rtt?: number, seq?: AckSeq): void {
     if (!(acked > 0) || !Number.isFinite(acked) || !Number.isFinite(now)) return;
     if (rtt !== undefined && rtt > 0 && Number.isFinite(rtt)) this.minRtt = Math.min(this.minRtt, rtt);
     this.timeoutHeld = false;
     const sinceLastAck = this.lastAckAt === null ? 0 : Math.max(0, now - this.lastAckAt);
     this.lastAckAt = now;
-    if (2 * inFlight < this.cwnd) {
-      // §5.8: no growth while the application, not cwnd, limits the flow (here: more than half
-      // of cwnd unused, as Linux's tcp_is_cwnd_limited). §4.6 requires such a guard when ssthresh
-      // comes from cwnd, and §4.2 keeps these periods out of t: move the epoch along.
+    if (!cwndLimited) {
+      // §5.8: no growth while the application, not cwnd, limits the flow (cwnd-usage.ts).
+      // §4.6 requires such a guard when ssthresh comes from cwnd, and §4.2 keeps these
+      // periods out of t: move the epoch along.
       if (this.epochStart !== null) this.epochStart += sinceLastAck;
       return;
     }

@@ -24,7 +24,8 @@ export class NewReno implements CongestionControl {
     this.cwnd = Math.max(this.cwnd, initialWindow(mss));
   }
 
-  onAck(acked: number): void {
+  onAck(acked: number, cwndLimited: boolean): void {
+    if (!cwndLimited) return; // RFC 7661 §4.3: an unused window does not grow (Linux tcp_reno_cong_avoid)
     if (this.cwnd < this.ssthresh) {
       // Slow start by every acknowledged byte (RFC 3465 byte counting without
       // the per-ACK limit L, as Linux's tcp_slow_start), so cwnd doubles per

@@ -14,8 +14,7 @@ const near = (actual: number, expected: number, tol: number, what: string): void
 /** One round trip starting at `now`: a full window of ACKs. Returns the time at its end. */
 function round(cc: CongestionControl, now: number, rtt = 100): number {
   const n = Math.floor(cc.cwnd / MSS);
-  const inFlight = cc.cwnd;
-  for (let i = 1; i <= n; i++) cc.onAck(MSS, inFlight, now + (i * rtt) / n, rtt);
+  for (let i = 1; i <= n; i++) cc.onAck(MSS, true, now + (i * rtt) / n, rtt);
   return now + rtt;
 }
 
@@ -39,17 +38,16 @@ test('§4.10 slow start doubles cwnd every RTT, only while the window is used', 
     now = round(cc, now);
     assert.is(segs(cc), expected);
   }
-  // §5.8: an application that keeps less than half the window in flight does not grow it.
-  cc.onAck(MSS, 10 * MSS, now + 1, 100);
+  // §5.8: an ACK for which the sender was not cwnd-limited (cwnd-usage.ts) does not grow it.
+  cc.onAck(MSS, false, now + 1, 100);
   assert.is(segs(cc), 160);
 });
 
 /** One round trip in which each ACK covers `per` segments (delayed ACKs: 2; stretch ACKs: more). */
 function roundAckingEvery(cc: CongestionControl, now: number, per: number, rtt = 100): number {
   const n = Math.floor(cc.cwnd / MSS);
-  const inFlight = cc.cwnd;
   const acks = Math.ceil(n / per);
-  for (let i = 1; i <= acks; i++) cc.onAck(Math.min(per, n - (i - 1) * per) * MSS, inFlight, now + (i * rtt) / acks, rtt);
+  for (let i = 1; i <= acks; i++) cc.onAck(Math.min(per, n - (i - 1) * per) * MSS, true, now + (i * rtt) / acks, rtt);
   return now + rtt;
 }
 
@@ -70,11 +68,11 @@ test('slow start stops at ssthresh; the rest of the ACK counts toward congestion
   const cc = new NewReno(MSS);
   cc.onTimeout(20 * MSS); // ssthresh 10 segments, cwnd 1
   // One ACK for 12 segments: 9 of them fill cwnd up to ssthresh, 3 go to avoidance.
-  cc.onAck(12 * MSS);
+  cc.onAck(12 * MSS, true);
   assert.is(segs(cc), 10);
-  cc.onAck(6 * MSS);
+  cc.onAck(6 * MSS, true);
   assert.is(segs(cc), 10, '9 of 10 segments acknowledged in avoidance');
-  cc.onAck(MSS);
+  cc.onAck(MSS, true);
   assert.is(segs(cc), 11, 'one SMSS after a whole window');
 });
 
@@ -87,19 +85,19 @@ test('§4.6/§4.7 congestion event: W_max = W, ssthresh = cwnd = 0.7 W; recovery
 
 test('§4.2/§4.4 first ACKs: K = cbrt((W_max - cwnd_epoch)/C), step (target - cwnd)/cwnd', () => {
   const { cc, now } = lossAt80();
-  cc.onAck(MSS, cc.cwnd, now, 100); // epoch starts here with cwnd_epoch = 56
+  cc.onAck(MSS, true, now, 100); // epoch starts here with cwnd_epoch = 56
   const K = Math.cbrt((80 - 56) / C);
   near(cc.K, K, 1e-12, 'K');
   // The first ACK is Reno-friendly (§4.3): W_cubic(0) = 56 < W_est = 56 + alpha/56.
   const c1 = 56 + ALPHA_CUBIC / 56;
   near(segs(cc), c1, 1e-9, 'cwnd after ACK 1');
-  cc.onAck(MSS, cc.cwnd, now + 50, 100);
+  cc.onAck(MSS, true, now + 50, 100);
   const target = C * (0.05 + 0.1 - K) ** 3 + 80; // W_cubic(t + RTT), inside [cwnd, 1.5 cwnd]
   near(segs(cc), c1 + (target - c1) / c1, 1e-9, 'cwnd after ACK 2');
   // With a 10 s RTT, W_cubic(t + RTT) = 170 segments: the target is clamped to 1.5 cwnd.
   const far = lossAt80(3, 10_000);
-  far.cc.onAck(MSS, far.cc.cwnd, far.now, 10_000);
-  far.cc.onAck(MSS, far.cc.cwnd, far.now + 50, 10_000);
+  far.cc.onAck(MSS, true, far.now, 10_000);
+  far.cc.onAck(MSS, true, far.now + 50, 10_000);
   near(segs(far.cc), c1 + (1.5 * c1 - c1) / c1, 1e-9, 'cwnd after ACK 2, clamped target');
 });
 
@@ -133,7 +131,7 @@ test('§4.7 fast convergence lowers W_max after a loss below the previous W_max'
     const w = segs(cc); // ~77 segments after 2 s: below W_max = 80
     cc.onCongestionEvent(cc.cwnd, now);
     cc.onRecoveryExit(now + 100);
-    cc.onAck(MSS, cc.cwnd, now + 100, 100); // starts the next epoch
+    cc.onAck(MSS, true, now + 100, 100); // starts the next epoch
     return { cc, w };
   };
   const fast = run(true);
@@ -222,7 +220,7 @@ test('RFC 5681 §4.1 idle restart: min(IW, cwnd); §5.8 idle or app-limited time
     let now = 300;
     for (let i = 0; i < 2; i++) now = round(cc, now, 300);
     if (pause === 'idle') cc.onIdleRestart((now += 5000));
-    for (let i = 0; pause === 'app' && i < 50; i++) cc.onAck(MSS, MSS, (now += 100), 300);
+    for (let i = 0; pause === 'app' && i < 50; i++) cc.onAck(MSS, false, (now += 100), 300);
     for (let i = 0; i < 3; i++) now = round(cc, now, 300);
     return cc;
   };
@@ -244,7 +242,7 @@ test('never NaN, never below 1 MSS under random input (seeded)', () => {
       const op = rnd();
       if (op < 0.8) {
         const rtt = rnd() < 0.2 ? undefined : rnd() < 0.05 ? 0 : 1 + rnd() * 500;
-        cc.onAck(Math.ceil(rnd() * 3 * mss), rnd() * 2 * cc.cwnd, now, rtt);
+        cc.onAck(Math.ceil(rnd() * 3 * mss), rnd() < 0.5, now, rtt);
       } else if (op < 0.86) cc.onCongestionEvent(cc.cwnd, now);
       else if (op < 0.92) cc.onRecoveryExit(now);
       else if (op < 0.95) cc.onTimeout(cc.cwnd, now);

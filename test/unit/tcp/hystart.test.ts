@@ -35,9 +35,8 @@ class Flow {
     const end = this.sndNxt;
     while (this.sndUna !== end) {
       this.now += rtt / 10;
-      const inFlight = (this.sndNxt - this.sndUna) >>> 0;
       this.sndUna = (this.sndUna + MSS) >>> 0;
-      this.cc.onAck(MSS, inFlight, this.now, rtt, { sndUna: this.sndUna, sndNxt: this.sndNxt });
+      this.cc.onAck(MSS, true, this.now, rtt, { sndUna: this.sndUna, sndNxt: this.sndNxt });
       this.sndNxt = (this.sndUna + Math.floor(this.cc.cwnd / MSS) * MSS) >>> 0; // refill the window
     }
     return this.cc.cwnd / MSS;
@@ -126,7 +125,7 @@ test('RFC 9406 §4.2: fewer than N_RTT_SAMPLE samples in a round decide nothing;
     let i = 0;
     while (una < end) {
       una += MSS;
-      cc.onAck(MSS, nxt - una + MSS, una, i++ < 7 ? 100 * 2 ** r : undefined, { sndUna: una, sndNxt: nxt });
+      cc.onAck(MSS, true, una, i++ < 7 ? 100 * 2 ** r : undefined, { sndUna: una, sndNxt: nxt });
       nxt = una + cc.cwnd;
     }
   }
