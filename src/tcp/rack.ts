@@ -40,6 +40,9 @@ interface SentSegment {
 /** RFC 8985 §6.2 step 4: reo_wnd_persist, recoveries a grown window outlives. */
 const REO_WND_PERSIST = 16;
 
+/** A SACK block [left, right) and the SACKed range [lo, hi) it now belongs to. */
+export type SackedBlock = readonly [left: number, right: number, lo: number, hi: number];
+
 export class Rack {
   /** Segments in flight, in sequence order, from index `head` on. */
   private segs: SentSegment[] = [];
@@ -147,10 +150,11 @@ export class Rack {
 
   /**
    * One ACK (RFC 8985 §6.2 steps 1-3): the cumulative `ack`, its SACK
-   * `blocks` (already checked to lie within [SND.UNA, SND.NXT]). Every
+   * `blocks` in sequence order (already checked to lie within [SND.UNA,
+   * SND.NXT]), each with the scoreboard range it merged into. Every
    * segment newly delivered updates RACK.
    */
-  onAck(ack: number, blocks: ReadonlyArray<readonly [number, number]> | undefined, now: number): void {
+  onAck(ack: number, blocks: ReadonlyArray<SackedBlock> | undefined, now: number): void {
     this.origDeliveredEnd = null;
     // Cumulatively acknowledged segments leave; those not SACKed before were delivered now.
     while (this.head < this.segs.length) {
@@ -174,12 +178,15 @@ export class Rack {
       this.head = 0;
     }
     if (blocks === undefined) return;
-    for (const [left, right] of blocks) {
+    for (const [left, right, lo, hi] of blocks) {
       if (!seqLt(left, right) || seqLe(right, ack)) continue;
+      // A segment this ACK newly covers overlaps its block (the range around
+      // it was SACKed before): only those are looked at, not the whole range,
+      // so an ACK costs the block's segments however long the SACKed run is.
       for (let i = this.indexAfter(left); i < this.segs.length; i++) {
         const e = this.segs[i]!;
-        if (!seqLe(e.end, right)) break;
-        if (e.sacked || seqLt(e.start, left)) continue;
+        if (!seqLt(e.start, right)) break;
+        if (e.sacked || seqLt(e.start, lo) || seqGt(e.end, hi)) continue;
         e.sacked = true;
         this.segsSacked++;
         const len = seqSub(e.end, e.start);

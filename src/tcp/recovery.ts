@@ -29,7 +29,7 @@
  */
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from '../wire/seq.js';
 import { Scoreboard, isDsack } from './sack.js';
-import { Rack } from './rack.js';
+import { Rack, type SackedBlock } from './rack.js';
 import { Prr } from './prr.js';
 import { Undo } from './undo.js';
 import { Frto } from './frto.js';
@@ -235,7 +235,12 @@ export class LossRecovery {
     if (rack === null) return;
     // A block counts with the range it merged into (blocks of earlier ACKs);
     // in sequence order, the order the segments were sent (§6.2 step 3).
-    const merged = blocks?.map((b) => this.scoreboard.rangeAround(b[0]) ?? b).sort((x, y) => seqSub(x[0], y[0]));
+    const merged = blocks
+      ?.map((b): SackedBlock => {
+        const r = this.scoreboard.rangeAround(b[0]) ?? b;
+        return [b[0], b[1], r[0], r[1]];
+      })
+      .sort((x, y) => seqSub(x[0], y[0]));
     rack.onAck(ack, merged, now);
     const dsack = blocks !== undefined && isDsack(blocks, ack) ? blocks[0]! : null;
     rack.onDsack(ack, sndNxt, dsack !== null);
