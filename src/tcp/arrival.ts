@@ -116,12 +116,21 @@ export abstract class TcbArrival extends TcbPath {
       const zeroWindowAck = wnd === 0 && seq === this.rcvNxt && !(flags & (TCP_SYN | TCP_RST));
       if (!zeroWindowAck) {
         this.counters.inc('tcp_unacceptable_segment');
-        // A duplicate of data we already have is reported back as a D-SACK (RFC 2883).
-        if (this.sackOk && payload.length > 0 && seqLe(seqAdd(seq, payload.length), this.rcvNxt)) this.dsack = [seq, seqAdd(seq, payload.length)];
+        // A duplicate of data we already have is reported back as a D-SACK (RFC 2883);
+        // like Linux (tcp_send_dupack) a repeated FIN too, up to RCV.NXT. Not from
+        // TIME_WAIT: Linux's timewait socket ACKs without SACK blocks.
+        const dup = segLen > 0 && seqLt(seq, this.rcvNxt) && !(flags & (TCP_SYN | TCP_RST));
+        if (this.sackOk && dup && this.state !== 'TIME_WAIT') {
+          this.dsack = [seq, seqLt(seqAdd(seq, segLen), this.rcvNxt) ? seqAdd(seq, segLen) : this.rcvNxt];
+        }
         if (!(flags & TCP_RST)) {
           // The peer's SYN again: our SYN,ACK again, rate limited like Linux's tcp_check_req.
           if (this.state === 'SYN_RECEIVED' && flags & TCP_SYN) {
-            if (!this.oowRateLimited(0, true, 'synrecv', now)) this.retransmitSynAck(now);
+            // Its timer starts over from this SYN,ACK (Linux tcp_check_req: mod_timer_pending).
+            if (!this.oowRateLimited(0, true, 'synrecv', now)) {
+              this.retransmitSynAck(now);
+              this.armRto(now);
+            }
           }
           else if (this.state === 'TIME_WAIT' && fin) this.timeWaitFinAgain(now);
           else this.sendDupAck(seg, segLen, 'seq', now);

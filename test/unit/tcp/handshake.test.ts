@@ -7,7 +7,7 @@
 // just below 2^32 (ours 0xfffffff0, the peer's 0xffffff00).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Script, established, P, U, SMALL, peerBytes, synOpts } from './script.js';
+import { Script, established, P, U, SMALL, synOpts } from './script.js';
 
 // ------------------------------------------------------------ active open
 
@@ -21,35 +21,6 @@ test('§3.10.1 OPEN: connect() sends <SEQ=ISS><CTL=SYN> with mss and wscale, ent
   assert.is(t.conn.nextDeadline(), 1000, 'RTO for the SYN: 1 s (RFC 6298 §2.1)');
 });
 
-test('§3.10.7.3 SYN-SENT: ACK of an unsent seq gets <SEQ=SEG.ACK><CTL=RST>', () => {
-  const t = new Script();
-  t.connect(0);
-  t.takeOut();
-  t.clearEvents();
-  // 0.100 < . 0:0(0) ack 5 win 65535          (SEG.ACK > SND.NXT)
-  t.recv(100, { f: '.', seq: P(0), ack: U(5) });
-  // 0.100 > R 5:5(0) win 0
-  t.expect({ f: 'R', seq: U(5), win: 0 });
-  // 0.200 < S. 0:0(0) ack 0 win 65535          (SEG.ACK =< ISS)
-  t.recv(200, { f: 'S.', seq: P(0), ack: U(0), mss: 1460 });
-  // 0.200 > R 0:0(0) win 0
-  t.expect({ f: 'R', seq: U(0), win: 0 });
-  t.transitions();
-  assert.is(t.state, 'SYN_SENT');
-});
-
-test('§3.10.7.3 SYN-SENT: a RST with an unacceptable ACK is dropped', () => {
-  const t = new Script();
-  t.connect(0);
-  t.takeOut();
-  t.clearEvents();
-  // 0.100 < R. 0:0(0) ack 7 win 0
-  t.recv(100, { f: 'R.', seq: 0, ack: U(7), win: 0 });
-  t.expect();
-  t.transitions();
-  t.events();
-});
-
 test('§3.10.7.3 SYN-SENT: RST with an acceptable ACK → "connection refused", CLOSED', () => {
   const t = new Script();
   t.connect(0);
@@ -61,29 +32,6 @@ test('§3.10.7.3 SYN-SENT: RST with an acceptable ACK → "connection refused", 
   t.transitions('SYN_SENT->CLOSED');
   t.events('error ECONNREFUSED', 'closed');
   assert.is(t.conn.nextDeadline(), Infinity, 'no timer left');
-});
-
-test('§3.10.7.3 SYN-SENT: RST without ACK is ignored', () => {
-  const t = new Script();
-  t.connect(0);
-  t.takeOut();
-  t.clearEvents();
-  // 0.100 < R 0:0(0) win 0
-  t.recv(100, { f: 'R', seq: 0, win: 0 });
-  t.expect();
-  t.transitions();
-  t.events();
-  assert.is(t.conn.nextDeadline(), 1000, 'SYN timer still running');
-});
-
-test('§3.10.7.3 SYN-SENT: segment with neither SYN nor RST is dropped', () => {
-  const t = new Script();
-  t.connect(0);
-  t.takeOut();
-  // 0.100 < . 0:0(0) ack 1 win 65535          (acceptable ACK, but no SYN)
-  t.recv(100, { f: '.', seq: P(0), ack: U(1) });
-  t.expect();
-  assert.is(t.state, 'SYN_SENT');
 });
 
 test('§3.10.7.3 SYN-SENT: SYN,ACK → ESTABLISHED and <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>', () => {
@@ -209,11 +157,6 @@ test('§3.7.1 MSS: 536 when the peer sends no MSS option', () => {
   assert.is(t.conn.sndMss, 536);
 });
 
-test('§3.7.1 MSS: our own MSS caps a larger peer MSS', () => {
-  const t = established({ mss: 1000 }, { mss: 9000 });
-  assert.is(t.conn.sndMss, 1000);
-});
-
 // ----------------------------------------------------------- window scale
 
 test('RFC 7323 §2.2 window scale on when both SYNs carry it: both directions scaled', () => {
@@ -271,14 +214,6 @@ test('§3.10.7.2 LISTEN: acceptSyn → SYN_RECEIVED and <SEQ=ISS><ACK=RCV.NXT><C
   assert.is(t.conn.nextDeadline(), 1000, 'SYN,ACK retransmission timer');
 });
 
-test('§3.10.7.2 LISTEN: no wscale in our SYN,ACK when the SYN had none', () => {
-  const t = new Script();
-  // 0.000 < S 0:0(0) win 8192 <mss 536>
-  t.acceptSyn(0, { f: 'S', seq: P(0), win: 8192, mss: 536 });
-  // 0.000 > S. 0:0(0) ack 1 win 64240 <mss 1460>
-  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 64240, opts: synOpts(1460) });
-});
-
 test('§3.10.7.4 SYN-RECEIVED: the ACK of our SYN,ACK → ESTABLISHED, window now scaled', () => {
   const t = new Script();
   t.acceptSyn(0, { f: 'S', seq: P(0), win: 65535, mss: 1460, wscale: 7 });
@@ -293,35 +228,6 @@ test('§3.10.7.4 SYN-RECEIVED: the ACK of our SYN,ACK → ESTABLISHED, window no
   assert.is(t.conn.nextDeadline(), Infinity);
 });
 
-test('§3.10.7.4 SYN-RECEIVED: ACK carrying data completes the handshake and delivers the data', () => {
-  const t = new Script(SMALL);
-  t.acceptSyn(0, { f: 'S', seq: P(0), mss: 1000 });
-  t.takeOut();
-  t.clearEvents();
-  // 0.100 < P. 1:11(10) ack 1 win 65535
-  t.recv(100, { f: 'P.', seq: P(1), ack: U(1), len: 10 });
-  // 0.100 > . 1:1(0) ack 11 win 3990            (quick ACK: the first data of the connection)
-  t.expect({ f: '.', seq: U(1), ack: P(11), win: 3990 });
-  t.transitions('SYN_RECEIVED->ESTABLISHED');
-  t.events('established', 'readable');
-  assert.equal(t.read(110), peerBytes(0, 10));
-});
-
-test('§3.10.7.4 SYN-RECEIVED: unacceptable ACK gets <SEQ=SEG.ACK><CTL=RST>', () => {
-  const t = new Script();
-  t.acceptSyn(0, { f: 'S', seq: P(0), mss: 1460 });
-  t.takeOut();
-  // 0.100 < . 1:1(0) ack 100 win 65535         (acks what we never sent)
-  t.recv(100, { f: '.', seq: P(1), ack: U(100) });
-  // 0.100 > R 100:100(0) win 0
-  t.expect({ f: 'R', seq: U(100), win: 0 });
-  // 0.200 < . 1:1(0) ack 0 win 65535           (SEG.ACK = SND.UNA: acks nothing)
-  t.recv(200, { f: '.', seq: P(1), ack: U(0) });
-  // 0.200 > R 0:0(0) win 0
-  t.expect({ f: 'R', seq: U(0), win: 0 });
-  assert.is(t.state, 'SYN_RECEIVED');
-});
-
 test('§3.10.7.4 SYN-RECEIVED (passive): RST → closed without an error', () => {
   const t = new Script();
   t.acceptSyn(0, { f: 'S', seq: P(0), mss: 1460 });
@@ -332,28 +238,6 @@ test('§3.10.7.4 SYN-RECEIVED (passive): RST → closed without an error', () =>
   t.expect();
   t.transitions('SYN_RECEIVED->CLOSED');
   t.events('closed');
-});
-
-test('§3.10.7.4 SYN-RECEIVED: the retransmitted SYN gets the SYN,ACK again', () => {
-  const t = new Script();
-  t.acceptSyn(0, { f: 'S', seq: P(0), mss: 1460, wscale: 7 });
-  t.takeOut();
-  // 0.500 < S 0:0(0) win 65535 <mss 1460,nop,wscale 7>
-  t.recv(500, { f: 'S', seq: P(0), mss: 1460, wscale: 7 });
-  // 0.500 > S. 0:0(0) ack 1 win 64240 <mss 1460,nop,wscale 7>
-  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 64240, opts: synOpts(1460, 7) });
-  assert.is(t.state, 'SYN_RECEIVED');
-  // A flood of the same SYN is answered once per 500 ms (Linux tcp_check_req, tcp_invalid_ratelimit):
-  // 0.600 < S 0:0(0) ... 0.999 < S 0:0(0)     (nothing)
-  for (const at of [600, 700, 999]) {
-    t.recv(at, { f: 'S', seq: P(0), mss: 1460, wscale: 7 });
-    t.expect();
-  }
-  // 1.000 < S 0:0(0) win 65535 <mss 1460,nop,wscale 7>
-  // 1.000 > S. 0:0(0) ack 1 win 64240 <mss 1460,nop,wscale 7>
-  t.recv(1000, { f: 'S', seq: P(0), mss: 1460, wscale: 7 });
-  t.expect({ f: 'S.', seq: U(0), ack: P(1), win: 64240, opts: synOpts(1460, 7) });
-  assert.is(t.state, 'SYN_RECEIVED');
 });
 
 test('§3.10.7.4 SYN-RECEIVED (passive), fourth check: an in-window SYN returns to LISTEN', () => {
