@@ -121,6 +121,8 @@ class Run {
   private remotePort = REMOTE_PORT;
   private nextRemotePort = 40000;
   private tsOffset: number | undefined;
+  /** packetdrill's socket under test is a listener (listen() since the last socket() or child). */
+  private listenerUnderTest = true;
 
   constructor(
     private readonly script: DrillScript,
@@ -282,6 +284,10 @@ class Run {
   private maybeNewConnection(): void {
     const ep = this.currentEndpoint();
     if (ep !== undefined && (ep.conn.state === 'SYN_RECEIVED' || ep.conn.state === 'TIME_WAIT')) return;
+    // packetdrill makes a new child only while the socket under test listens (run_packet.c
+    // handle_listen_for_script_packet): a SYN into a live connection is for that connection.
+    if (ep !== undefined && !this.listenerUnderTest && ep.conn.state !== 'CLOSED') return;
+    this.listenerUnderTest = false;
     const unused = this.localIss === undefined && ep === undefined && this.remotePort !== REMOTE_PORT;
     if (!unused) this.remotePort = this.nextRemotePort++;
     this.localPort = LOCAL_PORT;
@@ -406,6 +412,7 @@ class Run {
     }
     this.settle();
     if (r !== null) {
+      if (call.name === 'socket' || call.name === 'listen') this.listenerUnderTest = call.name === 'listen' && r.ret === 0;
       this.checkResult(call, r, this.line);
       if (endUs !== undefined && !this.timeOk(this.nowUs(), endUs, endUs)) {
         this.fail(`${call.name}() returned at ${sec(this.nowUs())}, expected at ${sec(endUs)}`);

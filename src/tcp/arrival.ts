@@ -155,7 +155,8 @@ export abstract class TcbArrival extends TcbPath {
     if (!simultaneousSynAck && segLen > 0) {
       const early = seqSub(this.rcvNxt, seq);
       if (early > 0) {
-        if (this.sackOk && payload.length > 0) this.dsack = [seq, seqAdd(seq, Math.min(early, payload.length))];
+        // Its old part is a D-SACK (RFC 2883 §4.1.3); not for a RST, which only gets a challenge ACK.
+        if (this.sackOk && payload.length > 0 && !(flags & TCP_RST)) this.dsack = [seq, seqAdd(seq, Math.min(early, payload.length))];
         payload = payload.subarray(Math.min(early, payload.length));
         seq = this.rcvNxt;
         this.counters.inc('tcp_partial_duplicate');

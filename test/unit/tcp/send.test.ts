@@ -44,20 +44,6 @@ test('§3.8.6.2.1 the sender never exceeds the peer\'s window, and waits rather 
   t.expect({ f: 'P.', seq: U(3001), ack: P(1), win: 4000, len: 1000 });
 });
 
-test('§3.7.4 Nagle: the first small write goes at once, the next waits until all is acknowledged', () => {
-  const t = established();
-  t.write(200, 10);
-  // 0.200 > P. 1:11(10) ack 1 win 4000
-  t.expect({ f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 10 });
-  t.write(210, 10);
-  t.write(220, 10);
-  t.expect();
-  // 0.300 < . 1:1(0) ack 11 win 65535
-  t.recv(300, { f: '.', seq: P(1), ack: U(11) });
-  // 0.300 > P. 11:31(20) ack 1 win 4000          (the two small writes coalesced)
-  t.expect({ f: 'P.', seq: U(11), ack: P(1), win: 4000, len: 20 });
-});
-
 test('§3.7.4 Nagle: a short tail waits for ALL outstanding data, not just some', () => {
   const t = established();
   t.write(200, 2500);
@@ -74,20 +60,6 @@ test('§3.7.4 Nagle: a short tail waits for ALL outstanding data, not just some'
   t.recv(310, { f: '.', seq: P(1), ack: U(2001) });
   // 0.310 > P. 2001:2501(500) ack 1 win 4000
   t.expect({ f: 'P.', seq: U(2001), ack: P(1), win: 4000, len: 500 });
-});
-
-test('§3.7.4 setNoDelay(true) turns Nagle off and sends what it held', () => {
-  const t = established();
-  t.write(200, 10);
-  t.expect({ f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 10 });
-  t.write(210, 10);
-  t.expect();
-  t.setNoDelay(220, true);
-  // 0.220 > P. 11:21(10) ack 1 win 4000
-  t.expect({ f: 'P.', seq: U(11), ack: P(1), win: 4000, len: 10 });
-  t.write(230, 10);
-  // 0.230 > P. 21:31(10) ack 1 win 4000
-  t.expect({ f: 'P.', seq: U(21), ack: P(1), win: 4000, len: 10 });
 });
 
 test('§3.10.2 SEND: write() returns false past cfg.sndBuf, then "drain" once acknowledged', () => {
