@@ -10,6 +10,7 @@ import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
 import { flushed, startStack } from './start-stack.js';
 import { die, errorLine } from './errors.js';
 import { Progress } from './progress.js';
+import { pumpStdin } from './stdin-pump.js';
 import { defaultRouteDevice, enableNat, NatError, type NatHandle, type NatOut } from './nat.js';
 import { finishPictures, htmlOption, ladderOption, startPictures } from './pictures.js';
 
@@ -130,7 +131,10 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       process.stderr.write(`connected ${local} -> ${remote}\n`);
       progress = new Progress(sock);
       progress.start();
-      process.stdin.pipe(sock);
+      pumpStdin(sock, (err) => {
+        process.stderr.write(`tuntcp: connect: stdin ${err.code ?? 'error'}: ${err.message}\n`);
+        finish(1);
+      });
     });
     // The socket to stdout with backpressure: a slow reader closes our window.
     process.stdout.on('error', (err: NodeJS.ErrnoException) => {
