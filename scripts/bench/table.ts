@@ -25,7 +25,7 @@ function ratio(row: BulkRow, of: BulkRow | undefined): string {
 }
 
 function bulkBlock(rep: BenchReport): string[] {
-  const order: BulkRow['path'][] = ['tuntcp', 'tuntcp --no-offload', 'slirp4netns', 'veth', 'veth iperf3'];
+  const order: BulkRow['path'][] = ['tuntcp', 'tuntcp connect < file', 'cat | tuntcp connect', 'tuntcp --no-offload', 'slirp4netns', 'veth', 'veth iperf3'];
   const rows = [...rep.bulk].sort(
     (a, b) => a.mtu - b.mtu || a.direction.localeCompare(b.direction) || order.indexOf(a.path) - order.indexOf(b.path),
   );
