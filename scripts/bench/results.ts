@@ -121,6 +121,8 @@ export interface BenchReport {
   inproc: InprocRow[];
   ownership: { rows: OwnershipRow[]; copyCpuPerGB: number } | null;
   connrate: ConnRateResult | null;
+  /** The same clients against the same server code on node:net (Linux's TCP), loopback. */
+  connrateLinux: ConnRateResult | null;
   memory: MemoryRow[];
   targets: Target[];
   /** One line per row or section that was skipped, with the reason. */

@@ -11,7 +11,7 @@
  *  slirp     the same transfers through slirp4netns, when installed
  *  inproc    tuntcp <-> tuntcp in this process over the in-memory link
  *  ownership who owns a written Buffer: copy (tuntcp) against callback at the ACK (ownership.ts)
- *  connrate  kernel clients: connect, request, reply, close, per second
+ *  connrate  kernel clients: connect, request, reply, close, per second; then the same against node:net (Linux)
  *  memory    RSS and heap per idle established connection; the larger counts only if they fit
  *
  * Prints a table with the targets of the issue; --json FILE also writes the
@@ -176,10 +176,11 @@ async function ownershipSection({ o, log, step }: Run): Promise<BenchReport['own
   return rows === undefined ? null : { rows, copyCpuPerGB: copyCost() };
 }
 
-async function connrateSection({ o, log, step }: Run): Promise<ConnRateResult | null> {
-  log(`connection rate, ${o.seconds} s`);
+async function connrateSection({ o, log, step }: Run, linux = false): Promise<ConnRateResult | null> {
+  const who = linux ? 'Linux (node:net over loopback)' : 'tuntcp';
+  log(`connection rate, ${who}, ${o.seconds} s`);
   // 2 processes x 32 in flight: the fastest of the mixes tried on 2 cores (1-4 processes, 16-64 each).
-  const r = await step('connection rate', () => connRate({ seconds: o.seconds, processes: 2, concurrency: 32 }));
+  const r = await step(`connection rate, ${who}`, () => connRate({ seconds: o.seconds, processes: 2, concurrency: 32, linux }));
   if (r !== undefined) log(`  ${r.connectionsPerSec.toFixed(0)} connections/s`);
   return r ?? null;
 }
@@ -237,13 +238,14 @@ async function main(): Promise<void> {
   const inproc = o.only.has('inproc') ? await inprocSection(run) : [];
   const ownership = o.only.has('ownership') ? await ownershipSection(run) : null;
   const connrate = o.only.has('connrate') ? await connrateSection(run) : null;
+  const connrateLinux = o.only.has('connrate') ? await connrateSection(run, true) : null;
   const memory = o.only.has('memory') ? await memorySection(run) : [];
 
   const partial: Omit<BenchReport, 'targets'> = {
     date: new Date().toISOString(),
     machine: machine(),
     options: { mb: o.mb, repeat: o.repeat, only: [...o.only], conns: o.conns },
-    bulk: medianRows(bulk), inproc, ownership, connrate, memory, skipped, warnings,
+    bulk: medianRows(bulk), inproc, ownership, connrate, connrateLinux, memory, skipped, warnings,
   };
   const report: BenchReport = { ...partial, targets: targets(partial) };
   const table = renderTable(report);
