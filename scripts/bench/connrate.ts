@@ -5,7 +5,12 @@
  * a fixed time. The client closes first, so TIME_WAIT lands on the Linux
  * side, where a wide ephemeral port range and tcp_tw_reuse (set in our
  * private namespace only) keep ports from running out.
+ *
+ * `linux: true` runs the same clients against the same server code on
+ * node:net over loopback instead: Linux's own TCP under one Node event loop,
+ * the rate tuntcp is measured against.
  */
+import { createServer as createNetServer, type Socket as NetSocket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { startStack } from '../../src/cli/start-stack.js';
 import type { Socket } from '../../src/socket/socket.js';
@@ -59,17 +64,20 @@ export interface ConnRateOptions {
   seconds: number;
   processes: number;
   concurrency: number;
+  /** Serve from node:net (Linux's TCP) on loopback instead of from tuntcp. */
+  linux?: boolean;
 }
 
 export async function connRate(o: ConnRateOptions): Promise<ConnRateResult> {
   // Our namespace only: ports 1024-65535 and TIME_WAIT reuse for the clients.
   writeFileSync('/proc/sys/net/ipv4/ip_local_port_range', '1024 65535');
   writeFileSync('/proc/sys/net/ipv4/tcp_tw_reuse', '1');
-  const r = startStack(stackArgs({ tun: 'tbrate0', addr: ADDR, peer: `${LINUX}/24`, mtu: 1500, msl: 1 }));
+  const r = o.linux === true ? null : startStack(stackArgs({ tun: 'tbrate0', addr: ADDR, peer: `${LINUX}/24`, mtu: 1500, msl: 1 }));
   try {
     const reply = Buffer.alloc(MESSAGE, 0x72);
     let accepted = 0;
-    const server = r.stack.createServer((s: Socket) => {
+    // The same handler for both servers: answer once the request is in.
+    const handler = (s: Socket | NetSocket): void => {
       accepted++;
       let got = 0;
       s.on('data', (d: Buffer) => {
@@ -77,12 +85,14 @@ export async function connRate(o: ConnRateOptions): Promise<ConnRateResult> {
         if (got >= MESSAGE) s.write(reply);
       });
       s.on('error', () => undefined);
-    });
-    server.listen(PORT, undefined, 4096);
+    };
+    const server = r === null ? createNetServer(handler) : r.stack.createServer(handler);
+    const host = r === null ? '127.0.0.1' : ADDR;
+    await new Promise<void>((res) => server.listen(PORT, r === null ? host : undefined, 4096, res));
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const clients = Array.from({ length: o.processes }, () => {
-      const child = spawnTied('python3', ['-c', CLIENT_PY, ADDR, String(PORT), String(o.concurrency), String(o.seconds), String(MESSAGE)], {
+      const child = spawnTied('python3', ['-c', CLIENT_PY, host, String(PORT), String(o.concurrency), String(o.seconds), String(MESSAGE)], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       return { child, out: collect(child) };
@@ -119,6 +129,6 @@ export async function connRate(o: ConnRateOptions): Promise<ConnRateResult> {
     else if (accepted < done) res.error = `tuntcp accepted ${accepted} but clients completed ${done}`;
     return res;
   } finally {
-    r.shutdown();
+    r?.shutdown();
   }
 }

@@ -5,7 +5,9 @@
 
 /** Which userspace stack (or Linux stand-in for one) a bulk row measures. */
 /** 'tuntcp' is the default (offload on); 'tuntcp --no-offload' one packet per segment. */
-export type BulkPath = 'tuntcp' | 'tuntcp --no-offload' | 'slirp4netns' | 'veth' | 'veth iperf3';
+export type BulkPath = 'tuntcp' | 'tuntcp --no-offload' | 'slirp4netns' | 'veth' | 'veth iperf3'
+  /** The CLI (cli.ts): stdin from a file, or from a pipe, into the socket. */
+  | 'tuntcp connect < file' | 'cat | tuntcp connect';
 
 export interface BulkRow {
   path: BulkPath;
@@ -119,6 +121,8 @@ export interface BenchReport {
   inproc: InprocRow[];
   ownership: { rows: OwnershipRow[]; copyCpuPerGB: number } | null;
   connrate: ConnRateResult | null;
+  /** The same clients against the same server code on node:net (Linux's TCP), loopback. */
+  connrateLinux: ConnRateResult | null;
   memory: MemoryRow[];
   targets: Target[];
   /** One line per row or section that was skipped, with the reason. */

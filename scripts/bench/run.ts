@@ -1,16 +1,17 @@
 /**
  * `npm run bench`: tuntcp next to Linux and slirp4netns, in one run.
  *
- *   node --expose-gc dist/scripts/bench/run.js [--mb 300] [--repeat 3] [--only tun,veth,slirp,inproc,ownership,connrate,memory]
+ *   node --expose-gc dist/scripts/bench/run.js [--mb 300] [--repeat 3] [--only tun,cli,veth,slirp,inproc,ownership,connrate,memory]
  *        [--conns 10000,100000] [--seconds 5] [--json [FILE]]
  *
  *  tun       bulk Linux <-> tuntcp through TUN, MTU 1500 and 65520, without and with offload
  *            (every bulk row is the median of --repeat runs, interleaved with the other paths)
+ *  cli       `tuntcp connect HOST PORT < file` and `cat file | tuntcp connect`, MTU 1500 (cli.ts)
  *  veth      the same transfers Linux <-> Linux over veth (and iperf3, when installed)
  *  slirp     the same transfers through slirp4netns, when installed
  *  inproc    tuntcp <-> tuntcp in this process over the in-memory link
  *  ownership who owns a written Buffer: copy (tuntcp) against callback at the ACK (ownership.ts)
- *  connrate  kernel clients: connect, request, reply, close, per second
+ *  connrate  kernel clients: connect, request, reply, close, per second; then the same against node:net (Linux)
  *  memory    RSS and heap per idle established connection; the larger counts only if they fit
  *
  * Prints a table with the targets of the issue; --json FILE also writes the
@@ -22,6 +23,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { tuntcpRows } from './bulk.js';
+import { cliRow } from './cli.js';
 import { connRate } from './connrate.js';
 import { inprocRow } from './inproc.js';
 import { copyCost, ownershipRows } from './ownership.js';
@@ -34,7 +36,7 @@ import { targets } from './targets.js';
 import { iperfRows, startVeth, vethRows } from './veth.js';
 import { sh } from '../../test/kernel/netem.js';
 
-const SECTIONS = ['tun', 'veth', 'slirp', 'inproc', 'ownership', 'connrate', 'memory'] as const;
+const SECTIONS = ['tun', 'cli', 'veth', 'slirp', 'inproc', 'ownership', 'connrate', 'memory'] as const;
 const MTUS = [1500, 65520];
 /** In-process transfers stop at this size or time, whichever comes first. */
 const INPROC_BYTES = 2 ** 30;
@@ -133,6 +135,11 @@ async function bulkSection(run: Run): Promise<BulkRow[]> {
           add(await step(`tuntcp MTU ${mtu}`, () => tuntcpRows(bytes, mtu, true, `tboff${i}`)));
           add(await step(`tuntcp --no-offload MTU ${mtu}`, () => tuntcpRows(bytes, mtu, false, `tbulk${i}`)));
         }
+        if (o.only.has('cli') && mtu === 1500) {
+          log(what('tuntcp connect (the CLI)'));
+          add(await step('tuntcp connect < file', async () => [await cliRow(bytes, mtu, false, 'tbcli0')]));
+          add(await step('cat | tuntcp connect', async () => [await cliRow(bytes, mtu, true, 'tbcli1')]));
+        }
         if (slirpOk) {
           log(what('slirp4netns'));
           add(await step(`slirp4netns MTU ${mtu}`, () => slirpRows(bytes, mtu)));
@@ -169,10 +176,11 @@ async function ownershipSection({ o, log, step }: Run): Promise<BenchReport['own
   return rows === undefined ? null : { rows, copyCpuPerGB: copyCost() };
 }
 
-async function connrateSection({ o, log, step }: Run): Promise<ConnRateResult | null> {
-  log(`connection rate, ${o.seconds} s`);
+async function connrateSection({ o, log, step }: Run, linux = false): Promise<ConnRateResult | null> {
+  const who = linux ? 'Linux (node:net over loopback)' : 'tuntcp';
+  log(`connection rate, ${who}, ${o.seconds} s`);
   // 2 processes x 32 in flight: the fastest of the mixes tried on 2 cores (1-4 processes, 16-64 each).
-  const r = await step('connection rate', () => connRate({ seconds: o.seconds, processes: 2, concurrency: 32 }));
+  const r = await step(`connection rate, ${who}`, () => connRate({ seconds: o.seconds, processes: 2, concurrency: 32, linux }));
   if (r !== undefined) log(`  ${r.connectionsPerSec.toFixed(0)} connections/s`);
   return r ?? null;
 }
@@ -223,20 +231,21 @@ async function main(): Promise<void> {
   };
   if (!installed('python3')) {
     // Every kernel-side peer is a Python program; only the in-process rows can run.
-    const need = ['tun', 'veth', 'slirp', 'connrate', 'memory'].filter((x) => o.only.delete(x));
+    const need = ['tun', 'cli', 'veth', 'slirp', 'connrate', 'memory'].filter((x) => o.only.delete(x));
     if (need.length > 0) run.skip(`${need.join(', ')}: python3 is not installed (the kernel-side peers are Python programs)`);
   }
-  const bulk = o.only.has('tun') || o.only.has('veth') || o.only.has('slirp') ? await bulkSection(run) : [];
+  const bulk = o.only.has('tun') || o.only.has('cli') || o.only.has('veth') || o.only.has('slirp') ? await bulkSection(run) : [];
   const inproc = o.only.has('inproc') ? await inprocSection(run) : [];
   const ownership = o.only.has('ownership') ? await ownershipSection(run) : null;
   const connrate = o.only.has('connrate') ? await connrateSection(run) : null;
+  const connrateLinux = o.only.has('connrate') ? await connrateSection(run, true) : null;
   const memory = o.only.has('memory') ? await memorySection(run) : [];
 
   const partial: Omit<BenchReport, 'targets'> = {
     date: new Date().toISOString(),
     machine: machine(),
     options: { mb: o.mb, repeat: o.repeat, only: [...o.only], conns: o.conns },
-    bulk: medianRows(bulk), inproc, ownership, connrate, memory, skipped, warnings,
+    bulk: medianRows(bulk), inproc, ownership, connrate, connrateLinux, memory, skipped, warnings,
   };
   const report: BenchReport = { ...partial, targets: targets(partial) };
   const table = renderTable(report);

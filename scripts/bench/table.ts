@@ -25,7 +25,7 @@ function ratio(row: BulkRow, of: BulkRow | undefined): string {
 }
 
 function bulkBlock(rep: BenchReport): string[] {
-  const order: BulkRow['path'][] = ['tuntcp', 'tuntcp --no-offload', 'slirp4netns', 'veth', 'veth iperf3'];
+  const order: BulkRow['path'][] = ['tuntcp', 'tuntcp connect < file', 'cat | tuntcp connect', 'tuntcp --no-offload', 'slirp4netns', 'veth', 'veth iperf3'];
   const rows = [...rep.bulk].sort(
     (a, b) => a.mtu - b.mtu || a.direction.localeCompare(b.direction) || order.indexOf(a.path) - order.indexOf(b.path),
   );
@@ -66,14 +66,20 @@ function inprocBlock(rep: BenchReport): string[] {
 }
 
 function connrateBlock(rep: BenchReport): string[] {
-  const c = rep.connrate!;
-  return [
-    'connection rate (kernel clients: connect, 100 B request, 100 B reply, client closes)',
-    `  ${count(Math.round(c.connectionsPerSec))} connections/s: ${count(c.connections)} in ${c.seconds} s, ` +
-      `${c.clientProcesses} client processes x ${c.concurrencyPerProcess} in flight, ${c.errors} errors`,
-    `  tuntcp CPU ${c.stackCpuPercent.toFixed(0)} % of a core, ${c.stackCpuMicrosPerConn.toFixed(0)} µs/connection; ` +
-      `clients ${c.clientCpuMicrosPerConn.toFixed(0)} µs/connection${c.error !== undefined ? `   ERROR: ${c.error}` : ''}`,
-  ];
+  const lines = ['connection rate (kernel clients: connect, 100 B request, 100 B reply, client closes)'];
+  for (const [who, c] of [['tuntcp', rep.connrate], ['Linux', rep.connrateLinux]] as const) {
+    if (c === null) continue;
+    lines.push(
+      `  ${who}: ${count(Math.round(c.connectionsPerSec))} connections/s: ${count(c.connections)} in ${c.seconds} s, ` +
+        `${c.clientProcesses} client processes x ${c.concurrencyPerProcess} in flight, ${c.errors} errors`,
+      `    server process CPU ${c.stackCpuPercent.toFixed(0)} % of a core, ${c.stackCpuMicrosPerConn.toFixed(0)} µs/connection; ` +
+        `clients ${c.clientCpuMicrosPerConn.toFixed(0)} µs/connection${c.error !== undefined ? `   ERROR: ${c.error}` : ''}`,
+    );
+  }
+  if (rep.connrateLinux !== null) {
+    lines.push('  Linux: the same server code on node:net over loopback (its TCP work partly in the clients\' system calls).');
+  }
+  return lines;
 }
 
 function memoryBlock(rep: BenchReport): string[] {
@@ -103,7 +109,7 @@ export function renderTable(rep: BenchReport): string {
   if (rep.bulk.length > 0) blocks.push(bulkBlock(rep));
   if (rep.inproc.length > 0) blocks.push(inprocBlock(rep));
   if (rep.ownership !== null) blocks.push(ownershipLines(rep.ownership.rows, rep.ownership.copyCpuPerGB));
-  if (rep.connrate !== null) blocks.push(connrateBlock(rep));
+  if (rep.connrate !== null || rep.connrateLinux !== null) blocks.push(connrateBlock(rep));
   if (rep.memory.length > 0) blocks.push(memoryBlock(rep));
   if (rep.targets.length > 0) blocks.push(targetBlock(rep));
   if (rep.skipped.length > 0) blocks.push(['skipped', ...rep.skipped.map((s) => `  ${s}`)]);

@@ -8,6 +8,8 @@ const SLIRP_RATIO = 1.5;
 const INPROC_GBIT = 5;
 const CONN_PER_SEC = 5000;
 const IDLE_HEAP_BYTES = 4096;
+/** `tuntcp connect < file` against the API's send row (issue 15). */
+const CLI_OF_API = 0.8;
 
 /** The row of `path` in the same direction at the same MTU, if it produced a number. */
 export function sibling(rows: BulkRow[], of: BulkRow, path: BulkRow['path']): BulkRow | undefined {
@@ -33,6 +35,18 @@ export function targets(rep: Omit<BenchReport, 'targets'>): Target[] {
     const measured = `${ratio.toFixed(2)}x (${row.gbitPerSec.toFixed(2)} / ${slirp.gbitPerSec.toFixed(2)} Gbit/s)`;
     out.push({ name, goal, measured, value: ratio, met: ratio >= SLIRP_RATIO });
   }
+  for (const row of rep.bulk.filter((r) => r.path === 'tuntcp connect < file')) {
+    const api = sibling(rep.bulk, row, 'tuntcp');
+    const name = `tuntcp connect < file vs the API, ${row.direction} MTU ${row.mtu}`;
+    const goal = `>= ${CLI_OF_API * 100} %`;
+    if (api === undefined || row.error !== undefined) {
+      out.push({ name, goal, measured: row.error !== undefined ? 'CLI row failed' : 'no API row (--only tun)', value: null, met: null });
+      continue;
+    }
+    const ratio = row.gbitPerSec / api.gbitPerSec;
+    const measured = `${(ratio * 100).toFixed(0)} % (${row.gbitPerSec.toFixed(2)} / ${api.gbitPerSec.toFixed(2)} Gbit/s; CPU s/GB ${row.stackCpuPerGB?.toFixed(2) ?? '-'} / ${api.stackCpuPerGB?.toFixed(2) ?? '-'})`;
+    out.push({ name, goal, measured, value: ratio, met: ratio >= CLI_OF_API });
+  }
   for (const row of rep.inproc) {
     out.push({
       name: `in-process tuntcp <-> tuntcp MTU ${row.mtu}${row.offload ? ' +offload' : ''}`,
@@ -50,6 +64,16 @@ export function targets(rep: Omit<BenchReport, 'targets'>): Target[] {
       measured: `${c.connectionsPerSec.toFixed(0)}/s`,
       value: c.connectionsPerSec,
       met: c.error === undefined ? c.connectionsPerSec >= CONN_PER_SEC : null,
+    });
+  }
+  if (rep.connrate !== null && rep.connrateLinux !== null) {
+    const [c, l] = [rep.connrate, rep.connrateLinux];
+    out.push({
+      name: 'connections/s, tuntcp vs Linux (same clients, same server code on node:net)',
+      goal: '>= Linux',
+      measured: `${c.connectionsPerSec.toFixed(0)}/s vs ${l.connectionsPerSec.toFixed(0)}/s`,
+      value: l.connectionsPerSec > 0 ? c.connectionsPerSec / l.connectionsPerSec : null,
+      met: c.error === undefined && l.error === undefined ? c.connectionsPerSec >= l.connectionsPerSec : null,
     });
   }
   for (const m of rep.memory) {

@@ -10,8 +10,12 @@ import { stackOptions, checkStackArgs, type StackArgs } from './options.js';
 import { flushed, startStack } from './start-stack.js';
 import { die, errorLine } from './errors.js';
 import { Progress } from './progress.js';
+import { pumpStdin } from './stdin-pump.js';
 import { defaultRouteDevice, enableNat, NatError, type NatHandle, type NatOut } from './nat.js';
 import { finishPictures, htmlOption, ladderOption, startPictures } from './pictures.js';
+
+/** Received bytes waiting for stdout before the socket is paused (its window then closes). */
+const STDOUT_HELD = 1024 * 1024;
 
 interface ConnectArgs extends StackArgs {
   host: string;
@@ -130,7 +134,10 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       process.stderr.write(`connected ${local} -> ${remote}\n`);
       progress = new Progress(sock);
       progress.start();
-      process.stdin.pipe(sock);
+      pumpStdin(sock, (err) => {
+        process.stderr.write(`tuntcp: connect: stdin ${err.code ?? 'error'}: ${err.message}\n`);
+        finish(1);
+      });
     });
     // The socket to stdout with backpressure: a slow reader closes our window.
     process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -141,9 +148,25 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       sock.destroy(); // close(2): RST if the peer's data is unread, as for a process killed by SIGPIPE
       finish(1);
     });
+    // The segments of one read arrive as separate Buffers (views of the
+    // receive buffer, no copy): corked for the rest of this tick, a pipe or
+    // terminal takes them in one writev(2) instead of a write(2) each. The
+    // stream's 16 KiB mark would stop us after a few segments: pause at
+    // STDOUT_HELD instead ('drain' follows, the mark having been passed).
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      process.stdout.uncork();
+    };
     sock.on('data', (d: Buffer) => {
       if (stdoutBroken) return;
-      if (!process.stdout.write(d)) {
+      if (!corked) {
+        corked = true;
+        process.stdout.cork();
+        process.nextTick(uncork);
+      }
+      process.stdout.write(d);
+      if (process.stdout.writableLength >= STDOUT_HELD && !sock.isPaused()) {
         sock.pause();
         process.stdout.once('drain', () => sock.resume());
       }

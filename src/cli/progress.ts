@@ -16,6 +16,8 @@ export interface TransferSummary {
   seconds: number;
   readMbitPerSec: number;
   writeMbitPerSec: number;
+  /** CPU seconds (user + system) of this process since the connection opened. */
+  cpuSeconds: number;
   exitCode: number;
 }
 
@@ -27,6 +29,7 @@ function human(bytes: number): string {
 
 export class Progress {
   private readonly t0 = performance.now();
+  private readonly cpu0 = process.cpuUsage();
   private timer: NodeJS.Timeout | null = null;
   private shown = false;
 
@@ -55,6 +58,7 @@ export class Progress {
 
   summary(local: string, remote: string, exitCode: number): TransferSummary {
     const seconds = this.seconds();
+    const cpu = process.cpuUsage(this.cpu0);
     const mbit = (b: number): number => (seconds > 0 ? (b * 8) / seconds / 1e6 : 0);
     return {
       local,
@@ -64,6 +68,7 @@ export class Progress {
       seconds: Number(seconds.toFixed(3)),
       readMbitPerSec: Number(mbit(this.counts.bytesRead).toFixed(3)),
       writeMbitPerSec: Number(mbit(this.counts.bytesWritten).toFixed(3)),
+      cpuSeconds: Number((cpu.user / 1e6 + cpu.system / 1e6).toFixed(3)),
       exitCode,
     };
   }
