@@ -1,6 +1,7 @@
 // Seeded simulation sweep (GUIDE §Principles 7): seeds 1..N of test/sim/scenario.ts,
 // each a random mix of loss, duplication, reordering, corruption, delay, jitter
-// and rate limit with 1-3 connections moving random data both ways, run in two
+// and rate limit with 1-3 connections moving random data both ways, under every
+// `--cc` of the congestion factory with RACK on and off (tcp_recovery 1/0), run in two
 // worker threads. Every failure names its seed and the line that replays it.
 //
 //   TUNTCP_SWEEP_SEEDS=N     how many seeds (default 1500: 50-120 s on 2 cores, depending on load)
@@ -9,7 +10,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ScenarioPool, type Job } from './pool.js';
-import { HARD_SCENARIOS, describeFailure, replayLine, runScenario, type Result } from './scenario.js';
+import { HARD_SCENARIOS, describeFailure, drawParams, replayLine, runScenario, type Result } from './scenario.js';
+import { CONGESTION_CONTROLS } from '../../src/tcp/congestion/factory.js';
 
 const N = Number(process.env.TUNTCP_SWEEP_SEEDS ?? 1500);
 const FROM = Number(process.env.TUNTCP_SWEEP_FROM ?? 1);
@@ -96,6 +98,21 @@ for (let from = FROM; from < FROM + N; from += BATCH) {
     assertAllOk(await collect(seedJobs.filter((j) => j.seed! >= from && j.seed! <= to)));
   });
 }
+
+test('the seeds cover every --cc of the congestion factory, each with RACK on and off', () => {
+  const seen = new Map<string, number>();
+  for (let s = FROM; s < FROM + N; s++) {
+    const p = drawParams(s);
+    const k = `${p.cc} rack ${p.rack ? 'on' : 'off'}`;
+    seen.set(k, (seen.get(k) ?? 0) + 1);
+  }
+  for (const cc of CONGESTION_CONTROLS) {
+    for (const rack of ['on', 'off']) {
+      const k = `${cc} rack ${rack}`;
+      assert.ok((seen.get(k) ?? 0) >= Math.min(10, N / (8 * CONGESTION_CONTROLS.length)), `${seen.get(k) ?? 0} seeds with ${k}`);
+    }
+  }
+});
 
 test(`fixed hard scenarios (${Object.keys(HARD_SCENARIOS).join(', ')})`, async () => {
   assertAllOk(await collect(hardJobs));
