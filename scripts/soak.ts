@@ -55,7 +55,8 @@ function summary(r: Result): string {
     `${fmtS(r.virtualMs)} virtual, ${r.wallMs} ms wall, ${r.steps} steps; ` +
     `faults lost ${r.faults.lost} queue-dropped ${r.faults.queueDropped} corrupted ${r.faults.corrupted} ` +
     `duplicated ${r.faults.duplicated} reordered ${r.faults.reordered} ce-marked ${r.faults.ceMarked}; ` +
-    `rto ${sum('tcp_rto_expired')} retransmitted ${sum('tcp_retransmitted_segments')} transcript ${r.transcript.slice(0, 16)}`
+    `rto ${sum('tcp_rto_expired')} retransmitted ${sum('tcp_retransmitted_segments')} transcript ${r.transcript.slice(0, 16)}` +
+    (r.gaveUp !== undefined ? `; orphan gave up: ${r.gaveUp.join(', ')}` : '')
   );
 }
 
@@ -120,6 +121,11 @@ async function soak(): Promise<never> {
       `(slowest: ${slowest.map((r) => `${r.seed} ${r.wallMs} ms`).join(', ')}); ` +
       `virtual ${fmtS(results.reduce((s, r) => s + r.virtualMs, 0))}, ${(results.reduce((s, r) => s + r.bytes, 0) / 1e6).toFixed(0)} MB moved`,
   );
+  const gaveUp = results.filter((r) => r.gaveUp !== undefined);
+  if (gaveUp.length > 0) {
+    // Passed: an orphan gave up after its retries, as Linux's would (Side.endedByPeerGiveUp in test/sim/scenario.ts).
+    console.log(`orphans gave up in ${gaveUp.length} passing seed(s): ${gaveUp.map((r) => r.seed).join(' ')}`);
+  }
   if (args.json !== undefined) {
     writeFileSync(args.json, JSON.stringify(results.map((r) => ({ ...r, counters: undefined }))));
   }

@@ -116,6 +116,11 @@ export abstract class TcbArrival extends TcbPath {
       const zeroWindowAck = wnd === 0 && seq === this.rcvNxt && !(flags & (TCP_SYN | TCP_RST));
       if (!zeroWindowAck) {
         this.counters.inc('tcp_unacceptable_segment');
+        // Linux tcp_sequence lets a segment ending at RCV.WUP through, and
+        // its TSval becomes TS.Recent (RFC 7323 §4.3 (2)): the resent last
+        // segment whose ACK was lost is echoed, so the sender gets an RTT
+        // sample and its backed-off RTO comes down.
+        if (segLen > 0 && seqAdd(seq, segLen) === this.rcvWup) this.ts.update(seg.options.tsVal, seq, this.rcvWup, now);
         // A duplicate of data we already have is reported back as a D-SACK (RFC 2883);
         // like Linux (tcp_send_dupack) a repeated FIN too, up to RCV.NXT. Not from
         // TIME_WAIT: Linux's timewait socket ACKs without SACK blocks.

@@ -48,7 +48,7 @@ export interface TcpConfig {
   /** RACK-TLP loss detection (RFC 8985) when SACK is agreed (Linux tcp_recovery=1, the default);
    * off: RFC 6675 IsLost with DupThresh alone. */
   rack: boolean;
-  /** F-RTO (RFC 5682, SACK-enhanced; frto.ts) after a retransmission timeout, with RACK
+  /** F-RTO (RFC 5682, SACK-enhanced with RACK, basic without SACK; frto.ts) after a retransmission timeout
    * (Linux tcp_frto=2, the default; 0 turns it off). */
   frto: boolean;
   /** Tail loss probes (RFC 8985 §7; Linux tcp_early_retrans=3, the default; 0 turns them off). */

@@ -1,6 +1,8 @@
 /**
  * F-RTO, Forward RTO-Recovery (RFC 5682), the SACK-enhanced algorithm of
- * §4 as Linux runs it (tcp_frto, on by default; tcp_process_loss). After a
+ * §4 as Linux runs it (tcp_frto, on by default; tcp_process_loss), and for
+ * peers without SACK the basic algorithm of §2, which Linux runs through
+ * the same steps (recovery.ts tells what an ACK delivered). After a
  * retransmission timeout the sender resends only the first segment; if the
  * next ACK advances SND.UNA without covering everything, it sends NEW data
  * instead of going back N (step 2.b). If the ACK after that (or any ACK

@@ -88,6 +88,11 @@ export class Rack {
     return this.lostBytes > 0;
   }
 
+  /** A retransmission is in flight, neither acknowledged nor SACKed (Linux tp->retrans_out). */
+  get retransOut(): boolean {
+    return this.rtxBytes > 0;
+  }
+
   /** New data [start, start+len) went out at `now` (FIN included in len): one entry per MSS. */
   sent(start: number, len: number, mss: number, now: number): void {
     const last = this.segs.length > this.head ? this.segs[this.segs.length - 1]! : null;

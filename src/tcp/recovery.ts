@@ -20,9 +20,11 @@
  * retransmission is sent again. DupThresh stays for peers without SACK.
  * Then Proportional Rate Reduction (prr.ts, RFC 6937) paces the sending in
  * fast recovery, as Linux; with rack: false RFC 6675's cwnd - pipe does.
- * A reduction that D-SACKs or timestamps show spurious is undone (undo.ts);
- * F-RTO (frto.ts, RFC 5682) sends new data after a timeout to find out
- * whether it was spurious, timestamps or not.
+ * A reduction that D-SACKs or timestamps show spurious is undone (undo.ts),
+ * in fast recovery already on a partial ACK when nothing retransmitted is in
+ * flight (Linux tcp_try_undo_partial); F-RTO (frto.ts, RFC 5682) sends new
+ * data after a timeout to find out whether it was spurious, timestamps or
+ * not: SACK-enhanced with RACK, the basic algorithm (§2) without SACK.
  *
  * The congestion window itself belongs to the CongestionControl algorithm;
  * this file decides when it is told about a congestion event.
@@ -60,6 +62,7 @@ const EXIT_LOSS = 'everything sent before the timeout is acknowledged (RFC 6298 
 const UNDO_LOSS = 'the timeout was spurious: back to open (RFC 4015 §3)';
 const UNDO_DSACK = 'every retransmission came back as a D-SACK: the window reduction is undone (RFC 3708 §3)';
 const UNDO_TS = 'the ACK echoes a timestamp older than the retransmission: spurious, the window reduction is undone (RFC 4015 §3)';
+const UNDO_PARTIAL = 'a partial ACK echoes a timestamp older than the retransmission and none is in flight: spurious, undone, recovery ends (Linux tcp_try_undo_partial)';
 const UNDO_FRTO = 'F-RTO: data sent only once is acknowledged after the timeout: spurious, the window reduction is undone (RFC 5682 §4 step 3.b)';
 const FRTO_NEW = 'F-RTO: the ACK after the timeout advances: new data goes out instead of retransmissions (RFC 5682 §4 step 2.b)';
 
@@ -161,6 +164,12 @@ export class LossRecovery {
       srtt?: number;
       /** Unsent data waits and the peer's window has room for it (F-RTO step 2.b). */
       newDataReady?: boolean;
+      /**
+       * Data from here on was never retransmitted (the old SND.UNA or the end
+       * of the highest retransmission, whichever is higher): without SACK, an
+       * ACK beyond it delivered originals (F-RTO, Linux FLAG_ORIG_SACK_ACKED).
+       */
+      onceSentFrom?: number;
     },
     counters: Counters,
   ): boolean {
@@ -187,6 +196,7 @@ export class LossRecovery {
         return false;
       }
       this.grow(p, sackedBefore);
+      if (this.phase === 'loss') this.frtoAck(p, this.origAcked(p), now, counters); // RFC 5682 §2 steps 2-3
       if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.setPhase('open', EXIT_LOSS);
       // RFC 6675 §5 (2.b): a cumulative ACK that also SACKs can show the next
       // segment lost; recovery starts without waiting for duplicates.
@@ -200,6 +210,7 @@ export class LossRecovery {
     if (!p.duplicate) return false;
     this.dupAcks++;
     counters.inc('tcp_dup_acks');
+    if (this.phase === 'loss') this.frtoAck(p, false, now, counters); // RFC 5682 §2 step 3.a
     if (this.phase === 'open') {
       if (this.dupAcks >= this.reordering || (this.sackOk && this.isLost(sndUna, mss))) {
         this.enterRecovery(sndUna, sndNxt, p.flightSize, mss, now, this.sackOk ? SACK_LOSS : DUPACKS);
@@ -256,7 +267,10 @@ export class LossRecovery {
       this.scoreboard.ackTo(sndUna);
       if (seqLt(this.highRxt, sndUna)) this.highRxt = sndUna;
       if (this.phase !== 'recovery') this.grow(p, sackedBefore);
-      if (this.phase === 'loss' && !this.undo.echoBeforeRtx) this.frtoAck(rack, p, now, counters); // Eifel first, as Linux
+      if (this.phase === 'loss' && !this.undo.echoBeforeRtx) this.frtoAck(p, this.origSacked(rack), now, counters); // Eifel first, as Linux
+      if (this.phase === 'recovery' && seqLt(sndUna, this.recoveryPoint) && this.tryUndoPartial(rack, now, counters)) {
+        return false; // Linux: no more losses marked or retransmissions on this ACK
+      }
       if (this.phase !== 'open' && seqGe(sndUna, this.recoveryPoint)) {
         const episode = this.phase;
         if (episode === 'recovery') this.cc.onRecoveryExit(now);
@@ -272,7 +286,7 @@ export class LossRecovery {
         counters.inc('tcp_dup_acks');
         if (this.phase === 'open' && this.dupAcks < DUP_THRESH) counters.inc('tcp_limited_transmit_allowed');
       }
-      if (this.phase === 'loss') this.frtoAck(rack, p, now, counters); // a SACK of data sent once counts too
+      if (this.phase === 'loss') this.frtoAck(p, this.origSacked(rack), now, counters); // a SACK of data sent once counts too
     }
     // The last D-SACKs come after recovery ended (Linux tcp_try_undo_dsack).
     if (this.phase === 'open' && this.undo.allDsacked) this.tryUndo('recovery', now, counters);
@@ -291,16 +305,26 @@ export class LossRecovery {
     return started;
   }
 
-  /** F-RTO's part of an ACK in the loss phase (RFC 5682 §4 steps 2 and 3, Linux tcp_process_loss). */
-  private frtoAck(rack: Rack, p: Parameters<LossRecovery['onAck']>[0], now: number, counters: Counters): void {
+  /** RACK: the ACK delivered a segment sent only once, before step 2.b (Linux FLAG_ORIG_SACK_ACKED: end_seq not after high_seq). */
+  private origSacked(rack: Rack): boolean {
+    return rack.origDeliveredEnd !== null && seqLe(rack.origDeliveredEnd, this.recoveryPoint);
+  }
+
+  /** Without SACK: the cumulative ACK covers bytes sent only once, below the recovery point (RFC 5682 §2 step 3.b). */
+  private origAcked(p: { sndUna: number; onceSentFrom?: number }): boolean {
+    const from = p.onceSentFrom;
+    return from !== undefined && seqGt(p.sndUna, from) && seqLt(from, this.recoveryPoint);
+  }
+
+  /** F-RTO's part of an ACK in the loss phase (RFC 5682 §2 / §4 steps 2 and 3, Linux tcp_process_loss). */
+  private frtoAck(p: Parameters<LossRecovery['onAck']>[0], origDelivered: boolean, now: number, counters: Counters): void {
     if (!this.frto.active) return;
     const verdict = this.frto.onAck({
       sndUna: p.sndUna,
       sndNxt: p.sndNxt,
       recover: this.recoveryPoint,
       advanced: p.acked > 0,
-      // Sent only once, and before step 2.b (Linux: end_seq not after high_seq).
-      origDelivered: rack.origDeliveredEnd !== null && seqLe(rack.origDeliveredEnd, this.recoveryPoint),
+      origDelivered,
       sackedOrDup: p.duplicate || this.scoreboard.sackedBytes > (p.sackedBefore ?? this.scoreboard.sackedBytes),
       newDataReady: p.newDataReady ?? false,
     });
@@ -331,6 +355,27 @@ export class LossRecovery {
       this.rack?.unmarkLost();
       this.setPhase('open', UNDO_LOSS);
     }
+  }
+
+  /**
+   * Linux tcp_try_undo_partial: a partial ACK in fast recovery echoes a
+   * timestamp older than the episode's first retransmission (Eifel, RFC
+   * 3522): a delayed original filled the hole, the path reorders more than
+   * was thought. With retransmissions still in flight this ACK marks no more
+   * losses (returns true); with none, the reduction is undone and recovery
+   * ends at once instead of at the recovery point.
+   */
+  private tryUndoPartial(rack: Rack, now: number, counters: Counters): boolean {
+    if (this.undo.marker === -1 || !this.undo.echoBeforeRtx || this.cc.undo === undefined) return false;
+    if (rack.retransOut) return true;
+    counters.inc('tcp_undo_partial');
+    this.cc.onRecoveryExit(now);
+    this.cc.undo(this.undo.priorCwnd, this.undo.priorSsthresh, now);
+    this.undo.end();
+    rack.unmarkLost(); // Linux tcp_undo_cwnd_reduction(sk, true)
+    rack.recoveryEnded();
+    this.setPhase('open', UNDO_PARTIAL); // Linux tcp_try_keep_open
+    return false;
   }
 
   /** RFC 8985 §6.2 step 5 and the reorder timer (§6.3). */
@@ -392,8 +437,10 @@ export class LossRecovery {
   /** RFC 6298 §5.5-5.6 with RFC 5681 §3.1: the retransmission timer expired. */
   onTimeout(sndUna: number, sndNxt: number, flightSize: number, now: number, repeated = false): void {
     // A new episode remembers the window; a timeout within one keeps the first (Linux tcp_enter_loss).
-    if (this.rack !== null && this.phase === 'open') this.undo.start(sndUna, this.cc.cwnd, this.cc.ssthresh);
-    this.frto.start(this.frtoEnabled && this.rack !== null, this.phase === 'open', repeated); // RFC 5682 §4 step 1
+    // F-RTO runs SACK-enhanced with RACK (§4), basic without SACK (§2); not with SACK but RACK off.
+    const frto = this.rack !== null || !this.sackOk;
+    if (frto && this.phase === 'open') this.undo.start(sndUna, this.cc.cwnd, this.cc.ssthresh);
+    this.frto.start(this.frtoEnabled && frto, this.phase === 'open', repeated); // RFC 5682 §2 / §4 step 1
     this.cc.onTimeout(flightSize, now);
     this.enterLoss(sndUna, sndNxt, now, true);
     // RFC 6675 §5.1 relaxes RFC 2018 §8: the scoreboard may be kept after a
@@ -481,6 +528,11 @@ export class LossRecovery {
       if (seqLt(lostBelow, y)) pipe += seqSub(y, seqMax(x, lostBelow));
       if (seqLt(x, highRxt)) pipe += seqSub(seqMin(y, highRxt), x);
     });
+    // Without SACK a duplicate ACK in the loss phase reports one segment sent
+    // past the recovery point (F-RTO's new data) delivered (Linux tcp_add_reno_sack in tcp_process_loss).
+    if (this.phase === 'loss' && !this.sackOk && this.dupAcks > 0 && seqGt(sndNxt, this.recoveryPoint)) {
+      pipe -= Math.min(this.dupAcks * mss, seqSub(sndNxt, this.recoveryPoint));
+    }
     return pipe;
   }
 

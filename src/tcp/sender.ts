@@ -47,7 +47,7 @@ export abstract class TcbSender extends Tcb {
     this.ecn.acked(ack);
     this.recovery.cwndHeld = this.ecn.inCwr;
     const lossDetected = this.recovery.onAck(
-      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample, sackedBefore, srtt: this.rtt.srtt, newDataReady: this.newDataReady() },
+      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample, sackedBefore, srtt: this.rtt.srtt, newDataReady: this.newDataReady(), onceSentFrom: seqGt(this.highRxtEver, oldUna) ? this.highRxtEver : oldUna },
       this.counters,
     );
     if (lossDetected) this.ecn.reduced(this.sndNxt, false);

@@ -72,6 +72,7 @@ const CAUSE_ZH: Array<[RegExp, string]> = [
   [/^every retransmission came back as a D-SACK/, '每个重传都收到 D-SACK：撤销窗口缩减'],
   [/^F-RTO: data sent only once is acknowledged/, 'F-RTO：超时后只发过一次的数据被确认：虚假超时，撤销窗口缩减'],
   [/^F-RTO: the ACK after the timeout advances/, 'F-RTO：超时后的 ACK 推进：发送新数据而非重传'],
+  [/^a partial ACK echoes a timestamp older than the retransmission/, '部分确认的 ACK 回显的时间戳早于重传且无重传在途：虚假重传，撤销窗口缩减，恢复结束'],
   [/^the ACK echoes a timestamp older than the retransmission/, 'ACK 回显的时间戳早于重传：虚假重传，撤销窗口缩减'],
 ];
 

@@ -78,6 +78,12 @@ export interface Result {
   bytes: number;
   faults: FaultCounters;
   counters: { a: Record<string, number>; b: Record<string, number> };
+  /**
+   * Sides whose orphan gave up after its retries, as Linux's would (see
+   * `peerGaveUp`): the run passed, but the peer's half of the stream ended
+   * early. The soak counts them.
+   */
+  gaveUp?: string[];
 }
 
 // ----------------------------------------------------------------- the data
@@ -106,6 +112,8 @@ class Side {
   endCalled = false;
   error: string | null = null;
   mismatch: string | null = null;
+  /** This side's TCB, an orphan (the application closed it), gave up after its retries. */
+  gaveUp = false;
 
   constructor(
     readonly name: string,
@@ -136,6 +144,26 @@ class Side {
       while (i < d.length && d[i] === want[i]) i++;
       this.mismatch = `${this.name} byte ${at + i} differs (got ${d[i]}, sent ${want[i]}) in a chunk of ${d.length} at ${at}`;
     }
+  }
+
+  /**
+   * The peer's orphan gave up after its retries (Linux tcp_write_timeout ->
+   * tcp_write_err: no RST) and this side ended as Linux's would: it has a
+   * correct prefix of the peer's bytes (onData checks every one) and either
+   * waits in FIN_WAIT_2, a half-close of a live socket that Linux never
+   * times out, or was reset when it sent something to the forgotten
+   * connection. The peer's application had closed its socket first, with
+   * everything from this side read (Node's 'close' promises no delivery), so
+   * no byte it expected is lost. Null when explained, else why not.
+   */
+  endedByPeerGiveUp(peer: Side): string | null {
+    if (!peer.gaveUp) return `${this.name}: unfinished and the peer did not give up`;
+    if (!peer.closed || peer.error !== null || !peer.gotEnd || !peer.receivedAll) return `${peer.name} gave up before its application had everything and closed`;
+    if (this.mismatch !== null) return this.mismatch;
+    if (this.complete) return null;
+    if (this.error === 'ECONNRESET' || this.error === 'EPIPE') return null;
+    if (this.error === null && this.sock !== null && !this.sock.destroyed && this.sock.tcpState === 'FIN_WAIT_2') return null;
+    return `${this.name} ended neither complete, reset nor waiting in FIN_WAIT_2 after ${peer.name} gave up`;
   }
 
   describe(): string {
@@ -204,7 +232,7 @@ export async function runParams(p: ScenarioParams, opts: ScenarioOptions = {}): 
   };
   tapA.observe(record('A'));
   tapB.observe(record('B'));
-  const tcp = { msl: opts.msl ?? 1000, rcvBuf: p.rcvBuf, sndBuf: p.sndBuf, noDelay: p.noDelay, windowScaling: p.windowScaling, ecn: p.ecn ? ('on' as const) : ('passive' as const), rack: p.rack ?? true };
+  const tcp = { msl: opts.msl ?? 1000, rcvBuf: p.rcvBuf, sndBuf: p.sndBuf, noDelay: p.noDelay, windowScaling: p.windowScaling, ecn: p.ecn ? ('on' as const) : ('passive' as const), rack: p.rack ?? true, cc: p.cc ?? 'cubic' };
   const isnKey = Buffer.alloc(16, 7);
   const a = new NetStack({ link: tapA, addr: A_ADDR, clock, tcp, isnKey });
   const b = new NetStack({ link: tapB, addr: B_ADDR, clock, tcp, isnKey });
@@ -266,6 +294,27 @@ export async function runParams(p: ScenarioParams, opts: ScenarioOptions = {}): 
     byPort.set(plan.localPort, c);
   }
 
+  // An orphan that gives up after its retries (tcp_orphan_retries; Linux
+  // tcp_write_timeout) closes with tcp_timeouts_gave_up or tcp_orphan_gave_up
+  // counted in the same step: mark its side, so the end of the run can tell
+  // that outcome (Side.endedByPeerGiveUp) from a deadlock.
+  const gaveUpCount = (s: Stack): number => s.counters.get('tcp_timeouts_gave_up') + s.counters.get('tcp_orphan_gave_up');
+  for (const [stack, isA] of [[a, true], [b, false]] as const) {
+    let seen = 0;
+    stack.observeState((ep, _from, to) => {
+      const n = gaveUpCount(stack);
+      const gave = n > seen;
+      seen = n;
+      if (!gave || to !== 'CLOSED' || !ep.conn.orphaned) return;
+      const c = byPort.get(isA ? ep.localPort : ep.remotePort);
+      if (c === undefined) return;
+      const side = isA ? c.a : c.b;
+      side.gaveUp = true;
+      trace?.(`${vt()} ${side.name} gave up as an orphan`);
+      if (p.faults.loss === 0 && p.faults.corrupt === 0) fail(`${side.name} gave up on a network that loses nothing`);
+    });
+  }
+
   /** Reader and lifecycle listeners shared by both sides. */
   const attach = (s: Side, sock: Socket, c: Conn, pausePct: number, r: Prng): void => {
     s.sock = sock;
@@ -290,6 +339,12 @@ export async function runParams(p: ScenarioParams, opts: ScenarioOptions = {}): 
     });
     sock.on('error', (e: Error & { code?: string }) => {
       s.error = e.code ?? e.message;
+      const peer = s === c.a ? c.b : c.a;
+      // Linux forgets a given-up orphan; what this side sends later meets a RST (see endedByPeerGiveUp).
+      if (peer.gaveUp && (s.error === 'ECONNRESET' || s.error === 'EPIPE')) {
+        trace?.(`${vt()} ${s.name} ${s.error} after ${peer.name} gave up`);
+        return;
+      }
       fail(`${s.name} error ${e.code ?? ''} ${e.message}`);
     });
   };
@@ -399,6 +454,15 @@ export async function runParams(p: ScenarioParams, opts: ScenarioOptions = {}): 
     return n;
   };
   const allDone = (): boolean => conns.every((c) => c.a.complete && c.b.complete) && count(a) === 0 && count(b) === 0;
+  /** Why the run cannot end where it stands, or null: every connection complete or ended by an orphan's give-up. */
+  const unexplained = (): string | null => {
+    for (const c of conns) {
+      if (c.a.complete && c.b.complete) continue;
+      const why = c.a.complete || c.a.gaveUp ? c.b.endedByPeerGiveUp(c.a) : c.a.endedByPeerGiveUp(c.b);
+      if (why !== null) return why;
+    }
+    return null;
+  };
 
   // A run that sends far more packets than its data needs is in a storm (an
   // ACK war, duplicated without end): stop it rather than burn wall time.
@@ -425,7 +489,8 @@ export async function runParams(p: ScenarioParams, opts: ScenarioOptions = {}): 
     }
     const next = clock.nextTime();
     if (next === Infinity) {
-      fail(`${vt()} deadlock: nothing scheduled but not finished`);
+      // Nothing more will happen: fine only where Linux would stand still too.
+      if (unexplained() !== null) fail(`${vt()} deadlock: nothing scheduled but not finished (${unexplained()})`);
       break;
     }
     if (next > deadline) {
@@ -484,6 +549,8 @@ export async function runParams(p: ScenarioParams, opts: ScenarioOptions = {}): 
     faults: { ...fault.counters },
     counters: { a: a.counters.snapshot(), b: b.counters.snapshot() },
   };
+  const gaveUp = conns.flatMap((c) => [c.a, c.b]).filter((x) => x.gaveUp).map((x) => x.name);
+  if (gaveUp.length > 0 && result.ok) result.gaveUp = gaveUp;
   if (result.name === undefined) delete result.name;
   if (result.reason === undefined) delete result.reason;
   return result;

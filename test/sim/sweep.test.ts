@@ -1,6 +1,7 @@
 // Seeded simulation sweep (GUIDE §Principles 7): seeds 1..N of test/sim/scenario.ts,
 // each a random mix of loss, duplication, reordering, corruption, delay, jitter
-// and rate limit with 1-3 connections moving random data both ways, run in two
+// and rate limit with 1-3 connections moving random data both ways, under every
+// `--cc` of the congestion factory with RACK on and off (tcp_recovery 1/0), run in two
 // worker threads. Every failure names its seed and the line that replays it.
 //
 //   TUNTCP_SWEEP_SEEDS=N     how many seeds (default 1500: 50-120 s on 2 cores, depending on load)
@@ -9,7 +10,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ScenarioPool, type Job } from './pool.js';
-import { HARD_SCENARIOS, describeFailure, replayLine, runScenario, type Result } from './scenario.js';
+import { HARD_SCENARIOS, describeFailure, drawParams, replayLine, runScenario, type Result } from './scenario.js';
+import { CONGESTION_CONTROLS } from '../../src/tcp/congestion/factory.js';
 
 const N = Number(process.env.TUNTCP_SWEEP_SEEDS ?? 1500);
 const FROM = Number(process.env.TUNTCP_SWEEP_FROM ?? 1);
@@ -19,30 +21,13 @@ const BATCH = 200;
 /**
  * Seeds that fail because of known stack bugs, with the diagnosis. They run
  * in their own test below, which reports them but does not fail; a seed that
- * starts passing is named so it can be removed. Empty now: the 26 seeds of
- * the first 10 000-seed soak (FIN-state ACKs that clocked nothing out, the
- * send window anchored at SND.UNA instead of SND.WL2, and RTT samples refused
- * for minutes at 20 % loss) pass since those fixes. Refill from
- * `npm run soak` when the sender changes.
+ * starts passing is named so it can be removed. Empty now: seeds 79 and 1204
+ * (an orphan gives up after tcp_orphan_retries at 13-20 % loss, its peer
+ * waits in FIN_WAIT_2 as Linux's would) pass since the harness judges that
+ * outcome (Side.endedByPeerGiveUp in scenario.ts; test/sim/giveup.test.ts).
+ * Refill from `npm run soak` when the sender changes.
  */
-const KNOWN_FAILING: Array<{ bug: string; seeds: number[]; hard?: string[] }> = [
-  {
-    // Seen when the sweep began to draw autotuned receive buffers (rcvBuf 0): the timing changed.
-    bug:
-      'orphan gives up after tcp_orphan_retries (8): at 19.9 % loss the 5 ACKs B sent for its retransmissions ' +
-      '(26.2-51.6 s) are all lost, PLPMTUD shrinks the probes, and A, closed by its application with ' +
-      '197 kB still unacknowledged, resets at 128 s as Linux would; the harness counts the lost bytes as a deadlock',
-    seeds: [79],
-  },
-  {
-    // Seen when cwnd began to grow only when cwnd-limited (cwnd-usage.ts): the timing changed.
-    bug:
-      'orphan gives up after tcp_orphan_retries (8): at 13.5 % loss and 3.8 % corruption, of the ACKs A sent for ' +
-      'B\'s retransmissions of 404509 (15.4-66.2 s) three are lost and the one that arrives (18.2 s) is corrupted; ' +
-      'B resets at 117 s as Linux would; the harness counts the lost bytes as a deadlock',
-    seeds: [1204],
-  },
-];
+const KNOWN_FAILING: Array<{ bug: string; seeds: number[]; hard?: string[] }> = [];
 
 const knownSeeds = new Map<number, string>();
 const knownHard = new Map<string, string>();
@@ -92,7 +77,8 @@ test.after(async () => {
   console.log(
     `\nsweep: ${rs.length} seeds + ${hardJobs.length} fixed scenarios + ${knownJobs.length} known failures in ${((performance.now() - t0) / 1000).toFixed(1)} s ` +
       `on ${pool?.size ?? 0} workers; per seed median ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${walls[walls.length - 1] ?? 0} ms; ` +
-      `${(rs.reduce((s, r) => s + r.bytes, 0) / 1e6).toFixed(0)} MB, ${(rs.reduce((s, r) => s + r.virtualMs, 0) / 1000).toFixed(0)} virtual s`,
+      `${(rs.reduce((s, r) => s + r.bytes, 0) / 1e6).toFixed(0)} MB, ${(rs.reduce((s, r) => s + r.virtualMs, 0) / 1000).toFixed(0)} virtual s; ` +
+      `an orphan gave up in ${rs.filter((r) => r.gaveUp !== undefined).length}`,
   );
 });
 
@@ -112,6 +98,21 @@ for (let from = FROM; from < FROM + N; from += BATCH) {
     assertAllOk(await collect(seedJobs.filter((j) => j.seed! >= from && j.seed! <= to)));
   });
 }
+
+test('the seeds cover every --cc of the congestion factory, each with RACK on and off', () => {
+  const seen = new Map<string, number>();
+  for (let s = FROM; s < FROM + N; s++) {
+    const p = drawParams(s);
+    const k = `${p.cc} rack ${p.rack ? 'on' : 'off'}`;
+    seen.set(k, (seen.get(k) ?? 0) + 1);
+  }
+  for (const cc of CONGESTION_CONTROLS) {
+    for (const rack of ['on', 'off']) {
+      const k = `${cc} rack ${rack}`;
+      assert.ok((seen.get(k) ?? 0) >= Math.min(10, N / (8 * CONGESTION_CONTROLS.length)), `${seen.get(k) ?? 0} seeds with ${k}`);
+    }
+  }
+});
 
 test(`fixed hard scenarios (${Object.keys(HARD_SCENARIOS).join(', ')})`, async () => {
   assertAllOk(await collect(hardJobs));

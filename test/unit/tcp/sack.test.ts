@@ -91,11 +91,12 @@ test('RFC 2883 §4.1.1: a duplicate below RCV.NXT is reported as a D-SACK block,
   expect(t, ackOut(200, 101, 3900, PT(200)));
   // 0.300 < . 1:101(100)   (the same segment again)
   data(t, 300, 1, 101);
-  // 0.300 > . 1:1(0) ack 101 win 3900 <nop,nop,TS val X+300 ecr PT(200),nop,nop,sack 1:101>
-  expect(t, ackOut(300, 101, 3900, PT(200), [1, 101]));
+  // 0.300 > . 1:1(0) ack 101 win 3900 <nop,nop,TS val X+300 ecr PT(300),nop,nop,sack 1:101>
+  //   (it ends at RCV.WUP: Linux's tcp_sequence takes it, its TSval becomes TS.Recent, RFC 7323 §4.3 (2))
+  expect(t, ackOut(300, 101, 3900, PT(300), [1, 101]));
   // The next ACK carries no D-SACK.
   data(t, 310, 201, 301);
-  expect(t, ackOut(310, 101, 3900, PT(200), [201, 301]));
+  expect(t, ackOut(310, 101, 3900, PT(300), [201, 301]));
 });
 
 test('RFC 2883 §4.1.1: the D-SACK block comes first, then the SACK blocks', () => {
@@ -105,8 +106,8 @@ test('RFC 2883 §4.1.1: the D-SACK block comes first, then the SACK blocks', () 
   data(t, 210, 201, 301);
   expect(t, ackOut(210, 101, 3900, PT(200), [201, 301]));
   data(t, 220, 1, 101);
-  // 0.220 > . 1:1(0) ack 101 win 3900 <nop,nop,TS val X+220 ecr PT(200),nop,nop,sack 1:101 201:301>
-  expect(t, ackOut(220, 101, 3900, PT(200), [1, 101], [201, 301]));
+  // 0.220 > . 1:1(0) ack 101 win 3900 <nop,nop,TS val X+220 ecr PT(220),nop,nop,sack 1:101 201:301>
+  expect(t, ackOut(220, 101, 3900, PT(220), [1, 101], [201, 301]));
 });
 
 test('RFC 2883 §4.1.3: a partly duplicate segment: D-SACK for the old part; the new part fills the hole', () => {

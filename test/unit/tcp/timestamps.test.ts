@@ -166,6 +166,23 @@ test('RFC 7323 §4.3 (C) a hole: ACKs echo the segment that last advanced RCV.NX
   assert.equal(t.read(230), peerBytes(0, 3000));
 });
 
+test('RFC 7323 §4.3 (2) as Linux tcp_sequence: the last segment resent after its ACK was lost is echoed (soak seed 4977)', () => {
+  const t = open();
+  recv(t, 200, { f: '.', seq: P(1), ack: U(1), len: 1000, ts: [PT(200), TV(100)] });
+  // 0.200 > . 1:1(0) ack 1001 win 3000 <nop,nop,TS val X+200 ecr PT(200)>   (lost on the way)
+  expect(t, { f: '.', seq: U(1), ack: P(1001), win: 3000, opts: TS(TV(200), PT(200)) });
+  t.read(200);
+  // 0.500 < . 1:1001(1000) ack 1 <TS val PT(500)>   (the peer's RTO: it ends at RCV.WUP, Linux lets it through)
+  recv(t, 500, { f: '.', seq: P(1), ack: U(1), len: 1000, ts: [PT(500), TV(200)] });
+  // 0.500 > . 1:1(0) ack 1001 win 4000 <nop,nop,TS val X+500 ecr PT(500),nop,nop,sack 1:1001>   (echoes the retransmission)
+  expect(t, { f: '.', seq: U(1), ack: P(1001), win: 4000, opts: [...TS(TV(500), PT(500)), ...SACK([1, 1001])] });
+  // An older duplicate (ending before RCV.WUP) leaves TS.Recent alone, as in Linux (tcp_send_dupack).
+  recv(t, 600, { f: '.', seq: P(1001), ack: U(1), len: 1000, ts: [PT(600), TV(500)] });
+  t.takeOut();
+  recv(t, 700, { f: '.', seq: P(1), ack: U(1), len: 1000, ts: [PT(700), TV(600)] });
+  expect(t, { f: '.', seq: U(1), ack: P(2001), win: 3000, opts: [...TS(TV(700), PT(600)), ...SACK([1, 1001])] });
+});
+
 // -------------------------------------------------------------------- PAWS
 
 test('RFC 7323 §5.3 R1 PAWS: data with a TSval older than TS.Recent (across the 2^32 wrap) is ACKed and dropped', () => {
