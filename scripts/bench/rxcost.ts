@@ -25,7 +25,7 @@
 import { VirtualClock } from '../../src/stack/clock.js';
 import { Stack } from '../../src/stack/stack.js';
 import type { TcpEndpoint } from '../../src/stack/endpoint.js';
-import type { Link } from '../../src/link/link.js';
+import { deliver, pooled, SinkLink, xorshift, type Batch } from './rig.js';
 import { IPPROTO_TCP } from '../../src/wire/ipv4.js';
 import { buildTcpPacket, setTcpChecksum, TCP_ACK, TCP_SYN, type TcpOption } from '../../src/wire/tcp.js';
 
@@ -53,71 +53,8 @@ function parseArgs(argv: string[]): { ms: number; rounds: number; only: Case[] }
   return o;
 }
 
-/** A link that keeps the last header it was given (the handshake reads it) and nothing else. */
-class SinkLink implements Link {
-  readonly mtu = 1500;
-  onReceive: ((packets: Buffer[], trusted?: Uint8Array) => void) | null = null;
-  sent = 0;
-  last: Buffer = Buffer.alloc(0);
-  send(header: Buffer): void {
-    this.sent++;
-    this.last = header;
-  }
-  close(): void {}
-}
-
-/** A PRNG of our own so every run sends the same packets. */
-function xorshift(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
-}
-
 function pkt(srcPort: number, dstPort: number, seq: number, ack: number, flags: number, options?: TcpOption[], payload?: Buffer, src = PEER): Buffer {
   return buildTcpPacket({ src, dst: US, protocol: IPPROTO_TCP, ttl: 64 }, { srcPort, dstPort, seq, ack, flags, window: 502, options }, payload);
-}
-
-/** A batch as the TUN link holds it: one pool, each packet's start and end. */
-interface Batch {
-  pool: Buffer;
-  ranges: Uint32Array;
-  count: number;
-  /** Views of the packets, for preparing them (not for delivery). */
-  views: Buffer[];
-}
-
-function pooled(packets: Buffer[]): Batch {
-  const pool = Buffer.concat(packets);
-  const ranges = new Uint32Array(2 * packets.length);
-  const views: Buffer[] = [];
-  let off = 0;
-  packets.forEach((p, i) => {
-    ranges[2 * i] = off;
-    ranges[2 * i + 1] = off + p.length;
-    views.push(pool.subarray(off, off + p.length));
-    off += p.length;
-  });
-  return { pool, ranges, count: packets.length, views };
-}
-
-/**
- * Deliver a batch as TunLink does: the pool itself where the stack takes it
- * (Stack.receivePool), else an array of views made here, as TunLink made them
- * (timed: that was part of the cost per packet).
- */
-function deliver(stack: Stack, b: Batch): void {
-  const s = stack as Stack & { receivePool?: (pool: Buffer, ranges: Uint32Array, count: number) => void };
-  if (s.receivePool !== undefined) {
-    s.receivePool(b.pool, b.ranges, b.count);
-    return;
-  }
-  const packets = new Array<Buffer>(b.count);
-  for (let i = 0; i < b.count; i++) packets[i] = b.pool.subarray(b.ranges[2 * i]!, b.ranges[2 * i + 1]!);
-  stack.receiveBatch(packets);
 }
 
 interface Rig {
