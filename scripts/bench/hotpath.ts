@@ -27,12 +27,10 @@
  * per segment, and the ArrayBuffer memory (slabs, copies) the same way.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
-import { VirtualClock } from '../../src/stack/clock.js';
-import { Stack } from '../../src/stack/stack.js';
 import type { TcpEndpoint } from '../../src/stack/endpoint.js';
 import { IPPROTO_TCP } from '../../src/wire/ipv4.js';
 import { buildTcpPacket, setTcpChecksum, TCP_ACK, TCP_SYN, writeTcpPacket6, type TcpFields, type TcpOption } from '../../src/wire/tcp.js';
-import { deliver, pooled, SinkLink, type Batch } from './rig.js';
+import { deliver, makeRig, parseCaseArgs, pooled, runDeferred, type Rig } from './rig.js';
 
 const US = '10.55.0.2';
 const PEER = '10.55.0.1';
@@ -44,22 +42,6 @@ const CONNS = 64;
 const CASES = ['rx-data', 'rx-ack', 'tx', 'demux4', 'demux6'] as const;
 type Case = (typeof CASES)[number];
 
-function parseArgs(argv: string[]): { ms: number; rounds: number; only: Case[] } {
-  const o = { ms: 1500, rounds: 5, only: [...CASES] as Case[] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const v = argv[++i] ?? '';
-    if (a === '--ms') o.ms = Number(v);
-    else if (a === '--rounds') o.rounds = Number(v);
-    else if (a === '--only') o.only = v.split(',').filter((c): c is Case => (CASES as readonly string[]).includes(c));
-    else {
-      process.stderr.write(`hotpath: unknown option ${a} (--ms N --rounds N --only ${CASES.join(',')})\n`);
-      process.exit(2);
-    }
-  }
-  return o;
-}
-
 const tsOpt = (val: number, ecr: number): TcpOption[] => [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'ts', val, ecr }];
 const SYN_OPTS: TcpOption[] = [{ kind: 'mss', mss: 1460 }, { kind: 'sackOK' }, { kind: 'ts', val: 1, ecr: 0 }, { kind: 'nop' }, { kind: 'wscale', shift: 7 }];
 
@@ -70,25 +52,6 @@ function pkt(v6: boolean, tcp: TcpFields, payload?: Buffer): Buffer {
   const n = writeTcpPacket6(out, { src: PEER6, dst: US6 }, tcp, payload);
   if (payload !== undefined) payload.copy(out, n);
   return out.subarray(0, n + (payload?.length ?? 0));
-}
-
-interface Rig {
-  stack: Stack;
-  link: SinkLink;
-  clock: VirtualClock;
-  pending: Array<() => void>;
-}
-
-function makeRig(): Rig {
-  const clock = new VirtualClock(1_000_000);
-  const link = new SinkLink();
-  const pending: Array<() => void> = [];
-  const stack = new Stack({ link, addr: US, addr6: US6, clock, isnKey: Buffer.alloc(32, 7), defer: (fn) => pending.push(fn) });
-  return { stack, link, clock, pending };
-}
-
-function runDeferred(r: Rig): void {
-  while (r.pending.length > 0) r.pending.shift()!();
 }
 
 interface Conn {
@@ -129,7 +92,7 @@ interface Bench {
 }
 
 function setup(c: Case): Bench {
-  const r = makeRig();
+  const r = makeRig(US, US6);
   switch (c) {
     case 'rx-data': {
       const [conn] = establish(r, false, [40000]);
@@ -317,7 +280,7 @@ async function main(): Promise<void> {
     process.stderr.write('hotpath: run with node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64 (npm run bench:hotpath)\n');
     process.exit(2);
   }
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseCaseArgs('hotpath', process.argv.slice(2), CASES);
   process.stdout.write(`case      µs/segment  heap B/segment  ArrayBuffer B/segment\n`);
   for (const c of o.only) {
     const b = setup(c);

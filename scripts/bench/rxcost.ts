@@ -22,10 +22,8 @@
  * packet is printed. RXCOST_DEBUG=1 prints each case's counters to stderr
  * (to check that the packets went where they should).
  */
-import { VirtualClock } from '../../src/stack/clock.js';
-import { Stack } from '../../src/stack/stack.js';
 import type { TcpEndpoint } from '../../src/stack/endpoint.js';
-import { deliver, pooled, SinkLink, xorshift, type Batch } from './rig.js';
+import { deliver, makeRig, parseCaseArgs, pooled, runDeferred, xorshift, type Batch, type Rig } from './rig.js';
 import { IPPROTO_TCP } from '../../src/wire/ipv4.js';
 import { buildTcpPacket, setTcpChecksum, TCP_ACK, TCP_SYN, type TcpOption } from '../../src/wire/tcp.js';
 
@@ -37,43 +35,8 @@ const DATA_BATCH = 32;
 const CASES = ['ack', 'closed', 'syn', 'oow', 'data'] as const;
 type Case = (typeof CASES)[number];
 
-function parseArgs(argv: string[]): { ms: number; rounds: number; only: Case[] } {
-  const o = { ms: 1500, rounds: 5, only: [...CASES] as Case[] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const v = argv[++i] ?? '';
-    if (a === '--ms') o.ms = Number(v);
-    else if (a === '--rounds') o.rounds = Number(v);
-    else if (a === '--only') o.only = v.split(',').filter((c): c is Case => (CASES as readonly string[]).includes(c));
-    else {
-      process.stderr.write(`rxcost: unknown option ${a} (--ms N --rounds N --only ${CASES.join(',')})\n`);
-      process.exit(2);
-    }
-  }
-  return o;
-}
-
 function pkt(srcPort: number, dstPort: number, seq: number, ack: number, flags: number, options?: TcpOption[], payload?: Buffer, src = PEER): Buffer {
   return buildTcpPacket({ src, dst: US, protocol: IPPROTO_TCP, ttl: 64 }, { srcPort, dstPort, seq, ack, flags, window: 502, options }, payload);
-}
-
-interface Rig {
-  stack: Stack;
-  link: SinkLink;
-  clock: VirtualClock;
-  pending: Array<() => void>;
-}
-
-function makeRig(): Rig {
-  const clock = new VirtualClock(1_000_000);
-  const link = new SinkLink();
-  const pending: Array<() => void> = [];
-  const stack = new Stack({ link, addr: US, clock, isnKey: Buffer.alloc(32, 7), defer: (fn) => pending.push(fn) });
-  return { stack, link, clock, pending };
-}
-
-function runDeferred(r: Rig): void {
-  while (r.pending.length > 0) r.pending.shift()!();
 }
 
 /** Handshake PEER:port -> US:7 with timestamps; returns the endpoint and the next sequence numbers. */
@@ -99,7 +62,7 @@ function establish(r: Rig, port: number): { ep: TcpEndpoint; seq: number; ack: n
 
 /** One case: returns a function that processes one batch, and a prepare step run untimed before it. */
 function setup(c: Case): { r: Rig; prepare: () => void; batch: () => Batch; after: () => void } {
-  const r = makeRig();
+  const r = makeRig(US);
   const rnd = xorshift(12345);
   const randomPorts = (dst: number, flags: number, options?: TcpOption[], randomSource = false): Batch[] => {
     const batches: Batch[] = [];
@@ -192,7 +155,7 @@ function measure(c: Case, ms: number): number {
 }
 
 function main(): void {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseCaseArgs('rxcost', process.argv.slice(2), CASES);
   for (const c of o.only) {
     const runs: number[] = [];
     for (let i = 0; i < o.rounds; i++) runs.push(measure(c, o.ms / o.rounds));
