@@ -22,10 +22,8 @@
  * packet is printed. RXCOST_DEBUG=1 prints each case's counters to stderr
  * (to check that the packets went where they should).
  */
-import { VirtualClock } from '../../src/stack/clock.js';
-import { Stack } from '../../src/stack/stack.js';
 import type { TcpEndpoint } from '../../src/stack/endpoint.js';
-import type { Link } from '../../src/link/link.js';
+import { deliver, makeRig, parseCaseArgs, pooled, runDeferred, xorshift, type Batch, type Rig } from './rig.js';
 import { IPPROTO_TCP } from '../../src/wire/ipv4.js';
 import { buildTcpPacket, setTcpChecksum, TCP_ACK, TCP_SYN, type TcpOption } from '../../src/wire/tcp.js';
 
@@ -37,106 +35,8 @@ const DATA_BATCH = 32;
 const CASES = ['ack', 'closed', 'syn', 'oow', 'data'] as const;
 type Case = (typeof CASES)[number];
 
-function parseArgs(argv: string[]): { ms: number; rounds: number; only: Case[] } {
-  const o = { ms: 1500, rounds: 5, only: [...CASES] as Case[] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const v = argv[++i] ?? '';
-    if (a === '--ms') o.ms = Number(v);
-    else if (a === '--rounds') o.rounds = Number(v);
-    else if (a === '--only') o.only = v.split(',').filter((c): c is Case => (CASES as readonly string[]).includes(c));
-    else {
-      process.stderr.write(`rxcost: unknown option ${a} (--ms N --rounds N --only ${CASES.join(',')})\n`);
-      process.exit(2);
-    }
-  }
-  return o;
-}
-
-/** A link that keeps the last header it was given (the handshake reads it) and nothing else. */
-class SinkLink implements Link {
-  readonly mtu = 1500;
-  onReceive: ((packets: Buffer[], trusted?: Uint8Array) => void) | null = null;
-  sent = 0;
-  last: Buffer = Buffer.alloc(0);
-  send(header: Buffer): void {
-    this.sent++;
-    this.last = header;
-  }
-  close(): void {}
-}
-
-/** A PRNG of our own so every run sends the same packets. */
-function xorshift(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
-}
-
 function pkt(srcPort: number, dstPort: number, seq: number, ack: number, flags: number, options?: TcpOption[], payload?: Buffer, src = PEER): Buffer {
   return buildTcpPacket({ src, dst: US, protocol: IPPROTO_TCP, ttl: 64 }, { srcPort, dstPort, seq, ack, flags, window: 502, options }, payload);
-}
-
-/** A batch as the TUN link holds it: one pool, each packet's start and end. */
-interface Batch {
-  pool: Buffer;
-  ranges: Uint32Array;
-  count: number;
-  /** Views of the packets, for preparing them (not for delivery). */
-  views: Buffer[];
-}
-
-function pooled(packets: Buffer[]): Batch {
-  const pool = Buffer.concat(packets);
-  const ranges = new Uint32Array(2 * packets.length);
-  const views: Buffer[] = [];
-  let off = 0;
-  packets.forEach((p, i) => {
-    ranges[2 * i] = off;
-    ranges[2 * i + 1] = off + p.length;
-    views.push(pool.subarray(off, off + p.length));
-    off += p.length;
-  });
-  return { pool, ranges, count: packets.length, views };
-}
-
-/**
- * Deliver a batch as TunLink does: the pool itself where the stack takes it
- * (Stack.receivePool), else an array of views made here, as TunLink made them
- * (timed: that was part of the cost per packet).
- */
-function deliver(stack: Stack, b: Batch): void {
-  const s = stack as Stack & { receivePool?: (pool: Buffer, ranges: Uint32Array, count: number) => void };
-  if (s.receivePool !== undefined) {
-    s.receivePool(b.pool, b.ranges, b.count);
-    return;
-  }
-  const packets = new Array<Buffer>(b.count);
-  for (let i = 0; i < b.count; i++) packets[i] = b.pool.subarray(b.ranges[2 * i]!, b.ranges[2 * i + 1]!);
-  stack.receiveBatch(packets);
-}
-
-interface Rig {
-  stack: Stack;
-  link: SinkLink;
-  clock: VirtualClock;
-  pending: Array<() => void>;
-}
-
-function makeRig(): Rig {
-  const clock = new VirtualClock(1_000_000);
-  const link = new SinkLink();
-  const pending: Array<() => void> = [];
-  const stack = new Stack({ link, addr: US, clock, isnKey: Buffer.alloc(32, 7), defer: (fn) => pending.push(fn) });
-  return { stack, link, clock, pending };
-}
-
-function runDeferred(r: Rig): void {
-  while (r.pending.length > 0) r.pending.shift()!();
 }
 
 /** Handshake PEER:port -> US:7 with timestamps; returns the endpoint and the next sequence numbers. */
@@ -162,7 +62,7 @@ function establish(r: Rig, port: number): { ep: TcpEndpoint; seq: number; ack: n
 
 /** One case: returns a function that processes one batch, and a prepare step run untimed before it. */
 function setup(c: Case): { r: Rig; prepare: () => void; batch: () => Batch; after: () => void } {
-  const r = makeRig();
+  const r = makeRig(US);
   const rnd = xorshift(12345);
   const randomPorts = (dst: number, flags: number, options?: TcpOption[], randomSource = false): Batch[] => {
     const batches: Batch[] = [];
@@ -255,7 +155,7 @@ function measure(c: Case, ms: number): number {
 }
 
 function main(): void {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseCaseArgs('rxcost', process.argv.slice(2), CASES);
   for (const c of o.only) {
     const runs: number[] = [];
     for (let i = 0; i < o.rounds; i++) runs.push(measure(c, o.ms / o.rounds));

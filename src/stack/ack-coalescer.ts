@@ -79,6 +79,8 @@ function supersedes(seg: OutSegment, held: OutSegment): boolean {
 /** A bare cumulative ACK: no data, no other flag, no SACK blocks. */
 function isPlainAck(seg: OutSegment): boolean {
   if (seg.flags !== TCP_ACK || (seg.payload !== undefined && seg.payload.length > 0)) return false;
-  if (seg.options !== undefined) for (const o of seg.options) if (o.kind === 'sack') return false;
+  if (seg.sack !== undefined && seg.sack.length > 0) return false;
+  // A list of options only when there are no fixed fields (options.ts: reading it builds it).
+  if (seg.tsVal === undefined && seg.options !== undefined) for (const o of seg.options) if (o.kind === 'sack') return false;
   return true;
 }

@@ -145,7 +145,10 @@ export class TcpEndpoint {
  */
 export class EndpointTable {
   private readonly byLocalPort = new Map<number, Map<number, TcpEndpoint>>();
-  private readonly byLocalPort6 = new Map<number, Map<string, TcpEndpoint>>();
+  /** IPv6: local port, then remote port, then the remote address's text
+   * (the receive path keeps that string from packet to packet, so its hash
+   * is computed once; no key string is built per packet). */
+  private readonly byLocalPort6 = new Map<number, Map<number, Map<string, TcpEndpoint>>>();
   private readonly all = new Set<TcpEndpoint>();
 
   get(remoteIp: number, remotePort: number, localPort: number): TcpEndpoint | undefined {
@@ -154,7 +157,7 @@ export class EndpointTable {
 
   /** The IPv6 connection from `remoteAddr` (ip6ToString's text). */
   get6(remoteAddr: string, remotePort: number, localPort: number): TcpEndpoint | undefined {
-    return this.byLocalPort6.get(localPort)?.get(key6(remoteAddr, remotePort));
+    return this.byLocalPort6.get(localPort)?.get(remotePort)?.get(remoteAddr);
   }
 
   has(remoteIp: number, remotePort: number, localPort: number): boolean {
@@ -173,15 +176,20 @@ export class EndpointTable {
 
   /** Enter `ep`, replacing whatever held its 4-tuple. */
   add(ep: TcpEndpoint): void {
-    if (ep.v6) return this.enter(this.byLocalPort6, ep, key6(ep.remoteAddr, ep.remotePort));
-    this.enter(this.byLocalPort, ep, ep.remoteIp * 65536 + ep.remotePort);
+    if (!ep.v6) return this.enter(this.byLocalPort, ep.localPort, ep, ep.remoteIp * 65536 + ep.remotePort);
+    let byPort = this.byLocalPort6.get(ep.localPort);
+    if (byPort === undefined) {
+      byPort = new Map();
+      this.byLocalPort6.set(ep.localPort, byPort);
+    }
+    this.enter(byPort, ep.remotePort, ep, ep.remoteAddr);
   }
 
-  private enter<K>(table: Map<number, Map<K, TcpEndpoint>>, ep: TcpEndpoint, key: K): void {
-    let m = table.get(ep.localPort);
+  private enter<K>(table: Map<number, Map<K, TcpEndpoint>>, port: number, ep: TcpEndpoint, key: K): void {
+    let m = table.get(port);
     if (m === undefined) {
       m = new Map();
-      table.set(ep.localPort, m);
+      table.set(port, m);
     }
     const old = m.get(key);
     if (old !== undefined) this.all.delete(old);
@@ -191,23 +199,22 @@ export class EndpointTable {
 
   /** Remove `ep` if it is the one holding its 4-tuple. */
   remove(ep: TcpEndpoint): void {
-    if (ep.v6) return this.leave(this.byLocalPort6, ep, key6(ep.remoteAddr, ep.remotePort));
-    this.leave(this.byLocalPort, ep, ep.remoteIp * 65536 + ep.remotePort);
+    if (!ep.v6) return this.leave(this.byLocalPort, ep.localPort, ep, ep.remoteIp * 65536 + ep.remotePort);
+    const byPort = this.byLocalPort6.get(ep.localPort);
+    if (byPort === undefined) return;
+    this.leave(byPort, ep.remotePort, ep, ep.remoteAddr);
+    if (byPort.size === 0) this.byLocalPort6.delete(ep.localPort);
   }
 
-  private leave<K>(table: Map<number, Map<K, TcpEndpoint>>, ep: TcpEndpoint, key: K): void {
-    const m = table.get(ep.localPort);
+  private leave<K>(table: Map<number, Map<K, TcpEndpoint>>, port: number, ep: TcpEndpoint, key: K): void {
+    const m = table.get(port);
     if (m === undefined || m.get(key) !== ep) return;
     m.delete(key);
-    if (m.size === 0) table.delete(ep.localPort);
+    if (m.size === 0) table.delete(port);
     this.all.delete(ep);
   }
 
   values(): IterableIterator<TcpEndpoint> {
     return this.all.values();
   }
-}
-
-function key6(remoteAddr: string, remotePort: number): string {
-  return `${remoteAddr} ${remotePort}`;
 }

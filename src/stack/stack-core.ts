@@ -80,6 +80,10 @@ export abstract class StackCore {
   readonly ttl: number;
   /** Reused for every header we send: the link copies what it keeps. */
   private readonly txHeader = Buffer.alloc(20 + 60);
+  /** The fields of the segment being sent (transmitSegment) and its IPv4 header (sendTcp):
+   * filled in per segment, not made per segment. */
+  private readonly txTcp: TcpFields = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, options: undefined, tsVal: undefined, tsEcr: undefined, sack: undefined };
+  private readonly txIpv4: IPv4Fields = { src: 0, dst: 0, protocol: IPPROTO_TCP, ttl: 64, id: 0, dontFragment: true, tos: 0 };
   /** Views of txHeader by length, made once: a header is 40..80 bytes. */
   private readonly txViews: Buffer[] = [];
   /** The same for IPv6: 40-byte fixed header, TCP header up to 60. */
@@ -404,19 +408,24 @@ export abstract class StackCore {
 
   private transmitSegment(ep: TcpEndpoint, seg: OutSegment): void {
     if (seg.flags & TCP_RST) this.counters.inc('tcp_rst_sent');
+    // One TcpFields for every segment (written out before the next one is built).
+    const tcp = this.txTcp;
+    tcp.srcPort = ep.localPort;
+    tcp.dstPort = ep.remotePort;
+    tcp.seq = seg.seq;
+    tcp.ack = seg.ack;
+    tcp.flags = seg.flags;
+    tcp.window = seg.window;
+    tcp.tsVal = seg.tsVal;
+    tcp.tsEcr = seg.tsEcr;
+    tcp.sack = seg.sack;
+    // The list only when there are no fixed fields (reading it builds it: options.ts).
+    tcp.options = seg.tsVal === undefined && seg.sack === undefined ? seg.options : undefined;
     if (ep.v6) {
-      const tcp = { srcPort: ep.localPort, dstPort: ep.remotePort, seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options };
       // RFC 3168 §5 via the traffic class's ECN bits (RFC 8200 §7).
       return this.sendTcp6(ep.remote6!, tcp, seg.payload, seg.gsoSize, ep.local6!, seg.ect === true ? ECN_ECT0 : 0, ep.flowLabel);
     }
-    this.sendTcp(
-      ep.remoteIp,
-      { srcPort: ep.localPort, dstPort: ep.remotePort, seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options },
-      seg.payload,
-      seg.gsoSize,
-      ep.localIp,
-      seg.ect === true ? ECN_ECT0 : 0,
-    );
+    this.sendTcp(ep.remoteIp, tcp, seg.payload, seg.gsoSize, ep.localIp, seg.ect === true ? ECN_ECT0 : 0);
   }
 
   /** Build and send one TCP segment from `src` (our address) to `dst`, both
@@ -426,7 +435,12 @@ export abstract class StackCore {
   sendTcp(dst: number, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addrIp, tos = 0): void {
     if (this.closed) return;
     const local = dst === this.addrIp || isLoopbackIp(dst);
-    const ipf: IPv4Fields = { src, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: true, tos };
+    const ipf = this.txIpv4;
+    ipf.src = src;
+    ipf.dst = dst;
+    ipf.ttl = this.ttl;
+    ipf.id = this.nextIpId();
+    ipf.tos = tos;
     const n = writeTcpPacket(this.txHeader, ipf, tcp, payload, this.offload && !local);
     this.counters.add(this.cTcpOut);
     this.counters.add(this.cIpOut);

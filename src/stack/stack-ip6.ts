@@ -22,7 +22,7 @@ import {
 import { ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_PARAM_PROBLEM, ICMP_PKT_FILTERED, ICMP_PORT_UNREACH, ICMP_TIME_EXCEEDED, type IcmpErrno, type IcmpTcpError } from '../wire/icmp.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
 import { sumBytes } from '../wire/checksum.js';
-import { readTcp6, type TcpSegment } from '../wire/tcp.js';
+import { readTcp6, rxTcpSegment, type TcpSegment } from '../wire/tcp.js';
 import { Ip6Reassembler } from './ip6-reassembly.js';
 import { IcmpErrorSender } from './icmp-out.js';
 import { sipHash24, sipKey, type SipKey } from './siphash.js';
@@ -106,6 +106,8 @@ export function icmp6TcpError(msg: Icmp6Message): IcmpTcpError | null {
 
 export abstract class StackIp6 extends StackCore {
   private readonly rxIp6 = new IPv6Rx();
+  /** The TCP segment being received, either family (wire/tcp.ts rxTcpSegment: read in place per packet). */
+  protected readonly rxSeg = rxTcpSegment();
   /** The ICMP errors we send, both families, rate limited together. */
   readonly icmpErrors = new IcmpErrorSender(this.counters, (p) => this.sendRaw(p), () => this.nextIpId());
   /** IPv6 fragments being put back together (RFC 8200 §4.5), and the one timer for their timeouts. */
@@ -188,7 +190,7 @@ export abstract class StackIp6 extends StackCore {
     const upper = v.upperStart;
     switch (v.protocol) {
       case IPPROTO_TCP: {
-        const seg = readTcp6(p, upper, p.length, sumBytes(p, 8, 40), !trusted);
+        const seg = readTcp6(p, upper, p.length, sumBytes(p, 8, 40), !trusted, this.rxSeg);
         if (typeof seg === 'string') return this.drop(seg);
         seg.ecn = (p[1]! >> 4) & 3; // RFC 8200 §7: the traffic class's low two bits are ECN (RFC 3168)
         this.counters.inc('tcp_in');

@@ -146,7 +146,7 @@ export class Stack extends StackIp6 {
     const b = ip.buf;
     switch (ip.protocol) {
       case IPPROTO_TCP: {
-        const seg = readTcp(b, ip.payloadStart, ip.end, ip.srcAddr, ip.dstAddr, !trusted);
+        const seg = readTcp(b, ip.payloadStart, ip.end, ip.srcAddr, ip.dstAddr, !trusted, false, this.rxSeg);
         if (typeof seg === 'string') return this.drop(seg);
         seg.ecn = ip.tos & 3; // RFC 3168 §5: the IP header's ECN field, for the connection
         this.counters.add(this.cTcpIn);

@@ -5,6 +5,7 @@
  *   else: nop, nop, TS   then   nop, nop, sack blocks
  */
 import type { TcpOption } from '../wire/tcp.js';
+import type { OutSegment } from './tcb.js';
 import { initialRcvBuf, type TcpConfig } from './config.js';
 
 export interface SynOptionSet {
@@ -52,4 +53,30 @@ export function segmentOptions(ts: { val: number; ecr: number } | undefined, sac
   if (ts) list.push({ kind: 'nop' }, { kind: 'nop' }, { kind: 'ts', val: ts.val, ecr: ts.ecr });
   if (sack && sack.length > 0) list.push({ kind: 'nop' }, { kind: 'nop' }, { kind: 'sack', blocks: sack });
   return list;
+}
+
+/**
+ * A segment of an established connection (Tcb.emitSegment) with its options
+ * as plain fields: the stack writes nop,nop,TS and nop,nop,SACK straight
+ * from them (wire/tcp.ts TcpFields), so no list and no option objects are
+ * made per segment. `options` builds the list for whoever reads it (tests,
+ * tracing of the TCB's output).
+ */
+export class FixedOptionsSegment implements OutSegment {
+  constructor(
+    public seq: number,
+    public ack: number,
+    public flags: number,
+    public window: number,
+    public tsVal: number | undefined,
+    public tsEcr: number | undefined,
+    public sack: Array<[number, number]> | undefined,
+    public payload: Buffer | undefined,
+    public gsoSize: number,
+    public ect: boolean,
+  ) {}
+
+  get options(): TcpOption[] | undefined {
+    return segmentOptions(this.tsVal === undefined ? undefined : { val: this.tsVal, ecr: this.tsEcr ?? 0 }, this.sack);
+  }
 }

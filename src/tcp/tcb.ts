@@ -19,7 +19,7 @@ import type { CongestionControl } from './congestion/congestion.js';
 import { createCongestionControl } from './congestion/factory.js';
 import { LossRecovery } from './recovery.js';
 import { Timestamps, tsOffsetFor } from './timestamps.js';
-import { segmentOptions } from './options.js';
+import { FixedOptionsSegment } from './options.js';
 import { TailLossProbe } from './tlp.js';
 import { AckPolicy } from './ack-policy.js';
 import { EcnState } from './ecn.js';
@@ -31,7 +31,14 @@ export interface OutSegment {
   ack: number;
   flags: number;
   window: number;
+  /** The options as a list (SYNs, tests); segments built by emitSegment make
+   * it only when read, and the stack writes their fixed fields instead. */
   options?: TcpOption[];
+  /** Timestamps (RFC 7323) and SACK blocks (RFC 2018) as plain fields
+   * (options.ts FixedOptionsSegment): no option list per segment. */
+  tsVal?: number;
+  tsEcr?: number;
+  sack?: Array<[number, number]>;
   payload?: Buffer;
   /** A super-segment for a link with segmentation offload: cut into pieces
    * of this many payload bytes (the effective MSS). 0 or absent: as it is. */
@@ -67,6 +74,9 @@ export interface CounterSink {
 }
 
 const NO_COUNTERS: CounterSink = { inc() {} };
+
+/** What sackBlocks returns when there is nothing to report (shared, never changed). */
+const NO_SACK_BLOCKS: Array<[number, number]> = [];
 
 /** Recent out-of-order arrivals remembered for the order of SACK blocks (two ACKs' worth). */
 const SACK_RECENCY = 8;
@@ -254,7 +264,7 @@ export abstract class Tcb {
     if (this.ecn.demandCwr && !(flags & TCP_SYN)) flags |= TCP_ECE;
     const window = flags & TCP_ACK || flags & TCP_RST ? this.advertiseWindow() : 0;
     // RFC 7323 §3.2: every segment carries TSopt once negotiated, RSTs included (as Linux sends them).
-    const ts = this.ts.enabled ? { val: this.ts.value(this.now), ecr: this.ts.recent } : undefined;
+    const ts = this.ts.enabled;
     let sack: Array<[number, number]> | undefined;
     if (this.sackOk && flags & TCP_ACK && !(flags & TCP_RST)) {
       // Up to 4 blocks, 3 beside timestamps, and only as many as fit beside the payload.
@@ -264,7 +274,10 @@ export abstract class Tcb {
     }
     const mss = this.effMss;
     const gsoSize = payload !== undefined && payload.length > mss ? mss : 0;
-    this.out.push({ seq, ack: flags & TCP_ACK ? this.rcvNxt : 0, flags, window, options: segmentOptions(ts, sack), payload, gsoSize, ect });
+    this.out.push(new FixedOptionsSegment(
+      seq, flags & TCP_ACK ? this.rcvNxt : 0, flags, window,
+      ts ? this.ts.value(this.now) : undefined, ts ? this.ts.recent : undefined, sack, payload, gsoSize, ect,
+    ));
     if (flags & TCP_ACK) {
       this.delAckAt = Infinity;
       this.rcvWup = this.rcvNxt;
@@ -281,8 +294,13 @@ export abstract class Tcb {
    * many ranges a peer made us hold.
    */
   protected sackBlocks(max: number): Array<[number, number]> {
+    if (max <= 0) return NO_SACK_BLOCKS;
+    // Nothing out of order and no D-SACK (nearly every ACK): no SACK work at all.
+    if (this.dsack === null && !this.recvBuffer.hasOutOfOrder) {
+      if (this.sackRecency.length > 0) this.sackRecency = [];
+      return NO_SACK_BLOCKS;
+    }
     const out: Array<[number, number]> = [];
-    if (max <= 0) return out;
     if (this.dsack !== null) {
       out.push(this.dsack);
       this.dsack = null;

@@ -3,12 +3,19 @@
  * sum of 16-bit big-endian words. Used by IPv4 (RFC 791), ICMP (RFC 792) and
  * TCP with its pseudo-header (RFC 9293 §3.1).
  *
- * Speed (GUIDE §Principles 5): we add 32-bit words into a plain JS number and
+ * Speed (GUIDE §Principles 5): we add 32-bit words into plain JS numbers and
  * fold only at the end. That is correct because 2^16 ≡ 1 (mod 2^16 - 1), so a
  * 32-bit word hi:lo contributes hi + lo to the folded sum (RFC 1071 §2(C),
- * "parallel summation"). Words are read with a DataView, 16 bytes per loop
- * turn: about 5 GB/s on 1460-byte segments, 4x the byte-by-byte loop.
- */
+ * "parallel summation"). The words are read little-endian with a DataView
+ * (no byte swap per load on x86, and the same on any host since DataView
+ * names the order), 32 bytes per loop turn into two sums; the folded
+ * little-endian sum is the big-endian one with its two bytes swapped (RFC
+ * 1071 §2(B), byte order independence). Measured on 1460-byte segments
+ * (median of 10 % fastest batches, loaded 2-core VM): 428 ns against 485 for
+ * big-endian words 16 bytes a turn, 10.5 against 14.8 µs on 64 KiB. The addon
+ * (one N-API call, C summing 8 bytes a step) took 310 ns: about 145 ns is the
+ * call itself, so it wins only above ~100 bytes and needs the native build;
+ * not used. */
 
 /** Bytes per chunk: 2^18 words of < 2^32 each keep a chunk sum below 2^50,
  * far from 2^53 where doubles stop being exact integers. */
@@ -36,15 +43,21 @@ export function sumBytes(buf: Uint8Array, start: number, end: number, initial = 
   const v = view;
   let i = buf.byteOffset + start;
   const stop = buf.byteOffset + end;
-  let sum = initial;
-  while (stop - i >= 16) {
-    const chunkStop = stop - i > CHUNK ? i + CHUNK : stop - 15;
-    let s = 0;
-    for (; i < chunkStop; i += 16) s += v.getUint32(i) + v.getUint32(i + 4) + v.getUint32(i + 8) + v.getUint32(i + 12);
-    sum += s;
-    if (sum >= 2 ** 48) sum = fold32(sum);
+  let le = 0;
+  while (stop - i >= 32) {
+    const chunkStop = stop - i > CHUNK ? i + CHUNK : stop - 31;
+    let a = 0;
+    let b = 0;
+    for (; i < chunkStop; i += 32) {
+      a += v.getUint32(i, true) + v.getUint32(i + 4, true) + v.getUint32(i + 8, true) + v.getUint32(i + 12, true);
+      b += v.getUint32(i + 16, true) + v.getUint32(i + 20, true) + v.getUint32(i + 24, true) + v.getUint32(i + 28, true);
+    }
+    le += a + b;
+    if (le >= 2 ** 48) le = fold32(le);
   }
-  for (; i + 3 < stop; i += 4) sum += v.getUint32(i);
+  for (; i + 3 < stop; i += 4) le += v.getUint32(i, true);
+  let sum = initial + swap16(fold16(le));
+  // The last 0-3 bytes: big-endian words again (i - start is a multiple of 4).
   if (i + 1 < stop) {
     sum += v.getUint16(i);
     i += 2;
@@ -52,6 +65,16 @@ export function sumBytes(buf: Uint8Array, start: number, end: number, initial = 
   // Odd tail: pad with a zero byte on the right (RFC 1071 §4.1).
   if (i < stop) sum += v.getUint8(i) << 8;
   return sum;
+}
+
+/** Ones'-complement fold of a non-negative sum below 2^53 to 16 bits. */
+function fold16(x: number): number {
+  while (x > 0xffff) x = (x % 0x10000) + Math.floor(x / 0x10000);
+  return x;
+}
+
+function swap16(x: number): number {
+  return ((x & 0xff) << 8) | (x >>> 8);
 }
 
 /**

@@ -91,7 +91,7 @@ const NO_LIST: TcpOption[] = Object.freeze([]) as unknown as TcpOption[];
  * the options' `list` only when asked for (`withList`, for tracing).
  */
 export function readTcp(
-  p: Buffer, start: number, end: number, srcAddr: number, dstAddr: number, verifyChecksum: boolean, withList = false,
+  p: Buffer, start: number, end: number, srcAddr: number, dstAddr: number, verifyChecksum: boolean, withList = false, into?: TcpSegment,
 ): TcpSegment | TcpDropReason {
   const len = end - start;
   if (len < 20) return 'tcp_truncated';
@@ -102,21 +102,48 @@ export function readTcp(
     const pseudo = (srcAddr >>> 16) + (srcAddr & 0xffff) + (dstAddr >>> 16) + (dstAddr & 0xffff) + IPPROTO_TCP + len;
     if ((len < 64 ? smallChecksum(p, start, end, pseudo) : foldChecksum(sumBytes(p, start, end, pseudo))) !== 0) return 'tcp_bad_checksum';
   }
-  const options: TcpOptions = { sackPermitted: false, list: withList ? [] : NO_LIST };
+  const options = into === undefined ? newTcpOptions(withList ? [] : NO_LIST) : clearTcpOptions(into.options);
   if (headerLength > 20 && !parseOptions(p, start + 20, start + headerLength, options)) return 'tcp_bad_option';
+  const seg = into ?? ({ options } as TcpSegment);
+  seg.srcPort = (p[start]! << 8) | p[start + 1]!;
+  seg.dstPort = (p[start + 2]! << 8) | p[start + 3]!;
+  seg.seq = word(p, start + 4);
+  seg.ack = word(p, start + 8);
+  seg.headerLength = headerLength;
+  seg.flags = p[start + 13]!;
+  seg.window = (p[start + 14]! << 8) | p[start + 15]!;
+  seg.checksum = (p[start + 16]! << 8) | p[start + 17]!;
+  seg.urgent = (p[start + 18]! << 8) | p[start + 19]!;
+  seg.payload = headerLength < len ? p.subarray(start + headerLength, end) : NO_PAYLOAD;
+  seg.ecn = 0;
+  return seg;
+}
+
+/** Options with every field present (one shape for every segment). */
+function newTcpOptions(list: TcpOption[]): TcpOptions {
+  return { mss: undefined, wscale: undefined, sackPermitted: false, sack: undefined, tsVal: undefined, tsEcr: undefined, list };
+}
+
+function clearTcpOptions(o: TcpOptions): TcpOptions {
+  o.mss = undefined;
+  o.wscale = undefined;
+  o.sackPermitted = false;
+  o.sack = undefined;
+  o.tsVal = undefined;
+  o.tsEcr = undefined;
+  return o;
+}
+
+/**
+ * A segment for the receive path to read every packet into (readTcp's
+ * `into`): one object per stack instead of two per packet. Whatever readTcp
+ * returns then lives until the next packet: use it, keep nothing of it but
+ * the payload (a view of its own) and SACK blocks (an array of their own).
+ */
+export function rxTcpSegment(): TcpSegment {
   return {
-    srcPort: (p[start]! << 8) | p[start + 1]!,
-    dstPort: (p[start + 2]! << 8) | p[start + 3]!,
-    seq: word(p, start + 4),
-    ack: word(p, start + 8),
-    headerLength,
-    flags: p[start + 13]!,
-    window: (p[start + 14]! << 8) | p[start + 15]!,
-    checksum: (p[start + 16]! << 8) | p[start + 17]!,
-    urgent: (p[start + 18]! << 8) | p[start + 19]!,
-    options,
-    payload: headerLength < len ? p.subarray(start + headerLength, end) : NO_PAYLOAD,
-    ecn: 0,
+    srcPort: 0, dstPort: 0, seq: 0, ack: 0, headerLength: 20, flags: 0, window: 0, checksum: 0, urgent: 0,
+    options: newTcpOptions(NO_LIST), payload: NO_PAYLOAD, ecn: 0,
   };
 }
 
@@ -126,8 +153,8 @@ export function readTcp(
  * which the pseudo-header of RFC 8200 §8.1 adds where IPv4's has its two
  * 32-bit addresses; the rest of the pseudo-header is the same sum.
  */
-export function readTcp6(p: Buffer, start: number, end: number, addrSum: number, verifyChecksum: boolean): TcpSegment | TcpDropReason {
-  return readTcp(p, start, end, addrSum, 0, verifyChecksum);
+export function readTcp6(p: Buffer, start: number, end: number, addrSum: number, verifyChecksum: boolean, into?: TcpSegment): TcpSegment | TcpDropReason {
+  return readTcp(p, start, end, addrSum, 0, verifyChecksum, false, into);
 }
 
 /**
@@ -210,6 +237,12 @@ export interface TcpFields {
   /** Written in this order, then padded with zeros (EOL) to a multiple of 4.
    * Linux aligns with NOPs in front of options; callers put `nop` entries in. */
   options?: TcpOption[];
+  /** The send path's options as plain fields, no list built per segment:
+   * after `options`, in Linux's layout, nop,nop,TS (RFC 7323) when tsVal is
+   * a number, then nop,nop,SACK (RFC 2018) when `sack` has blocks. */
+  tsVal?: number;
+  tsEcr?: number;
+  sack?: ReadonlyArray<readonly [number, number]>;
 }
 
 /** Bytes one option takes on the wire as writeTcpPacket writes it. */
@@ -239,6 +272,37 @@ export function tcpOptionsLength(options?: TcpOption[]): number {
   let n = 0;
   for (const o of options) n += tcpOptionLength(o);
   return (n + 3) & ~3;
+}
+
+/** Bytes of the fixed option fields (TcpFields.tsVal, sack): 12 and 4 + 8 per block, multiples of 4. */
+function fixedOptionsLength(tcp: TcpFields): number {
+  return (tcp.tsVal !== undefined ? 12 : 0) + (tcp.sack !== undefined && tcp.sack.length > 0 ? 4 + 8 * tcp.sack.length : 0);
+}
+
+/** nop,nop,TS then nop,nop,SACK from the fixed fields at out[i]. */
+function writeFixedOptions(out: Buffer, i: number, tcp: TcpFields): void {
+  if (tcp.tsVal !== undefined) {
+    out[i] = TCPOPT_NOP;
+    out[i + 1] = TCPOPT_NOP;
+    out[i + 2] = TCPOPT_TIMESTAMP;
+    out[i + 3] = 10;
+    put32(out, i + 4, tcp.tsVal);
+    put32(out, i + 8, tcp.tsEcr ?? 0);
+    i += 12;
+  }
+  const sack = tcp.sack;
+  if (sack !== undefined && sack.length > 0) {
+    out[i] = TCPOPT_NOP;
+    out[i + 1] = TCPOPT_NOP;
+    out[i + 2] = TCPOPT_SACK;
+    out[i + 3] = 2 + 8 * sack.length;
+    i += 4;
+    for (let b = 0; b < sack.length; b++) {
+      put32(out, i, sack[b]![0]);
+      put32(out, i + 4, sack[b]![1]);
+      i += 8;
+    }
+  }
 }
 
 function writeOptions(out: Buffer, offset: number, options: TcpOption[], padded: number): void {
@@ -331,7 +395,7 @@ export function writeTcpPacket(out: Buffer, ip: IPv4Fields, tcp: TcpFields, payl
 
 /** TCP header length for `tcp`'s options; throws RangeError past 40 bytes of options (a caller bug). */
 function tcpHeaderLength(tcp: TcpFields): number {
-  const optLen = tcpOptionsLength(tcp.options);
+  const optLen = tcpOptionsLength(tcp.options) + fixedOptionsLength(tcp);
   if (optLen > 40) throw new RangeError(`TCP options take ${optLen} bytes, at most 40 fit`);
   return 20 + optLen;
 }
@@ -362,7 +426,9 @@ function writeTcpAt(out: Buffer, t: number, thl: number, tcp: TcpFields, payload
   out[t + 16] = 0;
   out[t + 17] = 0;
   put16(out, t + 18, tcp.urgent ?? 0);
-  if (tcp.options !== undefined && optLen > 0) writeOptions(out, t + 20, tcp.options, optLen);
+  const listLen = optLen > 0 && tcp.options !== undefined ? tcpOptionsLength(tcp.options) : 0;
+  if (listLen > 0) writeOptions(out, t + 20, tcp.options!, listLen);
+  if (optLen > listLen) writeFixedOptions(out, t + 20 + listLen, tcp);
   if (partialChecksum) {
     const c = ~foldChecksum(sum) & 0xffff;
     out[t + 16] = c >>> 8;
@@ -398,7 +464,7 @@ export function setTcpChecksum(packet: Buffer): void {
 /** One Buffer with IPv4 header, TCP header and payload (tests, rare replies). */
 export function buildTcpPacket(ip: IPv4Fields, tcp: TcpFields, payload?: Buffer): Buffer {
   const plen = payload === undefined ? 0 : payload.length;
-  const out = Buffer.alloc(40 + tcpOptionsLength(tcp.options) + plen);
+  const out = Buffer.alloc(20 + tcpHeaderLength(tcp) + plen);
   const n = writeTcpPacket(out, ip, tcp, payload);
   if (payload !== undefined) payload.copy(out, n);
   return out;

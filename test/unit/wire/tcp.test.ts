@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { internetChecksum } from '../../../src/wire/checksum.js';
 import { decodeIPv4, type IPv4Fields, type IPv4Packet } from '../../../src/wire/ipv4.js';
 import {
-  buildTcpPacket, decodeTcp, tcpOptionsLength, writeTcpPacket,
+  buildTcpPacket, decodeTcp, readTcp, rxTcpSegment, tcpOptionsLength, writeTcpPacket,
   TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN,
   type TcpFields, type TcpOption, type TcpSegment,
 } from '../../../src/wire/tcp.js';
@@ -234,6 +234,57 @@ test('header length and checksum errors', () => {
   moved[11] = 0;
   moved.writeUInt16BE(internetChecksum(moved, 0, 20), 10);
   assert.is(decodeTcp(ip(moved)), 'tcp_bad_checksum');
+});
+
+test('TS and SACK as plain fields write the bytes of the same option list (Linux layout)', () => {
+  const f = { src: '10.0.0.1', dst: '10.0.0.2', protocol: 6 };
+  const base = { srcPort: 5001, dstPort: 40000, seq: 0xfffffff0, ack: 7, flags: TCP_ACK, window: 502 };
+  const blocks: Array<[number, number]> = [[100, 200], [0xfffffe00, 5]];
+  const cases: Array<[Partial<TcpFields>, TcpOption[]]> = [
+    [{ tsVal: 0xdeadbeef, tsEcr: 42 }, [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'ts', val: 0xdeadbeef, ecr: 42 }]],
+    [{ sack: blocks }, [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'sack', blocks }]],
+    [
+      { tsVal: 1, tsEcr: 2, sack: blocks },
+      [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'ts', val: 1, ecr: 2 }, { kind: 'nop' }, { kind: 'nop' }, { kind: 'sack', blocks }],
+    ],
+    [{ sack: [] }, []],
+  ];
+  const payload = Buffer.from('hello, fixed options');
+  for (const [fixed, list] of cases) {
+    const a = buildTcpPacket(f, { ...base, ...fixed }, payload);
+    const b = buildTcpPacket(f, { ...base, options: list }, payload);
+    assert.equal(a.toString('hex'), b.toString('hex'), JSON.stringify(fixed));
+    const seg = decodeTcp(ip(a));
+    assert.ok(typeof seg !== 'string');
+  }
+});
+
+test('readTcp into one reused segment: options of the packet before never leak into the next', () => {
+  const f = { src: '10.0.0.1', dst: '10.0.0.2', protocol: 6 };
+  const syn = buildTcpPacket(f, {
+    srcPort: 1, dstPort: 2, seq: 9, ack: 0, flags: TCP_SYN, window: 1000,
+    options: [{ kind: 'mss', mss: 1460 }, { kind: 'sackOK' }, { kind: 'ts', val: 5, ecr: 0 }, { kind: 'nop' }, { kind: 'wscale', shift: 7 }],
+  });
+  const sacked = buildTcpPacket(f, { srcPort: 1, dstPort: 2, seq: 10, ack: 1, flags: TCP_ACK, window: 1000, sack: [[50, 60]] });
+  const plain = buildTcpPacket(f, { srcPort: 3, dstPort: 4, seq: 11, ack: 2, flags: TCP_ACK, window: 999 }, Buffer.from('xy'));
+  const into = rxTcpSegment();
+  const read = (p: Buffer): TcpSegment => {
+    const s = readTcp(p, 20, p.length, p.readUInt32BE(12), p.readUInt32BE(16), true, false, into);
+    if (typeof s === 'string') throw new Error(s);
+    return s;
+  };
+  const a = read(syn);
+  assert.is(a, into);
+  assert.equal([a.options.mss, a.options.wscale, a.options.sackPermitted, a.options.tsVal], [1460, 7, true, 5]);
+  const b = read(sacked);
+  assert.equal([b.options.mss, b.options.wscale, b.options.sackPermitted, b.options.tsVal, b.options.sack], [undefined, undefined, false, undefined, [[50, 60]]]);
+  const kept = b.options.sack;
+  const c = read(plain);
+  assert.equal([c.srcPort, c.seq, c.window, c.options.sack, c.payload.toString()], [3, 11, 999, undefined, 'xy']);
+  assert.equal(kept, [[50, 60]], 'a SACK array read before is its own');
+  // Without `into`, a fresh segment every time, as tracing and tests want.
+  const d = readTcp(plain, 20, plain.length, plain.readUInt32BE(12), plain.readUInt32BE(16), true);
+  assert.ok(typeof d !== 'string' && d !== into);
 });
 
 test.run();
