@@ -5,7 +5,7 @@
  */
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, type TcpSegment } from '../wire/tcp.js';
 import { ACK_NOW, ECN_CE, QUICK_ACK } from './ecn.js';
-import { seqAdd, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
+import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbPath } from './path-errors.js';
 
@@ -117,10 +117,12 @@ export abstract class TcbArrival extends TcbPath {
       if (!zeroWindowAck) {
         this.counters.inc('tcp_unacceptable_segment');
         // Linux tcp_sequence lets a segment ending at RCV.WUP through, and
-        // its TSval becomes TS.Recent (RFC 7323 §4.3 (2)): the resent last
-        // segment whose ACK was lost is echoed, so the sender gets an RTT
-        // sample and its backed-off RTO comes down.
-        if (segLen > 0 && seqAdd(seq, segLen) === this.rcvWup) this.ts.update(seg.options.tsVal, seq, this.rcvWup, now);
+        // with a valid ACK its TSval becomes TS.Recent (RFC 7323 §4.3 (2),
+        // tcp_ack's tcp_replace_ts_recent): the resent last segment whose ACK
+        // was lost is echoed, so the sender gets an RTT sample and its
+        // backed-off RTO comes down.
+        const validAck = (flags & (TCP_ACK | TCP_SYN | TCP_RST)) === TCP_ACK && seqGe(seg.ack, this.sndUna) && seqLe(seg.ack, this.sndNxt);
+        if (validAck && segLen > 0 && seqAdd(seq, segLen) === this.rcvWup) this.ts.update(seg.options.tsVal, seq, this.rcvWup, now);
         // A duplicate of data we already have is reported back as a D-SACK (RFC 2883);
         // like Linux (tcp_send_dupack) a repeated FIN too, up to RCV.NXT. Not from
         // TIME_WAIT: Linux's timewait socket ACKs without SACK blocks.

@@ -422,7 +422,8 @@ export class LossRecovery {
     this.recoveryPoint = sndNxt;
     this.highRxt = sndUna;
     const priorCwnd = this.cc.cwnd;
-    if (this.rack !== null && !this.cwndHeld) this.undo.start(sndUna, priorCwnd, this.cc.ssthresh);
+    // Without SACK too: a timeout within this recovery runs F-RTO, which undoes to this window (Linux tcp_init_undo).
+    if ((this.rack !== null || !this.sackOk) && !this.cwndHeld) this.undo.start(sndUna, priorCwnd, this.cc.ssthresh);
     // RFC 5681 §3.2 step 2: segments sent by limited transmit do not count,
     // so FlightSize is capped by cwnd (Linux halves cwnd itself).
     // Not twice in one window: an ECN reduction of this window stands (Linux tcp_enter_recovery).

@@ -40,6 +40,12 @@ export function rfcMayAffect(seg: TcpSegment, c: Connection): boolean {
   let acceptable: boolean;
   if (segLen === 0) acceptable = wnd === 0 ? seg.seq === c.rcvNxt : seqInWindow(seg.seq, c.rcvNxt, wnd);
   else acceptable = wnd > 0 && (seqInWindow(seg.seq, c.rcvNxt, wnd) || seqInWindow((seg.seq + segLen - 1) >>> 0, c.rcvNxt, wnd));
+  // Linux tcp_sequence (arrival.ts): an old segment ending exactly at RCV.WUP
+  // with an ACK in SND.UNA..SND.NXT refreshes TS.Recent.
+  const rcvWup = (c as unknown as { rcvWup: number }).rcvWup;
+  const ack = seg.ack;
+  const endsAtWup = segLen > 0 && !syn && !rst && ((seg.seq + segLen) >>> 0) === rcvWup;
+  if (endsAtWup && (seg.flags & TCP_ACK) !== 0 && !seqLt(ack, c.sndUna) && !seqGt(ack, c.sndNxt)) return true;
   if (!acceptable && !(wnd === 0 && seg.seq === c.rcvNxt && !syn && !rst)) return false;
   if (rst) return seg.seq === c.rcvNxt;
   if (syn) return false;

@@ -120,4 +120,31 @@ test('frto: false (Linux tcp_frto=0): the first ACK after the timeout brings ret
   assert.is(t.counters.get('tcp_frto_spurious'), 0);
 });
 
+test('a timeout within NewReno recovery, then F-RTO on the next one: the undo restores the window from before the recovery (Linux tcp_init_undo at recovery)', () => {
+  const t = open({ ...CFG }, { sack: false, ts: false });
+  t.write(200, 20 * MSS);
+  t.takeOut();
+  // 0.300-0.302 < . 1:1(0) ack 1   (three duplicates: fast retransmit, cwnd 5 SMSS + 3)
+  for (const at of [300, 301, 302]) {
+    peerAck(t, at, 1);
+    t.takeOut();
+  }
+  assert.is(t.conn.recovery.phase, 'recovery');
+  // Two timeouts: the first ends recovery without F-RTO (Linux: not a new episode), the second runs it.
+  t.timerAt(t.conn.nextDeadline());
+  t.takeOut();
+  assert.is(t.conn.recovery.frto.active, false);
+  t.timerAt(t.conn.nextDeadline());
+  t.takeOut();
+  assert.is(t.conn.recovery.frto.active, true);
+  const at = t.now + 10;
+  // < . 1:1(0) ack 1013, then ack 2025   (step 2.b, then 3.b: 1013:2025 was sent once)
+  peerAck(t, at, 1 + MSS);
+  t.takeOut();
+  peerAck(t, at + 10, 1 + 2 * MSS);
+  assert.is(t.counters.get('tcp_frto_spurious'), 1);
+  assert.is(t.conn.recovery.phase, 'open');
+  assert.is(t.conn.cc.cwnd, 10 * MSS, 'the window before the fast recovery');
+});
+
 test.run();
