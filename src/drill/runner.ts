@@ -471,7 +471,7 @@ class Run {
     let ep: TcpEndpoint | undefined;
     for (const s of this.calls.sockets.values()) if (s.ep !== undefined) ep = s.ep;
     if (ep === undefined) return undefined;
-    return tcpInfoField(ep.conn, name);
+    return tcpInfoField(ep.conn, name, this.clock.now());
   }
 
   private code(src: string): void {

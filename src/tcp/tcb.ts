@@ -475,7 +475,16 @@ export abstract class Tcb {
     const from = this.state;
     if (from === to) return;
     this.state = to;
+    if (to === 'ESTABLISHED') this.establishedAt = this.now;
     this.events.push({ type: 'state', from, to, cause });
+  }
+
+  /** When the connection reached ESTABLISHED (Linux sets lrcvtime then: tcp_finish_connect, tcp_create_openreq_child). */
+  establishedAt = 0;
+
+  /** Zero-window probes sent and not answered (Linux icsk_probes_out, TCP_INFO tcpi_probes). */
+  get unansweredProbes(): number {
+    return this.probesOut;
   }
 
   /** For tests and invariants. */
