@@ -160,12 +160,11 @@ export class Syscalls {
   }
 
   private writeFlags(a: Expr[], len: number, flags: Expr | undefined): () => CallResult | null {
-    if (flags !== undefined && words(flags).includes('MSG_MORE')) throw new DrillSkip('MSG_MORE (corking) is not supported');
-    return this.write(this.sock(a), len);
+    return this.write(this.sock(a), len, flags !== undefined && words(flags).includes('MSG_MORE'));
   }
 
   /** write(2): all of it on a blocking socket (waiting for room), what fits on a non-blocking one. */
-  private write(s: DrillSocket, len: number): () => CallResult | null {
+  private write(s: DrillSocket, len: number, more = false): () => CallResult | null {
     let done = 0;
     return () => {
       const ep = s.ep;
@@ -179,7 +178,7 @@ export class Syscalls {
       const room = Math.max(0, ep.conn.cfg.sndBuf - ep.conn.bufferedToSend);
       const n = Math.min(room, len - done);
       if (n > 0) {
-        ep.write(Buffer.alloc(n));
+        ep.write(Buffer.alloc(n), more);
         done += n;
       }
       if (done === len || (s.nonblock && done > 0)) return { ret: done };
@@ -266,7 +265,8 @@ export class Syscalls {
         return { ret: 0 };
       case 'TCP_USER_TIMEOUT': set('userTimeout', v); return { ret: 0 };
       case 'TCP_CORK':
-        if (v !== 0) throw new DrillSkip('TCP_CORK is not supported');
+        s.tcp.cork = v !== 0;
+        s.ep?.setCork(v !== 0);
         return { ret: 0 };
       case 'SO_LINGER': {
         const l = a[3];

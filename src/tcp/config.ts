@@ -64,6 +64,9 @@ export interface TcpConfig {
   pacing: boolean;
   /** Nagle's algorithm off (RFC 9293 §3.7.4). */
   noDelay: boolean;
+  /** Linux TCP_CORK: a partial segment waits until it fills, the cork is
+   * removed, TCP_NODELAY is set, or the probe timer (the RTO) sends it. */
+  cork: boolean;
   /** Keepalive: idle ms before the first probe, 0 = off (Linux 7200 s when on). */
   keepAliveIdle: number;
   keepAliveInterval: number;
@@ -112,6 +115,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   hystart: true,
   pacing: false,
   noDelay: false,
+  cork: false,
   keepAliveIdle: 0,
   keepAliveInterval: 75_000,
   keepAliveCount: 9,

@@ -12,6 +12,12 @@ import { TailLossProbe } from './tlp.js';
 import { PACING_SLACK_MS } from './pacing.js';
 
 export abstract class TcbSender extends Tcb {
+  /** MSG_MORE on the write being pushed now: corked for that push only (Linux tcp_push, TCP_NAGLE_CORK). */
+  protected moreNow = false;
+  /** TCP_NODELAY set or TCP_CORK removed with Nagle off: queued data goes past the
+   * cork until the next write (Linux TCP_NAGLE_PUSH, cleared by skb_entail). */
+  protected pushNow = false;
+
   /** SND.UNA advances to `ack`: free the buffer, time RTT, restart timers. */
   protected ackSynOrData(ack: number, now: number, tsEcr?: number, dsack = false, sackedBefore?: number): void {
     let acked = seqSub(ack, this.sndUna);
@@ -172,6 +178,11 @@ export abstract class TcbSender extends Tcb {
         if (usable <= 0 || usable < Math.min(mss, this.maxSndWnd >> 1)) return false;
         len = usable;
       }
+    } else if (len > mss && len % mss !== 0 && len === unsent && this.corked() && !this.finQueued) {
+      len -= len % mss; // the whole segments go, the corked tail waits (Linux tcp_mss_split_point)
+    } else if (len < mss && this.corked() && !(len === unsent && this.finQueued)) {
+      // TCP_CORK / MSG_MORE: a partial segment waits, data in flight or not (Linux tcp_nagle_check); a FIN goes.
+      return false;
     } else if (len < mss && !this.cfg.noDelay && this.sndNxt !== this.sndUna) {
       // Nagle: a small segment waits while data is unacknowledged.
       return false;
@@ -182,6 +193,10 @@ export abstract class TcbSender extends Tcb {
     }
     this.sendData(offset, len, len === unsent && this.finQueued, now);
     return true;
+  }
+
+  private corked(): boolean {
+    return (this.cfg.cork || this.moreNow) && !this.pushNow;
   }
 
   /**
@@ -199,10 +214,10 @@ export abstract class TcbSender extends Tcb {
   }
 
   /** New data (and/or our FIN) at SND.NXT. */
-  protected sendData(offset: number, len: number, withFin: boolean, now: number): void {
+  protected sendData(offset: number, len: number, withFin: boolean, now: number, psh = false): void {
     const payload = len > 0 ? this.sendQueue.read(offset, len) : undefined;
     let flags = TCP_ACK;
-    if (len > 0 && this.pushes(offset, len)) flags |= TCP_PSH;
+    if (len > 0 && (psh || this.pushes(offset, len))) flags |= TCP_PSH;
     if (withFin) flags |= TCP_FIN;
     // RFC 3168 §6.1.2: new data is ECT(0), and the first after a window reduction carries CWR.
     const ect = len > 0 && this.ecn.ok;
@@ -394,7 +409,9 @@ export abstract class TcbSender extends Tcb {
     const usable = Math.min(this.peerWindowRoom(), this.cc.cwnd, this.sendQueue.length, this.effMss);
     if (usable > 0) {
       this.counters.inc('tcp_persist_sends');
-      this.sendData(0, usable, usable === this.sendQueue.length && this.finQueued, now);
+      // Linux tcp_write_wakeup: what the probe timer sends carries PSH. This also
+      // sends corked data once nothing is in flight: Linux's 200 ms "cork timer" is this timer.
+      this.sendData(0, usable, usable === this.sendQueue.length && this.finQueued, now, true);
       return;
     }
     // Bounded patience (Linux tcp_probe_timer): an orphan stops once the probe

@@ -153,9 +153,9 @@ test('§3.8.6.2.1 a small window below the SWS threshold: the persist timer send
   t.recv(150, { f: '.', seq: P(1), ack: U(1), win: 300 });
   t.write(200, 1000);
   t.expect();
-  // 0.500 > . 1:301(300) ack 1 win 4000
+  // 0.500 > P. 1:301(300) ack 1 win 4000 (Linux tcp_write_wakeup sets PSH on what the timer sends)
   t.timerAt(500);
-  t.expect({ f: '.', seq: U(1), ack: P(1), win: 4000, len: 300 });
+  t.expect({ f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 300 });
   assert.is(t.conn.nextDeadline(), 500 + 300, 'now timed by the RTO');
 });
 
