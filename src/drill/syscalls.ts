@@ -41,7 +41,10 @@ export interface DrillSocket {
   lingerZero: boolean;
 }
 
-const SETSOCKOPT_KNOWN = new Set(['SO_REUSEADDR', 'SO_KEEPALIVE', 'SO_SNDBUF', 'SO_RCVBUF', 'TCP_NODELAY', 'TCP_MAXSEG', 'TCP_USER_TIMEOUT', 'TCP_CORK', 'SO_LINGER', 'TCP_CONGESTION']);
+const SETSOCKOPT_KNOWN = new Set(['SO_REUSEADDR', 'SO_KEEPALIVE', 'SO_SNDBUF', 'SO_RCVBUF', 'TCP_NODELAY', 'TCP_MAXSEG', 'TCP_USER_TIMEOUT', 'TCP_CORK', 'SO_LINGER', 'TCP_CONGESTION', 'IP_MTU_DISCOVER', 'IP_TOS']);
+
+/** IP_MTU_DISCOVER's values (linux/in.h) that tuntcp gives a meaning: DONT clears DF, WANT and DO are its default. */
+const PMTUDISC: Record<string, boolean> = { IP_PMTUDISC_DONT: false, IP_PMTUDISC_WANT: true, IP_PMTUDISC_DO: true, 0: false, 1: true, 2: true };
 
 export class Syscalls {
   readonly sockets = new Map<number, DrillSocket>();
@@ -240,6 +243,14 @@ export class Syscalls {
     const s = this.sock(a);
     const opt = word(a[2]);
     if (!SETSOCKOPT_KNOWN.has(opt)) throw new DrillSkip(`setsockopt ${opt} is not supported`);
+    if (opt === 'IP_MTU_DISCOVER') {
+      const mode = a[3]?.t === 'list' ? word(a[3].items[0]) : word(a[3]);
+      const on = PMTUDISC[mode];
+      if (on === undefined) throw new DrillSkip(`setsockopt IP_MTU_DISCOVER ${mode} is not supported (only DONT, WANT, DO)`);
+      s.tcp.pmtuDiscovery = on;
+      if (s.ep !== undefined) s.ep.conn.cfg.pmtuDiscovery = on;
+      return { ret: 0 };
+    }
     const v = listValue(a[3]);
     const conn = s.ep?.conn;
     const set = <K extends keyof TcpConfig>(k: K, value: TcpConfig[K]): void => {
@@ -264,6 +275,7 @@ export class Syscalls {
         set('mss', v);
         return { ret: 0 };
       case 'TCP_USER_TIMEOUT': set('userTimeout', v); return { ret: 0 };
+      case 'IP_TOS': set('tos', v & 0xff & ~3); return { ret: 0 }; // Linux keeps a TCP socket's ECN bits
       case 'TCP_CORK':
         s.tcp.cork = v !== 0;
         s.ep?.setCork(v !== 0);

@@ -415,18 +415,21 @@ export abstract class StackCore {
       seg.payload,
       seg.gsoSize,
       ep.localIp,
-      seg.ect === true ? ECN_ECT0 : 0,
+      // IP_TOS's bits above ECN's (Linux keeps a TCP socket's ECN bits its own).
+      (ep.conn.cfg.tos & ~3) | (seg.ect === true ? ECN_ECT0 : 0),
+      ep.conn.cfg.pmtuDiscovery,
     );
   }
 
   /** Build and send one TCP segment from `src` (our address) to `dst`, both
    * as 32-bit numbers. With offload the device completes the checksum and
    * cuts a super-segment (gsoSize > 0) into segments of gsoSize bytes.
-   * `tos`: the IPv4 TOS byte (ECT(0) for an ECN connection's new data). */
-  sendTcp(dst: number, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addrIp, tos = 0): void {
+   * `tos`: the IPv4 TOS byte (ECT(0) for an ECN connection's new data);
+   * `df`: Don't Fragment (clear for IP_MTU_DISCOVER's IP_PMTUDISC_DONT). */
+  sendTcp(dst: number, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addrIp, tos = 0, df = true): void {
     if (this.closed) return;
     const local = dst === this.addrIp || isLoopbackIp(dst);
-    const ipf: IPv4Fields = { src, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: true, tos };
+    const ipf: IPv4Fields = { src, dst, protocol: IPPROTO_TCP, ttl: this.ttl, id: this.nextIpId(), dontFragment: df, tos };
     const n = writeTcpPacket(this.txHeader, ipf, tcp, payload, this.offload && !local);
     this.counters.add(this.cTcpOut);
     this.counters.add(this.cIpOut);

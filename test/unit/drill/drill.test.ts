@@ -14,6 +14,7 @@ import { readCommand, type SysctlEffect } from '../../../src/drill/sysctl.js';
 import { DrillSkip } from '../../../src/drill/ast.js';
 import { attachRecorder, type RunRecorder } from '../../../src/trace/recorder.js';
 import { ladders } from '../../../src/trace/ladder.js';
+import type { Stack } from '../../../src/stack/stack.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', '..');
 const scripts = join(root, 'test', 'drill');
@@ -114,6 +115,36 @@ test('timing: a packet outside the tolerance FAILs; a wrong return value FAILs; 
 +0 epoll_create(1) = 4
 `);
   assert.equal([runDrillFile(skip).status, runDrillFile(skip).message], ['SKIP', 'system call epoll_create() is not supported']);
+});
+
+test('IP_MTU_DISCOVER IP_PMTUDISC_DONT: DF clear and a smaller path MTU leaves the MSS; IP_TOS sets the TOS byte above ECN', () => {
+  const path = script('pmtudisc.pkt', `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_IP, IP_MTU_DISCOVER, [IP_PMTUDISC_DONT], 1) = 0
++0 setsockopt(3, SOL_IP, IP_TOS, [0x13], 1) = 0
++0...0.01 connect(3, ..., ...) = 0
++0 > S 0:0(0) <...>
++.01 < S. 0:0(0) ack 1 win 65535 <mss 1460>
++0 > . 1:1(0) ack 1
++0 write(3, ..., 100) = 100
++0 > P. 1:101(100) ack 1
+`);
+  const out: Buffer[] = [];
+  let stack: Stack | null = null;
+  const r = runDrillFile(path, { onStack: (st, tap) => { stack = st; tap.observe((dir, p) => { if (dir === 'out') out.push(Buffer.from(p)); }); } });
+  assert.is(r.status, 'PASS', r.message);
+  assert.ok(out.length >= 3);
+  for (const p of out) {
+    assert.is(p[6]! & 0x40, 0, 'DF clear');
+    assert.is(p[1], 0x10, 'TOS 0x13 less its ECN bits');
+  }
+  const ep = [...stack!.connections()][0]!;
+  const mss = ep.conn.effMss;
+  ep.conn.pathMtuChanged(576, 1000);
+  assert.is(ep.conn.effMss, mss, 'the MSS stays');
+  const skip = script('pmtuprobe.pkt', `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_IP, IP_MTU_DISCOVER, [IP_PMTUDISC_PROBE], 1) = 0
+`);
+  assert.match(runDrillFile(skip).message!, /IP_MTU_DISCOVER IP_PMTUDISC_PROBE is not supported/);
 });
 
 test.run();
