@@ -169,6 +169,7 @@ export class Syscalls {
   /** write(2): all of it on a blocking socket (waiting for room), what fits on a non-blocking one. */
   private write(s: DrillSocket, len: number, more = false): () => CallResult | null {
     let done = 0;
+    let blocked = false;
     return () => {
       const ep = s.ep;
       if (s.soError !== undefined) return { ret: -1, errno: takeError(s) };
@@ -178,6 +179,9 @@ export class Syscalls {
         if (st === 'SYN_SENT' || st === 'SYN_RECEIVED') return s.nonblock ? { ret: -1, errno: 'EAGAIN' } : null;
         return { ret: -1, errno: 'EPIPE' };
       }
+      // A blocked writer wakes when the buffer is writable again, not at the first free byte (sk_stream_write_space).
+      if (blocked && ep.conn.writeWaiting) return null;
+      blocked = false;
       const room = Math.max(0, ep.conn.cfg.sndBuf - ep.conn.bufferedToSend);
       const n = Math.min(room, len - done);
       if (n > 0) {
@@ -185,7 +189,9 @@ export class Syscalls {
         done += n;
       }
       if (done === len || (s.nonblock && done > 0)) return { ret: done };
-      return s.nonblock ? { ret: -1, errno: 'EAGAIN' } : null;
+      if (s.nonblock) return { ret: -1, errno: 'EAGAIN' };
+      blocked = true;
+      return null;
     };
   }
 

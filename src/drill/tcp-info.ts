@@ -5,6 +5,7 @@
  * listed is unknown here (a script that reads it is skipped, naming it).
  */
 import type { Connection } from '../tcp/connection.js';
+import { CHRONO_BUSY, CHRONO_RWND_LIMITED, CHRONO_SNDBUF_LIMITED } from '../tcp/chrono.js';
 
 /** Linux's "no threshold yet" ssthresh. */
 const TCP_INFINITE_SSTHRESH = 0x7fffffff;
@@ -32,6 +33,10 @@ const FIELDS: Record<string, (c: Connection, now: number) => number | undefined>
   tcpi_retrans: (c) => c.recovery.rack?.retransCount(),
   tcpi_reord_seen: (c) => c.recovery.rack?.reordSeen,
   tcpi_probes: (c) => c.unansweredProbes,
+  // Linux tcp_get_info_chrono_stats, in us: busy_time is all three together.
+  tcpi_busy_time: (c, now) => Math.round(1000 * (c.chrono.time(CHRONO_BUSY, now) + c.chrono.time(CHRONO_RWND_LIMITED, now) + c.chrono.time(CHRONO_SNDBUF_LIMITED, now))),
+  tcpi_rwnd_limited: (c, now) => Math.round(1000 * c.chrono.time(CHRONO_RWND_LIMITED, now)),
+  tcpi_sndbuf_limited: (c, now) => Math.round(1000 * c.chrono.time(CHRONO_SNDBUF_LIMITED, now)),
   // Linux: now - icsk_ack.lrcvtime, in ms; lrcvtime is set when the connection is established, then by each in-order data segment.
   tcpi_last_data_recv: (c, now) => Math.round(now - (c.ackPolicy.lastDataTime ?? c.establishedAt)),
 };

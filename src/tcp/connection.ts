@@ -9,6 +9,7 @@
  * events appended to `events`, and `nextDeadline()`. The stack drains `out`
  * and `events` after every input; nothing here reads a clock or does I/O.
  */
+import { CHRONO_BUSY } from './chrono.js';
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { seqAdd, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
@@ -83,6 +84,8 @@ export class Connection extends TcbArrival {
   write(data: Buffer, now: number, more = false): boolean {
     this.now = now;
     if (this.finQueued || this.state === 'CLOSED') return false;
+    // Linux tcp_add_write_queue_tail: data joins an empty write queue, the sender is busy.
+    if (data.length > 0 && this.sendQueue.length <= seqSub(this.sndNxt, this.sndUna) - (this.synAcked ? 0 : 1)) this.chrono.start(CHRONO_BUSY, now);
     this.sendQueue.push(data);
     // MSG_MORE (`more`): no push point at its end, and its partial segment waits as under TCP_CORK.
     this.pushPoints.write(data.length, seqSub(this.sndNxt, this.sndUna) - (this.synAcked ? 0 : 1), this.maxSndWnd, this.effMss, !more);

@@ -90,7 +90,7 @@ test('§3.7.4 setNoDelay(true) turns Nagle off and sends what it held', () => {
   t.expect({ f: 'P.', seq: U(21), ack: P(1), win: 4000, len: 10 });
 });
 
-test('§3.10.2 SEND: write() returns false past cfg.sndBuf, then "drain" once acknowledged', () => {
+test('§3.10.2 SEND: write() returns false past cfg.sndBuf, then "drain" once the free space is half of what is queued (Linux sk_stream_write_space)', () => {
   const t = established({ ...SMALL, sndBuf: 2000 });
   assert.is(t.write(200, 1500), true);
   // 0.200 > . 1:1001(1000) ack 1 win 4000       (500-byte tail held by Nagle)
@@ -99,11 +99,15 @@ test('§3.10.2 SEND: write() returns false past cfg.sndBuf, then "drain" once ac
   // 0.210 > . 1001:2001(1000) ack 1 win 4000
   t.expect({ f: '.', seq: U(1001), ack: P(1), win: 4000, len: 1000 });
   t.events();
-  // 0.300 < . 1:1(0) ack 1001 win 65535
+  // 0.300 < . 1:1(0) ack 1001 win 65535: 1500 queued, 500 free: not yet
   t.recv(300, { f: '.', seq: P(1), ack: U(1001) });
   t.expect();
-  t.events('drain');
+  t.events();
   assert.is(t.conn.bufferedToSend, 1500);
+  // 0.310 < . 1:1(0) ack 1501 win 65535: 1000 queued, 1000 free
+  t.recv(310, { f: '.', seq: P(1), ack: U(1501) });
+  t.events('drain');
+  assert.is(t.conn.bufferedToSend, 1000);
 });
 
 // ---------------------------------------------------------- zero window
