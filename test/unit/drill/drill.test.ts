@@ -82,6 +82,13 @@ test('sysctl lines are read, never run: known knobs map, the rest is listed as i
   readCommand(e, 'sysctl -q net.ipv4.tcp_rmem="4096 540000 $((15*1024*1024))"\nsysctl -q net.ipv4.tcp_sack=0 net.ipv4.tcp_ecn=1 net.ipv4.tcp_early_retrans=0 net.ipv4.tcp_recovery=0 net.ipv4.tcp_frto=0\n../common/set_sysctls.py /proc/sys/net/ipv4/tcp_timestamps=0\nethtool -K tun0 tso off', tmp);
   assert.equal(e.tcp, { tcpRmem: [4096, 540000, 15 * 1024 * 1024], sack: false, ecn: 'on', tlp: false, rack: false, frto: false, timestamps: false });
   assert.equal(e.ignored, ['command: ethtool -K tun0 tso off']);
+  // The fq qdisc paces TCP; a FIFO does not; one that drops everything cannot be modelled.
+  const q: SysctlEffect = { tcp: {}, ignored: [] };
+  readCommand(q, 'tc qdisc replace dev tun0 root fq', tmp);
+  assert.equal(q.tcp, { pacing: true });
+  readCommand(q, 'tc qdisc delete dev tun0 root 2>/dev/null ; tc qdisc add dev tun0 root pfifo', tmp);
+  assert.equal(q.tcp, { pacing: false });
+  assert.throws(() => readCommand(q, 'tc qdisc replace dev tun0 root pfifo limit 0', tmp), (err: Error) => err instanceof DrillSkip && /local congestion/.test(err.message));
 });
 
 test('a wrong expectation FAILs at its line with the expected and the actual packet', () => {
