@@ -7,7 +7,8 @@
 import type { Link } from '../link/link.js';
 import type { VirtualClock } from '../stack/clock.js';
 import { decodeIPv4 } from '../wire/ipv4.js';
-import { decodeTcp, type TcpSegment } from '../wire/tcp.js';
+import { decodeTcp, readTcp, type TcpSegment } from '../wire/tcp.js';
+import { decodeIPv6Header } from '../wire/ipv6.js';
 
 export interface OutPacket {
   /** Virtual time it was sent, ms. */
@@ -34,11 +35,21 @@ export class DrillLink implements Link {
 
   send(header: Buffer, payload?: Buffer, gsoSize = 0): void {
     const raw = Buffer.concat(payload === undefined ? [header] : [header, payload]);
-    const ip = decodeIPv4(raw, { verifyChecksum: false });
-    if (typeof ip === 'string' || ip.protocol !== 6) return; // only TCP is scripted
-    const seg = decodeTcp(ip, false);
+    let seg: TcpSegment | string;
+    let ecn: number;
+    if (raw[0]! >> 4 === 6) {
+      const ip6 = decodeIPv6Header(raw);
+      if (typeof ip6 === 'string' || ip6.nextHeader !== 6) return; // only TCP is scripted
+      seg = readTcp(raw, 40, 40 + ip6.payloadLength, 0, 0, false, true); // with the options list
+      ecn = ip6.trafficClass & 3;
+    } else {
+      const ip = decodeIPv4(raw, { verifyChecksum: false });
+      if (typeof ip === 'string' || ip.protocol !== 6) return;
+      seg = decodeTcp(ip, false);
+      ecn = ip.tos & 3;
+    }
     if (typeof seg === 'string') return;
-    const p: OutPacket = { at: this.clock.now(), seg, ecn: ip.tos & 3, gso: gsoSize, raw };
+    const p: OutPacket = { at: this.clock.now(), seg, ecn, gso: gsoSize, raw };
     this.out.push(p);
     this.onSend?.(p);
   }

@@ -27,7 +27,7 @@ import { DrillLink, type OutPacket } from './link.js';
 import { renderOut, packetFlags, flagsOf } from './render.js';
 import { VirtualClock } from '../stack/clock.js';
 import { Stack } from '../stack/stack.js';
-import { buildTcpPacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type TcpOption } from '../wire/tcp.js';
+import { buildTcpPacket, writeTcpPacket6, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type TcpOption } from '../wire/tcp.js';
 import { IPPROTO_TCP } from '../wire/ipv4.js';
 import { seqAdd, seqSub } from '../wire/seq.js';
 import type { TcpConfig } from '../tcp/config.js';
@@ -38,6 +38,9 @@ import type { PacketObserver } from '../link/tap.js';
 
 export const LOCAL_ADDR = '192.168.0.1';
 export const REMOTE_ADDR = '192.0.2.1';
+/** packetdrill's IPv6 defaults (--ip_version=ipv6). */
+export const LOCAL_ADDR6 = 'fd3d:fa7b:d17d::1';
+export const REMOTE_ADDR6 = '2001:db8::1';
 /** The remote end's ISN: its byte 256 crosses 2^32. */
 const REMOTE_ISN = 0xffffff00;
 const DEFAULT_TOLERANCE_US = 4000;
@@ -123,6 +126,10 @@ class Run {
   private tsOffset: number | undefined;
   /** packetdrill's socket under test is a listener (listen() since the last socket() or child). */
   private listenerUnderTest = true;
+  /** --ip_version=ipv6: the script's packets are IPv6 (ipv4-mapped-ipv6 is IPv4 on the wire). */
+  private readonly v6: boolean;
+  private readonly localAddr: string;
+  private readonly remoteAddr: string;
 
   constructor(
     private readonly script: DrillScript,
@@ -131,17 +138,21 @@ class Run {
     private readonly log: string[],
   ) {
     const o = script.options;
-    const ipv = o.get('ip_version');
-    if (ipv !== undefined && ipv !== 'ipv4') throw new DrillSkip(`--ip_version=${ipv}: only ipv4 is supported`);
+    const ipv = o.get('ip_version') ?? 'ipv4';
+    if (!['ipv4', 'ipv6', 'ipv4-mapped-ipv6'].includes(ipv)) throw new DrillSkip(`--ip_version=${ipv} is not supported`);
+    this.v6 = ipv === 'ipv6';
+    this.localAddr = o.get('local_ip') ?? (this.v6 ? LOCAL_ADDR6 : LOCAL_ADDR);
+    this.remoteAddr = o.get('remote_ip') ?? (this.v6 ? REMOTE_ADDR6 : REMOTE_ADDR);
+    if (this.localAddr.includes(':') !== this.v6 || this.remoteAddr.includes(':') !== this.v6) throw new DrillSkip(`--local_ip/--remote_ip of the other family than --ip_version=${ipv}`);
     for (const name of o.keys()) {
-      if (!['tolerance_usecs', 'ip_version', 'tcp_ts_tick_usecs', 'strict_segments', 'mtu', 'tolerance_percent'].includes(name)) {
+      if (!['tolerance_usecs', 'ip_version', 'tcp_ts_tick_usecs', 'strict_segments', 'mtu', 'tolerance_percent', 'local_ip', 'remote_ip'].includes(name)) {
         throw new DrillSkip(`option --${name} is not supported`);
       }
     }
     this.toleranceUs = Number(o.get('tolerance_usecs') ?? DEFAULT_TOLERANCE_US);
     const mtu = Number(o.get('mtu') ?? 1500);
     this.link = new DrillLink(mtu, this.clock);
-    this.calls = new Syscalls(() => this.stack(), REMOTE_ADDR);
+    this.calls = new Syscalls(() => this.stack(), this.remoteAddr);
     this.py = new PyBlock((n) => this.tcpInfo(n), (s) => this.note(`print: ${s}`));
   }
 
@@ -150,7 +161,8 @@ class Run {
     const clock = this.clock;
     const stack = new Stack({
       link: this.link,
-      addr: LOCAL_ADDR,
+      addr: this.v6 ? LOCAL_ADDR : this.localAddr,
+      ...(this.v6 ? { addr6: this.localAddr } : {}),
       clock,
       tcp: this.sysctl.tcp,
       isnKey: Buffer.alloc(16, 0x5a),
@@ -267,11 +279,16 @@ class Run {
     for (const o of p.options ?? []) options.push(this.inboundOption(o));
     const ack = flags & TCP_ACK ? (this.localIss === undefined ? p.ack ?? 0 : seqAdd(this.localIss, p.ack ?? 0)) : 0;
     const ecn = { noecn: 0, ect1: 1, ect0: 2, ce: 3, ect01: 2 }[p.ecn ?? 'noecn'];
-    const packet = buildTcpPacket(
-      { src: REMOTE_ADDR, dst: LOCAL_ADDR, protocol: IPPROTO_TCP, tos: ecn },
-      { srcPort: this.remotePort, dstPort: this.localPort, seq: seqAdd(REMOTE_ISN, p.seq), ack, flags, window: p.win ?? 0, options },
-      Buffer.alloc(p.len),
-    );
+    const tcp = { srcPort: this.remotePort, dstPort: this.localPort, seq: seqAdd(REMOTE_ISN, p.seq), ack, flags, window: p.win ?? 0, options };
+    let packet: Buffer;
+    if (this.v6) {
+      const header = Buffer.alloc(40 + 60);
+      const payload = Buffer.alloc(p.len);
+      // The header's checksum covers the payload; the payload itself goes beside it (writev's shape).
+      packet = Buffer.concat([header.subarray(0, writeTcpPacket6(header, { src: this.remoteAddr, dst: this.localAddr, trafficClass: ecn }, tcp, payload)), payload]);
+    } else {
+      packet = buildTcpPacket({ src: this.remoteAddr, dst: this.localAddr, protocol: IPPROTO_TCP, tos: ecn }, tcp, Buffer.alloc(p.len));
+    }
     if (this.opts.verbose) this.note(`< ${this.fmt.format(packet)}`);
     for (const o of this.observers) o('in', packet);
     stack.receiveBatch([packet]);
@@ -478,7 +495,7 @@ class Run {
     let ep: TcpEndpoint | undefined;
     for (const s of this.calls.sockets.values()) if (s.ep !== undefined) ep = s.ep;
     if (ep === undefined) return undefined;
-    return tcpInfoField(ep.conn, name);
+    return tcpInfoField(ep.conn, name, this.clock.now());
   }
 
   private code(src: string): void {

@@ -41,7 +41,10 @@ export interface DrillSocket {
   lingerZero: boolean;
 }
 
-const SETSOCKOPT_KNOWN = new Set(['SO_REUSEADDR', 'SO_KEEPALIVE', 'SO_SNDBUF', 'SO_RCVBUF', 'TCP_NODELAY', 'TCP_MAXSEG', 'TCP_USER_TIMEOUT', 'TCP_CORK', 'SO_LINGER', 'TCP_CONGESTION']);
+const SETSOCKOPT_KNOWN = new Set(['SO_REUSEADDR', 'SO_KEEPALIVE', 'SO_SNDBUF', 'SO_RCVBUF', 'TCP_NODELAY', 'TCP_MAXSEG', 'TCP_USER_TIMEOUT', 'TCP_CORK', 'SO_LINGER', 'TCP_CONGESTION', 'IP_MTU_DISCOVER', 'IP_TOS']);
+
+/** IP_MTU_DISCOVER's values (linux/in.h) that tuntcp gives a meaning: DONT clears DF, WANT and DO are its default. */
+const PMTUDISC: Record<string, boolean> = { IP_PMTUDISC_DONT: false, IP_PMTUDISC_WANT: true, IP_PMTUDISC_DO: true, 0: false, 1: true, 2: true };
 
 export class Syscalls {
   readonly sockets = new Map<number, DrillSocket>();
@@ -160,13 +163,13 @@ export class Syscalls {
   }
 
   private writeFlags(a: Expr[], len: number, flags: Expr | undefined): () => CallResult | null {
-    if (flags !== undefined && words(flags).includes('MSG_MORE')) throw new DrillSkip('MSG_MORE (corking) is not supported');
-    return this.write(this.sock(a), len);
+    return this.write(this.sock(a), len, flags !== undefined && words(flags).includes('MSG_MORE'));
   }
 
   /** write(2): all of it on a blocking socket (waiting for room), what fits on a non-blocking one. */
-  private write(s: DrillSocket, len: number): () => CallResult | null {
+  private write(s: DrillSocket, len: number, more = false): () => CallResult | null {
     let done = 0;
+    let blocked = false;
     return () => {
       const ep = s.ep;
       if (s.soError !== undefined) return { ret: -1, errno: takeError(s) };
@@ -176,14 +179,19 @@ export class Syscalls {
         if (st === 'SYN_SENT' || st === 'SYN_RECEIVED') return s.nonblock ? { ret: -1, errno: 'EAGAIN' } : null;
         return { ret: -1, errno: 'EPIPE' };
       }
+      // A blocked writer wakes when the buffer is writable again, not at the first free byte (sk_stream_write_space).
+      if (blocked && ep.conn.writeWaiting) return null;
+      blocked = false;
       const room = Math.max(0, ep.conn.cfg.sndBuf - ep.conn.bufferedToSend);
       const n = Math.min(room, len - done);
       if (n > 0) {
-        ep.write(Buffer.alloc(n));
+        ep.write(Buffer.alloc(n), more);
         done += n;
       }
       if (done === len || (s.nonblock && done > 0)) return { ret: done };
-      return s.nonblock ? { ret: -1, errno: 'EAGAIN' } : null;
+      if (s.nonblock) return { ret: -1, errno: 'EAGAIN' };
+      blocked = true;
+      return null;
     };
   }
 
@@ -241,6 +249,14 @@ export class Syscalls {
     const s = this.sock(a);
     const opt = word(a[2]);
     if (!SETSOCKOPT_KNOWN.has(opt)) throw new DrillSkip(`setsockopt ${opt} is not supported`);
+    if (opt === 'IP_MTU_DISCOVER') {
+      const mode = a[3]?.t === 'list' ? word(a[3].items[0]) : word(a[3]);
+      const on = PMTUDISC[mode];
+      if (on === undefined) throw new DrillSkip(`setsockopt IP_MTU_DISCOVER ${mode} is not supported (only DONT, WANT, DO)`);
+      s.tcp.pmtuDiscovery = on;
+      if (s.ep !== undefined) s.ep.conn.cfg.pmtuDiscovery = on;
+      return { ret: 0 };
+    }
     const v = listValue(a[3]);
     const conn = s.ep?.conn;
     const set = <K extends keyof TcpConfig>(k: K, value: TcpConfig[K]): void => {
@@ -265,8 +281,10 @@ export class Syscalls {
         set('mss', v);
         return { ret: 0 };
       case 'TCP_USER_TIMEOUT': set('userTimeout', v); return { ret: 0 };
+      case 'IP_TOS': set('tos', v & 0xff & ~3); return { ret: 0 }; // Linux keeps a TCP socket's ECN bits
       case 'TCP_CORK':
-        if (v !== 0) throw new DrillSkip('TCP_CORK is not supported');
+        s.tcp.cork = v !== 0;
+        s.ep?.setCork(v !== 0);
         return { ret: 0 };
       case 'SO_LINGER': {
         const l = a[3];

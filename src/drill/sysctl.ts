@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { TcpConfig } from '../tcp/config.js';
+import { DrillSkip } from './ast.js';
 
 export interface SysctlEffect {
   tcp: Partial<TcpConfig>;
@@ -58,9 +59,24 @@ function apply(e: SysctlEffect, name: string, value: string): void {
 function readLine(e: SysctlEffect, line: string, dir: string, depth: number): void {
   const t = line.replace(/#.*$/, '').trim();
   if (t === '') return;
+  // Commands joined by `;` or `&&` (`tc qdisc delete ...; tc qdisc add ...`): each on its own.
+  if (/^tc\s/.test(t) && /;|&&/.test(t)) {
+    for (const part of t.split(/;|&&/)) readLine(e, part, dir, depth);
+    return;
+  }
+  if (/^tc\s+qdisc\s+del(ete)?\s/.test(t)) return; // back to the default FIFO: nothing to undo here
   const sets = [...t.matchAll(/(?:net\.ipv4\.|\/proc\/sys\/net\/ipv4\/)([a-z0-9_]+)\s*=\s*("([^"]*)"|'([^']*)'|\S+)/g)];
   if (/^(sudo\s+)?sysctl\b/.test(t) || /set_sysctls\.py/.test(t)) {
     for (const m of sets) apply(e, m[1]!, m[3] ?? m[4] ?? m[2]!);
+    return;
+  }
+  const tc = /^tc\s+qdisc\s+(add|replace)\s+dev\s+\S+\s+root\s+(\S+)(.*?)(\s+2>\S+)?$/.exec(t);
+  if (tc) {
+    // The device's queueing discipline: fq paces TCP (Linux's fq honours sk_pacing_rate); a plain FIFO does not.
+    if (/\blimit\s+0\b/.test(tc[3]!)) throw new DrillSkip(`a qdisc that drops every packet (${t}): local congestion is not modelled`);
+    if (tc[2] === 'fq') e.tcp.pacing = true;
+    else if (tc[2] === 'pfifo' || tc[2] === 'pfifo_fast') e.tcp.pacing = false;
+    else e.ignored.push(`command: ${t}`);
     return;
   }
   const echo = /^echo\s+("?)([^">]*)\1\s*>\s*\/proc\/sys\/net\/ipv4\/([a-z0-9_]+)/.exec(t);

@@ -329,6 +329,18 @@ export class Socket extends Duplex implements EndpointHandler {
     return this;
   }
 
+  /**
+   * TCP_CORK (Linux): while on, a partial segment waits until it fills, the
+   * cork is removed, setNoDelay(true) pushes it, or one RTO passes with
+   * nothing in flight. Not node:net's stream cork(), which holds writes
+   * in the stream; this one holds segments in TCP.
+   */
+  setCork(cork = true): this {
+    if (this.ep !== null && !this.tcbGone) this.ep.setCork(cork);
+    else if (this.ep === null) this.waitForEndpoint(() => this.setCork(cork));
+    return this;
+  }
+
   setKeepAlive(enable = false, initialDelay = 0): this {
     if (this.ep !== null && !this.tcbGone) this.ep.setKeepAlive(enable ? (initialDelay > 0 ? initialDelay : DEFAULT_KEEPALIVE_IDLE) : 0);
     else if (this.ep === null) this.waitForEndpoint(() => this.setKeepAlive(enable, initialDelay));

@@ -90,8 +90,9 @@ export class TcpEndpoint {
     return this.v6 ? this.remoteAddr : this.remoteIp;
   }
 
-  write(data: Buffer): boolean {
-    const ok = this.conn.write(data, this.owner.now());
+  /** `more`: MSG_MORE, more data follows soon (Connection.write). */
+  write(data: Buffer, more = false): boolean {
+    const ok = this.conn.write(data, this.owner.now(), more);
     this.owner.flush(this);
     return ok;
   }
@@ -124,6 +125,11 @@ export class TcpEndpoint {
 
   setNoDelay(on: boolean): void {
     this.conn.setNoDelay(on, this.owner.now());
+    this.owner.flush(this);
+  }
+
+  setCork(on: boolean): void {
+    this.conn.setCork(on, this.owner.now());
     this.owner.flush(this);
   }
 

@@ -425,14 +425,17 @@ export abstract class StackCore {
       // RFC 3168 §5 via the traffic class's ECN bits (RFC 8200 §7).
       return this.sendTcp6(ep.remote6!, tcp, seg.payload, seg.gsoSize, ep.local6!, seg.ect === true ? ECN_ECT0 : 0, ep.flowLabel);
     }
-    this.sendTcp(ep.remoteIp, tcp, seg.payload, seg.gsoSize, ep.localIp, seg.ect === true ? ECN_ECT0 : 0);
+    // IP_TOS's bits above ECN's (Linux keeps a TCP socket's ECN bits its own).
+    const tos = (ep.conn.cfg.tos & ~3) | (seg.ect === true ? ECN_ECT0 : 0);
+    this.sendTcp(ep.remoteIp, tcp, seg.payload, seg.gsoSize, ep.localIp, tos, ep.conn.cfg.pmtuDiscovery);
   }
 
   /** Build and send one TCP segment from `src` (our address) to `dst`, both
    * as 32-bit numbers. With offload the device completes the checksum and
    * cuts a super-segment (gsoSize > 0) into segments of gsoSize bytes.
-   * `tos`: the IPv4 TOS byte (ECT(0) for an ECN connection's new data). */
-  sendTcp(dst: number, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addrIp, tos = 0): void {
+   * `tos`: the IPv4 TOS byte (ECT(0) for an ECN connection's new data);
+   * `df`: Don't Fragment (clear for IP_MTU_DISCOVER's IP_PMTUDISC_DONT). */
+  sendTcp(dst: number, tcp: TcpFields, payload?: Buffer, gsoSize = 0, src = this.addrIp, tos = 0, df = true): void {
     if (this.closed) return;
     const local = dst === this.addrIp || isLoopbackIp(dst);
     const ipf = this.txIpv4;
@@ -441,6 +444,7 @@ export abstract class StackCore {
     ipf.ttl = this.ttl;
     ipf.id = this.nextIpId();
     ipf.tos = tos;
+    ipf.dontFragment = df;
     const n = writeTcpPacket(this.txHeader, ipf, tcp, payload, this.offload && !local);
     this.counters.add(this.cTcpOut);
     this.counters.add(this.cIpOut);

@@ -105,6 +105,11 @@ export class AckPolicy {
     this.lastDataAt = now;
   }
 
+  /** When in-order data last arrived, or null (TCP_INFO tcpi_last_data_recv). */
+  get lastDataTime(): number | null {
+    return this.lastDataAt;
+  }
+
   /** Linux tcp_incr_quickack: enough quick ACKs for half the window, at least 2 if it is tiny, at most maxQuick. */
   private incrQuick(rcvWnd: number, max = this.maxQuick): void {
     let n = Math.floor(rcvWnd / (2 * this.rcvMss));

@@ -64,6 +64,9 @@ export interface TcpConfig {
   pacing: boolean;
   /** Nagle's algorithm off (RFC 9293 §3.7.4). */
   noDelay: boolean;
+  /** Linux TCP_CORK: a partial segment waits until it fills, the cork is
+   * removed, TCP_NODELAY is set, or the probe timer (the RTO) sends it. */
+  cork: boolean;
   /** Keepalive: idle ms before the first probe, 0 = off (Linux 7200 s when on). */
   keepAliveIdle: number;
   keepAliveInterval: number;
@@ -82,6 +85,12 @@ export interface TcpConfig {
   /** RFC 4821 black-hole detection and probing (Linux tcp_mtu_probing=1, which
    * Linux leaves off by default; on here, see plpmtud.ts). */
   mtuProbing: boolean;
+  /** IP_MTU_DISCOVER: true sets DF and follows the path MTU (Linux's
+   * IP_PMTUDISC_WANT/DO for TCP); false is IP_PMTUDISC_DONT: DF clear and
+   * "fragmentation needed" leaves this connection's MSS alone (tcp_v4_mtu_reduced). */
+  pmtuDiscovery: boolean;
+  /** IP_TOS: the TOS byte's upper six bits (DSCP); ECN's two are the connection's own. */
+  tos: number;
   /** The connection runs over IPv6: 40 bytes of IP header instead of 20, so
    * MSS = MTU - 60 (RFC 8200 §8.3) and the path MTU is read that way. */
   ipv6: boolean;
@@ -112,6 +121,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   hystart: true,
   pacing: false,
   noDelay: false,
+  cork: false,
   keepAliveIdle: 0,
   keepAliveInterval: 75_000,
   keepAliveCount: 9,
@@ -120,6 +130,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   gsoMax: 0,
   ecn: 'passive',
   mtuProbing: true,
+  pmtuDiscovery: true,
+  tos: 0,
   ipv6: false,
 };
 

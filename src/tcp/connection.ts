@@ -9,6 +9,7 @@
  * events appended to `events`, and `nextDeadline()`. The stack drains `out`
  * and `events` after every input; nothing here reads a clock or does I/O.
  */
+import { CHRONO_BUSY } from './chrono.js';
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { seqAdd, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
@@ -80,12 +81,18 @@ export class Connection extends TcbArrival {
    * Queue data (RFC 9293 §3.10.2 SEND). Returns false when the send buffer
    * is full: the caller should wait for a 'drain' event.
    */
-  write(data: Buffer, now: number): boolean {
+  write(data: Buffer, now: number, more = false): boolean {
     this.now = now;
     if (this.finQueued || this.state === 'CLOSED') return false;
+    // Linux tcp_add_write_queue_tail: data joins an empty write queue, the sender is busy.
+    if (data.length > 0 && this.sendQueue.length <= seqSub(this.sndNxt, this.sndUna) - (this.synAcked ? 0 : 1)) this.chrono.start(CHRONO_BUSY, now);
     this.sendQueue.push(data);
-    this.pushPoints.write(data.length, seqSub(this.sndNxt, this.sndUna) - (this.synAcked ? 0 : 1), this.maxSndWnd, this.effMss);
+    // MSG_MORE (`more`): no push point at its end, and its partial segment waits as under TCP_CORK.
+    this.pushPoints.write(data.length, seqSub(this.sndNxt, this.sndUna) - (this.synAcked ? 0 : 1), this.maxSndWnd, this.effMss, !more);
+    this.pushNow = false;
+    this.moreNow = more;
     if (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT') this.transmit(now);
+    this.moreNow = false;
     const ok = this.sendQueue.length < this.cfg.sndBuf;
     if (!ok) this.writeBlocked = true;
     return ok;
@@ -195,7 +202,18 @@ export class Connection extends TcbArrival {
   setNoDelay(on: boolean, now: number): void {
     this.now = now;
     this.cfg.noDelay = on;
-    if (on) this.transmit(now);
+    if (!on) return;
+    this.pushNow = true; // Linux: TCP_NODELAY pushes what waits, corked or not
+    this.transmit(now);
+  }
+
+  /** TCP_CORK (Linux tcp_sock_set_cork): on, partial segments wait; off, what waits is pushed. */
+  setCork(on: boolean, now: number): void {
+    this.now = now;
+    this.cfg.cork = on;
+    if (on) return;
+    if (this.cfg.noDelay) this.pushNow = true;
+    this.transmit(now);
   }
 
   setKeepAlive(idleMs: number, now: number): void {

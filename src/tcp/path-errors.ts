@@ -117,6 +117,11 @@ export abstract class TcbPath extends TcbSender {
    */
   pathMtuChanged(mtu: number, now: number): void {
     this.now = now;
+    if (!this.cfg.pmtuDiscovery && mtu < this.pathMtu) {
+      // IP_PMTUDISC_DONT: the route learns the MTU, this connection keeps its MSS (Linux tcp_v4_mtu_reduced).
+      this.counters.inc('tcp_pmtu_ignored');
+      return;
+    }
     this.pathMtu = mtu;
     const before = this.sndMss;
     this.applyMss();

@@ -8,7 +8,8 @@
  *   MSS-sized piece is one too (forced_push, so a receiver that waits for PSH
  *   still sees one per half window);
  * - a write that appends to bytes not yet sent takes the previous write's mark
- *   (Linux clears the PSH of the unsent tail skb it grows).
+ *   (Linux clears the PSH of the unsent tail skb it grows);
+ * - a write with MSG_MORE leaves no mark at its end (tcp_push).
  *
  * A segment carries PSH when it ends at or covers a push point, however it is
  * cut (tcp_fragment moves PSH to the later half). Besides, Linux sets PSH on
@@ -31,7 +32,7 @@ export class PushPoints {
    * in the queue (how much of it was sent), `maxWnd` the largest window the
    * peer offered, `mss` the segment size.
    */
-  write(len: number, sentOffset: number, maxWnd: number, mss: number): void {
+  write(len: number, sentOffset: number, maxWnd: number, mss: number, mark = true): void {
     if (len <= 0) return;
     const last = this.points.length > this.head ? this.points[this.points.length - 1]! : -1;
     if (last === this.queued && last > this.acked + sentOffset) this.points.pop(); // unsent tail grows
@@ -40,7 +41,7 @@ export class PushPoints {
     // than half the largest window lies past the last push point.
     const step = (Math.floor((maxWnd >> 1) / mss) + 1) * mss;
     for (let p = this.queued + step; p < end; p += step) this.points.push(p);
-    this.points.push(end);
+    if (mark) this.points.push(end); // not after MSG_MORE
     this.queued = end;
   }
 

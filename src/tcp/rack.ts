@@ -67,6 +67,10 @@ export class Rack {
   private fackSet = false;
   /** RACK.reord: the peer was seen to deliver out of order. */
   reord = false;
+  /** How often an ACK showed reordering: once for its cumulative part, once for its SACK blocks
+   * (Linux reord_seen, counted per tcp_check_sack_reordering call; TCP_INFO tcpi_reord_seen). */
+  reordSeen = 0;
+  private reordThisPart = false;
   /** RACK.reo_wnd_mult, reo_wnd_persist, dsack_round (-1: none). */
   reoWndMult = 1;
   reoWndPersist = 0;
@@ -91,6 +95,20 @@ export class Rack {
   /** A retransmission is in flight, neither acknowledged nor SACKed (Linux tp->retrans_out). */
   get retransOut(): boolean {
     return this.rtxBytes > 0;
+  }
+
+  /** Segments marked lost and not since SACKed (Linux lost_out, TCP_INFO tcpi_lost): linear, for reports only. */
+  lostCount(): number {
+    let n = 0;
+    for (let i = this.head; i < this.segs.length; i++) if (this.segs[i]!.lost) n++;
+    return n;
+  }
+
+  /** Segments whose retransmission is in flight (Linux retrans_out, tcpi_retrans): linear, for reports only. */
+  retransCount(): number {
+    let n = 0;
+    for (let i = this.head; i < this.segs.length; i++) if (this.segs[i]!.rtxOut) n++;
+    return n;
   }
 
   /** New data [start, start+len) went out at `now` (FIN included in len): one entry per MSS. */
@@ -182,6 +200,7 @@ export class Rack {
       this.segs = this.segs.slice(this.head);
       this.head = 0;
     }
+    this.countReordering();
     if (blocks === undefined) return;
     for (const [left, right, lo, hi] of blocks) {
       if (!seqLt(left, right) || seqLe(right, ack)) continue;
@@ -202,6 +221,12 @@ export class Rack {
         this.delivered(e, now);
       }
     }
+    this.countReordering();
+  }
+
+  private countReordering(): void {
+    if (this.reordThisPart) this.reordSeen++;
+    this.reordThisPart = false;
   }
 
   /** `n` bytes of segment `e` were cumulatively acknowledged. */
@@ -243,6 +268,7 @@ export class Rack {
       this.fackSet = true;
     } else if (seqLt(e.end, this.fack) && !e.retransmitted) {
       this.reord = true;
+      this.reordThisPart = true;
     }
   }
 

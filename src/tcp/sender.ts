@@ -10,8 +10,15 @@ import { ourSynWindow, synOptions } from './options.js';
 import { Tcb } from './tcb.js';
 import { TailLossProbe } from './tlp.js';
 import { PACING_SLACK_MS } from './pacing.js';
+import { CHRONO_BUSY, CHRONO_RWND_LIMITED, CHRONO_SNDBUF_LIMITED } from './chrono.js';
 
 export abstract class TcbSender extends Tcb {
+  /** MSG_MORE on the write being pushed now: corked for that push only (Linux tcp_push, TCP_NAGLE_CORK). */
+  protected moreNow = false;
+  /** TCP_NODELAY set or TCP_CORK removed with Nagle off: queued data goes past the
+   * cork until the next write (Linux TCP_NAGLE_PUSH, cleared by skb_entail). */
+  protected pushNow = false;
+
   /** SND.UNA advances to `ack`: free the buffer, time RTT, restart timers. */
   protected ackSynOrData(ack: number, now: number, tsEcr?: number, dsack = false, sackedBefore?: number): void {
     let acked = seqSub(ack, this.sndUna);
@@ -53,8 +60,10 @@ export abstract class TcbSender extends Tcb {
     if (lossDetected) this.ecn.reduced(this.sndNxt, false);
     if (this.cfg.pacing) this.pacer.updateFromCwnd(this.cc.cwnd, this.cc.ssthresh, this.flightSize(), this.rtt.srtt);
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
-    if (this.sndUna === this.sndNxt) this.rtoAt = Infinity;
-    else this.armRto(now);
+    if (this.sndUna === this.sndNxt) {
+      this.rtoAt = Infinity;
+      this.chrono.stop(CHRONO_BUSY, now, this.sendQueue.length === 0); // Linux tcp_clean_rtx_queue
+    } else this.armRto(now);
     if (this.tlp.onAck(ack, dsack)) {
       // RFC 8985 §7.4: the probe repaired a loss: respond as to a fast retransmit.
       this.counters.inc('tcp_tlp_recoveries');
@@ -63,8 +72,10 @@ export abstract class TcbSender extends Tcb {
       this.ecn.reduced(this.sndNxt, false);
     }
     this.schedulePto(now);
-    if (this.writeBlocked && this.sendQueue.length < this.cfg.sndBuf) {
+    // Writable again once the free space is at least half of what is queued (Linux sk_stream_write_space).
+    if (this.writeBlocked && this.sendQueue.length * 3 <= this.cfg.sndBuf * 2) {
       this.writeBlocked = false;
+      this.chrono.stop(CHRONO_SNDBUF_LIMITED, now, this.sendQueue.length === 0); // Linux tcp_check_space
       this.events.push({ type: 'drain' });
     }
   }
@@ -133,6 +144,7 @@ export abstract class TcbSender extends Tcb {
     // RFC 7661 §4.3: note how much of cwnd this pass used (Linux tcp_cwnd_validate after tcp_write_xmit).
     const stopped = r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss) < mss;
     if (stopped || this.sndNxt !== sndNxtBefore) r.cwndUsage.validate(this.sndUna, this.sndNxt, seqSub(this.sndNxt, this.sndUna), stopped);
+    this.chronoAfterTransmit(stopped, this.sndNxt !== sndNxtBefore, mss, now);
     // The FIN alone (no data left to piggyback it on).
     if (this.finQueued && this.finSeqNo === -1 && this.sndNxt === this.finPosition()) {
       this.sendData(seqSub(this.sndNxt, this.sndUna), 0, true, now);
@@ -142,6 +154,21 @@ export abstract class TcbSender extends Tcb {
     // persist timer makes sure we probe rather than wait forever (§3.8.6.1).
     if (this.sndNxt === this.sndUna && this.sendQueue.length > 0 && this.persistAt === Infinity && this.paceAt === Infinity) {
       this.persistAt = now + this.persistInterval();
+    }
+  }
+
+  /**
+   * Linux's chronographs at the end of tcp_write_xmit: data waiting that the
+   * peer's window does not take (cwnd would) is window-limited time; having
+   * sent, not cwnd-limited, with nothing left unsent while a writer waits for
+   * buffer space (tcp_cwnd_validate) is buffer-limited time.
+   */
+  private chronoAfterTransmit(cwndLimited: boolean, sent: boolean, mss: number, now: number): void {
+    const unsent = this.finSeqNo === -1 ? this.sendQueue.length - seqSub(this.sndNxt, this.sndUna) : 0;
+    if (unsent > 0 && !cwndLimited && this.peerWindowRoom() < Math.min(unsent, mss)) this.chrono.start(CHRONO_RWND_LIMITED, now);
+    else this.chrono.stop(CHRONO_RWND_LIMITED, now, this.sendQueue.length === 0 && this.sndUna === this.sndNxt);
+    if (sent && !cwndLimited && unsent <= 0 && this.writeBlocked && (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT')) {
+      this.chrono.start(CHRONO_SNDBUF_LIMITED, now);
     }
   }
 
@@ -172,6 +199,11 @@ export abstract class TcbSender extends Tcb {
         if (usable <= 0 || usable < Math.min(mss, this.maxSndWnd >> 1)) return false;
         len = usable;
       }
+    } else if (len > mss && len % mss !== 0 && len === unsent && this.corked() && !this.finQueued) {
+      len -= len % mss; // the whole segments go, the corked tail waits (Linux tcp_mss_split_point)
+    } else if (len < mss && this.corked() && !(len === unsent && this.finQueued)) {
+      // TCP_CORK / MSG_MORE: a partial segment waits, data in flight or not (Linux tcp_nagle_check); a FIN goes.
+      return false;
     } else if (len < mss && !this.cfg.noDelay && this.sndNxt !== this.sndUna) {
       // Nagle: a small segment waits while data is unacknowledged.
       return false;
@@ -182,6 +214,10 @@ export abstract class TcbSender extends Tcb {
     }
     this.sendData(offset, len, len === unsent && this.finQueued, now);
     return true;
+  }
+
+  private corked(): boolean {
+    return (this.cfg.cork || this.moreNow) && !this.pushNow;
   }
 
   /**
@@ -199,10 +235,10 @@ export abstract class TcbSender extends Tcb {
   }
 
   /** New data (and/or our FIN) at SND.NXT. */
-  protected sendData(offset: number, len: number, withFin: boolean, now: number): void {
+  protected sendData(offset: number, len: number, withFin: boolean, now: number, psh = false): void {
     const payload = len > 0 ? this.sendQueue.read(offset, len) : undefined;
     let flags = TCP_ACK;
-    if (len > 0 && this.pushes(offset, len)) flags |= TCP_PSH;
+    if (len > 0 && (psh || this.pushes(offset, len))) flags |= TCP_PSH;
     if (withFin) flags |= TCP_FIN;
     // RFC 3168 §6.1.2: new data is ECT(0), and the first after a window reduction carries CWR.
     const ect = len > 0 && this.ecn.ok;
@@ -394,7 +430,9 @@ export abstract class TcbSender extends Tcb {
     const usable = Math.min(this.peerWindowRoom(), this.cc.cwnd, this.sendQueue.length, this.effMss);
     if (usable > 0) {
       this.counters.inc('tcp_persist_sends');
-      this.sendData(0, usable, usable === this.sendQueue.length && this.finQueued, now);
+      // Linux tcp_write_wakeup: what the probe timer sends carries PSH. This also
+      // sends corked data once nothing is in flight: Linux's 200 ms "cork timer" is this timer.
+      this.sendData(0, usable, usable === this.sendQueue.length && this.finQueued, now, true);
       return;
     }
     // Bounded patience (Linux tcp_probe_timer): an orphan stops once the probe

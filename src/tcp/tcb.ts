@@ -6,6 +6,7 @@
  * sender.ts (sending, retransmission, timers) and connection.ts (user calls
  * and segment arrival, RFC 9293 §3.10).
  */
+import { Chrono } from './chrono.js';
 import { TCP_ACK, TCP_ECE, TCP_RST, TCP_SYN, type TcpOption, type TcpOptions } from '../wire/tcp.js';
 import { seqAdd, seqGt, seqLt, seqSub } from '../wire/seq.js';
 import type { TcpState } from './state.js';
@@ -493,7 +494,24 @@ export abstract class Tcb {
     const from = this.state;
     if (from === to) return;
     this.state = to;
+    if (to === 'ESTABLISHED') this.establishedAt = this.now;
     this.events.push({ type: 'state', from, to, cause });
+  }
+
+  /** Busy, window- and buffer-limited time (TCP_INFO's chrono fields). */
+  readonly chrono = new Chrono();
+
+  /** When the connection reached ESTABLISHED (Linux sets lrcvtime then: tcp_finish_connect, tcp_create_openreq_child). */
+  establishedAt = 0;
+
+  /** A write found the send buffer full and no 'drain' has followed yet (Linux SOCK_NOSPACE). */
+  get writeWaiting(): boolean {
+    return this.writeBlocked;
+  }
+
+  /** Zero-window probes sent and not answered (Linux icsk_probes_out, TCP_INFO tcpi_probes). */
+  get unansweredProbes(): number {
+    return this.probesOut;
   }
 
   /** For tests and invariants. */

@@ -24,6 +24,29 @@ test('resetAndDestroy() aborts with RST: the peer sees ECONNRESET', async () => 
   assert.is(c.readyState, 'closed');
 });
 
+test('setCork(true) holds a partial segment until setCork(false) (Linux TCP_CORK); left corked, the probe timer sends it after an RTO', async () => {
+  const sim = simPair();
+  let srv: Socket | null = null;
+  const got: Buffer[] = [];
+  sim.b.createServer((s) => { srv = s; s.on('data', (d: Buffer) => got.push(d)); }).listen(80);
+  const c = sim.a.connect(80, B_ADDR);
+  await sim.until(() => srv !== null && c.readyState === 'open', 1000);
+  c.setCork(true);
+  c.write('abc');
+  c.write('def');
+  await sim.wait(50);
+  assert.is(got.length, 0, 'corked: nothing sent');
+  c.setCork(false);
+  assert.ok(await sim.until(() => Buffer.concat(got).toString() === 'abcdef', 100), 'uncorked: sent');
+  c.setCork(true);
+  c.write('ghi');
+  const t0 = sim.clock.now();
+  assert.ok(await sim.until(() => Buffer.concat(got).toString() === 'abcdefghi', 5000));
+  const waited = sim.clock.now() - t0;
+  assert.ok(waited >= 200 && waited <= 1000, `sent by the probe timer after ${waited} ms`);
+  c.destroy();
+});
+
 test('a peer that vanishes: connect ETIMEDOUT after the SYN retries', async () => {
   const sim = simPair({ faults: { loss: 100 }, tcp: { synRetries: 3 } });
   let err: CodedError | null = null;

@@ -14,6 +14,7 @@ import { readCommand, type SysctlEffect } from '../../../src/drill/sysctl.js';
 import { DrillSkip } from '../../../src/drill/ast.js';
 import { attachRecorder, type RunRecorder } from '../../../src/trace/recorder.js';
 import { ladders } from '../../../src/trace/ladder.js';
+import type { Stack } from '../../../src/stack/stack.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', '..');
 const scripts = join(root, 'test', 'drill');
@@ -81,6 +82,13 @@ test('sysctl lines are read, never run: known knobs map, the rest is listed as i
   readCommand(e, 'sysctl -q net.ipv4.tcp_rmem="4096 540000 $((15*1024*1024))"\nsysctl -q net.ipv4.tcp_sack=0 net.ipv4.tcp_ecn=1 net.ipv4.tcp_early_retrans=0 net.ipv4.tcp_recovery=0 net.ipv4.tcp_frto=0\n../common/set_sysctls.py /proc/sys/net/ipv4/tcp_timestamps=0\nethtool -K tun0 tso off', tmp);
   assert.equal(e.tcp, { tcpRmem: [4096, 540000, 15 * 1024 * 1024], sack: false, ecn: 'on', tlp: false, rack: false, frto: false, timestamps: false });
   assert.equal(e.ignored, ['command: ethtool -K tun0 tso off']);
+  // The fq qdisc paces TCP; a FIFO does not; one that drops everything cannot be modelled.
+  const q: SysctlEffect = { tcp: {}, ignored: [] };
+  readCommand(q, 'tc qdisc replace dev tun0 root fq', tmp);
+  assert.equal(q.tcp, { pacing: true });
+  readCommand(q, 'tc qdisc delete dev tun0 root 2>/dev/null ; tc qdisc add dev tun0 root pfifo', tmp);
+  assert.equal(q.tcp, { pacing: false });
+  assert.throws(() => readCommand(q, 'tc qdisc replace dev tun0 root pfifo limit 0', tmp), (err: Error) => err instanceof DrillSkip && /local congestion/.test(err.message));
 });
 
 test('a wrong expectation FAILs at its line with the expected and the actual packet', () => {
@@ -114,6 +122,36 @@ test('timing: a packet outside the tolerance FAILs; a wrong return value FAILs; 
 +0 epoll_create(1) = 4
 `);
   assert.equal([runDrillFile(skip).status, runDrillFile(skip).message], ['SKIP', 'system call epoll_create() is not supported']);
+});
+
+test('IP_MTU_DISCOVER IP_PMTUDISC_DONT: DF clear and a smaller path MTU leaves the MSS; IP_TOS sets the TOS byte above ECN', () => {
+  const path = script('pmtudisc.pkt', `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_IP, IP_MTU_DISCOVER, [IP_PMTUDISC_DONT], 1) = 0
++0 setsockopt(3, SOL_IP, IP_TOS, [0x13], 1) = 0
++0...0.01 connect(3, ..., ...) = 0
++0 > S 0:0(0) <...>
++.01 < S. 0:0(0) ack 1 win 65535 <mss 1460>
++0 > . 1:1(0) ack 1
++0 write(3, ..., 100) = 100
++0 > P. 1:101(100) ack 1
+`);
+  const out: Buffer[] = [];
+  let stack: Stack | null = null;
+  const r = runDrillFile(path, { onStack: (st, tap) => { stack = st; tap.observe((dir, p) => { if (dir === 'out') out.push(Buffer.from(p)); }); } });
+  assert.is(r.status, 'PASS', r.message);
+  assert.ok(out.length >= 3);
+  for (const p of out) {
+    assert.is(p[6]! & 0x40, 0, 'DF clear');
+    assert.is(p[1], 0x10, 'TOS 0x13 less its ECN bits');
+  }
+  const ep = [...stack!.connections()][0]!;
+  const mss = ep.conn.effMss;
+  ep.conn.pathMtuChanged(576, 1000);
+  assert.is(ep.conn.effMss, mss, 'the MSS stays');
+  const skip = script('pmtuprobe.pkt', `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_IP, IP_MTU_DISCOVER, [IP_PMTUDISC_PROBE], 1) = 0
+`);
+  assert.match(runDrillFile(skip).message!, /IP_MTU_DISCOVER IP_PMTUDISC_PROBE is not supported/);
 });
 
 test.run();

@@ -62,7 +62,7 @@ test('§3.7.4 Nagle: a short tail waits for ALL outstanding data, not just some'
   t.expect({ f: 'P.', seq: U(2001), ack: P(1), win: 4000, len: 500 });
 });
 
-test('§3.10.2 SEND: write() returns false past cfg.sndBuf, then "drain" once acknowledged', () => {
+test('§3.10.2 SEND: write() returns false past cfg.sndBuf, then "drain" once the free space is half of what is queued (Linux sk_stream_write_space)', () => {
   const t = established({ ...SMALL, sndBuf: 2000 });
   assert.is(t.write(200, 1500), true);
   // 0.200 > . 1:1001(1000) ack 1 win 4000       (500-byte tail held by Nagle)
@@ -71,11 +71,15 @@ test('§3.10.2 SEND: write() returns false past cfg.sndBuf, then "drain" once ac
   // 0.210 > . 1001:2001(1000) ack 1 win 4000
   t.expect({ f: '.', seq: U(1001), ack: P(1), win: 4000, len: 1000 });
   t.events();
-  // 0.300 < . 1:1(0) ack 1001 win 65535
+  // 0.300 < . 1:1(0) ack 1001 win 65535: 1500 queued, 500 free: not yet
   t.recv(300, { f: '.', seq: P(1), ack: U(1001) });
   t.expect();
-  t.events('drain');
+  t.events();
   assert.is(t.conn.bufferedToSend, 1500);
+  // 0.310 < . 1:1(0) ack 1501 win 65535: 1000 queued, 1000 free
+  t.recv(310, { f: '.', seq: P(1), ack: U(1501) });
+  t.events('drain');
+  assert.is(t.conn.bufferedToSend, 1000);
 });
 
 // ---------------------------------------------------------- zero window
@@ -125,9 +129,9 @@ test('§3.8.6.2.1 a small window below the SWS threshold: the persist timer send
   t.recv(150, { f: '.', seq: P(1), ack: U(1), win: 300 });
   t.write(200, 1000);
   t.expect();
-  // 0.500 > . 1:301(300) ack 1 win 4000
+  // 0.500 > P. 1:301(300) ack 1 win 4000 (Linux tcp_write_wakeup sets PSH on what the timer sends)
   t.timerAt(500);
-  t.expect({ f: '.', seq: U(1), ack: P(1), win: 4000, len: 300 });
+  t.expect({ f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 300 });
   assert.is(t.conn.nextDeadline(), 500 + 300, 'now timed by the RTO');
 });
 
