@@ -337,8 +337,13 @@ export abstract class TcbSender extends Tcb {
       this.ptoAt = Infinity; // sendData re-armed it; one probe per episode
       this.tlp.start(this.sndNxt, false);
     } else {
-      // RFC 8985 §7.3: the highest-sequence segment sent so far, as it was sent.
-      const start = seqGt(this.lastSegSeq, this.sndUna) ? this.lastSegSeq : this.sndUna;
+      // RFC 8985 §7.3: the highest-sequence segment sent so far. A super-segment
+      // (offload) was several segments: only its last MSS goes, as Linux's
+      // tcp_send_loss_probe cuts the skb (the FIN, if sent, rides with it).
+      let start = seqGt(this.lastSegSeq, this.sndUna) ? this.lastSegSeq : this.sndUna;
+      const finSent = this.finSeqNo !== -1 && seqGt(this.sndNxt, this.finSeqNo);
+      const data = seqSub(this.sndNxt, start) - (finSent ? 1 : 0);
+      if (data > mss) start = seqAdd(start, Math.floor((data - 1) / mss) * mss);
       this.retransmit(start, seqSub(this.sndNxt, start), now);
       this.tlp.start(this.sndNxt, true);
     }
