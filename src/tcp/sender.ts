@@ -39,7 +39,7 @@ export abstract class TcbSender extends Tcb {
     let rttSample = freshEcho ? this.ts.rttSample(tsEcr, now) : undefined;
     if (rttSample === undefined && this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) rttSample = now - this.rttStart;
     if (this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) this.rttSeq = -1;
-    if (rttSample !== undefined) this.rtt.sample(rttSample);
+    if (rttSample !== undefined) this.rtt.sample(rttSample, ack, this.sndNxt);
     else this.rtt.keepBackoff();
     // RFC 6298 §5.7: after a SYN timeout and no sample, data starts with RTO 3 s.
     if (synJustAcked && this.synTimedOut && !this.rtt.hasSample) this.rtt.restartAt(3000);
