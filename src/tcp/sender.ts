@@ -47,7 +47,8 @@ export abstract class TcbSender extends Tcb {
     this.ecn.acked(ack);
     this.recovery.cwndHeld = this.ecn.inCwr;
     const lossDetected = this.recovery.onAck(
-      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample, sackedBefore, srtt: this.rtt.srtt, newDataReady: this.newDataReady() },
+      // Congestion control's RTT: per ACK from the send times when RACK keeps them (Linux ca_rtt_us).
+      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: this.recovery.rack?.caRtt ?? rttSample, sackedBefore, srtt: this.rtt.srtt, newDataReady: this.newDataReady() },
       this.counters,
     );
     if (lossDetected) this.ecn.reduced(this.sndNxt, false);
