@@ -40,7 +40,7 @@ export class HybridSlowStart {
   private endSeq: number | null = null;
   private roundStart = 0;
   private lastAck = 0;
-  /** The minimum of this round's first samples (Linux curr_rtt). */
+  /** This round's minimum RTT (Linux curr_rtt). */
   currRtt = Infinity;
   private sampleCnt = 0;
   /** The threshold of the last delay test (for the explanation). */
