@@ -57,8 +57,8 @@ export interface TcpConfig {
   timestamps: boolean;
   /** Congestion control algorithm (Linux's default is cubic). */
   cc: 'cubic' | 'newreno';
-  /** HyStart++ (RFC 9406) in CUBIC's first slow start (Linux tcp_cubic hystart=1). */
-  hystart: boolean;
+  /** CUBIC's slow start exit: true, Linux's hybrid slow start (tcp_cubic hystart=1, hystart-linux.ts); 'rfc9406', HyStart++; false, none. */
+  hystart: boolean | 'rfc9406';
   /** Pace new data and retransmissions at 200 % (slow start) / 120 % of cwnd/SRTT
    * (pacing.ts; Linux with the fq qdisc). Off by default: Linux's default qdisc does not pace CUBIC. */
   pacing: boolean;

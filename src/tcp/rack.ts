@@ -75,6 +75,20 @@ export class Rack {
   reoWndMult = 1;
   reoWndPersist = 0;
   dsackRound = -1;
+  /** Send time of the latest never-retransmitted segment the last ACK delivered, and that ACK's time. */
+  private caXmitTs = -Infinity;
+  private caNow = 0;
+
+  /**
+   * The RTT sample congestion control gets from the last ACK (Linux ca_rtt_us:
+   * the most recently sent segment it delivered that was sent once), from the
+   * send times kept here, so with or without timestamps every ACK has one;
+   * undefined when it delivered only retransmissions.
+   */
+  get caRtt(): number | undefined {
+    return this.caXmitTs === -Infinity ? undefined : this.caNow - this.caXmitTs;
+  }
+
   /** Something was delivered since the last detection (Linux rack.advanced). */
   advanced = false;
   /**
@@ -179,6 +193,8 @@ export class Rack {
    */
   onAck(ack: number, blocks: ReadonlyArray<SackedBlock> | undefined, now: number): void {
     this.origDeliveredEnd = null;
+    this.caXmitTs = -Infinity;
+    this.caNow = now;
     // Cumulatively acknowledged segments leave; those not SACKed before were delivered now.
     while (this.head < this.segs.length) {
       const e = this.segs[this.head]!;
@@ -252,6 +268,7 @@ export class Rack {
    * huge RACK.rtt.
    */
   private delivered(e: SentSegment, now: number): void {
+    if (!e.retransmitted && e.xmitTs > this.caXmitTs) this.caXmitTs = e.xmitTs;
     if (!e.retransmitted && (this.origDeliveredEnd === null || seqLt(e.end, this.origDeliveredEnd))) this.origDeliveredEnd = e.end;
     const rtt = now - e.xmitTs;
     if (e.retransmitted && rtt < this.minRtt) return;

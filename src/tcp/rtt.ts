@@ -1,9 +1,18 @@
 /**
  * Retransmission timeout per RFC 6298: SRTT and RTTVAR from RTT samples,
- * RTO = SRTT + max(G, 4*RTTVAR) clamped to [minRto, maxRto], exponential
- * backoff on timeouts. Karn's rule is the caller's: only segments that were
- * never retransmitted give samples.
+ * exponential backoff on timeouts. Karn's rule is the caller's: only
+ * segments that were never retransmitted give samples.
+ *
+ * RFC 6298 §2.4 sets a 1 s floor on the RTO and lets implementations choose a
+ * lower one; Linux (tcp_rtt_estimator, the default here, estimator 'linux')
+ * floors the variance term instead: RTO = SRTT + max(4*RTTVAR seen over the
+ * last RTT, minRto), so the RTO is never less than SRTT + 200 ms and the
+ * variance term decays by a quarter per RTT, not per sample. A sample below
+ * SRTT moves RTTVAR an eighth as much (Linux: a falling RTT is not
+ * variance). estimator 'rfc6298': RTO = max(SRTT + max(G, 4*RTTVAR), minRto).
  */
+import { seqGt } from '../wire/seq.js';
+
 export interface RtoConfig {
   /** Lower bound (RFC 6298 says 1 s; Linux uses 200 ms). */
   minRto: number;
@@ -13,9 +22,11 @@ export interface RtoConfig {
   initialRto: number;
   /** Clock granularity G in ms. */
   granularity: number;
+  /** 'linux' (default): Linux's variance term (see above); 'rfc6298': the RFC's formula. */
+  estimator?: 'linux' | 'rfc6298';
 }
 
-export const DEFAULT_RTO: RtoConfig = { minRto: 200, maxRto: 120_000, initialRto: 1000, granularity: 1 };
+export const DEFAULT_RTO: RtoConfig = { minRto: 200, maxRto: 120_000, initialRto: 1000, granularity: 1, estimator: 'linux' };
 
 export class RttEstimator {
   srtt = 0;
@@ -25,6 +36,12 @@ export class RttEstimator {
   /** Number of consecutive timeouts (each doubles the RTO, §5.5). */
   backoff = 0;
   hasSample = false;
+  /** Linux mdev_max_us: the largest 4*RTTVAR in this RTT, at least minRto. */
+  private mdevMax = 0;
+  /** Linux rttvar_us: the variance term of the RTO. */
+  private rtoVar = 0;
+  /** Linux rtt_seq: SND.NXT when this RTT's window began; its ACK ends the window. */
+  private rttSeq = 0;
 
   constructor(private readonly cfg: RtoConfig) {
     this.baseRto = cfg.initialRto;
@@ -35,8 +52,15 @@ export class RttEstimator {
     return Math.min(this.cfg.maxRto, this.baseRto * 2 ** this.backoff);
   }
 
-  /** RFC 6298 §2.2 and §2.3. */
-  sample(r: number): void {
+  /**
+   * RFC 6298 §2.2 and §2.3. `sndUna` (after this ACK) and `sndNxt` time the
+   * Linux estimator's once-per-RTT decay of the variance term.
+   */
+  sample(r: number, sndUna = 0, sndNxt = 0): void {
+    if (this.cfg.estimator !== 'rfc6298') {
+      this.linuxSample(r, sndUna, sndNxt);
+      return;
+    }
     if (!this.hasSample) {
       this.srtt = r;
       this.rttvar = r / 2;
@@ -48,6 +72,39 @@ export class RttEstimator {
     }
     const rto = this.srtt + Math.max(this.cfg.granularity, 4 * this.rttvar);
     this.baseRto = Math.min(this.cfg.maxRto, Math.max(this.cfg.minRto, rto));
+    this.backoff = 0;
+  }
+
+  /** Linux tcp_rtt_estimator and __tcp_set_rto (mdev = 4*RTTVAR). */
+  private linuxSample(r: number, sndUna: number, sndNxt: number): void {
+    const min = this.cfg.minRto;
+    if (!this.hasSample) {
+      this.srtt = r;
+      this.rttvar = r / 2; // mdev = 2r: "make sure rto = 3*rtt"
+      this.rtoVar = Math.max(4 * this.rttvar, min);
+      this.mdevMax = this.rtoVar;
+      this.rttSeq = sndNxt;
+      this.hasSample = true;
+    } else {
+      const err = r - this.srtt;
+      this.srtt += err / 8;
+      let d = Math.abs(err) - this.rttvar;
+      if (err < 0 && d > 0) d /= 8; // a falling RTT barely raises the variance
+      this.rttvar += d / 4;
+      const mdev = 4 * this.rttvar;
+      if (mdev > this.mdevMax) {
+        this.mdevMax = mdev;
+        if (this.mdevMax > this.rtoVar) this.rtoVar = this.mdevMax;
+      }
+      // Once per RTT (the ACK of what was SND.NXT at the window's start),
+      // the variance term decays a quarter of the way to this RTT's largest.
+      if (seqGt(sndUna, this.rttSeq)) {
+        if (this.mdevMax < this.rtoVar) this.rtoVar -= (this.rtoVar - this.mdevMax) / 4;
+        this.rttSeq = sndNxt;
+        this.mdevMax = min;
+      }
+    }
+    this.baseRto = Math.min(this.cfg.maxRto, Math.max(min, this.srtt + this.rtoVar));
     this.backoff = 0;
   }
 

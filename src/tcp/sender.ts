@@ -46,7 +46,7 @@ export abstract class TcbSender extends Tcb {
     let rttSample = freshEcho ? this.ts.rttSample(tsEcr, now) : undefined;
     if (rttSample === undefined && this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) rttSample = now - this.rttStart;
     if (this.rttSeq !== -1 && seqGe(ack, this.rttSeq)) this.rttSeq = -1;
-    if (rttSample !== undefined) this.rtt.sample(rttSample);
+    if (rttSample !== undefined) this.rtt.sample(rttSample, ack, this.sndNxt);
     else this.rtt.keepBackoff();
     // RFC 6298 §5.7: after a SYN timeout and no sample, data starts with RTO 3 s.
     if (synJustAcked && this.synTimedOut && !this.rtt.hasSample) this.rtt.restartAt(3000);
@@ -54,7 +54,8 @@ export abstract class TcbSender extends Tcb {
     this.ecn.acked(ack);
     this.recovery.cwndHeld = this.ecn.inCwr;
     const lossDetected = this.recovery.onAck(
-      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: rttSample, sackedBefore, srtt: this.rtt.srtt, newDataReady: this.newDataReady(), onceSentFrom: seqGt(this.highRxtEver, oldUna) ? this.highRxtEver : oldUna },
+      // Congestion control's RTT: per ACK from the send times when RACK keeps them (Linux ca_rtt_us).
+      { sndUna: ack, sndNxt: this.sndNxt, flightSize, acked: advanced, dataAcked, duplicate: false, mss: this.effMss, now, rtt: this.recovery.rack?.caRtt ?? rttSample, sackedBefore, srtt: this.rtt.srtt, newDataReady: this.newDataReady(), onceSentFrom: seqGt(this.highRxtEver, oldUna) ? this.highRxtEver : oldUna },
       this.counters,
     );
     if (lossDetected) this.ecn.reduced(this.sndNxt, false);
@@ -373,8 +374,13 @@ export abstract class TcbSender extends Tcb {
       this.ptoAt = Infinity; // sendData re-armed it; one probe per episode
       this.tlp.start(this.sndNxt, false);
     } else {
-      // RFC 8985 §7.3: the highest-sequence segment sent so far, as it was sent.
-      const start = seqGt(this.lastSegSeq, this.sndUna) ? this.lastSegSeq : this.sndUna;
+      // RFC 8985 §7.3: the highest-sequence segment sent so far. A super-segment
+      // (offload) was several segments: only its last MSS goes, as Linux's
+      // tcp_send_loss_probe cuts the skb (the FIN, if sent, rides with it).
+      let start = seqGt(this.lastSegSeq, this.sndUna) ? this.lastSegSeq : this.sndUna;
+      const finSent = this.finSeqNo !== -1 && seqGt(this.sndNxt, this.finSeqNo);
+      const data = seqSub(this.sndNxt, start) - (finSent ? 1 : 0);
+      if (data > mss) start = seqAdd(start, Math.floor((data - 1) / mss) * mss);
       this.retransmit(start, seqSub(this.sndNxt, start), now);
       this.tlp.start(this.sndNxt, true);
     }

@@ -13,6 +13,7 @@
  */
 import { initialWindow, NO_OBSERVER, type AckSeq, type CongestionControl, type CongestionObserver } from './congestion.js';
 import { HyStart } from './hystart.js';
+import { HybridSlowStart } from './hystart-linux.js';
 
 /** §4.1.1, §4.6: multiplicative decrease factor. */
 export const BETA_CUBIC = 0.7;
@@ -46,13 +47,16 @@ export class Cubic implements CongestionControl {
   /** A timeout happened and no ACK since: a repeated timeout holds ssthresh (RFC 5681 §3.1). */
   private timeoutHeld = false;
 
-  /** RFC 9406 HyStart++ in the first slow start (Linux CUBIC: hystart=1). */
+  /** RFC 9406 HyStart++ in the first slow start (hystart: 'rfc9406'). */
   readonly hystart: HyStart | null;
+  /** Linux's hybrid slow start (hystart: true, the default; hystart-linux.ts). */
+  readonly hybrid: HybridSlowStart | null;
 
-  constructor(mss: number, private readonly observer: CongestionObserver = NO_OBSERVER, hystart = true) {
+  constructor(mss: number, private readonly observer: CongestionObserver = NO_OBSERVER, hystart: boolean | 'rfc9406' = true) {
     this.mss = mss;
     this.cwnd = initialWindow(mss);
-    this.hystart = hystart ? new HyStart() : null;
+    this.hystart = hystart === 'rfc9406' ? new HyStart() : null;
+    this.hybrid = hystart === true ? new HybridSlowStart() : null;
   }
 
   /** §4.2 W_max, segments: the window at the last congestion event (after fast convergence). */
@@ -81,6 +85,7 @@ export class Cubic implements CongestionControl {
       if (this.epochStart !== null) this.epochStart += sinceLastAck;
       return;
     }
+    if (this.cwnd < this.ssthresh && this.hybrid !== null && seq !== undefined) this.hybridAck(seq, rtt, now);
     if (this.cwnd < this.ssthresh && this.hystart !== null && seq !== undefined && !this.hyStartAck(seq, rtt)) {
       // RFC 9406 §4.2: Conservative Slow Start grows by a CSS_GROWTH_DIVISOR-th of slow start.
       this.cwnd += acked / this.hystart.growthDivisor;
@@ -120,6 +125,22 @@ export class Cubic implements CongestionControl {
       return true; // cwnd is at ssthresh now: the ACK goes to congestion avoidance
     }
     return h.phase !== 'css';
+  }
+
+  /** Linux hystart_update for one ACK in slow start: an exit sets ssthresh = cwnd before this ACK grows it. */
+  private hybridAck(seq: AckSeq, rtt: number | undefined, now: number): void {
+    const h = this.hybrid!;
+    const exit = h.onAck(seq.sndUna, seq.sndNxt, this.cwnd / this.mss, rtt, this.minRtt, now);
+    if (exit === 'none') return;
+    this.ssthresh = this.cwnd;
+    if (exit === 'delay') {
+      this.observer.inc('tcp_hystart_delay_detect');
+      this.observer.note(`HyStart: round min RTT ${h.currRtt} ms > min RTT ${this.minRtt} ms + ${h.lastThresh} ms: ssthresh = cwnd = ${this.cwnd}, congestion avoidance (Linux hystart_update; RFC 9438 §4.10)`);
+    } else {
+      this.observer.inc('tcp_hystart_train_detect');
+      this.observer.note(`HyStart: an ACK train longer than half the min RTT (${this.minRtt} ms): ssthresh = cwnd = ${this.cwnd}, congestion avoidance (Linux hystart_update; RFC 9438 §4.10)`);
+    }
+    this.observer.inc('tcp_hystart_exits');
   }
 
   private congestionAvoidance(segmentsAcked: number, now: number): void {
@@ -167,6 +188,7 @@ export class Cubic implements CongestionControl {
   /** §4.6 and §4.7: remember W_max and cwnd_prior, set ssthresh, end the epoch. */
   private reduce(): void {
     this.hystart?.stop(); // RFC 9406 §4.2: loss or ECN in slow start or CSS ends it
+    this.hybrid?.stop();
     const cwnd = this.cwnd / this.mss;
     // §4.7: a loss before reaching the previous W_max means others want bandwidth; release some.
     this.wMax = this.fastConvergence && cwnd < this.wMax ? (cwnd * (1 + BETA_CUBIC)) / 2 : cwnd;
@@ -197,6 +219,7 @@ export class Cubic implements CongestionControl {
     this.afterTimeout = true;
     // §4.8 / RFC 5681 §3.1: cwnd = loss window = 1 SMSS.
     this.cwnd = this.mss;
+    this.hybrid?.restart();
   }
 
   /** A spurious reduction undone (Linux cubictcp_undo_cwnd): the curve restarts from the restored window. */

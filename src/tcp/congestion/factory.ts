@@ -7,6 +7,6 @@ export type CongestionControlName = CongestionControl['name'];
 
 export const CONGESTION_CONTROLS: readonly CongestionControlName[] = ['cubic', 'newreno'];
 
-export function createCongestionControl(name: CongestionControlName, mss: number, observer?: CongestionObserver, hystart = true): CongestionControl {
+export function createCongestionControl(name: CongestionControlName, mss: number, observer?: CongestionObserver, hystart: boolean | 'rfc9406' = true): CongestionControl {
   return name === 'newreno' ? new NewReno(mss) : new Cubic(mss, observer, hystart);
 }

@@ -45,7 +45,7 @@ class Flow {
 
 test('RFC 9406 §4.2: a round min RTT below last + RttThresh stays in slow start; at or above it, CSS; 5 CSS rounds, then avoidance', () => {
   const rec = new Recorder();
-  const cc = new Cubic(MSS, rec);
+  const cc = new Cubic(MSS, rec, 'rfc9406');
   const f = new Flow(cc);
   assert.is(f.round(100), 20); // first round: no last round to compare
   assert.is(f.round(100), 40);
@@ -85,13 +85,13 @@ test('RFC 9406 §4.2: a round min RTT below last + RttThresh stays in slow start
 test('RFC 9406 §4.2: RttThresh is at least 4 ms and at most 16 ms', () => {
   // 20 ms path: 20/8 = 2.5 -> 4 ms; 23.9 stays in slow start, 24 enters CSS.
   for (const [base, below, at] of [[20, 23.9, 24], [400, 415.9, 416]] as const) {
-    const cc = new Cubic(MSS);
+    const cc = new Cubic(MSS, undefined, 'rfc9406');
     const f = new Flow(cc);
     f.round(base);
     f.round(base);
     f.round(below);
     assert.is(cc.hystart!.phase, 'slow-start', `${base} ms: ${below} ms is below the threshold`);
-    const c2 = new Cubic(MSS);
+    const c2 = new Cubic(MSS, undefined, 'rfc9406');
     const g = new Flow(c2);
     g.round(base);
     g.round(base);
@@ -102,7 +102,7 @@ test('RFC 9406 §4.2: RttThresh is at least 4 ms and at most 16 ms', () => {
 
 test('RFC 9406 §4.2: a CSS round whose min RTT falls below the baseline was jitter: slow start resumes', () => {
   const rec = new Recorder();
-  const cc = new Cubic(MSS, rec);
+  const cc = new Cubic(MSS, rec, 'rfc9406');
   const f = new Flow(cc);
   f.round(100);
   f.round(100);
@@ -116,7 +116,7 @@ test('RFC 9406 §4.2: a CSS round whose min RTT falls below the baseline was jit
 });
 
 test('RFC 9406 §4.2: fewer than N_RTT_SAMPLE samples in a round decide nothing; a loss ends HyStart++ for good', () => {
-  const cc = new Cubic(MSS);
+  const cc = new Cubic(MSS, undefined, 'rfc9406');
   let una = 0;
   let nxt = 10 * MSS;
   // 7 samples per round only (the others carry none), RTT doubling: no CSS.

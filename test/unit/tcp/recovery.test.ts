@@ -202,13 +202,13 @@ test('RFC 6298 §5.4 / RFC 9293 §3.10.4: the FIN is retransmitted by the RTO wh
   t.close(200);
   // 0.200 > F. 3001:3001(0) ack 1 win 4000
   t.expect({ f: 'F.', seq: U(3001), ack: P(1), win: 4000 });
-  // 0.300 < . 1:1(0) ack 3001   (all data, not the FIN; RTT 100 again: RTO 250)
+  // 0.300 < . 1:1(0) ack 3001   (all data, not the FIN; RTT 100 again: RTO 100 + 200, rtt.ts)
   ack(t, 300, 3001);
   t.expect();
-  // 0.550 > F. 3001:3001(0) ack 1 win 4000
-  t.timerAt(550);
+  // 0.600 > F. 3001:3001(0) ack 1 win 4000
+  t.timerAt(600);
   t.expect({ f: 'F.', seq: U(3001), ack: P(1), win: 4000 });
-  ack(t, 600, 3002);
+  ack(t, 650, 3002);
   t.transitions('ESTABLISHED->FIN_WAIT_1', 'FIN_WAIT_1->FIN_WAIT_2');
 });
 
@@ -293,7 +293,7 @@ test('RFC 8985 §7.3: with our FIN outstanding, the probe is the FIN segment (no
 
 // ------------------------------------------------------ restart after idle
 
-/** Grow cwnd to 20000: ten segments, each ACKed on its own (slow start). RTO then 250 (SRTT 100, RTTVAR 37.5). */
+/** Grow cwnd to 20000: ten segments, each ACKed on its own (slow start). RTO then 300 (SRTT 100, RTTVAR 37.5: Linux's SRTT + 200, rtt.ts). */
 function grown(): Script {
   const t = established(PLAIN);
   t.write(200, 10000);
@@ -301,21 +301,21 @@ function grown(): Script {
   for (let i = 1; i <= 10; i++) ack(t, 299 + i, 1 + 1000 * i);
   t.expect();
   assert.is(t.conn.cc.cwnd, 20000, 'setup: cwnd');
-  assert.is(t.conn.rtt.rto, 250, 'setup: RTO');
+  assert.is(t.conn.rtt.rto, 300, 'setup: RTO');
   return t;
 }
 
 test('RFC 5681 §4.1: after more than one RTO without sending, cwnd restarts at min(cwnd, IW) = 10 segments', () => {
   const t = grown();
-  // Last data sent at 0.200; 0.451 - 0.200 = 251 ms > RTO 250.
-  t.write(451, 20000);
+  // Last data sent at 0.200; 0.501 - 0.200 = 301 ms > RTO 300.
+  t.write(501, 20000);
   t.expect(...flight(10001, 10, false));
   assert.is(t.conn.cc.cwnd, 10000);
 });
 
 test('RFC 5681 §4.1: idle for exactly one RTO is not "exceeding" it: the full cwnd of 20 segments goes', () => {
   const t = grown();
-  t.write(450, 20000);
+  t.write(500, 20000);
   t.expect(...flight(10001, 20, true));
   assert.is(t.conn.cc.cwnd, 20000);
 });
