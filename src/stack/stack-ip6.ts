@@ -116,6 +116,12 @@ export abstract class StackIp6 extends StackCore {
   /** Keys the flow labels (RFC 6437 §3: a hash of the 4-tuple with a secret). */
   private readonly flowKey: SipKey;
   private readonly flowWords = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+  /** The whole packet being received, as it came (or reassembled), for strayTcp. */
+  protected rxRaw: Buffer | null = null;
+  protected rxStart = 0;
+  protected rxEnd = 0;
+  /** Whether the link vouched for rxRaw's TCP checksum (offload). */
+  protected rxTrusted = false;
 
   constructor(opts: StackOptions) {
     super(opts);
@@ -158,6 +164,10 @@ export abstract class StackIp6 extends StackCore {
   /** The IPv6 packet buf[start, end) (version 6 seen); addr6 is set. */
   protected receive6(buf: Buffer, start: number, end: number, trusted: boolean, loopback: boolean): void {
     this.counters.inc('ip6_in');
+    this.rxRaw = loopback ? null : buf; // a packet to ourselves is never another shard's
+    this.rxStart = start;
+    this.rxEnd = end;
+    this.rxTrusted = trusted;
     if (end - start < IPV6_HEADER_LENGTH) return this.drop('ip6_truncated');
     const plen = (buf[start + 4]! << 8) | buf[start + 5]!;
     if (IPV6_HEADER_LENGTH + plen > end - start) return this.drop('ip6_bad_payload_length');
