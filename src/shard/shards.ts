@@ -14,6 +14,8 @@
  * the shards' ephemeral ranges are disjoint (ports.ts), so a segment that
  * matches nothing where it landed and whose port is another shard's goes to
  * that shard through this thread (Stack.strayTcp; counted shard_forwarded).
+ * An ICMP error about a connection of a listening port that is not here goes
+ * to every other shard (passive opens have no port range to say where).
  *
  * Every shard listens on what the application listens on, and has the same
  * ISN and SYN cookie key. Each opens its own control socket: `tuntcp
@@ -70,6 +72,11 @@ export async function startShards(a: StackArgs, count: number, o: ShardSetOption
   let stopping: Promise<void> | null = null;
   const toShard = (i: number, m: ToShard, transfer?: ArrayBuffer[]): void => workers[i]?.postMessage(m, transfer);
 
+  /** A packet shard `from` got but shard `to` (-1: every other shard) must see. */
+  const relay = (from: number, to: number, packet: Uint8Array, trusted: boolean): void => {
+    if (to >= 0) return toShard(to, { t: 'packet', packet, trusted }, [packet.buffer as ArrayBuffer]);
+    for (let j = 0; j < workers.length; j++) if (j !== from) toShard(j, { t: 'packet', packet, trusted });
+  };
   const stop = (lingerMs = 1000): Promise<void> => {
     if (stopping !== null) return stopping;
     stopping = (async () => {
@@ -106,7 +113,7 @@ export async function startShards(a: StackArgs, count: number, o: ShardSetOption
             if (m.t === 'ready') {
               ready = true;
               resolve();
-            } else if (m.t === 'packet') toShard(m.to, { t: 'packet', packet: m.packet, trusted: m.trusted }, [m.packet.buffer as ArrayBuffer]);
+            } else if (m.t === 'packet') relay(i, m.to, m.packet, m.trusted);
             else if (m.t === 'app') o.onMessage?.(i, m.data);
           });
           w.on('error', (err) => (ready ? fail(i, err) : reject(err)));

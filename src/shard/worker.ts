@@ -27,6 +27,7 @@ export type ToShard =
 
 export type FromShard =
   | { t: 'ready' }
+  /** to: a shard, or -1: every shard but this one. */
   | { t: 'packet'; to: number; packet: Uint8Array; trusted: boolean }
   | { t: 'app'; data: unknown }
   | { t: 'stopped' };
@@ -56,9 +57,11 @@ const running = startStack(d.args, { index: d.index, count: d.count, isnKey: Buf
 const stack = running.stack;
 const TRUSTED = new Uint8Array([1]);
 let forwarded = false; // a packet another shard sent us is never sent on again
-stack.strayTcp = (localPort, packet, trusted) => {
+stack.strayTcp = (localPort, packet, trusted, icmpError) => {
+  // An ICMP error about a listening port's connection (a passive open) may
+  // concern any shard: every other one gets it (-1) and checks its own table.
   const to = shardOfPort(localPort, d.count);
-  if (forwarded || to < 0 || to === d.index) return false;
+  if (forwarded || to === d.index || (to < 0 && !icmpError) || d.count === 1) return false;
   const copy = new Uint8Array(packet); // the link's pool is reused on its next read
   send({ t: 'packet', to, packet: copy, trusted }, [copy.buffer as ArrayBuffer]);
   return true;

@@ -56,15 +56,6 @@ export class Stack extends StackIp6 {
    * not throw.
    */
   afterReceive: ((packet: Buffer, err: unknown) => void) | null = null;
-  /**
-   * Shards of a multi-queue device (src/shard/): called with a TCP segment
-   * that matches no connection and no listener here, before it is answered
-   * with a RST, with its local port, the whole packet and whether the link
-   * vouched for its checksum. True when another shard takes it (the kernel
-   * steered it to our queue, but that shard's port range holds the port);
-   * the packet must be copied.
-   */
-  strayTcp: ((localPort: number, packet: Buffer, trusted: boolean) => boolean) | null = null;
   /** Local ports of active opens (StackOptions.ephemeralPorts). */
   private readonly ephemeralLow: number;
   private readonly ephemeralHigh: number;
@@ -246,7 +237,9 @@ export class Stack extends StackIp6 {
     const t = q + ihl;
     const localPort = (b[t]! << 8) | b[t + 1]!;
     const remotePort = (b[t + 2]! << 8) | b[t + 3]!;
-    if (this.endpoints.get(b.readUInt32BE(q + 16), remotePort, localPort) === undefined) return this.dropIcmp('icmp_tcp_no_connection', true);
+    if (this.endpoints.get(b.readUInt32BE(q + 16), remotePort, localPort) === undefined) {
+      return this.offerStray(localPort, true) || this.dropIcmp('icmp_tcp_no_connection', true);
+    }
     return false;
   }
 
@@ -288,7 +281,7 @@ export class Stack extends StackIp6 {
   private icmpTcpErrorInput(q: IcmpQuote, err: IcmpTcpError): void {
     if (q.srcPort === undefined || q.dstPort === undefined || q.src !== this.addr) return this.drop('icmp_tcp_not_ours');
     const ep = this.endpoints.get(ipToNumber(q.dst), q.dstPort, q.srcPort);
-    if (ep === undefined) return this.drop('icmp_tcp_no_connection');
+    if (ep === undefined) return void (this.offerStray(q.srcPort, true) || this.drop('icmp_tcp_no_connection'));
     this.tcpErrorInput(ep, err, MIN_PMTU);
   }
 
@@ -355,10 +348,10 @@ export class Stack extends StackIp6 {
     }
     const listener = this.listenerFor(ip, seg.dstPort);
     if (listener !== undefined) return this.listenInput(ip, seg, listener);
-    if (this.strayTcp !== null && this.rxRaw !== null && this.strayTcp(seg.dstPort, this.rxRaw.subarray(this.rxStart, this.rxEnd), this.rxTrusted)) {
+    if (this.offerStray(seg.dstPort, false)) {
       // A SYN,ACK is the usual one: Linux's tun picks its queue before it learns our SYN's (shards.ts).
       if (seg.flags & TCP_SYN) this.counters.inc('shard_forwarded_syn');
-      return this.counters.inc('shard_forwarded');
+      return;
     }
     this.sendResetFor(ip, seg);
   }

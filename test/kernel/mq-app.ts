@@ -29,6 +29,8 @@ export function pattern(shard: number, bytes: number): Buffer {
 }
 
 export const shardMain: ShardMain = (ctx) => {
+  // For the test of a shard that fails to start.
+  if ((ctx.args as { mqFail?: number }).mqFail === ctx.index) throw new Error(`shard ${ctx.index} fails on purpose`);
   const { stack } = ctx.running;
   const post = (r: AppReport): void => ctx.post(r);
   const server = stack.createServer({ allowHalfOpen: true }, (s: Socket) => {

@@ -4,7 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TCP_ACK, TCP_SYN } from '../../../src/wire/tcp.js';
-import { asTcp, rig, tcp, PEER } from '../stack/rig.js';
+import { buildIcmpPacket, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED } from '../../../src/wire/icmp.js';
+import { IPPROTO_ICMP } from '../../../src/wire/ipv4.js';
+import { asTcp, rig, tcp, PEER, US } from '../stack/rig.js';
 
 test('active opens take their local ports from ephemeralPorts', () => {
   const r = rig({ ephemeralPorts: [45000, 45002] });
@@ -48,6 +50,20 @@ test('a listener takes the SYN first: strayTcp is not asked', () => {
   const out = r.inject(tcp({ flags: TCP_SYN, seq: 1 }));
   assert.is(asTcp(out[0]!).seg.flags, TCP_SYN | TCP_ACK);
   assert.is(asked, 0);
+});
+
+test('an ICMP error quoting a segment of no connection here goes to strayTcp, marked as one', () => {
+  const r = rig();
+  const seen: Array<{ port: number; icmp: boolean }> = [];
+  r.stack.strayTcp = (port, _p, _t, icmpError) => (seen.push({ port, icmp: icmpError }), true);
+  const ours = tcp({ flags: TCP_ACK, seq: 1, ack: 1, srcPort: 50123, dstPort: 5000 }, undefined, PEER, US); // a segment we sent
+  const err = buildIcmpPacket({ src: PEER, dst: US, protocol: IPPROTO_ICMP, ttl: 64 }, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 1280, ours.subarray(0, 28));
+  r.inject(err);
+  assert.equal(seen, [{ port: 50123, icmp: true }]);
+  assert.is(r.stack.counters.get('icmp_tcp_no_connection'), 0);
+  r.stack.strayTcp = () => false;
+  r.inject(err);
+  assert.is(r.stack.counters.get('icmp_tcp_no_connection'), 1);
 });
 
 test.run();
