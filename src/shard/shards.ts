@@ -8,9 +8,12 @@
  * written from (tun_flow_update, on our every write), and a flow it does not
  * know (or forgot: entries age out 3 s after our last write) goes to queue
  * hash * N >> 32. So a passive open stays where its SYN landed (our replies
- * record that queue), and an active open's SYN,ACK comes back to the shard
- * that wrote the SYN. Where the table cannot help (an active open idle for
- * more than 3 s whose peer speaks first, a full table), the local port does:
+ * record that queue). An active open's segments come back to the shard that
+ * wrote the SYN, but not its SYN,ACK: the kernel answers the SYN inside our
+ * write(), and tun_get_user records the flow only after that (seen in
+ * test/kernel/mq.test.ts), so the SYN,ACK goes by hash. There, and where the
+ * table forgot (an active open idle for more than 3 s whose peer speaks
+ * first) or is full (4096 flows), the local port decides:
  * the shards' ephemeral ranges are disjoint (ports.ts), so a segment that
  * matches nothing where it landed and whose port is another shard's goes to
  * that shard through this thread (Stack.strayTcp; counted shard_forwarded).

@@ -8,6 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { startStack, type RunningStack } from '../cli/start-stack.js';
 import type { StackArgs } from '../cli/options.js';
+import { TokenBucket } from '../stack/rate-limit.js';
 import { shardOfPort } from './ports.js';
 
 export interface ShardData {
@@ -56,12 +57,23 @@ const send = (m: FromShard, transfer?: ArrayBuffer[]): void => port.postMessage(
 const running = startStack(d.args, { index: d.index, count: d.count, isnKey: Buffer.from(d.isnKey) });
 const stack = running.stack;
 const TRUSTED = new Uint8Array([1]);
+/** Packets a second this shard hands to others at most: legitimately a SYN,ACK per active open, and the
+ * segments of a flow idle past the kernel's flow table until our next write teaches it again. */
+const FORWARD_PER_SECOND = 20_000;
+const forwardLimit = new TokenBucket(FORWARD_PER_SECOND);
 let forwarded = false; // a packet another shard sent us is never sent on again
 stack.strayTcp = (localPort, packet, trusted, icmpError) => {
   // An ICMP error about a listening port's connection (a passive open) may
   // concern any shard: every other one gets it (-1) and checks its own table.
   const to = shardOfPort(localPort, d.count);
   if (forwarded || to === d.index || (to < 0 && !icmpError) || d.count === 1) return false;
+  // A flood aimed at another shard's ports must not cost more than it would
+  // there: past the limit such packets are dropped (never reset from here:
+  // the connection may well exist in that shard).
+  if (!forwardLimit.take(stack.clock.now())) {
+    stack.counters.inc('shard_forward_ratelimited');
+    return true;
+  }
   const copy = new Uint8Array(packet); // the link's pool is reused on its next read
   send({ t: 'packet', to, packet: copy, trusted }, [copy.buffer as ArrayBuffer]);
   return true;
