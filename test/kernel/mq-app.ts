@@ -12,7 +12,8 @@ import type { Socket } from '../../src/socket/socket.js';
 export type AppRequest =
   | { t: 'connect'; host: string; port: number; bytes: number; flows: number }
   | { t: 'counters' }
-  | { t: 'idle' };
+  | { t: 'idle' }
+  | { t: 'crash' };
 
 export type AppReport =
   | { t: 'flow'; shard: number; remotePort: number; bytes: number }
@@ -48,6 +49,7 @@ export const shardMain: ShardMain = (ctx) => {
   });
   ctx.onMessage = (m) => {
     const q = m as AppRequest;
+    if (q.t === 'crash') throw new Error(`shard ${ctx.index} crashes on purpose`);
     if (q.t === 'counters') post({ t: 'counters', shard: ctx.index, counters: stack.counters.snapshot() });
     else if (q.t === 'idle') post({ t: 'idle', shard: ctx.index, connections: [...stack.connections()].length });
     else if (q.t === 'connect') {

@@ -245,4 +245,25 @@ test('a shard that fails to start: startShards rejects with its error, and no th
   assert.not.ok(linkExists('mq2'));
 });
 
+test('a shard that throws while running: the message on stderr, every shard stopped, the device removed, exit code 1', async () => {
+  const before = tunFds();
+  const s = await startShards(stackArgs({ tun: 'mq3', addr: '10.84.0.2', peer: '10.84.0.1/24' }), 2, { app: APP });
+  const errors: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    const exits = s.workers.map((w) => new Promise<void>((res) => w.once('exit', () => res())));
+    s.post(1, { t: 'crash' } satisfies AppRequest);
+    await Promise.all(exits);
+    await s.stop(); // the stop that failure began: resolves once the device is gone
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.ok(errors.some((e) => /shard q1: .*crashes on purpose/.test(e)), errors.join(''));
+  assert.is(process.exitCode, 1);
+  process.exitCode = 0; // the failure was the point of this test
+  assert.is(tunFds(), before, 'TUN fds after the failure');
+  assert.not.ok(linkExists('mq3'));
+});
+
 test.run();
