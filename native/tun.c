@@ -4,7 +4,7 @@
  * counters) is TypeScript.
  *
  * Exports (see src/link/native.ts for the typed view):
- *   open(name, exclusive, offload)    -> { handle, name }
+ *   open(name, exclusive, offload, multiQueue) -> { handle, name }
  *   start(handle, pool, meta, onBatch)   begin watching the fd with uv_poll
  *   writev(handle, a[, b[, c]])       -> bytes written or -errno (one packet)
  *   close(handle)                        idempotent
@@ -272,7 +272,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 /* ---- exported functions -------------------------------------------------- */
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  GET_ARGS(3);
+  GET_ARGS(4);
   char name[IFNAMSIZ];
   size_t len = 0;
   napi_valuetype vt;
@@ -290,6 +290,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (argc >= 2) napi_get_value_bool(env, argv[1], &exclusive); /* non-bool: false */
   bool offload = false;
   if (argc >= 3) napi_get_value_bool(env, argv[2], &offload);
+  bool multi_queue = false;
+  if (argc >= 4) napi_get_value_bool(env, argv[3], &multi_queue);
 
 #ifndef __linux__
   throw_coded(env, "ENOTUN", 0, NULL, "TUN devices are only supported on Linux");
@@ -312,8 +314,13 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   /* IFF_NO_PI: plain IP packets, no 4-byte protocol header in front.
-   * IFF_TUN_EXCL: fail with EBUSY if the name exists, instead of attaching. */
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (exclusive ? IFF_TUN_EXCL : 0) | (offload ? IFF_VNET_HDR : 0);
+   * IFF_TUN_EXCL: fail with EBUSY if the name exists, instead of attaching.
+   * IFF_MULTI_QUEUE: this fd is one queue of the device; opening the name
+   * again (not exclusive) attaches one more queue (up to MAX_TAP_QUEUES, 256),
+   * and the kernel spreads its packets over the queues by flow. Every queue
+   * must ask for the same flags, or the kernel says EINVAL. */
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (exclusive ? IFF_TUN_EXCL : 0) | (offload ? IFF_VNET_HDR : 0) |
+                  (multi_queue ? IFF_MULTI_QUEUE : 0);
   memcpy(ifr.ifr_name, name, len); /* len < IFNAMSIZ, rest is zero */
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno;

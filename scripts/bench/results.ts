@@ -2,6 +2,7 @@
  * What `npm run bench` measures, as the rows the table prints and `--json`
  * writes. Units are in the field names: GB is 10^9 bytes, Gbit is 10^9 bits.
  */
+import type { MqRow } from './mq.js';
 
 /** Which userspace stack (or Linux stand-in for one) a bulk row measures. */
 /** 'tuntcp' is the default (offload on); 'tuntcp --no-offload' one packet per segment. */
@@ -124,6 +125,8 @@ export interface BenchReport {
   /** The same clients against the same server code on node:net (Linux's TCP), loopback. */
   connrateLinux: ConnRateResult | null;
   memory: MemoryRow[];
+  /** --queues rows (mq.ts); absent in reports from before them. */
+  mq?: MqRow[];
   targets: Target[];
   /** One line per row or section that was skipped, with the reason. */
   skipped: string[];

@@ -13,6 +13,7 @@
  *  ownership who owns a written Buffer: copy (tuntcp) against callback at the ACK (ownership.ts)
  *  connrate  kernel clients: connect, request, reply, close, per second; then the same against node:net (Linux)
  *  memory    RSS and heap per idle established connection; the larger counts only if they fit
+ *  mq        8 parallel flows Linux -> tuntcp with --queues 1 and 2 (and one flow each), mq.ts
  *
  * Prints a table with the targets of the issue; --json FILE also writes the
  * report there, --json alone writes it to stdout (and the table to stderr).
@@ -35,8 +36,9 @@ import { renderTable } from './table.js';
 import { targets } from './targets.js';
 import { iperfRows, startVeth, vethRows } from './veth.js';
 import { sh } from '../../test/kernel/netem.js';
+import { medianMq, mqRow, type MqRow } from './mq.js';
 
-const SECTIONS = ['tun', 'cli', 'veth', 'slirp', 'inproc', 'ownership', 'connrate', 'memory'] as const;
+const SECTIONS = ['tun', 'cli', 'veth', 'slirp', 'inproc', 'ownership', 'connrate', 'memory', 'mq'] as const;
 const MTUS = [1500, 65520];
 /** In-process transfers stop at this size or time, whichever comes first. */
 const INPROC_BYTES = 2 ** 30;
@@ -204,6 +206,22 @@ async function memorySection({ o, log, skip, step }: Run): Promise<MemoryRow[]> 
   return rows;
 }
 
+/** --queues: 8 flows and 1 flow, 1 and 2 queues, round by round (medianMq keeps the median run). */
+async function mqSection({ o, log, step }: Run): Promise<MqRow[]> {
+  const rows: MqRow[] = [];
+  const bytes = Math.round(o.mb * 2 ** 20);
+  for (let round = 1; round <= o.repeat; round++) {
+    for (const [flows, queues] of [[8, 1], [8, 2], [1, 1], [1, 2]] as const) {
+      log(`round ${round}/${o.repeat}: ${flows} flow${flows > 1 ? 's' : ''} Linux -> tuntcp, --queues ${queues}`);
+      const r = await step(`--queues ${queues}, ${flows} flows`, () => mqRow(flows, queues, bytes, 1500, `tmq${flows}q${queues}`));
+      if (r === undefined) continue;
+      rows.push(r);
+      log(`  ${r.error !== undefined ? `ERROR ${r.error}` : `${r.gbitPerSec.toFixed(2)} Gbit/s, ${r.cpuPerGB?.toFixed(2)} CPU s/GB, flows per shard ${r.flowsPerShard.join('+')}`}`);
+    }
+  }
+  return medianMq(rows);
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   sh('ip', ['link', 'set', 'lo', 'up']);
@@ -231,7 +249,7 @@ async function main(): Promise<void> {
   };
   if (!installed('python3')) {
     // Every kernel-side peer is a Python program; only the in-process rows can run.
-    const need = ['tun', 'cli', 'veth', 'slirp', 'connrate', 'memory'].filter((x) => o.only.delete(x));
+    const need = ['tun', 'cli', 'veth', 'slirp', 'connrate', 'memory', 'mq'].filter((x) => o.only.delete(x));
     if (need.length > 0) run.skip(`${need.join(', ')}: python3 is not installed (the kernel-side peers are Python programs)`);
   }
   const bulk = o.only.has('tun') || o.only.has('cli') || o.only.has('veth') || o.only.has('slirp') ? await bulkSection(run) : [];
@@ -240,12 +258,13 @@ async function main(): Promise<void> {
   const connrate = o.only.has('connrate') ? await connrateSection(run) : null;
   const connrateLinux = o.only.has('connrate') ? await connrateSection(run, true) : null;
   const memory = o.only.has('memory') ? await memorySection(run) : [];
+  const mq = o.only.has('mq') ? await mqSection(run) : [];
 
   const partial: Omit<BenchReport, 'targets'> = {
     date: new Date().toISOString(),
     machine: machine(),
     options: { mb: o.mb, repeat: o.repeat, only: [...o.only], conns: o.conns },
-    bulk: medianRows(bulk), inproc, ownership, connrate, connrateLinux, memory, skipped, warnings,
+    bulk: medianRows(bulk), inproc, ownership, connrate, connrateLinux, memory, mq, skipped, warnings,
   };
   const report: BenchReport = { ...partial, targets: targets(partial) };
   const table = renderTable(report);

@@ -7,6 +7,17 @@ import type { Options } from 'yargs';
 import { hasFaults } from '../link/fault.js';
 import { planIPv6 } from './addr6.js';
 
+/** For commands whose stack can be sharded (up, listen): src/shard/. */
+export const queuesOption = {
+  queues: {
+    type: 'number',
+    default: 1,
+    describe:
+      'TUN queues (IFF_MULTI_QUEUE), each served by a worker thread with a stack shard of its own: flows spread over ' +
+      'the cores by the kernel\'s flow hash (one per core is the useful most; the kernel allows 256)',
+  },
+} as const satisfies Record<string, Options>;
+
 export const stackOptions = {
   tun: { type: 'string', default: 'tuntcp0', describe: 'TUN device name' },
   addr: { type: 'string', default: '10.55.0.2', describe: "the stack's own IPv4 address" },

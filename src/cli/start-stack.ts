@@ -22,6 +22,7 @@ import { offloadWanted, type StackArgs } from './options.js';
 import { planIPv6, type IPv6Plan } from './addr6.js';
 import { IPV6_MIN_MTU } from '../wire/ipv6.js';
 import { readFileSync } from 'node:fs';
+import { shardPorts } from '../shard/ports.js';
 
 /**
  * This host's net.ipv4.tcp_rmem, so that tuntcp's SYN carries the window and
@@ -60,23 +61,38 @@ export interface RunningStack {
   stop(lingerMs?: number): Promise<void>;
 }
 
-export function startStack(a: StackArgs): RunningStack {
+/** One shard of a multi-queue device (src/shard/): which queue, of how many, and the key all shards share. */
+export interface ShardPlace {
+  index: number;
+  count: number;
+  isnKey: Buffer;
+}
+
+/**
+ * With `shard`, the device exists already (src/shard/shards.ts made and
+ * configured it): this attaches one more queue to it, and shutdown leaves the
+ * device to the main thread.
+ */
+export function startStack(a: StackArgs, shard?: ShardPlace): RunningStack {
   if (a.offload === true && hasFaults(a)) {
     throw Object.assign(new Error('offload cannot be combined with fault injection'), { code: 'EINVAL' });
   }
   const ipv6 = ipv6Wanted(a);
-  const tun = TunLink.open({ name: a.tun, mtu: a.mtu, offload: offloadWanted(a) });
+  const tun = TunLink.open({ name: a.tun, mtu: a.mtu, offload: offloadWanted(a), multiQueue: shard !== undefined, exclusive: shard === undefined });
+  const removeTun = (): void => {
+    if (shard === undefined) deleteTun(tun.name);
+  };
   let pcap: PcapWriter | null = null;
   try {
-    configureTun({ name: tun.name, peer: a.peer, addr: a.addr, mtu: a.mtu, addr6: ipv6?.addr6, peer6: ipv6?.peer6 });
-    const via = routeDevice(a.addr);
+    if (shard === undefined) configureTun({ name: tun.name, peer: a.peer, addr: a.addr, mtu: a.mtu, addr6: ipv6?.addr6, peer6: ipv6?.peer6 });
+    const via = shard === undefined ? routeDevice(a.addr) : null;
     if (via !== null && via !== tun.name) {
       const where = via === 'local' ? 'is an address of this host' : `is routed through ${via}`;
       process.stderr.write(
         `tuntcp: warning: ${a.addr} ${where}, not through ${tun.name}: the kernel will not reach this stack (--peer ${a.peer} overlaps another interface; pick another --addr/--peer)\n`,
       );
     }
-    const via6 = ipv6 === null ? null : routeDevice(ipv6.addr6);
+    const via6 = ipv6 === null || shard !== undefined ? null : routeDevice(ipv6.addr6);
     if (ipv6 !== null && via6 !== null && via6 !== tun.name) {
       const where = via6 === 'local' ? 'is an address of this host' : `is routed through ${via6}`;
       process.stderr.write(
@@ -110,22 +126,25 @@ export function startStack(a: StackArgs): RunningStack {
       else process.stdout.write(line);
     };
     if (a.trace || a.explain) process.stdout.on('error', () => (broken = true));
+    // Lines of a shard say which queue they came through, as tcpdump -i any names the interface.
+    const q = shard === undefined ? '' : ` q${shard.index}`;
     if (a.trace) {
       const fmt = new TcpdumpFormatter({ absolute: a.absolute });
       tap.observe((_dir, header, payload) => {
-        print(`${formatClock(new Date())} ${fmt.format(joinPacket(header, payload))}\n`);
+        print(`${formatClock(new Date())}${q} ${fmt.format(joinPacket(header, payload))}\n`);
       });
     }
-    const stack = new NetStack({ link: tap, addr: a.addr, addr6: ipv6?.addr6, clock, tcp: { msl: a.msl * 1000, cc: a.cc, ecn: ecnMode(a.ecn), mtuProbing: a.mtuProbing ?? true, pacing: a.pacing ?? false, ...rmemOf() } });
+    const sharding = shard === undefined ? {} : { isnKey: shard.isnKey, ephemeralPorts: shardPorts(shard.index, shard.count) };
+    const stack = new NetStack({ link: tap, addr: a.addr, addr6: ipv6?.addr6, clock, ...sharding, tcp: { msl: a.msl * 1000, cc: a.cc, ecn: ecnMode(a.ecn), mtuProbing: a.mtuProbing ?? true, pacing: a.pacing ?? false, ...rmemOf() } });
     counters = stack.counters;
-    const control = openControlSocket(stack, { program: 'tuntcp' }); // for `tuntcp netstat`
+    const control = openControlSocket(stack, { program: shard === undefined ? 'tuntcp' : `tuntcp:q${shard.index}` }); // for `tuntcp netstat`
     if (a.explain) {
       stack.observeState((ep, from, to, cause) => {
-        print(`${formatClock(new Date())} * ${explainTransition(`tuntcp :${ep.localPort}`, from, to, cause, a.lang)}\n`);
+        print(`${formatClock(new Date())}${q} * ${explainTransition(`tuntcp :${ep.localPort}`, from, to, cause, a.lang)}\n`);
       });
-      stack.observeCc((ep, cause) => print(`${formatClock(new Date())} * ${explainCc(`tuntcp :${ep.localPort}`, cause, a.lang)}\n`));
+      stack.observeCc((ep, cause) => print(`${formatClock(new Date())}${q} * ${explainCc(`tuntcp :${ep.localPort}`, cause, a.lang)}\n`));
       stack.observeRecovery((ep, phase, cause) => {
-        print(`${formatClock(new Date())} * ${explainRecovery(`tuntcp :${ep.localPort}`, phase, cause, a.lang)}\n`);
+        print(`${formatClock(new Date())}${q} * ${explainRecovery(`tuntcp :${ep.localPort}`, phase, cause, a.lang)}\n`);
       });
     }
     let done = false;
@@ -135,7 +154,7 @@ export function startStack(a: StackArgs): RunningStack {
       control.close();
       void stack.close({ linger: 0 });
       pcap?.close();
-      deleteTun(tun.name);
+      removeTun();
     };
     const stop = async (lingerMs = 1000): Promise<void> => {
       if (!done) await stack.close({ linger: lingerMs });
@@ -145,14 +164,14 @@ export function startStack(a: StackArgs): RunningStack {
   } catch (err) {
     tun.close();
     pcap?.close();
-    deleteTun(tun.name);
+    removeTun();
     throw err;
   }
 }
 
 /** The IPv6 plan of checked arguments; below IPv6's minimum MTU, off with a
  * warning (Linux itself turns IPv6 off on such a device). */
-function ipv6Wanted(a: StackArgs): IPv6Plan | null {
+export function ipv6Wanted(a: StackArgs): IPv6Plan | null {
   const plan = planIPv6(a);
   if (typeof plan === 'string') throw Object.assign(new Error(plan), { code: 'EINVAL' });
   if (plan !== null && a.mtu < IPV6_MIN_MTU) {

@@ -28,8 +28,10 @@ export interface NativeTun {
   /** Create (exclusive: fail with EBUSY if the name exists) or attach to a TUN
    * device with IFF_TUN | IFF_NO_PI, fd O_NONBLOCK | O_CLOEXEC; with `offload`,
    * also IFF_VNET_HDR and TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6. An empty name or
-   * one containing '%d' lets the kernel choose; `name` is the actual one. */
-  open(name: string, exclusive: boolean, offload?: boolean): { handle: TunHandle; name: string };
+   * one containing '%d' lets the kernel choose; `name` is the actual one.
+   * `multiQueue`: IFF_MULTI_QUEUE, the fd is one queue of the device; open the
+   * name again (not exclusive) for each further queue. */
+  open(name: string, exclusive: boolean, offload?: boolean, multiQueue?: boolean): { handle: TunHandle; name: string };
   /** Start reading. `pool` must hold at least READ_MAX bytes; `meta` holds
    * 2 entries per packet and its length sets the batch cap (<= BATCH_MAX). */
   start(handle: TunHandle, pool: Uint8Array, meta: Uint32Array, onBatch: BatchCallback): void;

@@ -39,6 +39,10 @@ export interface TunOpenOptions {
   maxBatch?: number;
   /** Kernel checksum and segmentation offload (see above). Default false. */
   offload?: boolean;
+  /** One queue of a multi-queue device (IFF_MULTI_QUEUE, src/shard/): the
+   * first open creates the device, each open of the same name with
+   * exclusive false attaches one more queue. Default false. */
+  multiQueue?: boolean;
 }
 
 /** Snapshot of a TunLink's counters, named as `netstat -s` prints them. */
@@ -137,7 +141,7 @@ export class TunLink implements Link {
       throw Object.assign(new Error(`maxBatch ${maxBatch} is out of range 1..${addon.BATCH_MAX}`), { code: 'EINVAL' });
     }
     const offload = opts.offload ?? false;
-    const { handle, name } = addon.open(opts.name, opts.exclusive ?? true, offload);
+    const { handle, name } = addon.open(opts.name, opts.exclusive ?? true, offload, opts.multiQueue ?? false);
     try {
       return new TunLink(addon, handle, name, mtu, maxBatch, offload);
     } catch (err) {

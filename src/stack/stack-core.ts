@@ -56,6 +56,10 @@ export interface StackOptions {
   /** Orphans with data or FIN in flight at most (Linux tcp_max_orphans);
    * beyond, a socket closed with data in flight is reset. */
   maxOrphans?: number;
+  /** Local ports of active opens, [low, high] (Linux ip_local_port_range,
+   * default 32768-60999). Shards of one device (src/shard/) get disjoint
+   * ranges, so that a local port names the shard that owns its connection. */
+  ephemeralPorts?: readonly [number, number];
 }
 
 /** Linux's tcp_max_tw_buckets and tcp_max_orphans on a machine with a few GiB or more. */

@@ -118,6 +118,22 @@ export abstract class StackIp6 extends StackCore {
   /** Keys the flow labels (RFC 6437 §3: a hash of the 4-tuple with a secret). */
   private readonly flowKey: SipKey;
   private readonly flowWords = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+  /** The whole packet being received, as it came (or reassembled), for strayTcp. */
+  protected rxRaw: Buffer | null = null;
+  protected rxStart = 0;
+  protected rxEnd = 0;
+  /** Whether the link vouched for rxRaw's TCP checksum (offload). */
+  protected rxTrusted = false;
+  /**
+   * Shards of a multi-queue device (src/shard/): called with a packet about
+   * a TCP port of ours that matches no connection and no listener here (a
+   * segment, before it is answered with a RST; or an ICMP error quoting
+   * one), with that local port, the whole packet and whether the link
+   * vouched for its checksum. True when another shard takes it (the kernel
+   * steered it to our queue, but that shard's port range holds the port);
+   * the packet must be copied.
+   */
+  strayTcp: ((localPort: number, packet: Buffer, trusted: boolean, icmpError: boolean) => boolean) | null = null;
 
   constructor(opts: StackOptions) {
     super(opts);
@@ -160,6 +176,10 @@ export abstract class StackIp6 extends StackCore {
   /** The IPv6 packet buf[start, end) (version 6 seen); addr6 is set. */
   protected receive6(buf: Buffer, start: number, end: number, trusted: boolean, loopback: boolean): void {
     this.counters.inc('ip6_in');
+    this.rxRaw = loopback ? null : buf; // a packet to ourselves is never another shard's
+    this.rxStart = start;
+    this.rxEnd = end;
+    this.rxTrusted = trusted;
     if (end - start < IPV6_HEADER_LENGTH) return this.drop('ip6_truncated');
     const plen = (buf[start + 4]! << 8) | buf[start + 5]!;
     if (IPV6_HEADER_LENGTH + plen > end - start) return this.drop('ip6_bad_payload_length');
@@ -241,8 +261,17 @@ export abstract class StackIp6 extends StackCore {
     if (upperLayerChecksum6(p, upper, p.length, IPPROTO_ICMPV6) !== 0) return this.dropIcmp6('icmp6_bad_checksum', false);
     // It must quote a segment we sent: from our address (or ::1), from a port an IPv6 connection uses.
     if (!equal16(p, q + 8, this.addr6Bytes) && !isLoopback6(p, q + 8)) return this.dropIcmp6('icmp6_tcp_not_ours', true);
-    if (!this.endpoints.usesPort6(p.readUInt16BE(q + 40))) return this.dropIcmp6('icmp6_tcp_no_connection', true);
+    const localPort = p.readUInt16BE(q + 40);
+    if (!this.endpoints.usesPort6(localPort)) return this.offerStray(localPort, true) || this.dropIcmp6('icmp6_tcp_no_connection', true);
     return false;
+  }
+
+  /** Hand the packet being received to another shard (strayTcp); true when one took it. */
+  protected offerStray(localPort: number, icmpError: boolean): boolean {
+    if (this.strayTcp === null || this.rxRaw === null) return false;
+    if (!this.strayTcp(localPort, this.rxRaw.subarray(this.rxStart, this.rxEnd), this.rxTrusted, icmpError)) return false;
+    this.counters.inc('shard_forwarded');
+    return true;
   }
 
   private dropIcmp6(reason: string, counted: boolean): true {
@@ -276,7 +305,7 @@ export abstract class StackIp6 extends StackCore {
     // The quote is a packet we sent: from our address (or ::1), to the connection's peer.
     if (q.srcPort === undefined || q.dstPort === undefined || (q.src !== this.addr6 && q.src !== '::1')) return this.drop('icmp6_tcp_not_ours');
     const ep = this.findEndpoint6(q.dst, q.dstPort, q.srcPort);
-    if (ep === undefined) return this.drop('icmp6_tcp_no_connection');
+    if (ep === undefined) return void (this.offerStray(q.srcPort, true) || this.drop('icmp6_tcp_no_connection'));
     this.tcpErrorInput(ep, err, IPV6_MIN_MTU);
   }
 

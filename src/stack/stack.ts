@@ -29,8 +29,8 @@ import { MIN_PMTU, PmtuCache, type PmtuKey } from './pmtu.js';
 export type { StackOptions, StateObserver, CcObserver, RecoveryObserver, TcbObserver } from './stack-core.js';
 
 /** Linux's default ip_local_port_range. */
-const EPHEMERAL_LOW = 32768;
-const EPHEMERAL_HIGH = 60999;
+export const EPHEMERAL_LOW = 32768;
+export const EPHEMERAL_HIGH = 60999;
 
 export class StackError extends Error {
   constructor(
@@ -56,6 +56,9 @@ export class Stack extends StackIp6 {
    * not throw.
    */
   afterReceive: ((packet: Buffer, err: unknown) => void) | null = null;
+  /** Local ports of active opens (StackOptions.ephemeralPorts). */
+  private readonly ephemeralLow: number;
+  private readonly ephemeralHigh: number;
   private readonly isnGen: IsnGenerator;
   /** Null when SYN cookies are off. */
   private readonly cookies: SynCookies | null;
@@ -78,7 +81,8 @@ export class Stack extends StackIp6 {
     this.rstLimit = new TokenBucket(opts.rstRateLimit ?? 200);
     // Random like Linux, but derived from a given ISN key so simulations replay exactly.
     const r = opts.isnKey !== undefined && opts.isnKey.length >= 4 ? opts.isnKey.readUInt32BE(0) / 2 ** 32 : Math.random();
-    this.nextEphemeral = EPHEMERAL_LOW + Math.floor(r * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
+    [this.ephemeralLow, this.ephemeralHigh] = opts.ephemeralPorts ?? [EPHEMERAL_LOW, EPHEMERAL_HIGH];
+    this.nextEphemeral = this.ephemeralLow + Math.floor(r * (this.ephemeralHigh - this.ephemeralLow));
     this.link.onReceive = (packets, trusted) => this.receiveBatch(packets, trusted);
     if ('onReceivePool' in this.link) this.link.onReceivePool = (pool, ranges, count, trusted) => this.receivePool(pool, ranges, count, trusted);
   }
@@ -125,6 +129,10 @@ export class Stack extends StackIp6 {
    * checksum (Link.offload). `loopback`: a packet we sent to ourselves (see loopback()). */
   private receive(buf: Buffer, start: number, end: number, trusted: boolean, loopback: boolean): void {
     this.counters.add(this.cIpIn);
+    this.rxRaw = loopback ? null : buf; // a packet to ourselves is never another shard's
+    this.rxStart = start;
+    this.rxEnd = end;
+    this.rxTrusted = trusted;
     if (end > start && buf[start]! >> 4 === 6) {
       // IPv6 off: the kernel's router solicitations on a new link are not ours to parse.
       if (this.addr6 === null) return this.drop('ipv6_ignored');
@@ -142,6 +150,10 @@ export class Stack extends StackIp6 {
       if (whole === null) return;
       if (readIPv4(whole, 0, whole.length, ip) !== null) return this.drop('ip_reasm_bad'); // cannot happen: we built it
       trusted = false;
+      this.rxRaw = whole;
+      this.rxStart = 0;
+      this.rxEnd = whole.length;
+      this.rxTrusted = false;
     }
     const b = ip.buf;
     switch (ip.protocol) {
@@ -225,7 +237,9 @@ export class Stack extends StackIp6 {
     const t = q + ihl;
     const localPort = (b[t]! << 8) | b[t + 1]!;
     const remotePort = (b[t + 2]! << 8) | b[t + 3]!;
-    if (this.endpoints.get(b.readUInt32BE(q + 16), remotePort, localPort) === undefined) return this.dropIcmp('icmp_tcp_no_connection', true);
+    if (this.endpoints.get(b.readUInt32BE(q + 16), remotePort, localPort) === undefined) {
+      return this.offerStray(localPort, true) || this.dropIcmp('icmp_tcp_no_connection', true);
+    }
     return false;
   }
 
@@ -267,7 +281,7 @@ export class Stack extends StackIp6 {
   private icmpTcpErrorInput(q: IcmpQuote, err: IcmpTcpError): void {
     if (q.srcPort === undefined || q.dstPort === undefined || q.src !== this.addr) return this.drop('icmp_tcp_not_ours');
     const ep = this.endpoints.get(ipToNumber(q.dst), q.dstPort, q.srcPort);
-    if (ep === undefined) return this.drop('icmp_tcp_no_connection');
+    if (ep === undefined) return void (this.offerStray(q.srcPort, true) || this.drop('icmp_tcp_no_connection'));
     this.tcpErrorInput(ep, err, MIN_PMTU);
   }
 
@@ -334,6 +348,11 @@ export class Stack extends StackIp6 {
     }
     const listener = this.listenerFor(ip, seg.dstPort);
     if (listener !== undefined) return this.listenInput(ip, seg, listener);
+    if (this.offerStray(seg.dstPort, false)) {
+      // A SYN,ACK is the usual one: Linux's tun picks its queue before it learns our SYN's (shards.ts).
+      if (seg.flags & TCP_SYN) this.counters.inc('shard_forwarded_syn');
+      return;
+    }
     this.sendResetFor(ip, seg);
   }
 
@@ -494,12 +513,13 @@ export class Stack extends StackIp6 {
    * stay in the table until 2MSL has passed), and that is not listening.
    */
   private pickEphemeralPort(remote: number | string | null, remotePort = 0): number {
-    const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+    const low = this.ephemeralLow;
+    const span = this.ephemeralHigh - low + 1;
     for (let i = 0; i < span; i++) {
-      const port = EPHEMERAL_LOW + ((this.nextEphemeral - EPHEMERAL_LOW + i) % span);
+      const port = low + ((this.nextEphemeral - low + i) % span);
       if (this.listeners.has(port)) continue;
       if (remote === null ? this.endpoints.usesPort(port) : this.tupleInUse(remote, remotePort, port)) continue;
-      this.nextEphemeral = port + 1 > EPHEMERAL_HIGH ? EPHEMERAL_LOW : port + 1;
+      this.nextEphemeral = port + 1 > this.ephemeralHigh ? low : port + 1;
       return port;
     }
     throw new StackError('EADDRNOTAVAIL', 'connect EADDRNOTAVAIL: no free local port');

@@ -2,7 +2,8 @@
  * The control socket of a running stack, read by `tuntcp netstat`.
  *
  * Each stack listens on a unix domain socket `<dir>/<pid>.sock` (a second
- * stack in the same process gets `<pid>-2.sock`, and so on). `<dir>` is
+ * stack in the same process gets `<pid>-2.sock`, and so on; a stack in worker
+ * thread T, a shard of --queues, `<pid>-tT.sock`). `<dir>` is
  * `/run/tuntcp`, or `os.tmpdir()/tuntcp` when /run is not writable (not root);
  * netstat looks in both. Protocol: the client sends one JSON line,
  * `{"cmd":"sockets"}` or `{"cmd":"stats"}`; the stack answers one JSON line
@@ -16,6 +17,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { accessSync, constants, mkdirSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isMainThread, threadId } from 'node:worker_threads';
 import type { Stack } from '../stack/stack.js';
 import { netstatState, type SocketRow, type StackSockets, type StackStats } from './netstat.js';
 
@@ -64,8 +66,10 @@ function installExitHook(): void {
 }
 
 function freePath(dir: string): string {
+  // A worker thread (a shard, src/shard/) has its own module state: its files say which thread.
+  const base = isMainThread ? `${process.pid}` : `${process.pid}-t${threadId}`;
   for (let n = 1; ; n++) {
-    const p = join(dir, n === 1 ? `${process.pid}.sock` : `${process.pid}-${n}.sock`);
+    const p = join(dir, n === 1 ? `${base}.sock` : `${base}-${n}.sock`);
     if (!owned.has(p)) return p;
   }
 }
@@ -216,7 +220,7 @@ export function listControlSockets(): string[] {
     } catch {
       continue;
     }
-    for (const n of names.sort()) if (/^\d+(-\d+)?\.sock$/.test(n)) out.push(join(dir, n));
+    for (const n of names.sort()) if (/^\d+(-t\d+)?(-\d+)?\.sock$/.test(n)) out.push(join(dir, n));
   }
   return out;
 }
