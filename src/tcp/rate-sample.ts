@@ -5,7 +5,8 @@
  * one segment. Each segment is stamped when it is sent with the
  * connection's delivery counters (§3.2 "Transmitting or retransmitting a
  * data packet"); when it is delivered (cumulatively ACKed or SACKed) the
- * stamp of the most recently sent delivered segment gives the sample
+ * stamp of the most recently sent delivered segment (the highest
+ * sequence among those sent at once) gives the sample
  * (§3.3): delivered bytes since that send over the longer of the send and
  * the ACK intervals. Samples taken while the sender had too little data
  * to fill its window are flagged app-limited (§3.4): they show what the
@@ -115,7 +116,7 @@ export class DeliveryRate {
       this.taken = false;
       rs.hasData = false;
     }
-    if (rs.hasData && !(p.rsDelivered > rs.priorDelivered || (p.rsDelivered === rs.priorDelivered && sendTime > rs.sendTime))) return;
+    if (rs.hasData && !(p.rsDelivered > rs.priorDelivered || (p.rsDelivered === rs.priorDelivered && sendTime >= rs.sendTime))) return;
     rs.hasData = true;
     rs.priorDelivered = p.rsDelivered;
     rs.isAppLimited = p.rsAppLimited;

@@ -88,6 +88,8 @@ export class Bbr implements CongestionControl {
   private minRttStamp = 0;
   private probeRttMinDelay = Infinity;
   private probeRttMinStamp = 0;
+  /** BBR.probe_rtt_expired: judged before this ACK's RTT refreshes the stamp. */
+  private probeRttExpired = false;
   /** BBR.inflight_hi, BBR.inflight_lo (§5.5.10). */
   inflightHi = Infinity;
   inflightLo = Infinity;
@@ -134,7 +136,8 @@ export class Bbr implements CongestionControl {
   // Recovery (§5.6.4).
   private priorCwnd = 0;
   private packetConservation = false;
-  private recoveryRoundEnd = -1;
+  /** Recovery began: a round starts at the next sample, and conservation lasts until it ends. */
+  private recoveryRoundPending = false;
   private inRecovery = false;
   /** Deterministic jitter for the probe wait (sans-IO, replayable). */
   private seed: number;
@@ -157,6 +160,10 @@ export class Bbr implements CongestionControl {
 
   onRateSample(rs: RateSample, c: RateContext): void {
     if (this.pacingRate === 0) this.initPacingRate(c.srtt);
+    if (this.recoveryRoundPending) {
+      this.recoveryRoundPending = false;
+      this.startRound(c); // Linux bbr_set_cwnd_to_recover_or_restore: next_rtt_delivered = delivered
+    }
     this.updateModelAndState(rs, c);
     this.setPacingRate(this.pacingGain);
     this.setCwnd(rs, c);
@@ -191,7 +198,7 @@ export class Bbr implements CongestionControl {
       this.roundCount++;
       this.roundsSinceBwProbe++;
       this.roundStart = true;
-      if (this.packetConservation && this.roundCount >= this.recoveryRoundEnd) this.packetConservation = false;
+      this.packetConservation = false; // one round of packet conservation after recovery began
     }
   }
 
@@ -504,8 +511,9 @@ export class Bbr implements CongestionControl {
   // ---------------------------------------------------------------- min_rtt and ProbeRTT (§5.3.4, §5.5.6)
 
   private updateMinRtt(rs: RateSample, now: number): void {
-    const probeRttExpired = now > this.probeRttMinStamp + PROBE_RTT_INTERVAL;
-    if (rs.rtt >= 0 && (rs.rtt < this.probeRttMinDelay || probeRttExpired)) {
+    // Stamps start with the first sample (the draft's initialization at Now()).
+    this.probeRttExpired = this.probeRttMinDelay !== Infinity && now > this.probeRttMinStamp + PROBE_RTT_INTERVAL;
+    if (rs.rtt >= 0 && (rs.rtt < this.probeRttMinDelay || this.probeRttExpired)) {
       this.probeRttMinDelay = rs.rtt;
       this.probeRttMinStamp = now;
     }
@@ -517,8 +525,7 @@ export class Bbr implements CongestionControl {
   }
 
   private checkProbeRtt(rs: RateSample, c: RateContext): void {
-    const expired = c.now > this.probeRttMinStamp + PROBE_RTT_INTERVAL;
-    if (this.state !== 'ProbeRTT' && expired && !this.idleRestart && this.minRtt !== Infinity) {
+    if (this.state !== 'ProbeRTT' && this.probeRttExpired && !this.idleRestart && this.minRtt !== Infinity) {
       this.setState('ProbeRTT');
       this.pacingGain = 1;
       this.cwndGain = PROBE_RTT_CWND_GAIN;
@@ -643,7 +650,7 @@ export class Bbr implements CongestionControl {
     this.inRecovery = true;
     this.cwnd = Math.max(inFlight, this.mss);
     this.packetConservation = true;
-    this.recoveryRoundEnd = this.roundCount + 1;
+    this.recoveryRoundPending = true;
   }
 
   onRecoveryExit(): void {
