@@ -5,6 +5,7 @@
  * from one PRNG, plus a few fixed hard cases.
  */
 import { Prng } from '../../src/link/prng.js';
+import { CONGESTION_CONTROLS, type CongestionControlName } from '../../src/tcp/congestion/factory.js';
 
 const KB = 1024;
 const MB = 1024 * 1024;
@@ -77,6 +78,8 @@ export interface ScenarioParams {
   ecn?: boolean;
   /** RACK-TLP loss detection (RFC 8985; default on); false: RFC 6675 alone. */
   rack?: boolean;
+  /** Congestion control of both stacks (default cubic). */
+  cc?: CongestionControlName;
 }
 
 // ---------------------------------------------------------------- parameters
@@ -156,7 +159,8 @@ export function drawParams(seed: number): ScenarioParams {
   const ecn = r.chance(50);
   if (ecn) faults.ce = round2(maybe(r, 60, () => uniform(r, 0, 5)));
   const rack = r.chance(50); // after ECN, for the same reason
-  return { seed, faults, allowHalfOpen, noDelay, windowScaling, rcvBuf, sndBuf, conns, ecn, rack };
+  const cc = CONGESTION_CONTROLS[r.int(CONGESTION_CONTROLS.length)]!; // every --cc, drawn last too
+  return { seed, faults, allowHalfOpen, noDelay, windowScaling, rcvBuf, sndBuf, conns, ecn, rack, cc };
 }
 
 /** Fixed hard cases, kept in every sweep (replay: soak --hard NAME). */
@@ -203,7 +207,7 @@ export function describeParams(p: ScenarioParams): string {
     .join(', ');
   return (
     `loss ${f.loss}% dup ${f.duplicate}% reorder ${f.reorder}% corrupt ${f.corrupt}% delay ${f.delay}ms jitter ${f.jitter}ms rate ${rate}` +
-    `${p.ecn ? ` ecn ce ${f.ce ?? 0}%` : ''}${p.rack === false ? ' no-rack' : ''}; ` +
+    `${p.ecn ? ` ecn ce ${f.ce ?? 0}%` : ''}${p.rack === false ? ' no-rack' : ''}${p.cc !== undefined ? ` cc ${p.cc}` : ''}; ` +
     `${p.allowHalfOpen ? 'allowHalfOpen' : 'no half-open'}${p.noDelay ? ' noDelay' : ''}${p.windowScaling ? '' : ' no-wscale'} rcvBuf ${p.rcvBuf} sndBuf ${p.sndBuf}; ` +
     `${p.conns.length} conn: ${conns}`
   );

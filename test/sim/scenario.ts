@@ -204,7 +204,7 @@ export async function runParams(p: ScenarioParams, opts: ScenarioOptions = {}): 
   };
   tapA.observe(record('A'));
   tapB.observe(record('B'));
-  const tcp = { msl: opts.msl ?? 1000, rcvBuf: p.rcvBuf, sndBuf: p.sndBuf, noDelay: p.noDelay, windowScaling: p.windowScaling, ecn: p.ecn ? ('on' as const) : ('passive' as const), rack: p.rack ?? true };
+  const tcp = { msl: opts.msl ?? 1000, rcvBuf: p.rcvBuf, sndBuf: p.sndBuf, noDelay: p.noDelay, windowScaling: p.windowScaling, ecn: p.ecn ? ('on' as const) : ('passive' as const), rack: p.rack ?? true, cc: p.cc ?? 'cubic' };
   const isnKey = Buffer.alloc(16, 7);
   const a = new NetStack({ link: tapA, addr: A_ADDR, clock, tcp, isnKey });
   const b = new NetStack({ link: tapB, addr: B_ADDR, clock, tcp, isnKey });

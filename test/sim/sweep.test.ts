@@ -34,14 +34,6 @@ const KNOWN_FAILING: Array<{ bug: string; seeds: number[]; hard?: string[] }> = 
       '197 kB still unacknowledged, resets at 128 s as Linux would; the harness counts the lost bytes as a deadlock',
     seeds: [79],
   },
-  {
-    // Seen when cwnd began to grow only when cwnd-limited (cwnd-usage.ts): the timing changed.
-    bug:
-      'orphan gives up after tcp_orphan_retries (8): at 13.5 % loss and 3.8 % corruption, of the ACKs A sent for ' +
-      'B\'s retransmissions of 404509 (15.4-66.2 s) three are lost and the one that arrives (18.2 s) is corrupted; ' +
-      'B resets at 117 s as Linux would; the harness counts the lost bytes as a deadlock',
-    seeds: [1204],
-  },
 ];
 
 const knownSeeds = new Map<number, string>();

@@ -17,9 +17,14 @@
  * It hears every ACK through onRateSample, in recovery too, and sets cwnd
  * and its pacing rate itself (Linux's cong_control hook: PRR does not
  * apply). Units: bytes, ms, bytes per ms. Names are the draft's (BBR.*).
+ *
+ * Rate samples need per-segment records, which RACK keeps (SACK agreed, rack
+ * on: the default with any modern peer). Without them no sample ever comes,
+ * and NewReno's window rules stand in, so the connection is still safe.
  */
 import { initialWindow, NO_OBSERVER, type CongestionControl, type CongestionObserver, type RateContext } from './congestion.js';
 import type { RateSample } from '../rate-sample.js';
+import { NewReno } from './newreno.js';
 
 /** §5.1.1 (v3): Startup's pacing gain 4 ln 2 and cwnd gain. */
 export const STARTUP_PACING_GAIN = 2.77;
@@ -67,8 +72,10 @@ const WHY: Record<BbrState, string> = {
 export class Bbr implements CongestionControl {
   readonly name = 'bbr';
   cwnd: number;
-  /** BBR has no ssthresh; reported as Infinity (Linux: TCP_INFINITE_SSTHRESH). */
-  readonly ssthresh = Infinity;
+  /** BBR has no ssthresh: Infinity (Linux: TCP_INFINITE_SSTHRESH), NewReno's while it stands in. */
+  get ssthresh(): number {
+    return this.sampled ? Infinity : this.fallback.ssthresh;
+  }
   /** BBR.pacing_rate, bytes per ms (0: no estimate yet, nothing is paced). */
   pacingRate = 0;
   state: BbrState = 'Startup';
@@ -141,24 +148,34 @@ export class Bbr implements CongestionControl {
   private inRecovery = false;
   /** Deterministic jitter for the probe wait (sans-IO, replayable). */
   private seed: number;
+  /** A rate sample came: the model rules; until then NewReno's rules do. */
+  private sampled = false;
+  private readonly fallback: NewReno;
 
   constructor(mss: number, private readonly observer: CongestionObserver = NO_OBSERVER, seed = 1) {
     this.mss = mss;
     this.cwnd = initialWindow(mss);
     this.seed = seed >>> 0 || 1;
+    this.fallback = new NewReno(mss);
   }
 
   setMss(mss: number): void {
     this.mss = mss;
+    this.fallback.setMss(mss);
     this.cwnd = Math.max(this.cwnd, initialWindow(mss));
   }
 
-  /** Growth happens in onRateSample, on every ACK. */
-  onAck(): void {}
+  /** Growth happens in onRateSample, on every ACK; NewReno's before any sample. */
+  onAck(acked: number, cwndLimited: boolean): void {
+    if (this.sampled) return;
+    this.fallback.onAck(acked, cwndLimited);
+    this.cwnd = this.fallback.cwnd;
+  }
 
   // ---------------------------------------------------------------- per ACK (§5.2 BBRUpdateOnACK)
 
   onRateSample(rs: RateSample, c: RateContext): void {
+    this.sampled = true;
     if (this.pacingRate === 0) this.initPacingRate(c.srtt);
     if (this.recoveryRoundPending) {
       this.recoveryRoundPending = false;
@@ -646,6 +663,7 @@ export class Bbr implements CongestionControl {
 
   /** Fast recovery begins: packet conservation for one round (the ACKs then set cwnd). */
   onCongestionEvent(inFlight: number): void {
+    if (!this.sampled) return this.standIn(() => this.fallback.onCongestionEvent(inFlight));
     this.saveCwnd();
     this.inRecovery = true;
     this.cwnd = Math.max(inFlight, this.mss);
@@ -654,13 +672,15 @@ export class Bbr implements CongestionControl {
   }
 
   onRecoveryExit(): void {
+    if (!this.sampled) return this.standIn(() => this.fallback.onRecoveryExit());
     this.inRecovery = false;
     this.packetConservation = false;
     this.restoreCwnd();
   }
 
   /** §5.6.4.4: on a timeout cwnd keeps one segment beyond what is still in flight (Linux tcp_enter_loss). */
-  onTimeout(): void {
+  onTimeout(inFlight: number): void {
+    if (!this.sampled) return this.standIn(() => this.fallback.onTimeout(inFlight));
     this.saveCwnd();
     this.inRecovery = true;
     this.cwnd = this.mss;
@@ -671,18 +691,26 @@ export class Bbr implements CongestionControl {
 
   /** §5.4.4 restart from idle: pace at the estimated bandwidth, no queue burst. */
   onIdleRestart(): void {
+    if (!this.sampled) return this.standIn(() => this.fallback.onIdleRestart());
     this.idleRestart = true;
     this.extraAckedIntervalStart = 0;
     if (this.isInProbeBwState()) this.setPacingRate(1);
   }
 
   /** A reduction proved spurious (Linux bbr_undo_cwnd): the full-bandwidth count restarts. */
-  undo(priorCwnd: number): void {
+  undo(priorCwnd: number, priorSsthresh: number): void {
+    if (!this.sampled) return this.standIn(() => this.fallback.undo(priorCwnd, priorSsthresh));
     this.resetFullBw();
     this.lossInRound = false;
     this.inRecovery = false;
     this.packetConservation = false;
     this.cwnd = Math.max(this.cwnd, priorCwnd, this.priorCwnd);
+  }
+
+  /** NewReno decides while no rate sample came. */
+  private standIn(rule: () => void): void {
+    rule();
+    this.cwnd = this.fallback.cwnd;
   }
 
   /** xorshift32 in [0, 1). */
