@@ -206,4 +206,45 @@ test('fast recovery: packet conservation for a round, then the model; on exit cw
   assert.is(p.bbr.ssthresh, Infinity);
 });
 
+
+test('in a connection: BBR hears the ACKs of fast recovery (rate samples), owns cwnd there (no PRR) and paces from the handshake\'s RTT', async () => {
+  const { open, recv, CFG, PT, TV } = await import('./options-script.js');
+  const { P, U } = await import('./script.js');
+  const t = open({ ...CFG, cc: 'bbr', sndBuf: 256 * 1024 });
+  const bbr = t.conn.cc as Bbr;
+  assert.is(bbr.name, 'bbr');
+  // As Linux (bbr_init_pacing_rate_from_rtt): the handshake's RTT paces the first window at 2.77 * IW / SRTT.
+  assert.ok(Math.abs(bbr.pacingRate - (2.77 * 10_000) / 100) < 1e-9, `pacing rate ${bbr.pacingRate}`);
+  t.write(200, 20_000);
+  let sent = t.takeOut().length;
+  assert.is(sent, 1, 'the rest waits for its pacing time');
+  while (sent < 10 && t.conn.nextDeadline() < 300) {
+    t.timerAt(t.conn.nextDeadline());
+    sent += t.takeOut().length;
+  }
+  assert.is(sent, 10, 'the initial window, paced out before the first ACK');
+  // 0.300: the first segment is lost, the next four are SACKed: RACK starts recovery.
+  recv(t, 300, { f: '.', seq: P(1), ack: U(1), win: 65535, ts: [PT(300), TV(200)], sack: [[U(1001), U(5001)]] });
+  assert.is(t.conn.recovery.phase, 'recovery');
+  assert.ok(bbr.pacingRate > 0, 'the first rate sample set the pacing rate');
+  assert.is(t.conn.recovery.rate.delivered, 4000);
+  const mss = 1000;
+  assert.is(t.conn.recovery.window(mss), bbr.cwnd, 'BBR\'s cwnd, not PRR\'s window');
+  // Packet conservation: cwnd covers what is in flight plus what this ACK delivered.
+  assert.ok(bbr.cwnd >= t.conn.recovery.rack!.pipe(), `cwnd ${bbr.cwnd}`);
+  const out = t.takeOut();
+  assert.ok(out.length >= 1 && out[0]!.seq === U(1), 'the fast retransmit goes first');
+  // 0.310: more SACKs in recovery: BBR hears them.
+  recv(t, 310, { f: '.', seq: P(1), ack: U(1), win: 65535, ts: [PT(310), TV(200)], sack: [[U(1001), U(8001)]] });
+  assert.is(t.conn.recovery.phase, 'recovery');
+  assert.is(t.conn.recovery.rate.delivered, 7000);
+  assert.is(t.conn.recovery.window(mss), bbr.cwnd);
+  t.takeOut();
+  // 0.400: the retransmission arrives: recovery ends, cwnd comes back.
+  recv(t, 400, { f: '.', seq: P(1), ack: U(10001), win: 65535, ts: [PT(400), TV(300)] });
+  assert.is(t.conn.recovery.phase, 'open');
+  assert.ok(bbr.cwnd >= 10_000, `cwnd ${bbr.cwnd}`);
+  assert.is(bbr.state, 'Startup');
+});
+
 test.run();
