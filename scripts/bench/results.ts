@@ -88,6 +88,16 @@ export interface MemoryRow {
   error?: string;
 }
 
+/** One row of loss.ts (its JSON). */
+export interface LossRow {
+  path: string;
+  rttMs: number;
+  mbitPerSec: number;
+  seconds: number;
+  retransmits: number;
+  error?: string;
+}
+
 export interface Target {
   name: string;
   goal: string;
@@ -120,6 +130,8 @@ export interface BenchReport {
   ownership: { rows: OwnershipRow[]; copyCpuPerGB: number } | null;
   connrate: ConnRateResult | null;
   memory: MemoryRow[];
+  /** The loss section (loss.ts): 20 ms / 1 % path; absent when not run. */
+  loss?: LossRow[];
   targets: Target[];
   /** One line per row or section that was skipped, with the reason. */
   skipped: string[];

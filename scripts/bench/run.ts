@@ -12,6 +12,7 @@
  *  ownership who owns a written Buffer: copy (tuntcp) against callback at the ACK (ownership.ts)
  *  connrate  kernel clients: connect, request, reply, close, per second
  *  memory    RSS and heap per idle established connection; the larger counts only if they fit
+ *  loss      10 MiB over 20 ms with 1 % loss each way: tuntcp and Linux, cubic and bbr (loss.ts)
  *
  * Prints a table with the targets of the issue; --json FILE also writes the
  * report there, --json alone writes it to stdout (and the table to stderr).
@@ -31,10 +32,11 @@ import { medianRows, type BenchReport, type BulkRow, type ConnRateResult, type I
 import { slirpRows } from './slirp.js';
 import { renderTable } from './table.js';
 import { targets } from './targets.js';
+import { lossRows } from './loss-section.js';
 import { iperfRows, startVeth, vethRows } from './veth.js';
 import { sh } from '../../test/kernel/netem.js';
 
-const SECTIONS = ['tun', 'veth', 'slirp', 'inproc', 'ownership', 'connrate', 'memory'] as const;
+const SECTIONS = ['tun', 'veth', 'slirp', 'inproc', 'ownership', 'connrate', 'memory', 'loss'] as const;
 const MTUS = [1500, 65520];
 /** In-process transfers stop at this size or time, whichever comes first. */
 const INPROC_BYTES = 2 ** 30;
@@ -223,7 +225,7 @@ async function main(): Promise<void> {
   };
   if (!installed('python3')) {
     // Every kernel-side peer is a Python program; only the in-process rows can run.
-    const need = ['tun', 'veth', 'slirp', 'connrate', 'memory'].filter((x) => o.only.delete(x));
+    const need = ['tun', 'veth', 'slirp', 'connrate', 'memory', 'loss'].filter((x) => o.only.delete(x));
     if (need.length > 0) run.skip(`${need.join(', ')}: python3 is not installed (the kernel-side peers are Python programs)`);
   }
   const bulk = o.only.has('tun') || o.only.has('veth') || o.only.has('slirp') ? await bulkSection(run) : [];
@@ -231,12 +233,14 @@ async function main(): Promise<void> {
   const ownership = o.only.has('ownership') ? await ownershipSection(run) : null;
   const connrate = o.only.has('connrate') ? await connrateSection(run) : null;
   const memory = o.only.has('memory') ? await memorySection(run) : [];
+  if (o.only.has('loss')) log('loss: 10 MiB, 20 ms, 1 % loss each way');
+  const loss = o.only.has('loss') ? await run.step('loss', () => lossRows(10)) : undefined;
 
   const partial: Omit<BenchReport, 'targets'> = {
     date: new Date().toISOString(),
     machine: machine(),
     options: { mb: o.mb, repeat: o.repeat, only: [...o.only], conns: o.conns },
-    bulk: medianRows(bulk), inproc, ownership, connrate, memory, skipped, warnings,
+    bulk: medianRows(bulk), inproc, ownership, connrate, memory, loss, skipped, warnings,
   };
   const report: BenchReport = { ...partial, targets: targets(partial) };
   const table = renderTable(report);

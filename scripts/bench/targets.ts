@@ -3,6 +3,7 @@
  * asserted: a slow or busy machine must not fail anything.
  */
 import type { BenchReport, BulkRow, Target } from './results.js';
+import { lossTargets } from './loss-section.js';
 
 const SLIRP_RATIO = 1.5;
 const INPROC_GBIT = 5;
@@ -61,5 +62,6 @@ export function targets(rep: Omit<BenchReport, 'targets'>): Target[] {
       met: m.error === undefined ? m.heapBytesPerConn < IDLE_HEAP_BYTES : null,
     });
   }
+  if (rep.loss !== undefined) out.push(...lossTargets(rep.loss));
   return out;
 }
