@@ -24,14 +24,6 @@ export const PACING_CA_RATIO = 120;
  * of data, as Linux's fq releases a small quantum at once.
  */
 export const PACING_SLACK_MS = 1;
-/**
- * A wakeup that comes late (a busy event loop, a coarse real-time timer)
- * may still send what fell due in this many ms before it, so a late timer
- * does not lower the rate: BBR measures the rate it achieves, and a rate
- * lost to timer lateness would never be found again. In virtual time the
- * scheduler is never late and this changes nothing.
- */
-export const PACING_CATCHUP_MS = 10;
 
 export class Pacer {
   /** Pacing rate in bytes per ms (0: not yet known, nothing is held back). */
@@ -54,8 +46,6 @@ export class Pacer {
   /** A segment of `len` bytes left at `now`: the next one waits len / rate. */
   sent(len: number, now: number): void {
     if (this.rate <= 0 || len <= 0) return;
-    // Credit for a late wakeup, not for idleness: a send time long past starts afresh.
-    const base = this.nextSendAt < now - PACING_CATCHUP_MS ? now - PACING_SLACK_MS : this.nextSendAt;
-    this.nextSendAt = base + len / this.rate;
+    this.nextSendAt = Math.max(this.nextSendAt, now - PACING_SLACK_MS) + len / this.rate;
   }
 }

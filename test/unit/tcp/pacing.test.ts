@@ -60,22 +60,4 @@ test('pacing: an ACK does not send early what waits for its time; the rate follo
   t.expect({ f: '.', seq: U(1001), ack: P(1), win: 4000, len: 1000 });
 });
 
-test('a late wakeup sends what fell due while it was late (up to PACING_CATCHUP_MS); idleness earns no burst', () => {
-  const p = new Pacer();
-  p.rate = 1000; // bytes per ms: one 1000-byte segment per ms
-  const burst = (now: number): number => {
-    let n = 0;
-    while (p.maySend(now)) {
-      p.sent(1000, now);
-      n++;
-    }
-    return n;
-  };
-  assert.is(burst(0), 2, 'at 0: due at 0, and at 1 within the slack');
-  // The timer should have fired at 1 but fires at 6: the segments due at 2..6 go now, plus the slack's.
-  assert.is(burst(6), 6);
-  // After 100 ms of idleness: no credit, only the slack's millisecond (one before now, one within).
-  assert.is(burst(100), 3);
-});
-
 test.run();
