@@ -20,6 +20,10 @@
  *
  *   node dist/scripts/bench/loss.js [--mb 20] [--json] [--only sim,tun,linux] [--cc cubic,bbr]
  *
+ * --cc names the congestion controls of both sides: each Linux sender and
+ * each tuntcp sender (connect({ cc })) runs once with each (`npm run bench`
+ * runs this with --mb 10 for its loss section).
+ *
  * Needs root; re-executes itself under `unshare --net`. The extra namespaces
  * are anonymous and held by child processes that die with this one.
  */
@@ -81,7 +85,7 @@ function mkRow(p: Omit<Row, 'mbitPerSec'>): Row {
 // ---------------------------------------------------------------------------
 // (a) simulation
 
-async function simRow(bytes: number): Promise<Row> {
+async function simRow(bytes: number, cc: 'cubic' | 'newreno' | 'bbr'): Promise<Row> {
   const clock = new VirtualClock(1_000_000);
   const [la, lb] = createMemoryPair({ clock, latencyMs: ONE_WAY_MS, mtu: 1500 });
   // One injector on A's side drops 1 % of what A sends and 1 % of what A receives.
@@ -91,7 +95,7 @@ async function simRow(bytes: number): Promise<Row> {
   const b = new NetStack({ link: lb, addr: '10.0.0.2', clock, isnKey });
   const k = sink(() => clock.now());
   b.createServer(k.handler).listen(5001);
-  void pump(a.connect({ port: 5001, host: '10.0.0.2' }), bytes);
+  void pump(a.connect({ port: 5001, host: '10.0.0.2', cc }), bytes);
   // The harness loop of test/sim: stream callbacks run, then time jumps to the next timer.
   const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
   const wall0 = performance.now();
@@ -105,7 +109,7 @@ async function simRow(bytes: number): Promise<Row> {
   }
   const wall = (performance.now() - wall0) / 1000;
   const row = mkRow({
-    path: 'tuntcp -> tuntcp (sim)',
+    path: `tuntcp (${cc}) -> tuntcp (sim)`,
     rttMs: 2 * ONE_WAY_MS,
     rttNote: 'configured',
     lossPercent: LOSS,
@@ -160,20 +164,20 @@ async function tunRows(bytes: number, ccs: string[]): Promise<Row[]> {
       rows.push(row);
     }
 
-    // tuntcp -> Linux: the stack sends, Python counts.
-    {
-      const rx = await pyReceiver(null, lab.linuxAddr, 5002);
+    // tuntcp -> Linux: the stack sends with each congestion control, Python counts.
+    for (const [i, cc] of ccs.filter(isTuntcpCc).entries()) {
+      const rx = await pyReceiver(null, lab.linuxAddr, 5002 + 10 * i);
       const r0 = lab.stack.counters.get('tcp_retransmitted_segments');
       const o0 = lab.stack.counters.get('tcp_out');
       const d0 = lab.drops();
-      const s = lab.stack.connect({ port: 5002, host: lab.linuxAddr });
+      const s = lab.stack.connect({ port: 5002 + 10 * i, host: lab.linuxAddr, cc });
       void pump(s, bytes);
       const res = await rx.result;
       s.destroy();
       const d1 = lab.drops();
       const row = mkRow({
         ...base,
-        path: 'tuntcp -> Linux (TUN)',
+        path: `tuntcp (${cc}) -> Linux (TUN)`,
         bytes: res?.bytes ?? 0,
         seconds: res?.secs ?? 0,
         retransmits: lab.stack.counters.get('tcp_retransmitted_segments') - r0,
@@ -247,6 +251,10 @@ async function linuxRow(kind: 'veth' | 'relay', bytes: number, cc: string): Prom
 
 // ---------------------------------------------------------------------------
 
+function isTuntcpCc(cc: string): cc is 'cubic' | 'newreno' | 'bbr' {
+  return cc === 'cubic' || cc === 'newreno' || cc === 'bbr';
+}
+
 function fmt(n: number, digits: number): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
 }
@@ -277,7 +285,7 @@ async function main(): Promise<void> {
       });
     }
   };
-  if (only.has('sim')) await attempt('tuntcp -> tuntcp (sim)', async () => [await simRow(bytes)]);
+  if (only.has('sim')) for (const cc of ccs.filter(isTuntcpCc)) await attempt(`tuntcp (${cc}) -> tuntcp (sim)`, async () => [await simRow(bytes, cc)]);
   if (only.has('tun')) await attempt('Linux <-> tuntcp (TUN)', () => tunRows(bytes, ccs));
   if (only.has('linux')) {
     for (const cc of ccs) {

@@ -91,6 +91,16 @@ export interface MemoryRow {
   error?: string;
 }
 
+/** One row of loss.ts (its JSON). */
+export interface LossRow {
+  path: string;
+  rttMs: number;
+  mbitPerSec: number;
+  seconds: number;
+  retransmits: number;
+  error?: string;
+}
+
 export interface Target {
   name: string;
   goal: string;
@@ -127,6 +137,8 @@ export interface BenchReport {
   memory: MemoryRow[];
   /** --queues rows (mq.ts); absent in reports from before them. */
   mq?: MqRow[];
+  /** The loss section (loss.ts): 20 ms / 1 % path; absent when not run. */
+  loss?: LossRow[];
   targets: Target[];
   /** One line per row or section that was skipped, with the reason. */
   skipped: string[];

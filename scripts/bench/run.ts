@@ -14,6 +14,7 @@
  *  connrate  kernel clients: connect, request, reply, close, per second; then the same against node:net (Linux)
  *  memory    RSS and heap per idle established connection; the larger counts only if they fit
  *  mq        8 parallel flows Linux -> tuntcp with --queues 1 and 2 (and one flow each), mq.ts
+ *  loss      10 MiB over 20 ms with 1 % loss each way: tuntcp and Linux, cubic and bbr (loss.ts)
  *
  * Prints a table with the targets of the issue; --json FILE also writes the
  * report there, --json alone writes it to stdout (and the table to stderr).
@@ -34,11 +35,12 @@ import { medianRows, type BenchReport, type BulkRow, type ConnRateResult, type I
 import { slirpRows } from './slirp.js';
 import { renderTable } from './table.js';
 import { targets } from './targets.js';
+import { lossRows } from './loss-section.js';
 import { iperfRows, startVeth, vethRows } from './veth.js';
 import { sh } from '../../test/kernel/netem.js';
 import { medianMq, mqRow, type MqRow } from './mq.js';
 
-const SECTIONS = ['tun', 'cli', 'veth', 'slirp', 'inproc', 'ownership', 'connrate', 'memory', 'mq'] as const;
+const SECTIONS = ['tun', 'cli', 'veth', 'slirp', 'inproc', 'ownership', 'connrate', 'memory', 'mq', 'loss'] as const;
 const MTUS = [1500, 65520];
 /** In-process transfers stop at this size or time, whichever comes first. */
 const INPROC_BYTES = 2 ** 30;
@@ -249,7 +251,7 @@ async function main(): Promise<void> {
   };
   if (!installed('python3')) {
     // Every kernel-side peer is a Python program; only the in-process rows can run.
-    const need = ['tun', 'cli', 'veth', 'slirp', 'connrate', 'memory', 'mq'].filter((x) => o.only.delete(x));
+    const need = ['tun', 'cli', 'veth', 'slirp', 'connrate', 'memory', 'mq', 'loss'].filter((x) => o.only.delete(x));
     if (need.length > 0) run.skip(`${need.join(', ')}: python3 is not installed (the kernel-side peers are Python programs)`);
   }
   const bulk = o.only.has('tun') || o.only.has('cli') || o.only.has('veth') || o.only.has('slirp') ? await bulkSection(run) : [];
@@ -259,12 +261,14 @@ async function main(): Promise<void> {
   const connrateLinux = o.only.has('connrate') ? await connrateSection(run, true) : null;
   const memory = o.only.has('memory') ? await memorySection(run) : [];
   const mq = o.only.has('mq') ? await mqSection(run) : [];
+  if (o.only.has('loss')) log('loss: 10 MiB, 20 ms, 1 % loss each way');
+  const loss = o.only.has('loss') ? await run.step('loss', () => lossRows(10)) : undefined;
 
   const partial: Omit<BenchReport, 'targets'> = {
     date: new Date().toISOString(),
     machine: machine(),
     options: { mb: o.mb, repeat: o.repeat, only: [...o.only], conns: o.conns },
-    bulk: medianRows(bulk), inproc, ownership, connrate, connrateLinux, memory, mq, skipped, warnings,
+    bulk: medianRows(bulk), inproc, ownership, connrate, connrateLinux, memory, mq, loss, skipped, warnings,
   };
   const report: BenchReport = { ...partial, targets: targets(partial) };
   const table = renderTable(report);

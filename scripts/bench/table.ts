@@ -7,6 +7,7 @@ import type { BenchReport, BulkRow } from './results.js';
 import { sibling } from './targets.js';
 import { ownershipLines } from './ownership.js';
 import { mqBlock } from './mq.js';
+import { lossLines } from './loss-section.js';
 
 /** Left-align the first `left` columns, right-align the rest. */
 function columns(head: string[], rows: string[][], left = 1): string[] {
@@ -113,6 +114,7 @@ export function renderTable(rep: BenchReport): string {
   if (rep.connrate !== null || rep.connrateLinux !== null) blocks.push(connrateBlock(rep));
   if (rep.memory.length > 0) blocks.push(memoryBlock(rep));
   if (rep.mq !== undefined && rep.mq.length > 0) blocks.push(mqBlock(rep.mq));
+  if (rep.loss !== undefined) blocks.push(lossLines(rep.loss));
   if (rep.targets.length > 0) blocks.push(targetBlock(rep));
   if (rep.skipped.length > 0) blocks.push(['skipped', ...rep.skipped.map((s) => `  ${s}`)]);
   if (rep.warnings.length > 0) blocks.push(['warnings', ...rep.warnings.map((s) => `  ${s}`)]);

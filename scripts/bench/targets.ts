@@ -4,6 +4,7 @@
  */
 import type { BenchReport, BulkRow, Target } from './results.js';
 import { mqTargets } from './mq.js';
+import { lossTargets } from './loss-section.js';
 
 const SLIRP_RATIO = 1.5;
 const INPROC_GBIT = 5;
@@ -87,5 +88,6 @@ export function targets(rep: Omit<BenchReport, 'targets'>): Target[] {
     });
   }
   out.push(...mqTargets(rep.mq ?? []));
+  if (rep.loss !== undefined) out.push(...lossTargets(rep.loss));
   return out;
 }

@@ -53,7 +53,7 @@ export const stackOptions = {
   rate: { type: 'number', default: 0, describe: 'bottleneck rate in Mbit/s (0 = none)' },
   seed: { type: 'number', default: 1, describe: 'seed of the fault injector PRNG' },
   msl: { type: 'number', default: 30, describe: 'maximum segment lifetime in seconds (TIME_WAIT lasts 2*MSL)' },
-  cc: { choices: ['cubic', 'newreno'] as const, default: 'cubic' as const, describe: 'congestion control' },
+  cc: { choices: ['cubic', 'newreno', 'bbr'] as const, default: 'cubic' as const, describe: 'congestion control (bbr: draft-ietf-ccwg-bbr, paces itself)' },
   pacing: { type: 'boolean', default: false, describe: 'pace sending at 200 % (slow start) / 120 % of cwnd/SRTT, as Linux with the fq qdisc; off as with Linux\'s default qdisc' },
   ecn: {
     type: 'boolean',
@@ -99,7 +99,7 @@ export interface StackArgs {
   rate: number;
   seed: number;
   msl: number;
-  cc: 'cubic' | 'newreno';
+  cc: 'cubic' | 'newreno' | 'bbr';
   /** TcpConfig.pacing (absent: off). */
   pacing?: boolean;
   /** true: ask for ECN (tcp_ecn=1); false: off (0); absent: accept only (2). */

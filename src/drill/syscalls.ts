@@ -296,6 +296,7 @@ export class Syscalls {
         const name = a[3]?.t === 'str' ? a[3].v : '';
         if (name === 'cubic') set('cc', 'cubic');
         else if (name === 'reno') set('cc', 'newreno');
+        else if (name === 'bbr') set('cc', 'bbr');
         else return { ret: -1, errno: 'ENOENT' };
         return { ret: 0 };
       }

@@ -41,6 +41,7 @@ function apply(e: SysctlEffect, name: string, value: string): void {
     case 'tcp_congestion_control':
       if (value === 'cubic') e.tcp.cc = 'cubic';
       else if (value === 'reno') e.tcp.cc = 'newreno';
+      else if (value === 'bbr') e.tcp.cc = 'bbr';
       else e.ignored.push(`${name}=${value} (no such algorithm here)`);
       return;
     case 'tcp_rmem':

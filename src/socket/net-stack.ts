@@ -38,7 +38,7 @@ export interface ConnectOptions extends SocketOptions {
   keepAliveInitialDelay?: number;
   timeout?: number;
   /** Congestion control for this connection (default: the stack's). */
-  cc?: 'cubic' | 'newreno';
+  cc?: 'cubic' | 'newreno' | 'bbr';
   /** Ask for ECN in the SYN (RFC 3168; Linux tcp_ecn=1); default: the stack's setting. */
   ecn?: boolean;
 }

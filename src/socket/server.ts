@@ -20,13 +20,13 @@ export interface ServerOptions {
   /** Maximum connections in SYN_RECEIVED (Node's default backlog is 511). */
   backlog?: number;
   /** Congestion control for accepted connections (default: the stack's). */
-  cc?: 'cubic' | 'newreno';
+  cc?: 'cubic' | 'newreno' | 'bbr';
   /** false: refuse a client's request for ECN (RFC 3168; Linux tcp_ecn=0); default: the stack's setting (accept). */
   ecn?: boolean;
 }
 
 /** The TCP settings a connect() or server option asks for, over the stack's (undefined: none). */
-export function socketTcp(o: { cc?: 'cubic' | 'newreno'; ecn?: boolean }): Partial<TcpConfig> | undefined {
+export function socketTcp(o: { cc?: 'cubic' | 'newreno' | 'bbr'; ecn?: boolean }): Partial<TcpConfig> | undefined {
   if (o.cc === undefined && o.ecn === undefined) return undefined;
   const tcp: Partial<TcpConfig> = {};
   if (o.cc !== undefined) tcp.cc = o.cc;

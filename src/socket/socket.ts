@@ -305,7 +305,7 @@ export class Socket extends Duplex implements EndpointHandler {
     return this.ep?.conn.state ?? 'CLOSED';
   }
 
-  /** The congestion control algorithm of this connection ('cubic' or 'newreno'). */
+  /** The congestion control algorithm of this connection ('cubic', 'newreno' or 'bbr'). */
   get congestionControl(): string | undefined {
     return this.ep?.conn.cc.name;
   }

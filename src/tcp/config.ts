@@ -56,7 +56,7 @@ export interface TcpConfig {
   /** Offer timestamps in SYNs (RFC 7323 §3) and use them when the peer agrees. */
   timestamps: boolean;
   /** Congestion control algorithm (Linux's default is cubic). */
-  cc: 'cubic' | 'newreno';
+  cc: 'cubic' | 'newreno' | 'bbr';
   /** CUBIC's slow start exit: true, Linux's hybrid slow start (tcp_cubic hystart=1, hystart-linux.ts); 'rfc9406', HyStart++; false, none. */
   hystart: boolean | 'rfc9406';
   /** Pace new data and retransmissions at 200 % (slow start) / 120 % of cwnd/SRTT

@@ -21,9 +21,13 @@
  * only when an ACK delivered something (RACK.advanced) or the timer fired.
  */
 import { seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from '../wire/seq.js';
+import { DeliveryRate, type RateStamp } from './rate-sample.js';
 
-/** One segment as sent (RFC 8985 §6.1: Segment.xmit_ts, end_seq, retransmitted, lost). */
-interface SentSegment {
+/**
+ * One segment as sent (RFC 8985 §6.1: Segment.xmit_ts, end_seq, retransmitted, lost),
+ * with its delivery-rate stamp (rate-sample.ts).
+ */
+interface SentSegment extends RateStamp {
   start: number;
   end: number;
   /** Time of the latest (re)transmission. */
@@ -44,6 +48,9 @@ const REO_WND_PERSIST = 16;
 export type SackedBlock = readonly [left: number, right: number, lo: number, hi: number];
 
 export class Rack {
+  /** Delivery rate estimation: every segment sent, delivered or lost here is told to it. */
+  constructor(readonly rate = new DeliveryRate()) {}
+
   /** Segments in flight, in sequence order, from index `head` on. */
   private segs: SentSegment[] = [];
   private head = 0;
@@ -133,8 +140,11 @@ export class Rack {
     let left = len;
     while (left > 0) {
       const n = Math.min(left, mss);
-      this.segs.push({ start: s, end: (s + n) >>> 0, xmitTs: now, retransmitted: false, lost: false, rtxOut: false, sacked: false });
+      const e: SentSegment = { start: s, end: (s + n) >>> 0, xmitTs: now, retransmitted: false, lost: false, rtxOut: false, sacked: false, rsDelivered: 0, rsDeliveredTime: 0, rsFirstSendTime: 0, rsAppLimited: false, rsTxInFlight: 0, rsLost: 0 };
+      const flightEmpty = this.outBytes === 0;
+      this.segs.push(e);
       this.outBytes += n;
+      this.rate.stamp(e, now, flightEmpty, this.pipe());
       s = (s + n) >>> 0;
       left -= n;
     }
@@ -154,6 +164,7 @@ export class Rack {
         e.rtxOut = true;
         this.rtxBytes += seqSub(e.end, e.start);
       }
+      this.rate.stamp(e, now, false, this.pipe());
     }
   }
 
@@ -204,10 +215,10 @@ export class Rack {
         const cut = seqSub(ack, e.start);
         this.dropBytes(e, cut);
         e.start = ack;
-        if (!e.sacked) this.delivered(e, now);
+        if (!e.sacked) this.delivered(e, cut, now);
         break;
       }
-      if (!e.sacked) this.delivered(e, now);
+      if (!e.sacked) this.delivered(e, seqSub(e.end, e.start), now);
       this.dropBytes(e, seqSub(e.end, e.start));
       if (e.sacked) this.segsSacked--;
       this.head++;
@@ -234,7 +245,7 @@ export class Rack {
         if (e.lost) this.lostBytes -= len;
         if (e.rtxOut) this.rtxBytes -= len;
         e.lost = e.rtxOut = false;
-        this.delivered(e, now);
+        this.delivered(e, len, now);
       }
     }
     this.countReordering();
@@ -265,10 +276,11 @@ export class Rack {
    * "the most recently sent segment that has been delivered"): the RFC gets
    * that by walking in send order, we walk in sequence order, and a segment
    * sent long ago and acknowledged only now would otherwise leave a stale,
-   * huge RACK.rtt.
+   * huge RACK.rtt. `bytes` of it were delivered (rate-sample.ts counts them).
    */
-  private delivered(e: SentSegment, now: number): void {
+  private delivered(e: SentSegment, bytes: number, now: number): void {
     if (!e.retransmitted && e.xmitTs > this.caXmitTs) this.caXmitTs = e.xmitTs;
+    this.rate.onDelivered(e, bytes, e.xmitTs, e.retransmitted, now);
     if (!e.retransmitted && (this.origDeliveredEnd === null || seqLt(e.end, this.origDeliveredEnd))) this.origDeliveredEnd = e.end;
     const rtt = now - e.xmitTs;
     if (e.retransmitted && rtt < this.minRtt) return;
@@ -358,6 +370,7 @@ export class Rack {
         e.lost = true;
         this.lostBytes += len;
       }
+      this.rate.onLost(len);
       lost++;
     }
     return { lost, lostRetrans, timeout };
@@ -376,7 +389,10 @@ export class Rack {
       const len = seqSub(e.end, e.start);
       if (all || first || e.xmitTs + this.rtt <= now) {
         if (e.rtxOut) this.rtxBytes -= len;
-        if (!e.lost) this.lostBytes += len;
+        if (!e.lost) {
+          this.lostBytes += len;
+          this.rate.onLost(len);
+        }
         e.lost = true;
         e.rtxOut = false;
       }

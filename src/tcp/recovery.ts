@@ -37,6 +37,7 @@ import { Undo } from './undo.js';
 import { Frto } from './frto.js';
 import type { CongestionControl } from './congestion/congestion.js';
 import { CwndUsage } from './congestion/cwnd-usage.js';
+import { DeliveryRate } from './rate-sample.js';
 import type { Timestamps } from './timestamps.js';
 
 interface Counters {
@@ -107,6 +108,8 @@ export class LossRecovery {
   /** F-RTO (RFC 5682), with RACK; `frtoEnabled` is config `frto` (Linux tcp_frto). */
   readonly frto = new Frto();
   frtoEnabled = true;
+  /** Delivery rate estimation (rate-sample.ts), fed by RACK's segment records. */
+  readonly rate = new DeliveryRate();
 
   /** Told of every change of phase and of undos, with the cause and its RFC (--explain). */
   onChange: ((phase: RecoveryPhase, cause: string) => void) | null = null;
@@ -124,7 +127,7 @@ export class LossRecovery {
 
   /** SACK was agreed and RACK is configured: RACK detects losses from now on. */
   useRack(): void {
-    this.rack ??= new Rack();
+    this.rack ??= new Rack(this.rate);
   }
 
   /** Outstanding bytes the window should be compared with. */
@@ -137,7 +140,7 @@ export class LossRecovery {
   window(mss: number): number {
     if (this.phase === 'open') return this.cc.cwnd + Math.min(this.dupAcks, DUP_THRESH - 1) * mss; // RFC 3042
     if (this.phase === 'recovery' && !this.sackOk) return Math.max(mss, this.cc.cwnd + this.inflation);
-    if (this.phase === 'recovery' && this.rack !== null) return this.prr.window; // RFC 6937
+    if (this.phase === 'recovery' && this.rack !== null && this.cc.onRateSample === undefined) return this.prr.window; // RFC 6937
     return this.cc.cwnd;
   }
 
@@ -302,6 +305,9 @@ export class LossRecovery {
       const delivered = p.dataAcked + this.scoreboard.sackedBytes - (p.sackedBefore ?? this.scoreboard.sackedBytes);
       this.prr.onAck(delivered, rack.pipe(), this.cc.ssthresh, p.mss, p.acked > 0, newlyLost > 0);
     }
+    // One delivery-rate sample per ACK, in every phase (BBR sets cwnd from it).
+    const rs = this.rate.generate(rack.minRtt === Infinity ? 0 : rack.minRtt);
+    this.cc.onRateSample?.(rs, { now, inFlight: rack.pipe(), cwndLimited: this.cwndUsage.limited(this.cc.cwnd, this.cc.ssthresh), srtt: p.srtt ?? 0, rate: this.rate });
     return started;
   }
 

@@ -59,7 +59,7 @@ export abstract class TcbSender extends Tcb {
       this.counters,
     );
     if (lossDetected) this.ecn.reduced(this.sndNxt, false);
-    if (this.cfg.pacing) this.pacer.updateFromCwnd(this.cc.cwnd, this.cc.ssthresh, this.flightSize(), this.rtt.srtt);
+    this.updatePacingRate();
     // RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart it.
     if (this.sndUna === this.sndNxt) {
       this.rtoAt = Infinity;
@@ -146,6 +146,8 @@ export abstract class TcbSender extends Tcb {
     const stopped = r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss) < mss;
     if (stopped || this.sndNxt !== sndNxtBefore) r.cwndUsage.validate(this.sndUna, this.sndNxt, seqSub(this.sndNxt, this.sndUna), stopped);
     this.chronoAfterTransmit(stopped, this.sndNxt !== sndNxtBefore, mss, now);
+    // draft-cheng-iccrg-delivery-rate-estimation §3.4: out of data, nothing to repair, room in cwnd: app-limited.
+    if (!stopped && r.rack !== null && !r.rack.hasLost && this.sendQueue.length - seqSub(this.sndNxt, this.sndUna) < mss) r.rate.markAppLimited(r.rack.pipe());
     // The FIN alone (no data left to piggyback it on).
     if (this.finQueued && this.finSeqNo === -1 && this.sndNxt === this.finPosition()) {
       this.sendData(seqSub(this.sndNxt, this.sndUna), 0, true, now);
@@ -226,13 +228,25 @@ export abstract class TcbSender extends Tcb {
    * the deadline `paceAt` brings the scheduler back then.
    */
   protected paced(now: number): boolean {
-    if (!this.cfg.pacing) return false;
+    if (!this.pacingOn) return false;
     // The first window after the handshake is paced from the SYN's RTT sample (Linux tcp_init_transfer).
-    if (this.pacer.rate === 0 && this.rtt.hasSample) this.pacer.updateFromCwnd(this.cc.cwnd, this.cc.ssthresh, this.flightSize(), this.rtt.srtt);
+    if (this.pacer.rate === 0 && this.rtt.hasSample) this.updatePacingRate();
     if (this.pacer.maySend(now)) return false;
     if (this.paceAt === Infinity) this.counters.inc('tcp_pacing_delays');
     this.paceAt = this.pacer.nextSendAt - PACING_SLACK_MS;
     return true;
+  }
+
+  /** Pacing is configured, or the congestion control paces itself (BBR). */
+  protected get pacingOn(): boolean {
+    return this.cfg.pacing || this.cc.pacingRate !== undefined;
+  }
+
+  /** The algorithm's own pacing rate (BBR), else Linux's from cwnd/SRTT when pacing is configured (pacing.ts). */
+  private updatePacingRate(): void {
+    const own = this.cc.pacingRate;
+    if (own !== undefined) this.pacer.rate = own;
+    else if (this.cfg.pacing) this.pacer.updateFromCwnd(this.cc.cwnd, this.cc.ssthresh, this.flightSize(), this.rtt.srtt);
   }
 
   /** New data (and/or our FIN) at SND.NXT. */
@@ -248,7 +262,7 @@ export abstract class TcbSender extends Tcb {
     if (this.sndUna === this.sndNxt) this.unackedSince = now;
     this.lastSegSeq = seq;
     this.emitSegment(seq, flags, payload, ect);
-    if (this.cfg.pacing) this.pacer.sent(len, now);
+    if (this.pacingOn) this.pacer.sent(len, now);
     this.recovery.sent(seq, len + (withFin ? 1 : 0), this.effMss, now);
     this.sndNxt = seqAdd(seq, len + (withFin ? 1 : 0));
     this.lastSendAt = now;
@@ -286,7 +300,7 @@ export abstract class TcbSender extends Tcb {
     if (fin) flags |= TCP_FIN;
     if (dataLen > 0 && this.pushes(offset, dataLen)) flags |= TCP_PSH;
     this.emitSegment(seq, flags, dataLen > 0 ? this.sendQueue.read(offset, dataLen) : undefined);
-    if (this.cfg.pacing) this.pacer.sent(dataLen, now);
+    if (this.pacingOn) this.pacer.sent(dataLen, now);
     this.counters.inc('tcp_retransmitted_segments');
     this.rttSeq = -1; // Karn: no sample from anything sent twice
     if (seqGt(seqAdd(seq, len), this.highRxtEver)) this.highRxtEver = seqAdd(seq, len);

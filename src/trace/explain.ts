@@ -88,11 +88,11 @@ export function describeState(state: TcpState, lang: Lang = 'en'): string {
 
 /** The RFC reference at the end of a cause, e.g. "RFC 9293 §3.10.7.3". */
 function ruleOf(cause: string): string {
-  return /\((RFC [^)]*)\)\s*$/.exec(cause)?.[1] ?? '';
+  return /\(((?:RFC|draft-)[^)]*)\)\s*$/.exec(cause)?.[1] ?? '';
 }
 
 function causeIn(cause: string, lang: Lang): string {
-  const plain = cause.replace(/\s*\(RFC [^)]*\)\s*$/, '');
+  const plain = cause.replace(/\s*\((?:RFC|draft-)[^)]*\)\s*$/, '');
   if (lang === 'en') return plain;
   for (const [re, zh] of CAUSE_ZH) if (re.test(plain)) return zh;
   return plain;

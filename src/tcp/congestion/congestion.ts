@@ -3,10 +3,13 @@
  * (RFC 5681 terms). The sender owns loss detection and recovery (fast
  * retransmit, SACK, RTO); the algorithm only decides the window: how it grows
  * on ACKs and how far it falls on each kind of congestion signal. One
- * algorithm per file: newreno.ts (RFC 5681/6582), cubic.ts (RFC 9438).
+ * algorithm per file: newreno.ts (RFC 5681/6582), cubic.ts (RFC 9438),
+ * bbr.ts (draft-ietf-ccwg-bbr).
  */
+import type { DeliveryRate, RateSample } from '../rate-sample.js';
+
 export interface CongestionControl {
-  readonly name: 'newreno' | 'cubic';
+  readonly name: 'newreno' | 'cubic' | 'bbr';
   /** Congestion window in bytes. */
   readonly cwnd: number;
   /** Slow start threshold in bytes. */
@@ -37,6 +40,27 @@ export interface CongestionControl {
    * algorithm without it is never undone.
    */
   undo?(priorCwnd: number, priorSsthresh: number, now: number): void;
+  /**
+   * Model-based control (BBR): one delivery-rate sample per ACK
+   * (rate-sample.ts), in recovery too; the algorithm then sets cwnd itself,
+   * so PRR does not apply (Linux's cong_control hook). Optional: CUBIC and
+   * NewReno do without.
+   */
+  onRateSample?(rs: RateSample, c: RateContext): void;
+  /** Its own pacing rate in bytes per ms (BBR; 0: none yet); absent: pacing.ts derives one from cwnd if configured. */
+  readonly pacingRate?: number;
+}
+
+/** What an algorithm sees beside the rate sample. */
+export interface RateContext {
+  now: number;
+  /** Bytes in flight after the ACK (RFC 6675 pipe). */
+  inFlight: number;
+  /** The sender used its window (cwnd-usage.ts). */
+  cwndLimited: boolean;
+  srtt: number;
+  /** The connection's delivery counters (C.delivered), and app-limited marking. */
+  rate: DeliveryRate;
 }
 
 /** Where the ACK leaves the sequence space: rounds are counted by it (RFC 9406 §4.2 windowEnd). */

@@ -1,0 +1,67 @@
+/**
+ * The loss section of `npm run bench`: loss.ts on the 20 ms / 1 % path
+ * (tuntcp cubic, tuntcp bbr, Linux cubic, Linux bbr side by side), run as a
+ * child in this namespace (it inherits the private-namespace marker, so it
+ * does not re-execute itself), and the issue's targets for it.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { LossRow, Target } from './results.js';
+
+const LOSS_SCRIPT = fileURLToPath(new URL('./loss.js', import.meta.url));
+const BBR_MBIT = 100;
+const BBR_VS_LINUX = 0.8;
+
+/** Runs loss.ts for `mb` MiB with both congestion controls on both sides. */
+export function lossRows(mb: number): Promise<LossRow[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LOSS_SCRIPT, '--mb', String(mb), '--json', '--only', 'tun,linux', '--cc', 'cubic,bbr'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`loss.js exited with ${code}`);
+        resolve((JSON.parse(out) as { rows: LossRow[] }).rows);
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+  });
+}
+
+const ok = (r: LossRow): boolean => r.error === undefined && r.mbitPerSec > 0;
+
+/** tuntcp bbr >= 100 Mbit/s and >= 0.8x Linux bbr; tuntcp cubic >= Linux cubic (Linux over the TUN relay: the same 20 ms). */
+export function lossTargets(rows: LossRow[]): Target[] {
+  const row = (path: string): LossRow | undefined => rows.find((r) => r.path === path);
+  const ours = { cubic: row('tuntcp (cubic) -> Linux (TUN)'), bbr: row('tuntcp (bbr) -> Linux (TUN)') };
+  const linux = { cubic: row('Linux (cubic) -> Linux (TUN relay)'), bbr: row('Linux (bbr) -> Linux (TUN relay)') };
+  const out: Target[] = [];
+  const mbit = (r: LossRow): string => `${r.mbitPerSec.toFixed(1)} Mbit/s`;
+  const bbr = ours.bbr;
+  const name = 'loss: tuntcp bbr, 20 ms / 1 %';
+  if (bbr !== undefined && ok(bbr)) out.push({ name, goal: `>= ${BBR_MBIT} Mbit/s`, measured: mbit(bbr), value: bbr.mbitPerSec, met: bbr.mbitPerSec >= BBR_MBIT });
+  else out.push({ name, goal: `>= ${BBR_MBIT} Mbit/s`, measured: bbr?.error ?? 'no row', value: null, met: null });
+  for (const [cc, goal] of [['bbr', BBR_VS_LINUX], ['cubic', 1]] as const) {
+    const a = ours[cc];
+    const b = linux[cc];
+    const name = `loss: tuntcp ${cc} vs Linux ${cc} (TUN relay)`;
+    if (a === undefined || b === undefined || !ok(a) || !ok(b)) {
+      const why = a === undefined || !ok(a) ? (a?.error ?? 'no tuntcp row') : (b?.error ?? `no Linux ${cc} row (modprobe tcp_${cc}?)`);
+      out.push({ name, goal: `>= ${goal}x`, measured: why, value: null, met: null });
+      continue;
+    }
+    const ratio = a.mbitPerSec / b.mbitPerSec;
+    out.push({ name, goal: `>= ${goal}x`, measured: `${ratio.toFixed(2)}x (${mbit(a)} / ${mbit(b)})`, value: ratio, met: ratio >= goal });
+  }
+  out.push({ name: 'loss: recovery time after one loss vs Linux', goal: '<= 2x', measured: 'not measured yet', value: null, met: null });
+  return out;
+}
+
+export function lossLines(rows: LossRow[]): string[] {
+  return [
+    'loss: one-way bulk, 1 % random loss each way, 20 ms (wall clock; see the load average)',
+    ...rows.map((r) => `  ${r.path.padEnd(36)} ${r.mbitPerSec.toFixed(1).padStart(7)} Mbit/s  RTT ${r.rttMs.toFixed(1)} ms  retransmits ${r.retransmits}${r.error !== undefined ? `  ERROR ${r.error}` : ''}`),
+  ];
+}
