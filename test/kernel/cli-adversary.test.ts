@@ -9,17 +9,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server, type Socket as NetSocket } from 'node:net';
 import { Agent, request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
-import { assertPrivateNamespace, waitForLine, linkExists, sleep, CLI, stackFlags, exitOf } from './lab.js';
+import { assertPrivateNamespace, ownedByTest, waitForLine, linkExists, sleep, CLI, stackFlags, exitOf } from './lab.js';
 
 assertPrivateNamespace();
-const children: ChildProcess[] = [];
-const servers: Server[] = [];
-const accepted: NetSocket[] = [];
-test.after(() => {
-  for (const c of children) c.kill('SIGKILL');
-  for (const s of servers) s.close();
-  for (const s of accepted) s.destroy();
-});
+const { children, servers, accepted } = ownedByTest(test.after);
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 

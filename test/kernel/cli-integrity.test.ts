@@ -10,17 +10,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server, type Socket as NetSocket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { assertPrivateNamespace, waitForLine, linkExists, run, sleep, CLI, stackFlags, exitOf } from './lab.js';
+import { assertPrivateNamespace, ownedByTest, waitForLine, linkExists, run, sleep, CLI, stackFlags, exitOf } from './lab.js';
 
 assertPrivateNamespace();
-const children: ChildProcess[] = [];
-const servers: Server[] = [];
-const accepted: NetSocket[] = [];
-test.after(() => {
-  for (const c of children) c.kill('SIGKILL');
-  for (const s of servers) s.close();
-  for (const s of accepted) s.destroy();
-});
+const { children, servers, accepted } = ownedByTest(test.after);
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 

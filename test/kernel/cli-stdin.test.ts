@@ -13,17 +13,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertPrivateNamespace, CLI, stackFlags, exitOf, linkExists, sleep } from './lab.js';
+import { assertPrivateNamespace, ownedByTest, CLI, stackFlags, exitOf, linkExists, sleep } from './lab.js';
 
 assertPrivateNamespace();
 const dir = mkdtempSync(join(tmpdir(), 'tuntcp-stdin-'));
-const children: ChildProcess[] = [];
-const servers: Server[] = [];
-const accepted: NetSocket[] = [];
+const { children, servers, accepted } = ownedByTest(test.after);
 test.after(() => {
-  for (const c of children) c.kill('SIGKILL');
-  for (const s of servers) s.close();
-  for (const s of accepted) s.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -6,6 +6,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
+import type { Server, Socket as NetSocket } from 'node:net';
 
 export function assertPrivateNamespace(): void {
   const ours = readlinkSync('/proc/self/ns/net');
@@ -56,6 +57,20 @@ export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs = 10000):
       reject(new Error(`exited with ${code} before ${re}; stderr: ${buf}`));
     });
   });
+}
+
+/**
+ * What a CLI test starts: its children are killed and its kernel servers and
+ * accepted sockets closed after the suite, even when a test failed.
+ */
+export function ownedByTest(after: (fn: () => void) => void): { children: ChildProcess[]; servers: Server[]; accepted: NetSocket[] } {
+  const o = { children: [] as ChildProcess[], servers: [] as Server[], accepted: [] as NetSocket[] };
+  after(() => {
+    for (const c of o.children) c.kill('SIGKILL');
+    for (const s of o.servers) s.close();
+    for (const s of o.accepted) s.destroy();
+  });
+  return o;
 }
 
 export function sleep(ms: number): Promise<void> {
