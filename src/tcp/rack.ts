@@ -59,6 +59,9 @@ export class Rack {
   private sackedBytes = 0;
   private lostBytes = 0;
   private rtxBytes = 0;
+  /** The same marks counted in segments (Linux lost_out, retrans_out; packets_out is segs.length - head). */
+  private lostSegs = 0;
+  private rtxSegs = 0;
   /** RACK.segs_sacked. */
   segsSacked = 0;
 
@@ -107,6 +110,14 @@ export class Rack {
   /** Bytes in flight by the per-segment marks (RFC 6675 pipe, Linux packets_in_flight). */
   pipe(): number {
     return this.outBytes - this.sackedBytes - this.lostBytes + this.rtxBytes;
+  }
+
+  /**
+   * Segments in flight (Linux tcp_packets_in_flight: packets_out - sacked_out -
+   * lost_out + retrans_out), for a window counted in packets as Linux's is.
+   */
+  pipePackets(): number {
+    return this.segs.length - this.head - this.segsSacked - this.lostSegs + this.rtxSegs;
   }
 
   get hasLost(): boolean {
@@ -163,6 +174,7 @@ export class Rack {
       if (!e.rtxOut) {
         e.rtxOut = true;
         this.rtxBytes += seqSub(e.end, e.start);
+        this.rtxSegs++;
       }
       this.rate.stamp(e, now, false, this.pipe());
     }
@@ -174,6 +186,10 @@ export class Rack {
     const tail: SentSegment = { ...e, start: at };
     e.end = at;
     this.segs.splice(i + 1, 0, tail);
+    // The tail is one more segment with the same marks.
+    if (e.sacked) this.segsSacked++;
+    if (e.lost) this.lostSegs++;
+    if (e.rtxOut) this.rtxSegs++;
     return e;
   }
 
@@ -221,6 +237,8 @@ export class Rack {
       if (!e.sacked) this.delivered(e, seqSub(e.end, e.start), now);
       this.dropBytes(e, seqSub(e.end, e.start));
       if (e.sacked) this.segsSacked--;
+      if (e.lost) this.lostSegs--;
+      if (e.rtxOut) this.rtxSegs--;
       this.head++;
     }
     if (this.head > 64 && this.head * 2 > this.segs.length) {
@@ -242,8 +260,14 @@ export class Rack {
         this.segsSacked++;
         const len = seqSub(e.end, e.start);
         this.sackedBytes += len;
-        if (e.lost) this.lostBytes -= len;
-        if (e.rtxOut) this.rtxBytes -= len;
+        if (e.lost) {
+          this.lostBytes -= len;
+          this.lostSegs--;
+        }
+        if (e.rtxOut) {
+          this.rtxBytes -= len;
+          this.rtxSegs--;
+        }
         e.lost = e.rtxOut = false;
         this.delivered(e, len, now);
       }
@@ -364,11 +388,13 @@ export class Rack {
       if (e.rtxOut) {
         e.rtxOut = false;
         this.rtxBytes -= len;
+        this.rtxSegs--;
         lostRetrans++;
       }
       if (!e.lost) {
         e.lost = true;
         this.lostBytes += len;
+        this.lostSegs++;
       }
       this.rate.onLost(len);
       lost++;
@@ -388,9 +414,13 @@ export class Rack {
       if (e.sacked) continue;
       const len = seqSub(e.end, e.start);
       if (all || first || e.xmitTs + this.rtt <= now) {
-        if (e.rtxOut) this.rtxBytes -= len;
+        if (e.rtxOut) {
+          this.rtxBytes -= len;
+          this.rtxSegs--;
+        }
         if (!e.lost) {
           this.lostBytes += len;
+          this.lostSegs++;
           this.rate.onLost(len);
         }
         e.lost = true;
@@ -414,6 +444,7 @@ export class Rack {
   unmarkLost(): void {
     for (let i = this.head; i < this.segs.length; i++) this.segs[i]!.lost = false;
     this.lostBytes = 0;
+    this.lostSegs = 0;
   }
 
   /** The receiver reneged (RFC 2018 §8): no segment counts as SACKed any more. */
@@ -427,7 +458,7 @@ export class Rack {
     this.segs = [];
     this.head = 0;
     this.outBytes = this.sackedBytes = this.lostBytes = this.rtxBytes = 0;
-    this.segsSacked = 0;
+    this.segsSacked = this.lostSegs = this.rtxSegs = 0;
   }
 
   /** For tests: the segments as [start, end, flags] with flags from 'S' (SACKed), 'L' (lost), 'R' (retransmission in flight). */

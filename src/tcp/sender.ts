@@ -121,7 +121,7 @@ export abstract class TcbSender extends Tcb {
         if (rx !== null) this.retransmit(rx.seq, rx.len, now);
         continue;
       }
-      const room = r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss);
+      const room = this.cwndRoom(mss);
       if (r.phase !== 'open' && room >= mss) {
         const rx = r.nextRetransmission(this.sndUna, this.sndNxt, mss, false);
         if (rx !== null) {
@@ -143,7 +143,7 @@ export abstract class TcbSender extends Tcb {
       break;
     }
     // RFC 7661 §4.3: note how much of cwnd this pass used (Linux tcp_cwnd_validate after tcp_write_xmit).
-    const stopped = r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss) < mss;
+    const stopped = this.cwndRoom(mss) < mss;
     if (stopped || this.sndNxt !== sndNxtBefore) r.cwndUsage.validate(this.sndUna, this.sndNxt, seqSub(this.sndNxt, this.sndUna), stopped);
     this.chronoAfterTransmit(stopped, this.sndNxt !== sndNxtBefore, mss, now);
     // draft-cheng-iccrg-delivery-rate-estimation §3.4: out of data, nothing to repair, room in cwnd: app-limited.
@@ -158,6 +158,20 @@ export abstract class TcbSender extends Tcb {
     if (this.sndNxt === this.sndUna && this.sendQueue.length > 0 && this.persistAt === Infinity && this.paceAt === Infinity) {
       this.persistAt = now + this.persistInterval();
     }
+  }
+
+  /**
+   * Bytes cwnd lets us send now (RFC 6675 §5 step C: cwnd - pipe). An
+   * algorithm that counts its window in packets also caps the segments in
+   * flight (Linux tcp_cwnd_test: in_flight < cwnd, both in packets), so
+   * tiny segments cannot fill a byte window by the thousand.
+   */
+  private cwndRoom(mss: number): number {
+    const r = this.recovery;
+    const room = r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss);
+    if (!this.cc.cwndInPackets || r.rack === null) return room;
+    const packets = Math.floor(r.window(mss) / mss) - r.rack.pipePackets();
+    return Math.min(room, packets * mss);
   }
 
   /**

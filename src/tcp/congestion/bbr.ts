@@ -71,6 +71,7 @@ const WHY: Record<BbrState, string> = {
 
 export class Bbr implements CongestionControl {
   readonly name = 'bbr';
+  readonly cwndInPackets = true;
   cwnd: number;
   /** BBR has no ssthresh: Infinity (Linux: TCP_INFINITE_SSTHRESH), NewReno's while it stands in. */
   get ssthresh(): number {

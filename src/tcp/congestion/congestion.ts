@@ -47,6 +47,12 @@ export interface CongestionControl {
    * NewReno do without.
    */
   onRateSample?(rs: RateSample, c: RateContext): void;
+  /**
+   * cwnd also caps the segments in flight at cwnd/MSS, whatever their size, as
+   * Linux's cwnd counts packets (tcp_cwnd_test). BBR sets it: its model is in
+   * bytes, and tiny segments would otherwise fill a byte window by thousands.
+   */
+  readonly cwndInPackets?: boolean;
   /** Its own pacing rate in bytes per ms (BBR; 0: none yet); absent: pacing.ts derives one from cwnd if configured. */
   readonly pacingRate?: number;
 }

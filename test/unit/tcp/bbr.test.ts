@@ -247,4 +247,29 @@ test('in a connection: BBR hears the ACKs of fast recovery (rate samples), owns 
   assert.is(bbr.state, 'Startup');
 });
 
+test('in a connection: BBR counts cwnd in packets as Linux does (tcp_cwnd_test): 1-byte writes with TCP_NODELAY stop at cwnd/MSS segments in flight', async () => {
+  const { open, recv, CFG, PT, TV } = await import('./options-script.js');
+  const { P, U } = await import('./script.js');
+  const t = open({ ...CFG, cc: 'bbr', noDelay: true, sndBuf: 256 * 1024 });
+  const bbr = t.conn.cc as Bbr;
+  const mss = 1000;
+  assert.is(bbr.cwnd, 10 * mss);
+  // 100 one-byte writes spread over 100 ms: each may go at once (no Nagle), pacing permitting.
+  const sent: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const now = 200 + i;
+    while (t.conn.nextDeadline() <= now) t.timerAt(t.conn.nextDeadline());
+    t.write(now, 1);
+    for (const o of t.takeOut()) sent.push(o.payload?.length ?? 0);
+  }
+  assert.is(sent.length, 10, `cwnd is 10 packets, not 10 000 one-byte segments: sent ${sent.length}`);
+  assert.is(t.conn.recovery.rack!.pipePackets(), 10);
+  // 0.300: the first two are acknowledged: room for two packets; what queued meanwhile fits in one.
+  recv(t, 300, { f: '.', seq: P(1), ack: U(3), win: 65535, ts: [PT(300), TV(201)] });
+  while (t.conn.nextDeadline() <= 310) t.timerAt(t.conn.nextDeadline());
+  const more = t.takeOut();
+  assert.is(more.length, 1, `one segment: ${more.length}`);
+  assert.is(more.reduce((n, o) => n + (o.payload?.length ?? 0), 0), 90, 'the 90 bytes written meanwhile');
+});
+
 test.run();

@@ -190,4 +190,26 @@ test('RFC 8985 off (rack: false): one SACKed segment does not start recovery; th
   assert.is(t.conn.nextDeadline(), 400);
 });
 
+test('Linux tcp_packets_in_flight: pipePackets counts segments whatever their size, through SACK, loss, resends that split a segment, and the cumulative ACK', () => {
+  const r = new Rack();
+  r.sent(0, 3000, 1000, 0); // three full segments
+  for (let i = 0; i < 5; i++) r.sent(3000 + i, 1, 1000, 1); // five 1-byte segments (TCP_NODELAY)
+  assert.is(r.pipePackets(), 8);
+  assert.is(r.pipe(), 3005);
+  r.onAck(0, [[2000, 3000, 2000, 3000]], 50); // the third SACKed
+  assert.is(r.pipePackets(), 7);
+  r.markLostOnTimeout(300, true); // everything unSACKed is lost
+  assert.is(r.pipePackets(), 0);
+  r.retransmitted(0, 500, 301); // half of the first: it splits, the resent half is in flight
+  assert.equal(r.toArray().slice(0, 2), [[0, 500, 'LR'], [500, 1000, 'L']]);
+  assert.is(r.pipePackets(), 1);
+  r.onAck(1000, undefined, 400); // both halves leave
+  assert.is(r.pipePackets(), 0);
+  r.retransmitted(1000, 1000, 401);
+  assert.is(r.pipePackets(), 1);
+  r.onAck(3005, undefined, 500);
+  assert.is(r.pipePackets(), 0);
+  assert.is(r.pipe(), 0);
+});
+
 test.run();
