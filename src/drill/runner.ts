@@ -210,6 +210,10 @@ class Run {
       case 'command':
         readCommand(this.sysctl, a.command, this.dir);
         if (this.stackObj !== null) Object.assign(this.stackObj.tcpConfig, this.sysctl.tcp);
+        if (this.sysctl.routeMtu !== undefined && this.stackObj !== null) {
+          for (const ep of this.stackObj.connections()) ep.conn.routeChanged(this.sysctl.routeMtu);
+        }
+        delete this.sysctl.routeMtu;
         if (this.opts.verbose) for (const i of this.sysctl.ignored.splice(0)) this.note(`ignored: ${i}`);
         break;
       case 'packet':

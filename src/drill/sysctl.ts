@@ -3,12 +3,14 @@
  * they make (`sysctl -q net.ipv4.tcp_sack=1`, `set_sysctls.py
  * /proc/sys/net/ipv4/tcp_timestamps=0`, `echo 0 > /proc/sys/net/ipv4/...`,
  * and those of a shell file they name, like gtests' common/defaults.sh) are
- * mapped onto tuntcp's TcpConfig where tuntcp has the same knob. Everything
- * else is listed as ignored (shown under --verbose).
+ * mapped onto tuntcp's TcpConfig where tuntcp has the same knob, and so is
+ * `ip route change|replace|add` to the remote (a script has one peer):
+ * advmss (the MSS we announce), mtu [lock] (the path MTU) and initcwnd.
+ * Everything else is listed as ignored (shown under --verbose).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { TcpConfig } from '../tcp/config.js';
+import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../tcp/config.js';
 import { DrillSkip } from './ast.js';
 
 export interface SysctlEffect {
@@ -17,6 +19,8 @@ export interface SysctlEffect {
   synCookies?: boolean;
   /** Settings and commands that have no meaning here. */
   ignored: string[];
+  /** An `ip route` line set this route MTU (0: none): live connections are told (runner.ts). */
+  routeMtu?: number;
 }
 
 /** Apply `name=value` (name without the net.ipv4. prefix) to `e`. */
@@ -35,7 +39,10 @@ function apply(e: SysctlEffect, name: string, value: string): void {
     case 'tcp_early_retrans': e.tcp.tlp = n >= 3; return; // 3, 4: TLP on; 0 (and the old 1, 2): off
     case 'tcp_frto': e.tcp.frto = n !== 0; return; // F-RTO (RFC 5682); Linux treats 1 and 2 alike
     case 'tcp_recovery': e.tcp.rack = (n & 1) !== 0; return; // bit 0: RACK loss detection
-    case 'tcp_mtu_probing': e.tcp.mtuProbing = n !== 0; return;
+    case 'tcp_mtu_probing': e.tcp.mtuProbing = n === 0 ? false : n === 1 ? true : 'always'; return;
+    case 'tcp_base_mss': e.tcp.mtuSearch = { ...searchOf(e), baseMss: n }; return;
+    case 'tcp_probe_threshold': e.tcp.mtuSearch = { ...searchOf(e), threshold: n }; return;
+    case 'tcp_probe_interval': e.tcp.mtuSearch = { ...searchOf(e), interval: n * 1000 }; return;
     case 'tcp_syncookies': e.synCookies = n !== 0; return;
     case 'tcp_ecn': e.tcp.ecn = n === 1 ? 'on' : n === 2 ? 'passive' : 'off'; return;
     case 'tcp_congestion_control':
@@ -56,6 +63,32 @@ function apply(e: SysctlEffect, name: string, value: string): void {
   }
 }
 
+function searchOf(e: SysctlEffect): TcpConfig['mtuSearch'] {
+  return e.tcp.mtuSearch ?? DEFAULT_TCP_CONFIG.mtuSearch;
+}
+
+/**
+ * `ip [-6] route change|replace|add DST ... advmss N mtu [lock] M initcwnd K`
+ * (ip-route(8)); true when `t` is one. The route's other words (via, dev)
+ * have no meaning here: the drill's peer is reached directly.
+ */
+function readRoute(e: SysctlEffect, t: string): boolean {
+  if (!/^ip\s+(-6\s+)?route\s+(change|replace|add)\s/.test(t)) return false;
+  const num = (key: string): number | undefined => {
+    const m = new RegExp(`\\s${key}\\s+(?:lock\\s+)?(\\d+)\\b`).exec(t);
+    return m ? Number(m[1]) : undefined;
+  };
+  const advmss = num('advmss');
+  const mtu = num('mtu');
+  const initcwnd = num('initcwnd');
+  e.tcp.advMss = advmss ?? 0;
+  // `change` and `replace` set the whole route: what the line leaves out is back to the default.
+  e.tcp.initCwnd = initcwnd !== undefined && initcwnd > 0 ? initcwnd : DEFAULT_TCP_CONFIG.initCwnd;
+  e.routeMtu = mtu ?? 0;
+  e.tcp.routeMtu = e.routeMtu;
+  return true;
+}
+
 /** Settings made by one shell line; `dir` resolves files it names. */
 function readLine(e: SysctlEffect, line: string, dir: string, depth: number): void {
   const t = line.replace(/#.*$/, '').trim();
@@ -66,6 +99,7 @@ function readLine(e: SysctlEffect, line: string, dir: string, depth: number): vo
     return;
   }
   if (/^tc\s+qdisc\s+del(ete)?\s/.test(t)) return; // back to the default FIFO: nothing to undo here
+  if (readRoute(e, t)) return;
   const sets = [...t.matchAll(/(?:net\.ipv4\.|\/proc\/sys\/net\/ipv4\/)([a-z0-9_]+)\s*=\s*("([^"]*)"|'([^']*)'|\S+)/g)];
   if (/^(sudo\s+)?sysctl\b/.test(t) || /set_sysctls\.py/.test(t)) {
     for (const m of sets) apply(e, m[1]!, m[3] ?? m[4] ?? m[2]!);
@@ -91,7 +125,8 @@ function readLine(e: SysctlEffect, line: string, dir: string, depth: number): vo
 }
 
 function readShell(e: SysctlEffect, text: string, dir: string, depth: number): void {
-  for (const line of text.split('\n')) readLine(e, evalArith(line), dir, depth);
+  // A backslash before the newline continues the command on the next line.
+  for (const line of text.replace(/\\\n/g, ' ').split('\n')) readLine(e, evalArith(line), dir, depth);
 }
 
 /** `$((15*1024*1024))` as the shell would expand it: only + - * of integers. */

@@ -6,6 +6,7 @@
  */
 import type { Connection } from '../tcp/connection.js';
 import { CHRONO_BUSY, CHRONO_RWND_LIMITED, CHRONO_SNDBUF_LIMITED } from '../tcp/chrono.js';
+import { ourMss } from '../tcp/config.js';
 
 /** Linux's "no threshold yet" ssthresh. */
 const TCP_INFINITE_SSTHRESH = 0x7fffffff;
@@ -17,7 +18,7 @@ const FIELDS: Record<string, (c: Connection, now: number) => number | undefined>
   tcpi_snd_cwnd: (c) => Math.floor(c.cc.cwnd / c.effMss),
   tcpi_snd_ssthresh: (c) => (Number.isFinite(c.cc.ssthresh) && c.cc.ssthresh < TCP_INFINITE_SSTHRESH * c.effMss ? Math.floor(c.cc.ssthresh / c.effMss) : TCP_INFINITE_SSTHRESH),
   tcpi_snd_mss: (c) => c.effMss,
-  tcpi_advmss: (c) => c.cfg.mss - (c.ts.enabled ? 12 : 0),
+  tcpi_advmss: (c) => ourMss(c.cfg) - (c.ts.enabled ? 12 : 0),
   tcpi_rto: (c) => Math.round(c.rtt.rto * 1000),
   tcpi_rtt: (c) => Math.round(c.rtt.srtt * 1000),
   tcpi_rttvar: (c) => Math.round(c.rtt.rttvar * 1000),

@@ -37,7 +37,7 @@ import type { IPv4Packet } from '../wire/ipv4.js';
 type Addresses = Pick<IPv4Packet, 'srcAddr' | 'dstAddr'> & { src6?: Uint8Array | null; dst6?: Uint8Array | null };
 import { seqAdd, seqGt } from '../wire/seq.js';
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_SYN, type TcpFields, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
-import { DEFAULT_PEER_MSS, rcvWscaleFor, type TcpConfig } from '../tcp/config.js';
+import { DEFAULT_PEER_MSS, ourMss, rcvWscaleFor, type TcpConfig } from '../tcp/config.js';
 import { ourSynWindow, synOptions } from '../tcp/options.js';
 import { tsOffsetFor, tsValue } from '../tcp/timestamps.js';
 import { sipHash24, sipKey, type SipKey } from './siphash.js';
@@ -144,7 +144,7 @@ export function cookieSynAck(cfg: TcpConfig, syn: TcpSegment, isn: number, now: 
   // RFC 3168 §6.1.1, as Connection.acceptSyn decides it (ecn.ts), if TSopt can carry it.
   const ecnOk = tsOk && cfg.ecn !== 'off' && (syn.flags & (TCP_ECE | TCP_CWR)) === (TCP_ECE | TCP_CWR) && (syn.ecn ?? 0) === 0;
   const options = synOptions({
-    mss: cfg.mss,
+    mss: ourMss(cfg),
     sackPermitted: sackOk,
     ts: tsOk ? { val: cookieTsVal(tsValue(now, tsOffsetFor(isn)), peerWscale, sackOk, ecnOk), ecr: o.tsVal! } : undefined,
     wscale: peerWscale !== undefined ? rcvWscaleFor(cfg) : undefined,

@@ -83,8 +83,19 @@ export interface TcpConfig {
    * 'passive' only accepts a peer's ECN-setup SYN (tcp_ecn=2, Linux's default), 'off' neither. */
   ecn: EcnMode;
   /** RFC 4821 black-hole detection and probing (Linux tcp_mtu_probing=1, which
-   * Linux leaves off by default; on here, see plpmtud.ts). */
-  mtuProbing: boolean;
+   * Linux leaves off by default; on here, see plpmtud.ts). 'always': probe up
+   * from the start of every connection (tcp_mtu_probing=2). */
+  mtuProbing: boolean | 'always';
+  /** RFC 4821 search parameters (Linux tcp_base_mss, tcp_probe_threshold,
+   * tcp_probe_interval in ms; plpmtud.ts). */
+  mtuSearch: { baseMss: number; threshold: number; interval: number };
+  /** Initial congestion window in segments (RFC 6928: 10; Linux's route initcwnd). */
+  initCwnd: number;
+  /** The route's MTU to the peer (Linux `ip route ... mtu M`): the path MTU is at most this; 0: none. */
+  routeMtu: number;
+  /** The route's advmss (Linux `ip route ... advmss N`): the MSS we announce is at most this; 0: none.
+   * Unlike mss (TCP_MAXSEG) it leaves the MSS we send alone (ourMss). */
+  advMss: number;
   /** IP_MTU_DISCOVER: true sets DF and follows the path MTU (Linux's
    * IP_PMTUDISC_WANT/DO for TCP); false is IP_PMTUDISC_DONT: DF clear and
    * "fragmentation needed" leaves this connection's MSS alone (tcp_v4_mtu_reduced). */
@@ -130,10 +141,19 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   gsoMax: 0,
   ecn: 'passive',
   mtuProbing: true,
+  mtuSearch: { baseMss: 1024, threshold: 8, interval: 600_000 },
+  initCwnd: 10,
+  routeMtu: 0,
+  advMss: 0,
   pmtuDiscovery: true,
   tos: 0,
   ipv6: false,
 };
+
+/** The MSS we announce: mss, at most the route's advmss (Linux tcp_advertise_mss). */
+export function ourMss(cfg: Pick<TcpConfig, 'mss' | 'advMss'>): number {
+  return cfg.advMss > 0 ? Math.min(cfg.mss, cfg.advMss) : cfg.mss;
+}
 
 /** The peer's MSS when it sends none (RFC 9293 §3.7.1). */
 export const DEFAULT_PEER_MSS = 536;

@@ -6,7 +6,7 @@
  */
 import type { TcpOption } from '../wire/tcp.js';
 import type { OutSegment } from './tcb.js';
-import { initialRcvBuf, type TcpConfig } from './config.js';
+import { initialRcvBuf, ourMss, type TcpConfig } from './config.js';
 
 export interface SynOptionSet {
   mss: number;
@@ -37,8 +37,8 @@ export function synWindow(rcvBuf: number, mss: number): number {
 }
 
 /** Our SYN's window (`synAck` false) or SYN,ACK's (`tsOn`: timestamps agreed), from the configured buffer. */
-export function ourSynWindow(cfg: Pick<TcpConfig, 'rcvBuf' | 'tcpRmem' | 'mss'>, synAck: boolean, tsOn: boolean): number {
-  return synWindow(initialRcvBuf(cfg), cfg.mss - (synAck && tsOn ? 12 : 0));
+export function ourSynWindow(cfg: Pick<TcpConfig, 'rcvBuf' | 'tcpRmem' | 'mss' | 'advMss'>, synAck: boolean, tsOn: boolean): number {
+  return synWindow(initialRcvBuf(cfg), ourMss(cfg) - (synAck && tsOn ? 12 : 0));
 }
 
 /** Bytes of option space a list of SACK blocks takes (with its two NOPs). */

@@ -17,7 +17,7 @@
  *    plpmtud.ts keeps the search, this file sends its probes, tells it of
  *    timeouts, ACKs and retransmissions, and applies its MTU.
  */
-import type { TcpOptions } from '../wire/tcp.js';
+import { TCP_PSH, type TcpOptions } from '../wire/tcp.js';
 import {
   ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_PARAM_PROBLEM, ICMP_TIME_EXCEEDED, type IcmpTcpError,
 } from '../wire/icmp.js';
@@ -42,7 +42,9 @@ export abstract class TcbPath extends TcbSender {
   /** When the retransmission timer was last armed (RFC 6069 counts the reverted RTO from there). */
   protected rtoArmedAt = 0;
   /** RFC 4821 search (black holes, probes). */
-  readonly mtuSearch = new MtuSearch(this.headers);
+  readonly mtuSearch = new MtuSearch(this.headers, this.cfg.mtuSearch);
+  /** A route change this connection has not sent by yet (routeChanged). */
+  private routeStale = false;
   /** Timeouts of full-sized segments in a row at the current MSS, the peer silent (see retransmissionTimeout). */
   protected blackHoleTimeouts = 0;
   /** SACKed bytes at the last timeout or SND.UNA's last move: more since is a sign of delivery. */
@@ -136,7 +138,18 @@ export abstract class TcbPath extends TcbSender {
 
   /** The most the path may take: the path MTU if known, else what the handshake allows. */
   private pathBound(): number {
-    return Math.min(this.pathMtu, this.synMss + this.headers);
+    return Math.min(this.pathMtu, this.synMss + this.headers, this.cfg.routeMtu || Infinity);
+  }
+
+  /**
+   * The route to the peer now has MTU `mtu` (0: none). As Linux, which
+   * notices a new route when it next sends (__sk_dst_check) and sizes that
+   * burst with the MSS it started with (tcp_write_xmit's mss_now): probes
+   * see the route at once, the MSS follows after the next transmission.
+   */
+  routeChanged(mtu: number): void {
+    this.cfg.routeMtu = mtu;
+    this.routeStale = true;
   }
 
   /** IP and TCP headers without options: 40, or 60 over IPv6 (RFC 8200 §8.3). */
@@ -178,8 +191,13 @@ export abstract class TcbPath extends TcbSender {
 
   /** RFC 4821 §7.3: a probe goes first when one is due (Linux tcp_write_xmit: tcp_mtu_probe). */
   protected override transmit(now: number): void {
+    const sent = this.out.length;
     if (this.mtuSearch.enabled && this.cfg.mtuProbing) this.sendMtuProbe(now);
     super.transmit(now);
+    if (this.routeStale && this.out.length > sent) {
+      this.routeStale = false;
+      this.applyMss();
+    }
   }
 
   /**
@@ -203,7 +221,10 @@ export abstract class TcbPath extends TcbSender {
     if (this.cc.cwnd < 11 * mss || r.window(mss) - r.inFlight(this.sndUna, this.sndNxt, mss) < len + mss) return;
     const start = this.sndNxt;
     this.sendData(offset, len, false, now);
-    this.out[this.out.length - 1]!.gsoSize = 0; // one datagram of the probe's size, never cut
+    const probe = this.out[this.out.length - 1]!;
+    probe.gsoSize = 0; // one datagram of the probe's size, never cut
+    // So no PSH forced as on a super-segment (Linux: the probe is one segment, gso_segs 1); a push point still gets it.
+    if (!this.pushPoints.covers(offset, len)) probe.flags &= ~TCP_PSH;
     this.mtuSearch.probeSent(size, start, this.sndNxt);
     this.counters.inc('tcp_mtu_probes');
   }
@@ -221,7 +242,14 @@ export abstract class TcbPath extends TcbSender {
   protected override takePeerOptions(o: TcpOptions): void {
     super.takePeerOptions(o);
     this.synMss = this.sndMss;
+    // tcp_mtu_probing=2: the search runs from the start. Linux sets a passive
+    // open's MSS (tcp_v4_syn_recv_sock) before the search starts
+    // (tcp_init_transfer), so its first MSS is the path's; an active open
+    // starts the search first (tcp_connect_init) and sends at tcp_base_mss.
+    const always = this.cfg.mtuProbing === 'always';
+    if (always && !this.passiveOpen) this.mtuSearch.start(this.synMss + this.headers, this.now);
     this.applyMss();
+    if (always && this.passiveOpen) this.mtuSearch.start(this.synMss + this.headers, this.now);
   }
 
   /** A soft error stands in for ETIMEDOUT (Linux tcp_write_err: sk_err_soft ?: ETIMEDOUT). */

@@ -12,6 +12,11 @@
  *    raises searchLow, its loss lowers searchHigh (§7.5). The search stops
  *    once they are within PROBE_THRESHOLD and starts over after
  *    PROBE_INTERVAL_MS (§7.7, Linux tcp_probe_interval).
+ *  - tcp_mtu_probing=2 (TcpConfig.mtuProbing 'always'): the search runs
+ *    from the start, between tcp_base_mss and the handshake's MSS (start).
+ *
+ * The three Linux sysctls are TcpConfig.mtuSearch; the constants below are
+ * their defaults.
  */
 
 /** Linux tcp_base_mss: where the search starts once a black hole is seen. */
@@ -51,8 +56,23 @@ export class MtuSearch {
   /** When the last search step succeeded or began (re-search after PROBE_INTERVAL_MS). */
   private stamp = 0;
 
-  constructor(private readonly headers = HEADERS) {
-    this.searchLow = BASE_MSS + headers;
+  constructor(
+    private readonly headers = HEADERS,
+    private readonly params = { baseMss: BASE_MSS, threshold: PROBE_THRESHOLD, interval: PROBE_INTERVAL_MS },
+  ) {
+    this.searchLow = params.baseMss + headers;
+  }
+
+  /**
+   * Probing from the start (Linux tcp_mtup_init with tcp_mtu_probing=2):
+   * from tcp_base_mss up to `high`, the MTU of the handshake's MSS.
+   */
+  start(high: number, now: number): void {
+    this.enabled = true;
+    this.searchLow = this.params.baseMss + this.headers;
+    this.searchHigh = high;
+    this.probeSize = 0;
+    this.stamp = now;
   }
 
   /** The MTU to send for on a path whose MTU is at most `pathMtu`. */
@@ -68,7 +88,7 @@ export class MtuSearch {
       this.searchHigh = pathMtu;
       this.stamp = now;
     } else {
-      const mss = Math.max(BLACK_HOLE_FLOOR_MSS, Math.min(BASE_MSS, (this.mtu(pathMtu) - this.headers) >> 1));
+      const mss = Math.max(BLACK_HOLE_FLOOR_MSS, Math.min(this.params.baseMss, (this.mtu(pathMtu) - this.headers) >> 1));
       this.searchLow = mss + this.headers;
     }
     this.probeSize = 0;
@@ -81,14 +101,15 @@ export class MtuSearch {
   /** The MTU of the next probe, or 0 if none is due. `pathMtu`: the most the path may take. */
   nextProbe(pathMtu: number, now: number): number {
     if (!this.enabled || this.probeSize !== 0) return 0;
-    if (this.searchHigh > pathMtu) this.searchHigh = pathMtu;
-    if (this.searchHigh - this.searchLow < PROBE_THRESHOLD) {
+    // The path bounds this probe, not the search: a route that grows again lets it go back up.
+    let high = Math.min(this.searchHigh, pathMtu);
+    if (high - this.searchLow < this.params.threshold) {
       // Linux tcp_mtu_check_reprobe: after a while the path may have grown again.
-      if (now - this.stamp < PROBE_INTERVAL_MS || this.searchLow >= pathMtu) return 0;
-      this.searchHigh = pathMtu;
+      if (now - this.stamp < this.params.interval || this.searchLow >= pathMtu) return 0;
+      this.searchHigh = high = pathMtu;
       this.stamp = now;
     }
-    return (this.searchLow + this.searchHigh) >> 1;
+    return (this.searchLow + high) >> 1;
   }
 
   /** The probe [start, end) of `size` bytes of MTU went out. */

@@ -8,6 +8,7 @@ import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type Tcp
 import { seqAdd, seqGe, seqGt, seqLt, seqSub } from '../wire/seq.js';
 import { ourSynWindow, synOptions } from './options.js';
 import { Tcb } from './tcb.js';
+import { ourMss } from './config.js';
 import { TailLossProbe } from './tlp.js';
 import { PACING_SLACK_MS } from './pacing.js';
 import { CHRONO_BUSY, CHRONO_RWND_LIMITED, CHRONO_SNDBUF_LIMITED } from './chrono.js';
@@ -325,7 +326,7 @@ export abstract class TcbSender extends Tcb {
     // A SYN offers what we are configured for; a SYN,ACK only what the peer offered too.
     const useTs = withAck ? this.ts.enabled : this.cfg.timestamps;
     const options: TcpOption[] = synOptions({
-      mss: this.cfg.mss,
+      mss: ourMss(this.cfg),
       sackPermitted: withAck ? this.sackOk : this.cfg.sack,
       ts: useTs ? { val: this.ts.value(now), ecr: withAck ? this.ts.recent : 0 } : undefined,
       wscale: this.cfg.windowScaling && (!withAck || this.wscaleOk) ? this.rcvWscale : undefined,

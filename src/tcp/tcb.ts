@@ -10,7 +10,7 @@ import { Chrono } from './chrono.js';
 import { TCP_ACK, TCP_ECE, TCP_RST, TCP_SYN, type TcpOption, type TcpOptions } from '../wire/tcp.js';
 import { seqAdd, seqGt, seqLt, seqSub } from '../wire/seq.js';
 import type { TcpState } from './state.js';
-import { DEFAULT_PEER_MSS, initialRcvBuf, maxRcvBuf, rcvWscaleFor, type TcpConfig } from './config.js';
+import { DEFAULT_PEER_MSS, initialRcvBuf, maxRcvBuf, ourMss, rcvWscaleFor, type TcpConfig } from './config.js';
 import { RcvSpace } from './autotune.js';
 import { SendQueue } from './send-queue.js';
 import { PushPoints } from './push-points.js';
@@ -217,7 +217,7 @@ export abstract class Tcb {
     this.cc = createCongestionControl(cfg.cc, DEFAULT_PEER_MSS, {
       inc: (name) => counters.inc(name),
       note: (cause) => this.events.push({ type: 'cc', cause }),
-    }, cfg.hystart);
+    }, cfg.hystart, cfg.initCwnd);
     this.recovery = new LossRecovery(this.cc, counters);
     this.recovery.onChange = (phase, cause) => this.events.push({ type: 'recovery', phase, cause });
     this.ts = new Timestamps(tsOffsetFor(this.iss));
@@ -236,7 +236,7 @@ export abstract class Tcb {
 
   /** The most payload a peer's segment should carry: the MSS we offered less the timestamp option. */
   protected get advMss(): number {
-    return this.cfg.mss - (this.ts.enabled ? 12 : 0);
+    return ourMss(this.cfg) - (this.ts.enabled ? 12 : 0);
   }
 
 
@@ -386,7 +386,7 @@ export abstract class Tcb {
   }
 
   protected worthwhileWindow(): number {
-    return Math.min(this.recvBuffer.capacity >> 1, this.cfg.mss);
+    return Math.min(this.recvBuffer.capacity >> 1, ourMss(this.cfg));
   }
 
   /**

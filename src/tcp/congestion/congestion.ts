@@ -84,7 +84,7 @@ export interface CongestionObserver {
 
 export const NO_OBSERVER: CongestionObserver = { inc() {}, note() {} };
 
-/** RFC 5681 §3.1 initial window; Linux uses 10 segments (RFC 6928). */
-export function initialWindow(mss: number): number {
-  return 10 * mss;
+/** RFC 5681 §3.1 initial window; Linux uses 10 segments (RFC 6928), or the route's initcwnd. */
+export function initialWindow(mss: number, segments = 10): number {
+  return segments * mss;
 }

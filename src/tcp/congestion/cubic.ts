@@ -52,9 +52,9 @@ export class Cubic implements CongestionControl {
   /** Linux's hybrid slow start (hystart: true, the default; hystart-linux.ts). */
   readonly hybrid: HybridSlowStart | null;
 
-  constructor(mss: number, private readonly observer: CongestionObserver = NO_OBSERVER, hystart: boolean | 'rfc9406' = true) {
+  constructor(mss: number, private readonly observer: CongestionObserver = NO_OBSERVER, hystart: boolean | 'rfc9406' = true, private readonly iw = 10) {
     this.mss = mss;
-    this.cwnd = initialWindow(mss);
+    this.cwnd = initialWindow(mss, iw);
     this.hystart = hystart === 'rfc9406' ? new HyStart() : null;
     this.hybrid = hystart === true ? new HybridSlowStart() : null;
   }
@@ -69,7 +69,7 @@ export class Cubic implements CongestionControl {
   setMss(mss: number): void {
     if (!(mss > 0) || !Number.isFinite(mss)) return;
     this.mss = mss;
-    this.cwnd = Math.max(this.cwnd, initialWindow(mss));
+    this.cwnd = Math.max(this.cwnd, initialWindow(mss, this.iw));
   }
 
   onAck(acked: number, cwndLimited: boolean, now: number, rtt?: number, seq?: AckSeq): void {
@@ -237,6 +237,6 @@ export class Cubic implements CongestionControl {
     if (this.epochStart !== null && idle > 0 && Number.isFinite(idle)) this.epochStart += idle;
     this.lastAckAt = now;
     // RFC 5681 §4.1: restart window = min(IW, cwnd).
-    this.cwnd = Math.max(Math.min(this.cwnd, initialWindow(this.mss)), this.mss);
+    this.cwnd = Math.max(Math.min(this.cwnd, initialWindow(this.mss, this.iw)), this.mss);
   }
 }

@@ -8,7 +8,7 @@ export type CongestionControlName = CongestionControl['name'];
 
 export const CONGESTION_CONTROLS: readonly CongestionControlName[] = ['cubic', 'newreno', 'bbr'];
 
-export function createCongestionControl(name: CongestionControlName, mss: number, observer?: CongestionObserver, hystart: boolean | 'rfc9406' = true): CongestionControl {
+export function createCongestionControl(name: CongestionControlName, mss: number, observer?: CongestionObserver, hystart: boolean | 'rfc9406' = true, initCwnd = 10): CongestionControl {
   if (name === 'bbr') return new Bbr(mss, observer);
-  return name === 'newreno' ? new NewReno(mss) : new Cubic(mss, observer, hystart);
+  return name === 'newreno' ? new NewReno(mss, initCwnd) : new Cubic(mss, observer, hystart, initCwnd);
 }

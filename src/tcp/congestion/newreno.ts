@@ -14,14 +14,15 @@ export class NewReno implements CongestionControl {
   /** Bytes acknowledged since cwnd last grew in congestion avoidance. */
   private bytesAcked = 0;
 
-  constructor(mss: number) {
+  /** @param iw initial window in segments (Linux's route initcwnd). */
+  constructor(mss: number, private readonly iw = 10) {
     this.mss = mss;
-    this.cwnd = initialWindow(mss);
+    this.cwnd = initialWindow(mss, iw);
   }
 
   setMss(mss: number): void {
     this.mss = mss;
-    this.cwnd = Math.max(this.cwnd, initialWindow(mss));
+    this.cwnd = Math.max(this.cwnd, initialWindow(mss, this.iw));
   }
 
   onAck(acked: number, cwndLimited: boolean): void {

@@ -91,6 +91,16 @@ test('sysctl lines are read, never run: known knobs map, the rest is listed as i
   assert.throws(() => readCommand(q, 'tc qdisc replace dev tun0 root pfifo limit 0', tmp), (err: Error) => err instanceof DrillSkip && /local congestion/.test(err.message));
 });
 
+test('ip route lines set advmss, mtu and initcwnd; backslash lines continue; tcp_mtu_probing=2 and the search sysctls map', () => {
+  const e: SysctlEffect = { tcp: {}, ignored: [] };
+  readCommand(e, '../common/set_sysctls.py \\\n\t/proc/sys/net/ipv4/tcp_mtu_probing=2 \\\n\t/proc/sys/net/ipv4/tcp_base_mss=512\nsysctl -q net.ipv4.tcp_probe_threshold=16 net.ipv4.tcp_probe_interval=30\n ip route change 192.0.2.1 via 192.168.0.2 dev tun0 advmss 600 mtu lock 640 initcwnd 11', tmp);
+  assert.equal(e.tcp, { mtuProbing: 'always', mtuSearch: { baseMss: 512, threshold: 16, interval: 30_000 }, advMss: 600, initCwnd: 11, routeMtu: 640 });
+  assert.is(e.routeMtu, 640);
+  assert.equal(e.ignored, []);
+  readCommand(e, 'ip -6 route change 2001:DB8::1 via fd3d:fa7b:d17d:8888::0 dev tun0 advmss 1480 mtu 1520', tmp);
+  assert.equal([e.tcp.advMss, e.tcp.routeMtu, e.tcp.initCwnd], [1480, 1520, 10]);
+});
+
 test('a wrong expectation FAILs at its line with the expected and the actual packet', () => {
   const p = script('wrong-ack.pkt', `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0 bind(3, ..., ...) = 0
