@@ -81,6 +81,10 @@ export class Rack {
    * (Linux reord_seen, counted per tcp_check_sack_reordering call; TCP_INFO tcpi_reord_seen). */
   reordSeen = 0;
   private reordThisPart = false;
+  /** The lowest start of a segment sent once that the last ACK's SACK blocks delivered below
+   * RACK.fack, or null (Linux tcp_sacktag_one state->reord; recovery.ts learns the degree from it). */
+  sackReordLow: number | null = null;
+  private inSackPart = false;
   /** RACK.reo_wnd_mult, reo_wnd_persist, dsack_round (-1: none). */
   reoWndMult = 1;
   reoWndPersist = 0;
@@ -220,6 +224,8 @@ export class Rack {
    */
   onAck(ack: number, blocks: ReadonlyArray<SackedBlock> | undefined, now: number): void {
     this.origDeliveredEnd = null;
+    this.sackReordLow = null;
+    this.inSackPart = false;
     this.caXmitTs = -Infinity;
     this.caNow = now;
     // Cumulatively acknowledged segments leave; those not SACKed before were delivered now.
@@ -247,6 +253,7 @@ export class Rack {
     }
     this.countReordering();
     if (blocks === undefined) return;
+    this.inSackPart = true;
     for (const [left, right, lo, hi] of blocks) {
       if (!seqLt(left, right) || seqLe(right, ack)) continue;
       // A segment this ACK newly covers overlaps its block (the range around
@@ -322,6 +329,7 @@ export class Rack {
     } else if (seqLt(e.end, this.fack) && !e.retransmitted) {
       this.reord = true;
       this.reordThisPart = true;
+      if (this.inSackPart && (this.sackReordLow === null || seqLt(e.start, this.sackReordLow))) this.sackReordLow = e.start;
     }
   }
 

@@ -179,6 +179,9 @@ export class LossRecovery {
     if (this.rack !== null) return this.onAckRack(this.rack, p, counters);
     const { sndUna, sndNxt, mss, now } = p;
     if (p.acked > 0) {
+      // Without SACK each duplicate ACK reported a segment delivered; the ACK
+      // that ends them counts only the rest, at least one segment (Linux tcp_remove_reno_sacks).
+      const counted = this.sackOk ? 0 : Math.min(this.dupAcks * mss, Math.max(0, p.dataAcked - mss));
       this.dupAcks = 0;
       const sackedBefore = p.sackedBefore ?? this.scoreboard.sackedBytes;
       this.scoreboard.ackTo(sndUna);
@@ -198,7 +201,7 @@ export class LossRecovery {
         }
         return false;
       }
-      this.grow(p, sackedBefore);
+      this.grow(p, sackedBefore, false, counted);
       if (this.phase === 'loss') this.frtoAck(p, this.origAcked(p), now, counters); // RFC 5682 §2 steps 2-3
       if (this.phase === 'loss' && seqGe(sndUna, this.recoveryPoint)) this.setPhase('open', EXIT_LOSS);
       // RFC 6675 §5 (2.b): a cumulative ACK that also SACKs can show the next
@@ -231,11 +234,13 @@ export class LossRecovery {
   /**
    * The window grows by what this ACK newly delivered, each byte once
    * (Linux's acked_sacked): acknowledged cumulatively or SACKed for the
-   * first time; bytes SACKed by earlier ACKs are no news.
+   * first time; bytes SACKed by earlier ACKs are no news. Only an ACK that
+   * moves SND.UNA grows it, unless `sackAlone` (Linux tcp_may_raise_cwnd);
+   * `counted` bytes of it were reported by duplicate ACKs already.
    */
-  private grow(p: { dataAcked: number; flightSize: number; now: number; rtt?: number; sndUna: number; sndNxt: number }, sackedBefore: number): void {
-    if (p.dataAcked <= 0) return;
-    const delivered = p.dataAcked + this.scoreboard.sackedBytes - sackedBefore;
+  private grow(p: { dataAcked: number; flightSize: number; now: number; rtt?: number; sndUna: number; sndNxt: number }, sackedBefore: number, sackAlone = false, counted = 0): void {
+    if (p.dataAcked <= 0 && !sackAlone) return;
+    const delivered = p.dataAcked - counted + this.scoreboard.sackedBytes - sackedBefore;
     if (delivered > 0 && !this.cwndHeld) this.cc.onAck(delivered, this.cwndUsage.limited(this.cc.cwnd, this.cc.ssthresh), p.now, p.rtt, p);
   }
 
@@ -256,6 +261,10 @@ export class LossRecovery {
       })
       .sort((x, y) => seqSub(x[0], y[0]));
     rack.onAck(ack, merged, now);
+    // Linux tcp_sacktag_write_queue: not in the loss phase unless it may still be undone.
+    if (rack.sackReordLow !== null && (this.phase !== 'loss' || this.undo.marker !== -1)) {
+      this.raiseReordering(this.scoreboard.highestSacked(ack), rack.sackReordLow, mss, this.counters);
+    }
     const dsack = blocks !== undefined && isDsack(blocks, ack) ? blocks[0]! : null;
     rack.onDsack(ack, sndNxt, dsack !== null);
     this.undo.onAck(dsack, mss, tsEcr, ts);
@@ -289,6 +298,8 @@ export class LossRecovery {
         counters.inc('tcp_dup_acks');
         if (this.phase === 'open' && this.dupAcks < DUP_THRESH) counters.inc('tcp_limited_transmit_allowed');
       }
+      // Linux tcp_may_raise_cwnd: once the path is known to reorder, a SACK alone grows cwnd too.
+      if (this.phase !== 'recovery' && this.reordering > DUP_THRESH) this.grow(p, p.sackedBefore ?? this.scoreboard.sackedBytes, true);
       if (this.phase === 'loss') this.frtoAck(p, this.origSacked(rack), now, counters); // a SACK of data sent once counts too
     }
     // The last D-SACKs come after recovery ended (Linux tcp_try_undo_dsack).
@@ -509,7 +520,16 @@ export class LossRecovery {
   learnReordering(sndUna: number, ack: number, mss: number, counters: Counters): void {
     if (this.phase !== 'open' || this.scoreboard.isEmpty || seqLt(sndUna, this.highRxt)) return;
     if (!seqGt(ack, this.scoreboard.nextSackedAfter(sndUna, ack))) return; // the hole is still open
-    const degree = Math.ceil(seqSub(this.scoreboard.highestSacked(sndUna), sndUna) / mss);
+    this.raiseReordering(this.scoreboard.highestSacked(sndUna), sndUna, mss, counters);
+  }
+
+  /**
+   * Data from `low` on arrived after data up to `fack` (the highest SACKed
+   * byte): the path reorders by that many segments; DupThresh only grows
+   * (Linux tcp_check_sack_reordering).
+   */
+  private raiseReordering(fack: number, low: number, mss: number, counters: Counters): void {
+    const degree = Math.ceil(seqSub(fack, low) / mss);
     if (degree > this.reordering) {
       this.reordering = Math.min(MAX_REORDERING, degree);
       counters.inc('tcp_reordering_detected');
