@@ -118,10 +118,11 @@ export class WriteQueueMem {
     return Math.max(0, sizeGoal - (this.written - s));
   }
 
-  /** Index of the skb holding offset `off` (the first whose end is beyond it). */
+  /** Index of the skb holding offset `off` (the first whose end is beyond it).
+   * From the tail: `off` is where sending stands, and few skbs lie unsent. */
   private indexOf(off: number): number {
-    let i = this.head;
-    while (i < this.tail && this.ends[i]! <= off) i++;
+    let i = this.tail;
+    while (i > this.head && this.ends[i - 1]! > off) i--;
     return i;
   }
 
