@@ -75,7 +75,7 @@ export class WriteQueueMem {
       const s = i === this.head ? this.start : this.ends[i - 1]!;
       const cut = s + tsoBytes;
       if (cut < this.ends[i]! && cut <= to) {
-        this.insert(i, cut);
+        i = this.insert(i, cut);
       } else if (this.ends[i]! <= to) {
         // fully sent
       } else break;
@@ -127,11 +127,14 @@ export class WriteQueueMem {
   }
 
   /** Split skb i at `at` (tso_fragment: the new skb is charged its overhead). */
-  private insert(i: number, at: number): void {
-    this.reserve();
+  private insert(i: number, at: number): number {
+    const rel = i - this.head;
+    this.reserve(); // may move the ring to index 0
+    i = this.head + rel;
     this.ends.copyWithin(i + 1, i, this.tail);
     this.ends[i] = at;
     this.tail++;
+    return i;
   }
 
   private push(end: number): void {

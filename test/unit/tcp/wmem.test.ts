@@ -63,4 +63,18 @@ test('the ring of skb ends grows and compacts without losing order', () => {
   assert.is(w.queued, live * (1000 + SKB_OVERHEAD));
 });
 
+test('a cut that makes the ring compact lands on the right skb', () => {
+  const w = new WriteQueueMem();
+  for (let i = 0; i < 63; i++) w.append(1000, 1000); // 63 skbs ...
+  w.sent(63_000, 1000, true);
+  w.append(5000, 5000); // ... and a 64th: the ring (64 slots) is full
+  w.ack(1000); // the ring starts at slot 1
+  w.sent(62_000 + 5000, 1000, true); // cuts the last skb in five: the ring compacts first
+  assert.is(w.queued, 62_000 + 5000 + 67 * SKB_OVERHEAD);
+  w.ack(62_000 + 2000);
+  assert.is(w.queued, 3000 + 3 * SKB_OVERHEAD);
+  w.ack(3000);
+  assert.is(w.queued, 0);
+});
+
 test.run();
