@@ -86,16 +86,11 @@ export class WriteQueueMem {
   }
 
   /** The sender stopped: the skb holding the last byte sent is cut there. */
-  cutAt(to: number): void {
+  private cutAt(to: number): void {
     const i = this.indexOf(to);
     if (i >= this.tail) return;
     const s = i === this.head ? this.start : this.ends[i - 1]!;
     if (s < to && to < this.ends[i]!) this.insert(i, to);
-  }
-
-  /** The end of the data sent, as a stream offset (for cutAt). */
-  get sentEnd(): number {
-    return this.sentTo;
   }
 
   /** `n` more bytes acknowledged: fully acknowledged skbs are freed. */
