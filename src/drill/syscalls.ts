@@ -182,9 +182,8 @@ export class Syscalls {
       // A blocked writer wakes when the buffer is writable again, not at the first free byte (sk_stream_write_space).
       if (blocked && ep.conn.writeWaiting) return null;
       blocked = false;
-      const room = Math.max(0, ep.conn.cfg.sndBuf - ep.conn.bufferedToSend);
-      const n = Math.min(room, len - done);
-      if (n > 0) {
+      // Linux tcp_sendmsg: skb by skb while below sk_sndbuf, each pushed as it fills (wmem.ts).
+      for (let n = Math.min(ep.conn.sendPiece, len - done); n > 0; n = Math.min(ep.conn.sendPiece, len - done)) {
         ep.write(Buffer.alloc(n), more);
         done += n;
       }

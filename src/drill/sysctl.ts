@@ -32,6 +32,7 @@ function apply(e: SysctlEffect, name: string, value: string): void {
     case 'tcp_sack': e.tcp.sack = n !== 0; return;
     case 'tcp_window_scaling': e.tcp.windowScaling = n !== 0; return;
     case 'tcp_syn_retries': e.tcp.synRetries = n; return;
+    case 'tcp_min_tso_segs': if (n >= 1) e.tcp.minTsoSegs = n; return;
     case 'tcp_synack_retries': e.tcp.synAckRetries = n; return;
     case 'tcp_retries2': e.tcp.retries = n; return;
     case 'tcp_orphan_retries': e.tcp.orphanRetries = n === 0 ? 8 : n; return; // 0 means 8 in Linux

@@ -15,8 +15,11 @@ export interface TcpConfig {
    * of which half holds data (tcp_win_from_space at its initial 50 % ratio):
    * the initial receive buffer, the autotuning limit, and the window scale. */
   tcpRmem: readonly [number, number, number];
-  /** Send buffer: write() returns false once this much is queued. */
+  /** Send buffer (Linux sk_sndbuf): write() returns false once the queue's
+   * Linux-style accounting (wmem.ts: payload plus per-skb overhead) reaches it. */
   sndBuf: number;
+  /** Linux tcp_min_tso_segs: fewest segments in a sent skb (wmem.ts). */
+  minTsoSegs: number;
   /** Maximum segment lifetime in ms; TIME_WAIT lasts 2*msl (Linux: 60 s in all). */
   msl: number;
   rto: RtoConfig;
@@ -112,6 +115,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   rcvBuf: 0,
   tcpRmem: [4096, 131072, 6291456],
   sndBuf: 256 * 1024,
+  minTsoSegs: 2,
   msl: 30_000,
   rto: DEFAULT_RTO,
   synRetries: 6,

@@ -10,6 +10,7 @@
  * and `events` after every input; nothing here reads a clock or does I/O.
  */
 import { CHRONO_BUSY } from './chrono.js';
+import { sizeGoal } from './wmem.js';
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_RST, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { seqAdd, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
@@ -87,13 +88,14 @@ export class Connection extends TcbArrival {
     // Linux tcp_add_write_queue_tail: data joins an empty write queue, the sender is busy.
     if (data.length > 0 && this.sendQueue.length <= seqSub(this.sndNxt, this.sndUna) - (this.synAcked ? 0 : 1)) this.chrono.start(CHRONO_BUSY, now);
     this.sendQueue.push(data);
+    this.wmem.append(data.length, sizeGoal(this.effMss, this.maxSndWnd));
     // MSG_MORE (`more`): no push point at its end, and its partial segment waits as under TCP_CORK.
     this.pushPoints.write(data.length, seqSub(this.sndNxt, this.sndUna) - (this.synAcked ? 0 : 1), this.maxSndWnd, this.effMss, !more);
     this.pushNow = false;
     this.moreNow = more;
     if (this.state === 'ESTABLISHED' || this.state === 'CLOSE_WAIT') this.transmit(now);
     this.moreNow = false;
-    const ok = this.sendQueue.length < this.cfg.sndBuf;
+    const ok = this.wmem.queued < this.cfg.sndBuf; // Linux sk_stream_memory_free
     if (!ok) this.writeBlocked = true;
     return ok;
   }

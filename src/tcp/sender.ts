@@ -11,6 +11,7 @@ import { Tcb } from './tcb.js';
 import { ourMss } from './config.js';
 import { TailLossProbe } from './tlp.js';
 import { PACING_SLACK_MS } from './pacing.js';
+import { tsoBytes } from './wmem.js';
 import { CHRONO_BUSY, CHRONO_RWND_LIMITED, CHRONO_SNDBUF_LIMITED } from './chrono.js';
 
 export abstract class TcbSender extends Tcb {
@@ -35,6 +36,7 @@ export abstract class TcbSender extends Tcb {
     const finAcked = this.finSeqNo !== -1 && seqGt(ack, this.finSeqNo);
     const dataAcked = Math.min(this.sendQueue.length, acked - (finAcked ? 1 : 0));
     this.sendQueue.consume(dataAcked);
+    this.wmem.ack(dataAcked);
     this.pushPoints.consume(dataAcked);
     this.sndUna = ack;
     this.unackedSince = now;
@@ -75,7 +77,7 @@ export abstract class TcbSender extends Tcb {
     }
     this.schedulePto(now);
     // Writable again once the free space is at least half of what is queued (Linux sk_stream_write_space).
-    if (this.writeBlocked && this.sendQueue.length * 3 <= this.cfg.sndBuf * 2) {
+    if (this.writeBlocked && this.wmem.queued * 3 <= this.cfg.sndBuf * 2) {
       this.writeBlocked = false;
       this.chrono.stop(CHRONO_SNDBUF_LIMITED, now, this.sendQueue.length === 0); // Linux tcp_check_space
       this.events.push({ type: 'drain' });
@@ -147,6 +149,10 @@ export abstract class TcbSender extends Tcb {
     const stopped = this.cwndRoom(mss) < mss;
     if (stopped || this.sndNxt !== sndNxtBefore) r.cwndUsage.validate(this.sndUna, this.sndNxt, seqSub(this.sndNxt, this.sndUna), stopped);
     this.chronoAfterTransmit(stopped, this.sndNxt !== sndNxtBefore, mss, now);
+    if (this.sndNxt !== sndNxtBefore) {
+      const sentData = Math.min(this.sendQueue.length, seqSub(this.sndNxt, this.sndUna) - (this.synAcked ? 0 : 1));
+      this.wmem.sent(sentData, tsoBytes(mss, this.pacer.rate * 1000, this.cfg.minTsoSegs), true);
+    }
     // draft-cheng-iccrg-delivery-rate-estimation §3.4: out of data, nothing to repair, room in cwnd: app-limited.
     if (!stopped && r.rack !== null && !r.rack.hasLost && this.sendQueue.length - seqSub(this.sndNxt, this.sndUna) < mss) r.rate.markAppLimited(r.rack.pipe());
     // The FIN alone (no data left to piggyback it on).

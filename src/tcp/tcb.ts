@@ -20,6 +20,7 @@ import type { CongestionControl } from './congestion/congestion.js';
 import { createCongestionControl } from './congestion/factory.js';
 import { LossRecovery } from './recovery.js';
 import { Timestamps, tsOffsetFor } from './timestamps.js';
+import { WriteQueueMem, sizeGoal } from './wmem.js';
 import { FixedOptionsSegment } from './options.js';
 import { TailLossProbe } from './tlp.js';
 import { AckPolicy } from './ack-policy.js';
@@ -113,6 +114,8 @@ export abstract class Tcb {
   protected wscaleOk = false;
 
   readonly sendQueue = new SendQueue();
+  /** The send queue as Linux charges it against SO_SNDBUF (wmem.ts). */
+  readonly wmem = new WriteQueueMem();
   /** Where PSH goes in the queued bytes (push-points.ts). */
   protected readonly pushPoints = new PushPoints();
   readonly recvBuffer: ReceiveBuffer;
@@ -486,6 +489,7 @@ export abstract class Tcb {
     this.rtoAt = this.persistAt = this.delAckAt = this.keepAliveAt = this.timeWaitAt = this.ptoAt = this.finWait2At = this.paceAt = Infinity;
     this.recovery.reoTimerAt = Infinity;
     this.sendQueue.clear();
+    this.wmem.clear();
     this.pushPoints.clear();
     this.events.push({ type: 'closed' });
   }
@@ -505,6 +509,11 @@ export abstract class Tcb {
   establishedAt = 0;
 
   /** A write found the send buffer full and no 'drain' has followed yet (Linux SOCK_NOSPACE). */
+  /** Bytes a write may queue next, as Linux's tcp_sendmsg takes them (wmem.ts). */
+  get sendPiece(): number {
+    return this.wmem.nextPiece(this.cfg.sndBuf, sizeGoal(this.effMss, this.maxSndWnd));
+  }
+
   get writeWaiting(): boolean {
     return this.writeBlocked;
   }
