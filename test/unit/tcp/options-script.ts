@@ -136,3 +136,18 @@ export function open(cfg: Partial<TcpConfig> = CFG, peer: { sack?: boolean; ts?:
   t.clearEvents();
   return t;
 }
+
+/** A peer ACK of our data with timestamps: cumulative `ack` and SACK blocks relative to our ISS, TSval PT(at), TSecr `ecr`. */
+export function tsSackAck(t: Script, at: number, ack: number, ecr: number, ...blocks: Array<[number, number]>): void {
+  recv(t, at, { f: '.', seq: P(1), ack: U(ack), win: 65535, ts: [PT(at), ecr], sack: blocks.map(([a, b]): [number, number] => [U(a), U(b)]) });
+}
+
+/** One of our data segments [from, from+len) sent at `at`, echoing `ecr` (the peer's last TSval). */
+export function D(at: number, from: number, ecr = PT(at), f = '.', len = 1000): OutSpec {
+  return { f, seq: U(from), ack: P(1), win: 4000, len, opts: TS(TV(at), ecr) };
+}
+
+/** The first flight at 0.200: `n` segments of 1000 bytes (the last with PSH if it ends the queue). */
+export function firstFlight(n: number, lastPsh: boolean): OutSpec[] {
+  return Array.from({ length: n }, (_, i) => D(200, 1 + 1000 * i, PT(100), lastPsh && i === n - 1 ? 'P.' : '.'));
+}

@@ -7,23 +7,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { P, Script, U, type OutSpec } from './script.js';
-import { recv, expect, TS, PT, CFG, TV, open } from './options-script.js';
+import { recv, expect, TS, PT, CFG, TV, open, tsSackAck, D, firstFlight } from './options-script.js';
 import { Rack } from '../../../src/tcp/rack.js';
 
 /** A peer ACK of our data: cumulative `ack` and SACK blocks (relative to our ISS), TSval PT(at), TSecr X+200. */
-function peerAck(t: Script, at: number, ack: number, ...blocks: Array<[number, number]>): void {
-  recv(t, at, { f: '.', seq: P(1), ack: U(ack), win: 65535, ts: [PT(at), TV(200)], sack: blocks.map(([a, b]): [number, number] => [U(a), U(b)]) });
-}
-
-/** One of our data segments [from, from+len) sent at `at`, echoing `ecr`. */
-function D(at: number, from: number, ecr = PT(at), f = '.', len = 1000): OutSpec {
-  return { f, seq: U(from), ack: P(1), win: 4000, len, opts: TS(TV(at), ecr) };
-}
-
-/** The first flight at 0.200: `n` segments of 1000 bytes. */
-function firstFlight(n: number, lastPsh: boolean): OutSpec[] {
-  return Array.from({ length: n }, (_, i) => D(200, 1 + 1000 * i, PT(100), lastPsh && i === n - 1 ? 'P.' : '.'));
-}
+const peerAck = (t: Script, at: number, ack: number, ...blocks: Array<[number, number]>): void => tsSackAck(t, at, ack, TV(200), ...blocks);
 
 test('RFC 8985 §6.2: one later segment SACKed: the earlier one is lost once RACK.rtt + reo_wnd (min_RTT/4) passed; the reorder timer fires then', () => {
   const t = open();

@@ -12,7 +12,10 @@ import * as assert from 'uvu/assert';
 import { seqSub } from '../../../src/wire/seq.js';
 import { P, Script, U, peerBytes, type OutSpec } from './script.js';
 
-import { recv, expect, TS, SACK, PT, CFG, X, TV, open } from './options-script.js';
+import { recv, expect, TS, SACK, PT, CFG, X, TV, open, tsSackAck, D, firstFlight } from './options-script.js';
+
+/** A peer ACK of our data: cumulative `ack` and SACK blocks (relative to our ISS), TSval PT(at), TSecr X+200. */
+const peerAck = (t: Script, at: number, ack: number, ...blocks: Array<[number, number]>): void => tsSackAck(t, at, ack, TV(200), ...blocks);
 
 // ------------------------------------------------------------ SACK receiver
 
@@ -136,21 +139,6 @@ test('RFC 2883 §4.2: a duplicate of out-of-order data: D-SACK block first, then
 });
 
 // ------------------------------------------------------- SACK sender (6675)
-
-/** A peer ACK of our data: cumulative `ack` and SACK blocks relative to our ISS; TSval PT(at), TSecr X+200. */
-function peerAck(t: Script, at: number, ack: number, ...blocks: Array<[number, number]>): void {
-  recv(t, at, { f: '.', seq: P(1), ack: U(ack), win: 65535, ts: [PT(at), TV(200)], sack: blocks.map(([a, b]): [number, number] => [U(a), U(b)]) });
-}
-
-/** One of our data segments [from, from+len) sent at `at`, echoing `ecr` (the peer's last TSval). */
-function D(at: number, from: number, ecr = PT(at), f = '.', len = 1000): OutSpec {
-  return { f, seq: U(from), ack: P(1), win: 4000, len, opts: TS(TV(at), ecr) };
-}
-
-/** The first flight at 0.200: `n` segments of 1000 bytes (the last with PSH if it ends the queue). */
-function firstFlight(n: number, lastPsh: boolean): OutSpec[] {
-  return Array.from({ length: n }, (_, i) => D(200, 1 + 1000 * i, PT(100), lastPsh && i === n - 1 ? 'P.' : '.'));
-}
 
 const sacked = (t: Script): Array<[number, number]> =>
   t.conn.recovery.scoreboard.toArray().map(([a, b]): [number, number] => [seqSub(a, U(0)), seqSub(b, U(0))]);

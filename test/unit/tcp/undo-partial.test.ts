@@ -10,16 +10,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { P, Script, U, type OutSpec } from './script.js';
-import { recv, expect, TS, PT, TV, open } from './options-script.js';
+import { recv, expect, TS, PT, TV, open, tsSackAck, D } from './options-script.js';
 
-/** A peer ACK: cumulative `ack`, SACK blocks relative to our ISS, TSval PT(at), TSecr `ecr`. */
-function peerAck(t: Script, at: number, ack: number, ecr: number, ...blocks: Array<[number, number]>): void {
-  recv(t, at, { f: '.', seq: P(1), ack: U(ack), win: 65535, ts: [PT(at), ecr], sack: blocks.map(([a, b]): [number, number] => [U(a), U(b)]) });
-}
-
-function D(at: number, from: number, ecr = PT(at), f = '.'): OutSpec {
-  return { f, seq: U(from), ack: P(1), win: 4000, len: 1000, opts: TS(TV(at), ecr) };
-}
+const peerAck = tsSackAck;
 
 /** 15000 bytes written, 10 segments out at 0.200; at 0.300 SACKs show 1:1001 missing: fast recovery resends it. */
 function inRecovery(): Script {

@@ -5,16 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { P, Script, U, type OutSpec } from './script.js';
-import { recv, expect, TS, PT, TV, open, CFG } from './options-script.js';
+import { recv, expect, TS, PT, TV, open, CFG, tsSackAck, D } from './options-script.js';
 
-/** A peer ACK: cumulative `ack`, SACK/D-SACK blocks relative to our ISS, TSval PT(at), TSecr `ecr`. */
-function peerAck(t: Script, at: number, ack: number, ecr: number, ...blocks: Array<[number, number]>): void {
-  recv(t, at, { f: '.', seq: P(1), ack: U(ack), win: 65535, ts: [PT(at), ecr], sack: blocks.map(([a, b]): [number, number] => [U(a), U(b)]) });
-}
-
-function D(at: number, from: number, ecr = PT(at), f = '.', len = 1000): OutSpec {
-  return { f, seq: U(from), ack: P(1), win: 4000, len, opts: TS(TV(at), ecr) };
-}
+const peerAck = tsSackAck;
 
 test('RFC 3708 §3: the only retransmission of a fast recovery comes back as a D-SACK: cwnd and ssthresh are restored', () => {
   const t = open();
