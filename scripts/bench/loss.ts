@@ -18,11 +18,16 @@
  * measured with ping over the same path (so they include the loss-free
  * pings only). Kernel peers are Python processes.
  *
- *   node dist/scripts/bench/loss.js [--mb 20] [--json] [--only sim,tun,linux] [--cc cubic,bbr]
+ * (d) recovery: the time from the send of one dropped segment to the ACK
+ *     that covers it, with nothing else lost, tuntcp -> Linux and Linux ->
+ *     Linux on the same 20 ms paths (recovery.ts; the median of 3 runs).
+ *
+ *   node dist/scripts/bench/loss.js [--mb 20] [--json] [--only sim,tun,linux,recovery] [--cc cubic,bbr] [--counters]
  *
  * --cc names the congestion controls of both sides: each Linux sender and
  * each tuntcp sender (connect({ cc })) runs once with each (`npm run bench`
- * runs this with --mb 10 for its loss section).
+ * runs this with --mb 10 for its loss section). --counters prints, on stderr,
+ * the counters each sender changed (tuntcp's netstat -s names, Linux's TcpExt).
  *
  * Needs root; re-executes itself under `unshare --net`. The extra namespaces
  * are anonymous and held by child processes that die with this one.
@@ -34,12 +39,31 @@ import { NetStack } from '../../src/socket/net-stack.js';
 import { HeldNetns, nftLoss, ownTcpCounters, pingAvg, runAsync, sh, startRouterLab, startTunRelay, type TcpSnmp } from '../../test/kernel/netem.js';
 import { pump, sink } from './flow.js';
 import { startPeer, type Peer } from './peer.js';
+import { linuxRecovery, medianRecovery, NTH, tuntcpRecovery, type Recovery } from './recovery.js';
 import { reexecInPrivateNetns } from './proc.js';
 
 const LOSS = 1;
 const ONE_WAY_MS = 10;
 /** Wall-clock limit for one transfer. */
 const LIMIT_S = 240;
+/** --counters: print what each sender counted (stderr), to see where the retransmissions come from. */
+const SHOW_COUNTERS = process.argv.includes('--counters');
+
+/** The TcpExt counters of /proc/net/netstat (Linux's nstat names: TCPLossProbes, TCPDSACKUndo, ...). */
+function tcpExt(text: string): Record<string, number> {
+  const lines = text.split('\n').filter((l) => l.startsWith('TcpExt:'));
+  const names = (lines[0] ?? '').split(/\s+/).slice(1);
+  const values = (lines[1] ?? '').split(/\s+/).slice(1).map(Number);
+  return Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0]));
+}
+
+/** The counters that changed between two snapshots, one line. */
+function changed(before: Record<string, number>, after: Record<string, number>): string {
+  return Object.entries(after)
+    .filter(([k, v]) => v !== (before[k] ?? 0))
+    .map(([k, v]) => `${k}=${v - (before[k] ?? 0)}`)
+    .join(' ');
+}
 
 interface Row {
   path: string;
@@ -57,6 +81,10 @@ interface Row {
   /** Packets the loss rules dropped: toward the receiver, toward the sender. */
   drops: [number, number];
   timeNote: string;
+  /** Recovery rows (d): the median run's recovery and detection times, ms, and every run's recovery time. */
+  recoveryMs?: number;
+  detectMs?: number;
+  runsMs?: number[];
   error?: string;
 }
 
@@ -170,11 +198,13 @@ async function tunRows(bytes: number, ccs: string[]): Promise<Row[]> {
       const r0 = lab.stack.counters.get('tcp_retransmitted_segments');
       const o0 = lab.stack.counters.get('tcp_out');
       const d0 = lab.drops();
+      const c0 = lab.stack.counters.snapshot();
       const s = lab.stack.connect({ port: 5002 + 10 * i, host: lab.linuxAddr, cc });
       void pump(s, bytes);
       const res = await rx.result;
       s.destroy();
       const d1 = lab.drops();
+      if (SHOW_COUNTERS) console.error(`tuntcp (${cc}) sender: ${changed(c0, lab.stack.counters.snapshot())}`);
       const row = mkRow({
         ...base,
         path: `tuntcp (${cc}) -> Linux (TUN)`,
@@ -223,11 +253,13 @@ async function linuxRow(kind: 'veth' | 'relay', bytes: number, cc: string): Prom
     const rtt = await ping(A, addrB);
     const rx = await pyReceiver(B, addrB, 5003);
     const before = A.tcpCounters();
+    const ext0 = tcpExt(A.run('cat', ['/proc/net/netstat']));
     const db0 = dropsB()[0]!;
     const da0 = dropsA()[0]!;
     const code = await pySender(A, addrB, 5003, bytes, cc);
     const res = await rx.result;
     const after = A.tcpCounters();
+    if (SHOW_COUNTERS) console.error(`Linux (${cc}) sender, ${kind}: ${changed(ext0, tcpExt(A.run('cat', ['/proc/net/netstat'])))}`);
     const row = mkRow({
       path: `Linux (${cc}) -> Linux (${kind === 'veth' ? 'veth' : 'TUN relay'})`,
       rttMs: rtt,
@@ -250,6 +282,38 @@ async function linuxRow(kind: 'veth' | 'relay', bytes: number, cc: string): Prom
 }
 
 // ---------------------------------------------------------------------------
+// (d) recovery time after a single loss
+
+const RECOVERY_RUNS = 3;
+
+async function recoveryRow(who: 'tuntcp' | 'linux', cc: string): Promise<Row> {
+  const m = await medianRecovery(RECOVERY_RUNS, (i) => (who === 'tuntcp' && isTuntcpCc(cc) ? tuntcpRecovery(cc, 5200 + i) : linuxRecovery(cc, 5300 + i)));
+  const row: Row = {
+    path: who === 'tuntcp' ? `tuntcp (${cc}) -> Linux (TUN), one loss` : `Linux (${cc}) -> Linux (TUN relay), one loss`,
+    rttMs: 2 * ONE_WAY_MS,
+    rttNote: 'configured',
+    lossPercent: 0,
+    bytes: 0,
+    seconds: m.recoveryMs / 1000,
+    mbitPerSec: 0,
+    retransmits: m.retransmits,
+    segmentsOut: NaN,
+    drops: [1, 0],
+    timeNote: `recovery (segment ${NTH})`,
+    recoveryMs: m.recoveryMs,
+    detectMs: m.detectMs,
+    runsMs: m.runsMs,
+  };
+  if (m.error !== undefined) row.error = m.error;
+  return row;
+}
+
+function recoveryLine(r: Row): string {
+  return `${r.path.padEnd(44)} recovery ${fmt(r.recoveryMs ?? NaN, 1)} ms (retransmitted after ${fmt(r.detectMs ?? NaN, 1)} ms; runs ${(r.runsMs ?? []).map((x) => x.toFixed(1)).join(', ')})  retransmits ${fmt(r.retransmits, 0)}` +
+    (r.error !== undefined ? `   ERROR: ${r.error}` : '');
+}
+
+// ---------------------------------------------------------------------------
 
 function isTuntcpCc(cc: string): cc is 'cubic' | 'newreno' | 'bbr' {
   return cc === 'cubic' || cc === 'newreno' || cc === 'bbr';
@@ -265,7 +329,7 @@ async function main(): Promise<void> {
   const mb = mbArg >= 0 ? Number(argv[mbArg + 1]) : 20;
   if (!(mb > 0)) throw new Error('--mb must be a positive number');
   const onlyArg = argv.indexOf('--only');
-  const only = new Set(onlyArg >= 0 ? (argv[onlyArg + 1] ?? '').split(',') : ['sim', 'tun', 'linux']);
+  const only = new Set(onlyArg >= 0 ? (argv[onlyArg + 1] ?? '').split(',') : ['sim', 'tun', 'linux', 'recovery']);
   const json = argv.includes('--json');
   const ccArg = argv.indexOf('--cc');
   // The Linux sender's congestion control (per socket, TCP_CONGESTION); both by default
@@ -293,6 +357,12 @@ async function main(): Promise<void> {
       await attempt(`Linux (${cc}) -> Linux (TUN relay)`, async () => [await linuxRow('relay', bytes, cc)]);
     }
   }
+  if (only.has('recovery')) {
+    for (const cc of ccs) {
+      if (isTuntcpCc(cc)) await attempt(`tuntcp (${cc}) -> Linux (TUN), one loss`, async () => [await recoveryRow('tuntcp', cc)]);
+      await attempt(`Linux (${cc}) -> Linux (TUN relay), one loss`, async () => [await recoveryRow('linux', cc)]);
+    }
+  }
 
   if (json) {
     console.log(JSON.stringify({ lossPercentEachWay: LOSS, oneWayDelayMs: ONE_WAY_MS, mib: mb, rows }, null, 2));
@@ -301,6 +371,10 @@ async function main(): Promise<void> {
   console.log(`one-way bulk transfer, ${mb} MiB, ${LOSS} % random loss each way, target RTT ${2 * ONE_WAY_MS} ms`);
   console.log('path                                  RTT ms         Mbit/s   seconds          retransmits  (% of segs out)   dropped fwd/rev');
   for (const r of rows) {
+    if (r.recoveryMs !== undefined) {
+      console.log(recoveryLine(r));
+      continue;
+    }
     const rtx = `${fmt(r.retransmits, 0)} (${fmt((100 * r.retransmits) / r.segmentsOut, 2)} %)`;
     const drops = `${fmt(r.drops[0], 0)}/${fmt(r.drops[1], 0)}`;
     console.log(

@@ -98,6 +98,9 @@ export interface LossRow {
   mbitPerSec: number;
   seconds: number;
   retransmits: number;
+  /** Rows of one single loss (loss.ts (d)): its recovery time and the part until the retransmission, ms. */
+  recoveryMs?: number;
+  detectMs?: number;
   error?: string;
 }
 

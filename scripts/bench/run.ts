@@ -14,7 +14,8 @@
  *  connrate  kernel clients: connect, request, reply, close, per second; then the same against node:net (Linux)
  *  memory    RSS and heap per idle established connection; the larger counts only if they fit
  *  mq        8 parallel flows Linux -> tuntcp with --queues 1 and 2 (and one flow each), mq.ts
- *  loss      10 MiB over 20 ms with 1 % loss each way: tuntcp and Linux, cubic and bbr (loss.ts)
+ *  loss      10 MiB over 20 ms with 1 % loss each way: tuntcp and Linux, cubic and bbr (loss.ts);
+ *            recovery time after one dropped segment, tuntcp and Linux cubic (recovery.ts)
  *
  * Prints a table with the targets of the issue; --json FILE also writes the
  * report there, --json alone writes it to stdout (and the table to stderr).

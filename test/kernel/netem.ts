@@ -41,6 +41,7 @@ import { startStack, type RunningStack } from '../../src/cli/start-stack.js';
 import type { StackArgs } from '../../src/cli/options.js';
 import type { NetStack } from '../../src/socket/net-stack.js';
 import { TunLink } from '../../src/link/tun.js';
+import { TapLink, type PacketObserver } from '../../src/link/tap.js';
 import { FaultLink, type FaultCounters, type FaultOptions } from '../../src/link/fault.js';
 import { RealClock } from '../../src/stack/clock.js';
 import { stackArgs } from './lab.js';
@@ -365,6 +366,8 @@ export interface TunRelayOptions {
   mtu?: number;
   /** Faults applied by this process in each direction (delay: one way, so RTT = 2 * delay). */
   faults: FaultOptions;
+  /** Sees every packet at A's device, as A does: 'out' when A sent it, 'in' as A receives it. */
+  observeA?: PacketObserver;
 }
 
 export interface TunRelay {
@@ -383,7 +386,15 @@ export function startTunRelay(a: HeldNetns, b: HeldNetns, o: TunRelayOptions): T
   const mtu = o.mtu ?? 1500;
   const ta = TunLink.open({ name: o.devA, mtu });
   const tb = TunLink.open({ name: o.devB, mtu });
-  const fa = new FaultLink(ta, o.faults, new RealClock());
+  // A tap between A's device and the injector sees A's packets at A's own times.
+  let la: TunLink | TapLink = ta;
+  if (o.observeA !== undefined) {
+    const tap = new TapLink(ta);
+    const observe = o.observeA;
+    tap.observe((dir, header, payload) => observe(dir === 'in' ? 'out' : 'in', header, payload));
+    la = tap;
+  }
+  const fa = new FaultLink(la, o.faults, new RealClock());
   let closed = false;
   const close = (): void => {
     if (closed) return;
