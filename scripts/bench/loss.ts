@@ -22,12 +22,15 @@
  *     that covers it, with nothing else lost, tuntcp -> Linux and Linux ->
  *     Linux on the same 20 ms paths (recovery.ts; the median of 3 runs).
  *
- *   node dist/scripts/bench/loss.js [--mb 20] [--json] [--only sim,tun,linux,recovery] [--cc cubic,bbr] [--counters]
+ *   node dist/scripts/bench/loss.js [--mb 20] [--json] [--only sim,tun,linux,recovery] [--cc cubic,bbr] [--counters] [--periodic]
+ *
+ * (--only relay: of (c), the TUN relay alone.)
  *
  * --cc names the congestion controls of both sides: each Linux sender and
  * each tuntcp sender (connect({ cc })) runs once with each (`npm run bench`
  * runs this with --mb 10 for its loss section). --counters prints, on stderr,
- * the counters each sender changed (tuntcp's netstat -s names, Linux's TcpExt).
+ * the counters each sender changed (tuntcp's netstat -s names, Linux's TcpExt);
+ * --periodic drops every 100th packet each way instead of random ones.
  *
  * Needs root; re-executes itself under `unshare --net`. The extra namespaces
  * are anonymous and held by child processes that die with this one.
@@ -39,6 +42,7 @@ import { NetStack } from '../../src/socket/net-stack.js';
 import { HeldNetns, nftLoss, ownTcpCounters, pingAvg, runAsync, sh, startRouterLab, startTunRelay, type TcpSnmp } from '../../test/kernel/netem.js';
 import { pump, sink } from './flow.js';
 import { startPeer, type Peer } from './peer.js';
+import { PERIODIC_SUFFIX } from './loss-section.js';
 import { linuxRecovery, medianRecovery, NTH, tuntcpRecovery, type Recovery } from './recovery.js';
 import { reexecInPrivateNetns } from './proc.js';
 
@@ -48,6 +52,12 @@ const ONE_WAY_MS = 10;
 const LIMIT_S = 240;
 /** --counters: print what each sender counted (stderr), to see where the retransmissions come from. */
 const SHOW_COUNTERS = process.argv.includes('--counters');
+/**
+ * --periodic: drop every 100th packet each way instead of a random 1 %, so
+ * that every sender sees the same losses (random runs differ by their luck:
+ * 62 or 96 drops of ~7300 segments, and goodput goes with 1/sqrt(drops)).
+ */
+const PERIODIC = process.argv.includes('--periodic');
 
 /** The TcpExt counters of /proc/net/netstat (Linux's nstat names: TCPLossProbes, TCPDSACKUndo, ...). */
 function tcpExt(text: string): Record<string, number> {
@@ -161,7 +171,7 @@ async function simRow(bytes: number, cc: 'cubic' | 'newreno' | 'bbr'): Promise<R
 
 async function tunRows(bytes: number, ccs: string[]): Promise<Row[]> {
   // The Python sender picks its congestion control per socket, so the route does not.
-  const lab = await startRouterLab({ id: 5, loss: LOSS, stack: { delay: ONE_WAY_MS }, congestionControl: null });
+  const lab = await startRouterLab({ id: 5, loss: LOSS, periodicLoss: PERIODIC, stack: { delay: ONE_WAY_MS }, congestionControl: null });
   const rows: Row[] = [];
   try {
     const rtt = await ping(null, lab.stackAddr);
@@ -248,8 +258,8 @@ async function linuxRow(kind: 'veth' | 'relay', bytes: number, cc: string): Prom
       relay = startTunRelay(A, B, { devA, devB, addrA, addrB, faults: { delay: ONE_WAY_MS } });
     }
     // Loss at each receiver's input: the sender cannot tell it from a lossy wire.
-    const dropsB = nftLoss((c, a, i) => B!.run(c, a, i), [{ hook: 'input', iif: devB, percent: LOSS }]);
-    const dropsA = nftLoss((c, a, i) => A.run(c, a, i), [{ hook: 'input', iif: devA, percent: LOSS }]);
+    const dropsB = nftLoss((c, a, i) => B!.run(c, a, i), [{ hook: 'input', iif: devB, percent: LOSS, periodic: PERIODIC }]);
+    const dropsA = nftLoss((c, a, i) => A.run(c, a, i), [{ hook: 'input', iif: devA, percent: LOSS, periodic: PERIODIC }]);
     const rtt = await ping(A, addrB);
     const rx = await pyReceiver(B, addrB, 5003);
     const before = A.tcpCounters();
@@ -351,9 +361,9 @@ async function main(): Promise<void> {
   };
   if (only.has('sim')) for (const cc of ccs.filter(isTuntcpCc)) await attempt(`tuntcp (${cc}) -> tuntcp (sim)`, async () => [await simRow(bytes, cc)]);
   if (only.has('tun')) await attempt('Linux <-> tuntcp (TUN)', () => tunRows(bytes, ccs));
-  if (only.has('linux')) {
+  if (only.has('linux') || only.has('relay')) {
     for (const cc of ccs) {
-      await attempt(`Linux (${cc}) -> Linux (veth)`, async () => [await linuxRow('veth', bytes, cc)]);
+      if (only.has('linux')) await attempt(`Linux (${cc}) -> Linux (veth)`, async () => [await linuxRow('veth', bytes, cc)]);
       await attempt(`Linux (${cc}) -> Linux (TUN relay)`, async () => [await linuxRow('relay', bytes, cc)]);
     }
   }
@@ -364,12 +374,15 @@ async function main(): Promise<void> {
     }
   }
 
+  if (PERIODIC) for (const r of rows) if (r.recoveryMs === undefined) r.path += PERIODIC_SUFFIX;
+
   if (json) {
     console.log(JSON.stringify({ lossPercentEachWay: LOSS, oneWayDelayMs: ONE_WAY_MS, mib: mb, rows }, null, 2));
     return;
   }
-  console.log(`one-way bulk transfer, ${mb} MiB, ${LOSS} % random loss each way, target RTT ${2 * ONE_WAY_MS} ms`);
+  console.log(`one-way bulk transfer, ${mb} MiB, ${LOSS} % ${PERIODIC ? 'periodic' : 'random'} loss each way, target RTT ${2 * ONE_WAY_MS} ms`);
   console.log('path                                  RTT ms         Mbit/s   seconds          retransmits  (% of segs out)   dropped fwd/rev');
+  const width = Math.max(37, ...rows.map((r) => r.path.length + 1));
   for (const r of rows) {
     if (r.recoveryMs !== undefined) {
       console.log(recoveryLine(r));
@@ -378,7 +391,7 @@ async function main(): Promise<void> {
     const rtx = `${fmt(r.retransmits, 0)} (${fmt((100 * r.retransmits) / r.segmentsOut, 2)} %)`;
     const drops = `${fmt(r.drops[0], 0)}/${fmt(r.drops[1], 0)}`;
     console.log(
-      `${r.path.padEnd(37)} ${`${fmt(r.rttMs, 2)} ${r.rttNote}`.padEnd(14)} ${fmt(r.mbitPerSec, 1).padStart(6)}   ${`${fmt(r.seconds, 2)} ${r.timeNote}`.padEnd(24)} ${rtx.padEnd(22)} ${drops}` +
+      `${r.path.padEnd(width)} ${`${fmt(r.rttMs, 2)} ${r.rttNote}`.padEnd(14)} ${fmt(r.mbitPerSec, 1).padStart(6)}   ${`${fmt(r.seconds, 2)} ${r.timeNote}`.padEnd(24)} ${rtx.padEnd(22)} ${drops}` +
         (r.error !== undefined ? `   ERROR: ${r.error}` : ''),
     );
   }

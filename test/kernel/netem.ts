@@ -171,6 +171,8 @@ export interface NftDrop {
   oif?: string;
   /** Percent, may be fractional (resolution 0.01 %). */
   percent: number;
+  /** Drop every (100 / percent)-th matching packet instead of random ones: the same losses for every sender. */
+  periodic?: boolean;
 }
 
 /**
@@ -181,7 +183,9 @@ export function nftLoss(run: (cmd: string, args: string[], input?: string) => st
   const chains = new Map<string, string[]>();
   for (const [i, d] of drops.entries()) {
     const match = `iifname "${d.iif}"${d.oif !== undefined ? ` oifname "${d.oif}"` : ''}`;
-    const rule = `${match} numgen random mod 10000 < ${Math.round(d.percent * 100)} counter drop comment "drop${i}"`;
+    // `numgen inc` counts the packets that reached it, so the match above picks what is counted.
+    const pick = d.periodic === true ? `numgen inc mod ${Math.round(100 / d.percent)} 0` : `numgen random mod 10000 < ${Math.round(d.percent * 100)}`;
+    const rule = `${match} ${pick} counter drop comment "drop${i}"`;
     chains.set(d.hook, [...(chains.get(d.hook) ?? []), rule]);
   }
   let text = 'table inet tuntcp_loss {\n';
@@ -225,6 +229,8 @@ export interface RouterLabOptions {
   id: number;
   /** Percent of packets the router drops in each direction. */
   loss?: number;
+  /** Every (100 / loss)-th packet instead of random ones (NftDrop.periodic). */
+  periodicLoss?: boolean;
   /** tbf bottleneck in each direction, Mbit/s. */
   rateMbit?: number;
   /** Extra stack options (its own fault injector: delay, reorder, ...). */
@@ -310,8 +316,8 @@ export async function startRouterLab(o: RouterLabOptions): Promise<RouterLab> {
     let readDrops = (): number[] => [0, 0];
     if (o.loss !== undefined && o.loss > 0) {
       readDrops = nftLoss((c, a, i) => R.run(c, a, i), [
-        { hook: 'forward', iif: vr, oif: tun, percent: o.loss },
-        { hook: 'forward', iif: tun, oif: vr, percent: o.loss },
+        { hook: 'forward', iif: vr, oif: tun, percent: o.loss, periodic: o.periodicLoss },
+        { hook: 'forward', iif: tun, oif: vr, percent: o.loss, periodic: o.periodicLoss },
       ]);
     }
     if (o.rateMbit !== undefined && o.rateMbit > 0) {
