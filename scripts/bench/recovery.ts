@@ -150,7 +150,7 @@ export async function linuxRecovery(cc: string, port: number): Promise<Recovery>
   }
 }
 
-/** The median run of `runs` by recovery time (failed runs last); all runs' recovery times beside it. */
+/** The median of the runs that measured something (the first run when none did), with their recovery times. */
 export async function medianRecovery(runs: number, one: (i: number) => Promise<Recovery>): Promise<Recovery & { runsMs: number[] }> {
   const all: Recovery[] = [];
   for (let i = 0; i < runs; i++) all.push(await one(i));
