@@ -45,8 +45,8 @@ export interface MqRow {
   /** CPU s/GB of the rest of the process: V8's background threads (TurboFan, GC) and,
    * with shards, the main thread (the bench itself, and strays it relays). */
   restCpuPerGB?: number | null;
-  /** Packets one shard relayed to another through the main thread (the kernel steered them to
-   * the wrong queue); 0 with --queues 1. */
+  /** Packets one shard relayed to another through the main thread (shard_forwarded_in: SYNs handed
+   * to the shard with fewer connections and their flow's first segments, strays); 0 with --queues 1. */
   forwarded?: number;
   /** Load average (1 min) when the row started: other work on the machine. */
   load: number;
@@ -173,8 +173,9 @@ export function mqBlock(rows: MqRow[]): string[] {
     '  Gbit/s: all flows together, first byte to last at the receivers; CPU s/GB: the whole tuntcp process, every',
     '  thread, per GB received; busiest thread: CPU s/GB of the stack thread that worked most (with --queues 1 the',
     '  only one), which bounds the goodput once each thread has a core; stack threads: each one\'s CPU s/GB, by queue;',
-    '  rest: the other threads (V8\'s compiler and GC; with shards the main thread, which relays strays); forwarded:',
-    '  packets relayed from the shard the kernel picked to the one that owns the flow; load: the 1-minute load',
+    '  rest: the other threads (V8\'s compiler and GC; with shards the main thread, which relays packets); forwarded:',
+    '  packets relayed from the shard the kernel picked to the one that owns the flow (a SYN handed to the shard with',
+    '  fewer connections, and the segments of its flow the kernel sends before it learns the way); load: the 1-minute load',
     '  average as the row started (other work on the machine: with more runnable threads than cores, goodput says',
     '  little). Each queue count keeps one stack or shard set for all its rows, warmed up first (a cold V8 isolate',
     '  compiles for the first few hundred MB).',
