@@ -12,9 +12,10 @@
  * sends such segments after it, until the owner says the connection ended
  * (or the SYN made none there).
  *
- * The load is each shard's connection count in one shared Int32Array: a
- * shard writes its own slot, and adds one to the slot of the shard it hands
- * a SYN to (that one writes its true count once it has the connection).
+ * The load is shared in one Int32Array of two slots per shard: the
+ * connections it holds, which only it writes, and the SYNs handed to it that
+ * it has not received yet (the hander adds one, it takes one off when the SYN
+ * arrives): SYNs come in bursts, and both shards decide at once.
  */
 /** Most 4-tuples one shard remembers handing on; past it, it keeps its SYNs (no eviction: a forgotten entry would reset a live connection). */
 export const MAX_HANDED = 65536;
@@ -24,22 +25,34 @@ export function tupleKey(remote: string, remotePort: number, localPort: number):
   return `${remote} ${remotePort} ${localPort}`;
 }
 
+/** Int32 slots the shared load array needs for `count` shards. */
+export const loadSlots = (count: number): number => 2 * count;
+
 export class PassiveBalance {
   /** 4-tuples whose SYN this shard handed on, and to which shard. */
   private readonly out = new Map<string, number>();
   /** 4-tuples another shard handed here, and which one (it hears when they end). */
   private readonly in = new Map<string, number>();
 
-  /** `load`: one slot per shard, shared by all of them. */
+  private readonly shards: number;
+
+  /** `load`: two slots per shard (loadSlots), shared by all of them. */
   constructor(
     readonly index: number,
     private readonly load: Int32Array,
     private readonly maxHanded = MAX_HANDED,
-  ) {}
+  ) {
+    this.shards = load.length >> 1;
+  }
 
   /** This shard holds `connections` now. */
   setOwn(connections: number): void {
     Atomics.store(this.load, this.index, connections);
+  }
+
+  /** Connections shard `j` holds, and SYNs on their way to it. */
+  private loadOf(j: number): number {
+    return Atomics.load(this.load, j) + Atomics.load(this.load, this.shards + j);
   }
 
   /** The shard this shard handed the 4-tuple's SYN to, or -1. */
@@ -53,9 +66,9 @@ export class PassiveBalance {
     this.setOwn(connections);
     if (this.out.size >= this.maxHanded) return this.keep(connections);
     let best = this.index;
-    let least = connections;
-    for (let j = 0; j < this.load.length; j++) {
-      const n = Atomics.load(this.load, j);
+    let least = this.loadOf(this.index);
+    for (let j = 0; j < this.shards; j++) {
+      const n = this.loadOf(j);
       if (n < least) {
         best = j;
         least = n;
@@ -72,7 +85,12 @@ export class PassiveBalance {
   /** The SYN of `key` went to shard `to`: count it there at once (more SYNs may come before it does). */
   handedOut(key: string, to: number): void {
     this.out.set(key, to);
-    Atomics.add(this.load, to, 1);
+    Atomics.add(this.load, this.shards + to, 1);
+  }
+
+  /** A SYN another shard handed here arrived (and was received: the connection count has it, if any). */
+  arrived(): void {
+    Atomics.sub(this.load, this.shards + this.index, 1);
   }
 
   /** Shard `from` handed the SYN of `key` here and it made a connection. */

@@ -18,15 +18,15 @@ export interface ShardData {
   count: number;
   /** The ISN and SYN cookie key all shards share (RFC 6528: one host, one key). */
   isnKey: Uint8Array;
-  /** One Int32 per shard: its connection count (balance.ts). */
+  /** Per shard, its connection count and SYNs on their way to it (balance.ts). */
   load: SharedArrayBuffer;
   /** URL of the application module: it exports shardMain. */
   app: string;
 }
 
 export type ToShard =
-  /** from: the shard that handed it on. */
-  | { t: 'packet'; packet: Uint8Array; trusted: boolean; from: number }
+  /** from: the shard that handed it on; balanced: a SYN it handed here (balance.ts). */
+  | { t: 'packet'; packet: Uint8Array; trusted: boolean; from: number; balanced?: boolean }
   /** The connection of a 4-tuple this shard handed on ended where it went (balance.ts). */
   | { t: 'gone'; key: string }
   | { t: 'stop'; lingerMs: number }
@@ -35,7 +35,7 @@ export type ToShard =
 export type FromShard =
   | { t: 'ready' }
   /** to: a shard, or -1: every shard but this one. */
-  | { t: 'packet'; to: number; packet: Uint8Array; trusted: boolean }
+  | { t: 'packet'; to: number; packet: Uint8Array; trusted: boolean; balanced?: boolean }
   | { t: 'gone'; to: number; key: string }
   | { t: 'app'; data: unknown }
   | { t: 'stopped' };
@@ -90,9 +90,9 @@ function forward(to: number, packet: Buffer, trusted: boolean): boolean {
   return true;
 }
 
-function relay(to: number, packet: Buffer, trusted: boolean): void {
+function relay(to: number, packet: Buffer, trusted: boolean, balanced = false): void {
   const copy = new Uint8Array(packet); // the link's pool is reused on its next read
-  send({ t: 'packet', to, packet: copy, trusted }, [copy.buffer as ArrayBuffer]);
+  send({ t: 'packet', to, packet: copy, trusted, balanced }, [copy.buffer as ArrayBuffer]);
 }
 
 // Passive opens spread evenly over the shards (balance.ts).
@@ -112,7 +112,7 @@ if (d.count > 1) stack.passiveTcp = (remote, remotePort, localPort, syn, packet,
   if (to === d.index || !forwardLimit.take(stack.clock.now())) return false;
   balance.handedOut(key, to);
   stack.counters.inc('shard_balanced');
-  relay(to, packet, trusted);
+  relay(to, packet, trusted, true);
   return true;
 };
 if (d.count > 1) stack.endpointRemoved = (ep) => {
@@ -138,6 +138,7 @@ port.on('message', (m: ToShard) => {
       else send({ t: 'gone', to: m.from, key: h.key }); // a cookie, or dropped: nothing to follow
       balance.setOwn(stack.connectionCount);
     }
+    if (m.balanced === true) balance.arrived();
   } else if (m.t === 'gone') {
     balance.forget(m.key);
   } else if (m.t === 'app') {

@@ -4,10 +4,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TCP_ACK, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
-import { PassiveBalance, tupleKey } from '../../../src/shard/balance.js';
+import { PassiveBalance, loadSlots, tupleKey } from '../../../src/shard/balance.js';
 import { asTcp, rig, tcp, PEER } from '../stack/rig.js';
 
-const shards = (n: number): Int32Array => new Int32Array(new SharedArrayBuffer(4 * n));
+/** The shared load of `n` shards: n connection counts, then n counts of SYNs on their way. */
+const shards = (n: number): Int32Array => new Int32Array(new SharedArrayBuffer(4 * loadSlots(n)));
 
 test('a SYN stays while no shard holds fewer connections, else goes to the one with the fewest', () => {
   const load = shards(3);
@@ -31,9 +32,16 @@ test('a SYN handed on counts at once where it went, and its later segments follo
   load.set([1, 0]);
   assert.is(b.pick(1), 1);
   b.handedOut(key, 1);
-  assert.is(load[1], 1);
+  assert.equal([...load], [1, 0, 0, 1], 'on its way to shard 1');
   assert.is(b.pick(1), 0, 'equal now: the next one stays');
   assert.is(b.ownerOf(key), 1);
+  // Shard 1 writing its true count (before the SYN arrives) does not undo it.
+  const b1 = new PassiveBalance(1, load);
+  b1.setOwn(0);
+  assert.is(b.pick(2), 1);
+  b1.arrived();
+  b1.setOwn(1);
+  assert.equal([...load], [2, 1, 0, 0]);
   b.forget(key);
   assert.is(b.ownerOf(key), -1);
   assert.equal(b.remembered, { out: 0, in: 0 });
