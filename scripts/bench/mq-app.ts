@@ -2,12 +2,14 @@
  * The receiving side of the --queues bench (mq.ts): a sink that counts the
  * bytes of every connection together, with the first and last byte's time
  * (epoch ms: worker threads' performance clocks have origins of their own).
- * In each shard it listens on port 5001 and answers any message with its tally.
+ * In each shard it listens on port 5001 and answers 'tally' with its tally
+ * and 'reset' by zeroing it (a rig serves many rows, mq.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { ShardMain } from '../../src/shard/worker.js';
 import type { Socket } from '../../src/socket/socket.js';
+import type { Counters } from '../../src/stack/counters.js';
 
 export interface Tally {
   bytes: number;
@@ -18,6 +20,8 @@ export interface Tally {
   last: number;
   /** CPU seconds of the thread that runs this stack so far (its TUN system calls included). */
   threadCpu: number;
+  /** Packets other shards handed to this one so far (shard_forwarded_in): the kernel steered them elsewhere. */
+  forwarded: number;
 }
 
 let clockTicks = 0;
@@ -32,8 +36,16 @@ export function threadCpuSeconds(): number {
 
 export const epochMs = (): number => performance.timeOrigin + performance.now();
 
-export function tallySink(): { handler: (s: Socket) => void; tally: Tally } {
-  const tally: Tally = { bytes: 0, flows: 0, ended: 0, first: 0, last: 0, threadCpu: 0 };
+export interface TallySink {
+  handler: (s: Socket) => void;
+  /** The tally as of now, with this thread's CPU and the stack's forwarded count. */
+  now(): Tally;
+  /** Zero the counts and times (not the cumulative CPU and forwarded count). */
+  reset(): void;
+}
+
+export function tallySink(counters: Counters): TallySink {
+  const tally: Tally = { bytes: 0, flows: 0, ended: 0, first: 0, last: 0, threadCpu: 0, forwarded: 0 };
   const handler = (s: Socket): void => {
     tally.flows++;
     s.on('data', (d: Buffer) => {
@@ -48,16 +60,18 @@ export function tallySink(): { handler: (s: Socket) => void; tally: Tally } {
     });
     s.on('error', () => s.destroy());
   };
-  return { handler, tally };
-}
-
-/** The tally as of now, with this thread's CPU. */
-export function tallyNow(t: Tally): Tally {
-  return { ...t, threadCpu: threadCpuSeconds() };
+  return {
+    handler,
+    now: () => ({ ...tally, threadCpu: threadCpuSeconds(), forwarded: counters.get('shard_forwarded_in') }),
+    reset: () => Object.assign(tally, { bytes: 0, flows: 0, ended: 0, first: 0, last: 0 }),
+  };
 }
 
 export const shardMain: ShardMain = (ctx) => {
-  const k = tallySink();
-  ctx.onMessage = () => ctx.post(tallyNow(k.tally));
+  const k = tallySink(ctx.running.stack.counters);
+  ctx.onMessage = (m) => {
+    if (m === 'reset') k.reset();
+    ctx.post(k.now());
+  };
   return new Promise<void>((resolve) => ctx.running.stack.createServer(k.handler).listen(5001, resolve));
 };

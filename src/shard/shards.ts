@@ -19,6 +19,9 @@
  * that shard through this thread (Stack.strayTcp; counted shard_forwarded).
  * An ICMP error about a connection of a listening port that is not here goes
  * to every other shard (passive opens have no port range to say where).
+ * Passive opens are spread evenly: a shard with more connections than
+ * another hands a SYN to the one with the fewest, and the segments of that
+ * flow the kernel still steers to it after the SYN (balance.ts).
  *
  * Every shard listens on what the application listens on, and has the same
  * ISN and SYN cookie key. Each opens its own control socket: `tuntcp
@@ -32,6 +35,7 @@ import { offloadWanted, type StackArgs } from '../cli/options.js';
 import { ipv6Wanted, STOP_SIGNALS, flushed } from '../cli/start-stack.js';
 import type { IPv6Plan } from '../cli/addr6.js';
 import { MAX_QUEUES } from './ports.js';
+import { loadSlots } from './balance.js';
 import type { FromShard, ShardData, ToShard } from './worker.js';
 
 export interface ShardSetOptions {
@@ -76,9 +80,9 @@ export async function startShards(a: StackArgs, count: number, o: ShardSetOption
   const toShard = (i: number, m: ToShard, transfer?: ArrayBuffer[]): void => workers[i]?.postMessage(m, transfer);
 
   /** A packet shard `from` got but shard `to` (-1: every other shard) must see. */
-  const relay = (from: number, to: number, packet: Uint8Array, trusted: boolean): void => {
-    if (to >= 0) return toShard(to, { t: 'packet', packet, trusted }, [packet.buffer as ArrayBuffer]);
-    for (let j = 0; j < workers.length; j++) if (j !== from) toShard(j, { t: 'packet', packet, trusted });
+  const relay = (from: number, to: number, packet: Uint8Array, trusted: boolean, balanced?: boolean): void => {
+    if (to >= 0) return toShard(to, { t: 'packet', packet, trusted, from, balanced }, [packet.buffer as ArrayBuffer]);
+    for (let j = 0; j < workers.length; j++) if (j !== from) toShard(j, { t: 'packet', packet, trusted, from });
   };
   const stop = (lingerMs = 1000): Promise<void> => {
     if (stopping !== null) return stopping;
@@ -104,9 +108,10 @@ export async function startShards(a: StackArgs, count: number, o: ShardSetOption
   try {
     configureTun({ name, peer: a.peer, addr: a.addr, mtu: a.mtu, addr6: ipv6?.addr6, peer6: ipv6?.peer6 });
     const isnKey = randomBytes(32);
+    const load = new SharedArrayBuffer(4 * loadSlots(count)); // connections and SYNs on their way, per shard (balance.ts)
     const readies: Array<Promise<void>> = [];
     for (let i = 0; i < count; i++) {
-      const data: ShardData = { args: { ...a, tun: name }, index: i, count, isnKey, app: o.app.href };
+      const data: ShardData = { args: { ...a, tun: name }, index: i, count, isnKey, load, app: o.app.href };
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
       workers.push(w);
       let ready = false;
@@ -116,7 +121,8 @@ export async function startShards(a: StackArgs, count: number, o: ShardSetOption
             if (m.t === 'ready') {
               ready = true;
               resolve();
-            } else if (m.t === 'packet') relay(i, m.to, m.packet, m.trusted);
+            } else if (m.t === 'packet') relay(i, m.to, m.packet, m.trusted, m.balanced);
+            else if (m.t === 'gone') toShard(m.to, { t: 'gone', key: m.key });
             else if (m.t === 'app') o.onMessage?.(i, m.data);
           });
           w.on('error', (err) => (ready ? fail(i, err) : reject(err)));

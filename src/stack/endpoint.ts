@@ -223,4 +223,8 @@ export class EndpointTable {
   values(): IterableIterator<TcpEndpoint> {
     return this.all.values();
   }
+
+  get size(): number {
+    return this.all.size;
+  }
 }

@@ -104,6 +104,8 @@ export abstract class StackCore {
   protected closed = false;
   readonly tcpConfig: TcpConfig;
   protected readonly endpoints = new EndpointTable();
+  /** Shards (src/shard/balance.ts): a connection left the table. */
+  endpointRemoved: ((ep: TcpEndpoint) => void) | null = null;
   protected readonly listeners = new Map<number, Listener>();
   private readonly stateObservers: StateObserver[] = [];
   private readonly ccObservers: CcObserver[] = [];
@@ -180,6 +182,11 @@ export abstract class StackCore {
   /** Every connection the stack knows, TIME_WAIT included (for netstat). */
   connections(): IterableIterator<TcpEndpoint> {
     return this.endpoints.values();
+  }
+
+  /** How many connections() there are. */
+  get connectionCount(): number {
+    return this.endpoints.size;
   }
 
   listening(): IterableIterator<Listener> {
@@ -388,6 +395,7 @@ export abstract class StackCore {
     if (ep.timer !== null) this.clock.cancel(ep.timer);
     ep.timer = null;
     ep.timerAt = Infinity;
+    this.endpointRemoved?.(ep);
   }
 
   /** One heap entry per connection, moved only when its deadline comes earlier. */

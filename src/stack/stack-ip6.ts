@@ -134,6 +134,15 @@ export abstract class StackIp6 extends StackCore {
    * the packet must be copied.
    */
   strayTcp: ((localPort: number, packet: Buffer, trusted: boolean, icmpError: boolean) => boolean) | null = null;
+  /**
+   * Shards (src/shard/balance.ts): called with a segment for a listening
+   * port that matches no connection here (a SYN, or a segment of a
+   * connection whose SYN this shard handed on), the remote address's text,
+   * the ports, whether it is a SYN without ACK, the whole packet and whether
+   * the link vouched for it. True when another shard takes it; the packet
+   * must be copied.
+   */
+  passiveTcp: ((remote: string, remotePort: number, localPort: number, syn: boolean, packet: Buffer, trusted: boolean) => boolean) | null = null;
 
   constructor(opts: StackOptions) {
     super(opts);
@@ -264,6 +273,14 @@ export abstract class StackIp6 extends StackCore {
     const localPort = p.readUInt16BE(q + 40);
     if (!this.endpoints.usesPort6(localPort)) return this.offerStray(localPort, true) || this.dropIcmp6('icmp6_tcp_no_connection', true);
     return false;
+  }
+
+  /** Hand the segment being received, for a listening port, to another shard (passiveTcp); true when one took it. */
+  protected offerPassive(remote: string, remotePort: number, localPort: number, syn: boolean): boolean {
+    if (this.passiveTcp === null || this.rxRaw === null) return false;
+    if (!this.passiveTcp(remote, remotePort, localPort, syn, this.rxRaw.subarray(this.rxStart, this.rxEnd), this.rxTrusted)) return false;
+    this.counters.inc('shard_forwarded_passive');
+    return true;
   }
 
   /** Hand the packet being received to another shard (strayTcp); true when one took it. */

@@ -347,7 +347,11 @@ export class Stack extends StackIp6 {
       return;
     }
     const listener = this.listenerFor(ip, seg.dstPort);
-    if (listener !== undefined) return this.listenInput(ip, seg, listener);
+    if (listener !== undefined) {
+      // Shards: a SYN may go to a shard with fewer connections, and that one's segments after it (balance.ts).
+      if (this.passiveTcp !== null && this.offerPassive(ip.src, seg.srcPort, seg.dstPort, (seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN)) return;
+      return this.listenInput(ip, seg, listener);
+    }
     if (this.offerStray(seg.dstPort, false)) {
       // A SYN,ACK is the usual one: Linux's tun picks its queue before it learns our SYN's (shards.ts).
       if (seg.flags & TCP_SYN) this.counters.inc('shard_forwarded_syn');
@@ -523,6 +527,11 @@ export class Stack extends StackIp6 {
       return port;
     }
     throw new StackError('EADDRNOTAVAIL', 'connect EADDRNOTAVAIL: no free local port');
+  }
+
+  /** A connection holds this 4-tuple (the remote address as text, TcpEndpoint.remoteAddr). */
+  hasConnection(remote: string, remotePort: number, localPort: number): boolean {
+    return this.tupleInUse(remote.includes(':') ? remote : ipToNumber(remote), remotePort, localPort);
   }
 
   /** A connection holds this 4-tuple (remote: an IPv4 number or IPv6 text); ports are per family, as in Linux. */
