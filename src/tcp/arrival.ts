@@ -8,6 +8,10 @@ import { ACK_NOW, ECN_CE, QUICK_ACK } from './ecn.js';
 import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbPath } from './path-errors.js';
+import type { ConnEvent } from './tcb.js';
+
+/** One event object for every in-order arrival (owners only read events). */
+const READABLE: ConnEvent = { type: 'readable' };
 
 /** Counter names per reason, built once (a template string per segment would be hashed per segment). */
 const OOW_RATELIMITED = {
@@ -454,15 +458,17 @@ export abstract class TcbArrival extends TcbPath {
         this.counters.inc('tcp_rcvbuf_full');
       }
       const wnd = this.currentRcvWnd();
-      this.ackPolicy.onData({ len: seg.payload.length, headerLen: seg.headerLength, flags: seg.flags }, this.advMss, this.ts.enabled ? 32 : 20, wnd, this.rtt.rto, now);
+      this.ackPolicy.onData(seg.payload.length, seg.headerLength, seg.flags, this.advMss, this.ts.enabled ? 32 : 20, wnd, this.rtt.rto, now);
       // Copied: the link may reuse the packet buffer after this batch.
       this.recvBuffer.pushInOrder(payload);
       this.rcvNxt = seqAdd(this.rcvNxt, payload.length);
       this.autotuneOnData(payload.length, seg.options.tsEcr, now);
-      const drained = this.recvBuffer.drainInOrder(this.rcvNxt);
-      this.rcvNxt = drained.rcvNxt;
-      gotFin = gotFin || drained.fin;
-      this.events.push({ type: 'readable' });
+      if (this.recvBuffer.hasOutOfOrder) {
+        const drained = this.recvBuffer.drainInOrder(this.rcvNxt);
+        this.rcvNxt = drained.rcvNxt;
+        gotFin = gotFin || drained.fin;
+      }
+      this.events.push(READABLE);
     }
     if (gotFin) {
       this.finArrives(now);
