@@ -9,6 +9,7 @@ import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire
 import { canReceive } from './state.js';
 import { TcbPath } from './path-errors.js';
 import type { ConnEvent } from './tcb.js';
+import type { AckInfo } from './recovery.js';
 
 /** One event object for every in-order arrival (owners only read events). */
 const READABLE: ConnEvent = { type: 'readable' };
@@ -21,6 +22,9 @@ const OOW_RATELIMITED = {
 } as const;
 
 export abstract class TcbArrival extends TcbPath {
+  /** processAck's argument to recovery.onAck for an ACK that moves nothing (acked stays 0). */
+  private readonly dupAckInfo: AckInfo = { sndUna: 0, sndNxt: 0, flightSize: 0, acked: 0, dataAcked: 0, duplicate: false, mss: 0, now: 0, srtt: 0, sackedBefore: 0 };
+
   /** RFC 9293 §3.10.7: SEGMENT ARRIVES. */
   segmentArrives(seg: TcpSegment, now: number): void {
     this.now = now;
@@ -373,8 +377,17 @@ export abstract class TcbArrival extends TcbPath {
       const plain = seg.payload.length === 0 && !(seg.flags & (TCP_SYN | TCP_FIN)) && seg.window << this.sndWscale === this.sndWnd;
       // With SACK only new SACK information counts; a D-SACK or a repeat of known blocks does not.
       const duplicate = outstanding && (freshSack > 0 || (plain && (!this.sackOk || seg.options.sack === undefined)));
-      const flightSize = this.flightSize();
-      if (this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now, srtt: this.rtt.srtt, sackedBefore }, this.counters)) {
+      // One object for these ACKs (every segment a receiver gets): recovery reads it and keeps nothing.
+      const p = this.dupAckInfo;
+      p.sndUna = this.sndUna;
+      p.sndNxt = this.sndNxt;
+      p.flightSize = this.flightSize();
+      p.duplicate = duplicate;
+      p.mss = this.effMss;
+      p.now = now;
+      p.srtt = this.rtt.srtt;
+      p.sackedBefore = sackedBefore;
+      if (this.recovery.onAck(p, this.counters)) {
         this.ecn.reduced(this.sndNxt, false);
       }
     }
