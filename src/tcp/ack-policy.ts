@@ -98,9 +98,9 @@ export class AckPolicy {
    * connection, and data after a silence longer than the RTO (the sender
    * restarts from a small window), start quick ACKs.
    */
-  onData(seg: { len: number; headerLen: number; flags: number }, advMss: number, fixedHeader: number, rcvWnd: number, rto: number, now: number): void {
+  onData(len: number, headerLen: number, flags: number, advMss: number, fixedHeader: number, rcvWnd: number, rto: number, now: number): void {
     this.scheduled = true;
-    this.measure(seg.len, seg.headerLen, seg.flags, advMss, fixedHeader);
+    this.measure(len, headerLen, flags, advMss, fixedHeader);
     if (this.lastDataAt === null || now - this.lastDataAt > rto) this.incrQuick(rcvWnd);
     this.lastDataAt = now;
   }

@@ -8,6 +8,11 @@ import { ACK_NOW, ECN_CE, QUICK_ACK } from './ecn.js';
 import { seqAdd, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqSub } from '../wire/seq.js';
 import { canReceive } from './state.js';
 import { TcbPath } from './path-errors.js';
+import type { ConnEvent } from './tcb.js';
+import type { AckInfo } from './recovery.js';
+
+/** One event object for every in-order arrival (owners only read events). */
+const READABLE: ConnEvent = { type: 'readable' };
 
 /** Counter names per reason, built once (a template string per segment would be hashed per segment). */
 const OOW_RATELIMITED = {
@@ -17,6 +22,9 @@ const OOW_RATELIMITED = {
 } as const;
 
 export abstract class TcbArrival extends TcbPath {
+  /** processAck's argument to recovery.onAck for an ACK that moves nothing (acked stays 0). */
+  private readonly dupAckInfo: AckInfo = { sndUna: 0, sndNxt: 0, flightSize: 0, acked: 0, dataAcked: 0, duplicate: false, mss: 0, now: 0, srtt: 0, sackedBefore: 0 };
+
   /** RFC 9293 §3.10.7: SEGMENT ARRIVES. */
   segmentArrives(seg: TcpSegment, now: number): void {
     this.now = now;
@@ -369,8 +377,17 @@ export abstract class TcbArrival extends TcbPath {
       const plain = seg.payload.length === 0 && !(seg.flags & (TCP_SYN | TCP_FIN)) && seg.window << this.sndWscale === this.sndWnd;
       // With SACK only new SACK information counts; a D-SACK or a repeat of known blocks does not.
       const duplicate = outstanding && (freshSack > 0 || (plain && (!this.sackOk || seg.options.sack === undefined)));
-      const flightSize = this.flightSize();
-      if (this.recovery.onAck({ sndUna: this.sndUna, sndNxt: this.sndNxt, flightSize, acked: 0, dataAcked: 0, duplicate, mss: this.effMss, now, srtt: this.rtt.srtt, sackedBefore }, this.counters)) {
+      // One object for these ACKs (every segment a receiver gets): recovery reads it and keeps nothing.
+      const p = this.dupAckInfo;
+      p.sndUna = this.sndUna;
+      p.sndNxt = this.sndNxt;
+      p.flightSize = this.flightSize();
+      p.duplicate = duplicate;
+      p.mss = this.effMss;
+      p.now = now;
+      p.srtt = this.rtt.srtt;
+      p.sackedBefore = sackedBefore;
+      if (this.recovery.onAck(p, this.counters)) {
         this.ecn.reduced(this.sndNxt, false);
       }
     }
@@ -454,15 +471,17 @@ export abstract class TcbArrival extends TcbPath {
         this.counters.inc('tcp_rcvbuf_full');
       }
       const wnd = this.currentRcvWnd();
-      this.ackPolicy.onData({ len: seg.payload.length, headerLen: seg.headerLength, flags: seg.flags }, this.advMss, this.ts.enabled ? 32 : 20, wnd, this.rtt.rto, now);
+      this.ackPolicy.onData(seg.payload.length, seg.headerLength, seg.flags, this.advMss, this.ts.enabled ? 32 : 20, wnd, this.rtt.rto, now);
       // Copied: the link may reuse the packet buffer after this batch.
       this.recvBuffer.pushInOrder(payload);
       this.rcvNxt = seqAdd(this.rcvNxt, payload.length);
       this.autotuneOnData(payload.length, seg.options.tsEcr, now);
-      const drained = this.recvBuffer.drainInOrder(this.rcvNxt);
-      this.rcvNxt = drained.rcvNxt;
-      gotFin = gotFin || drained.fin;
-      this.events.push({ type: 'readable' });
+      if (this.recvBuffer.hasOutOfOrder) {
+        const drained = this.recvBuffer.drainInOrder(this.rcvNxt);
+        this.rcvNxt = drained.rcvNxt;
+        gotFin = gotFin || drained.fin;
+      }
+      this.events.push(READABLE);
     }
     if (gotFin) {
       this.finArrives(now);

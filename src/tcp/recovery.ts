@@ -73,6 +73,9 @@ export interface Retransmission {
   len: number;
 }
 
+/** What recovery.onAck is told of one ACK. */
+export type AckInfo = Parameters<LossRecovery['onAck']>[0];
+
 export class LossRecovery {
   readonly scoreboard = new Scoreboard();
   /** Both SYNs carried SACK-permitted. */

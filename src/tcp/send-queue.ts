@@ -29,6 +29,15 @@ export class SendQueue {
   /** The block that receives the next bytes, and how much of it is used. */
   private tail: Buffer | null = null;
   private tailUsed = 0;
+  /**
+   * Where the last read found its bytes: chunks[curIdx] starts `curStart`
+   * bytes after chunks[0]'s start. Segments are read in increasing order, so
+   * the next lookup starts here: O(1) per segment where a walk from the front
+   * cost O(chunks) (issue 15). Pushes only append or lengthen the last chunk,
+   * so it stays true; consume() moves it with the chunks it drops.
+   */
+  private curIdx = 0;
+  private curStart = 0;
 
   /** Bytes held (unacknowledged + unsent). */
   get length(): number {
@@ -67,12 +76,20 @@ export class SendQueue {
 
   /** Bytes [offset, offset+len) counted from SND.UNA. */
   read(offset: number, len: number): Buffer {
+    const at = offset + this.head;
     let i = 0;
-    let pos = offset + this.head;
-    while (i < this.chunks.length && pos >= this.chunks[i]!.length) {
-      pos -= this.chunks[i]!.length;
+    let start = 0;
+    if (this.curIdx < this.chunks.length && at >= this.curStart) {
+      i = this.curIdx;
+      start = this.curStart;
+    }
+    while (i < this.chunks.length && at - start >= this.chunks[i]!.length) {
+      start += this.chunks[i]!.length;
       i++;
     }
+    this.curIdx = i;
+    this.curStart = start;
+    let pos = at - start;
     const first = this.chunks[i]!;
     if (pos + len <= first.length) return first.subarray(pos, pos + len);
     const out = Buffer.allocUnsafe(len);
@@ -98,12 +115,21 @@ export class SendQueue {
     }
     n += this.head;
     let drop = 0;
+    let dropped = 0;
     while (drop < this.chunks.length && n >= this.chunks[drop]!.length) {
       n -= this.chunks[drop]!.length;
+      dropped += this.chunks[drop]!.length;
       drop++;
     }
     if (drop > 0) this.chunks.splice(0, drop);
     this.head = this.chunks.length > 0 ? n : 0;
+    if (this.curIdx >= drop) {
+      this.curIdx -= drop;
+      this.curStart -= dropped;
+    } else {
+      this.curIdx = 0;
+      this.curStart = 0;
+    }
   }
 
   clear(): void {
@@ -112,5 +138,7 @@ export class SendQueue {
     this.total = 0;
     this.tail = null;
     this.tailUsed = 0;
+    this.curIdx = 0;
+    this.curStart = 0;
   }
 }
