@@ -35,6 +35,7 @@ function apply(e: SysctlEffect, name: string, value: string): void {
     case 'tcp_early_retrans': e.tcp.tlp = n >= 3; return; // 3, 4: TLP on; 0 (and the old 1, 2): off
     case 'tcp_frto': e.tcp.frto = n !== 0; return; // F-RTO (RFC 5682); Linux treats 1 and 2 alike
     case 'tcp_recovery': e.tcp.rack = (n & 1) !== 0; return; // bit 0: RACK loss detection
+    case 'tcp_min_tso_segs': if (n >= 1) e.tcp.minTsoSegs = n; return;
     case 'tcp_mtu_probing': e.tcp.mtuProbing = n !== 0; return;
     case 'tcp_syncookies': e.synCookies = n !== 0; return;
     case 'tcp_ecn': e.tcp.ecn = n === 1 ? 'on' : n === 2 ? 'passive' : 'off'; return;
@@ -91,7 +92,8 @@ function readLine(e: SysctlEffect, line: string, dir: string, depth: number): vo
 }
 
 function readShell(e: SysctlEffect, text: string, dir: string, depth: number): void {
-  for (const line of text.split('\n')) readLine(e, evalArith(line), dir, depth);
+  // A backslash at the end of a line continues the command on the next (sh).
+  for (const line of text.replace(/\\\n/g, ' ').split('\n')) readLine(e, evalArith(line), dir, depth);
 }
 
 /** `$((15*1024*1024))` as the shell would expand it: only + - * of integers. */
