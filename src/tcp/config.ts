@@ -79,6 +79,8 @@ export interface TcpConfig {
    * segmentation (TSO/GSO): a multiple of the MSS is sent as one
    * super-segment. 0: one MSS per segment (no offload). */
   gsoMax: number;
+  /** Fewest segments a super-segment may be cut to (Linux tcp_min_tso_segs, tso-size.ts). */
+  minTsoSegs: number;
   /** ECN (RFC 3168): 'on' asks in our SYNs and accepts (Linux tcp_ecn=1),
    * 'passive' only accepts a peer's ECN-setup SYN (tcp_ecn=2, Linux's default), 'off' neither. */
   ecn: EcnMode;
@@ -128,6 +130,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   userTimeout: 0,
   challengeAckLimit: 10,
   gsoMax: 0,
+  minTsoSegs: 2,
   ecn: 'passive',
   mtuProbing: true,
   pmtuDiscovery: true,
