@@ -19,8 +19,6 @@ export abstract class TcbSender extends Tcb {
   /** TCP_NODELAY set or TCP_CORK removed with Nagle off: queued data goes past the
    * cork until the next write (Linux TCP_NAGLE_PUSH, cleared by skb_entail). */
   protected pushNow = false;
-  /** End of the last new-data segment that was not whole MSSs (Linux snd_sml, Minshall's Nagle); -1: none. */
-  private sndSml = -1;
 
   /** SND.UNA advances to `ack`: free the buffer, time RTT, restart timers. */
   protected ackSynOrData(ack: number, now: number, tsEcr?: number, dsack = false, sackedBefore?: number): void {
@@ -211,9 +209,8 @@ export abstract class TcbSender extends Tcb {
     } else if (len < mss && this.corked() && !(len === unsent && this.finQueued)) {
       // TCP_CORK / MSG_MORE: a partial segment waits, data in flight or not (Linux tcp_nagle_check); a FIN goes.
       return false;
-    } else if (len < mss && !this.cfg.noDelay && this.smallInFlight()) {
-      // Nagle as Linux (Minshall's variant, tcp_nagle_check): a small segment
-      // waits while an earlier small one is unacknowledged.
+    } else if (len < mss && !this.cfg.noDelay && this.sndNxt !== this.sndUna) {
+      // Nagle: a small segment waits while data is unacknowledged.
       return false;
     }
     if (this.paced(now)) return false;
@@ -228,10 +225,6 @@ export abstract class TcbSender extends Tcb {
   private tsoSegs(mss: number): number {
     const minRtt = this.recovery.rack?.minRtt ?? this.rtt.srtt;
     return tsoSegs(mss, this.cc.cwnd, this.cc.ssthresh, this.flightSize(), this.rtt.srtt, minRtt, this.cfg.minTsoSegs);
-  }
-
-  private smallInFlight(): boolean {
-    return this.sndSml !== -1 && seqGt(this.sndSml, this.sndUna) && !seqGt(this.sndSml, this.sndNxt);
   }
 
   private corked(): boolean {
@@ -280,7 +273,6 @@ export abstract class TcbSender extends Tcb {
     if (this.pacingOn) this.pacer.sent(len, now);
     this.recovery.sent(seq, len + (withFin ? 1 : 0), this.effMss, now);
     this.sndNxt = seqAdd(seq, len + (withFin ? 1 : 0));
-    if (len % this.effMss !== 0) this.sndSml = seqAdd(seq, len); // tcp_minshall_update
     this.lastSendAt = now;
     if (!this.ts.enabled && this.rttSeq === -1) {
       this.rttSeq = this.sndNxt;
