@@ -223,7 +223,8 @@ export abstract class TcbSender extends Tcb {
 
   /** Segments Linux would put in one TSO packet now (tso-size.ts). */
   private tsoSegs(mss: number): number {
-    const minRtt = this.recovery.rack?.minRtt ?? this.rtt.srtt;
+    const rackMin = this.recovery.rack?.minRtt ?? Infinity;
+    const minRtt = Number.isFinite(rackMin) ? rackMin : this.rtt.srtt; // Linux's min_rtt counts the handshake's sample too
     return tsoSegs(mss, this.cc.cwnd, this.cc.ssthresh, this.flightSize(), this.rtt.srtt, minRtt, this.cfg.minTsoSegs);
   }
 

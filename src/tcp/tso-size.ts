@@ -4,10 +4,10 @@
  *
  * - tcp_tso_autosize: about a millisecond at the pacing rate (which Linux
  *   computes whether it paces or not: tcp_update_pacing_rate, 200 % of
- *   cwnd/SRTT in slow start, 120 % after), at least tcp_min_tso_segs = 2
- *   segments (tcp_min_tso_segs, TcpConfig.minTsoSegs); on short paths a share of the GSO limit is added
- *   (gso_max_size >> (min_rtt_us >> tcp_tso_rtt_log), log 9), so a
- *   sub-millisecond path still gets large packets;
+ *   cwnd/SRTT in slow start, 120 % after), at least tcp_min_tso_segs
+ *   (TcpConfig.minTsoSegs, 2) segments; on short paths a share of the GSO
+ *   limit is added (gso_max_size >> (min_rtt_us >> tcp_tso_rtt_log), log 9),
+ *   so a sub-millisecond path still gets full-sized packets;
  * - tcp_cwnd_test: half the congestion window, so at least two TSO packets
  *   are in flight.
  *
