@@ -12,6 +12,7 @@ import { ourMss } from './config.js';
 import { TailLossProbe } from './tlp.js';
 import { PACING_SLACK_MS } from './pacing.js';
 import { tsoBytes } from './wmem.js';
+import { tsoSegs } from './tso-size.js';
 import { CHRONO_BUSY, CHRONO_RWND_LIMITED, CHRONO_SNDBUF_LIMITED } from './chrono.js';
 
 export abstract class TcbSender extends Tcb {
@@ -212,8 +213,9 @@ export abstract class TcbSender extends Tcb {
     const unsent = this.sendQueue.length - offset;
     if (unsent <= 0) return false;
     const usable = Math.min(this.peerWindowRoom(), cwndRoom);
-    // TSO: as many whole segments as fit in one super-segment (the link cuts it).
-    const most = this.cfg.gsoMax > mss ? this.cfg.gsoMax - (this.cfg.gsoMax % mss) : mss;
+    // TSO: as many whole segments as fit in one super-segment (the link cuts
+    // it), no more than Linux puts in one (tso-size.ts).
+    const most = this.cfg.gsoMax > mss ? Math.min(this.cfg.gsoMax - (this.cfg.gsoMax % mss), this.tsoSegs(mss) * mss) : mss;
     let len = Math.min(unsent, most);
     if (usable < len) {
       if (usable >= mss) {
@@ -238,6 +240,13 @@ export abstract class TcbSender extends Tcb {
     }
     this.sendData(offset, len, len === unsent && this.finQueued, now);
     return true;
+  }
+
+  /** Segments Linux would put in one TSO packet now (tso-size.ts). */
+  private tsoSegs(mss: number): number {
+    const rackMin = this.recovery.rack?.minRtt ?? Infinity;
+    const minRtt = Number.isFinite(rackMin) ? rackMin : this.rtt.srtt; // Linux's min_rtt counts the handshake's sample too
+    return tsoSegs(mss, this.cc.cwnd, this.cc.ssthresh, this.flightSize(), this.rtt.srtt, minRtt, this.cfg.minTsoSegs);
   }
 
   private corked(): boolean {
