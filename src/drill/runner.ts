@@ -27,7 +27,7 @@ import { DrillLink, type OutPacket } from './link.js';
 import { renderOut, packetFlags, flagsOf } from './render.js';
 import { VirtualClock } from '../stack/clock.js';
 import { Stack } from '../stack/stack.js';
-import { buildTcpPacket, writeTcpPacket6, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type TcpOption } from '../wire/tcp.js';
+import { buildTcpPacket, writeTcpPacket6, TCP_ACK, TCP_CWR, TCP_FIN, TCP_PSH, TCP_SYN, type TcpOption } from '../wire/tcp.js';
 import { IPPROTO_TCP } from '../wire/ipv4.js';
 import { seqAdd, seqSub } from '../wire/seq.js';
 import type { TcpConfig } from '../tcp/config.js';
@@ -383,7 +383,9 @@ class Run {
       if (next.seg.payload.length + merged.seg.payload.length > p.len) break;
       this.link.out.shift();
       const payload = Buffer.concat([merged.seg.payload, next.seg.payload]);
-      merged = { ...merged, seg: { ...merged.seg, flags: merged.seg.flags | next.seg.flags, payload, ack: next.seg.ack, window: next.seg.window } };
+      // packetdrill's aggregate_packets: the last packet's header, but the first's seq and CWR.
+      const flags = (next.seg.flags & ~TCP_CWR) | (merged.seg.flags & TCP_CWR);
+      merged = { ...merged, seg: { ...merged.seg, flags, payload, ack: next.seg.ack, window: next.seg.window } };
     }
     return merged;
   }

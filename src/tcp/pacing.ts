@@ -12,7 +12,8 @@
  *
  * Linux paces CUBIC only under the fq qdisc or when the algorithm asks for
  * it; its default qdisc (fq_codel) does not, so pacing is off by default
- * here too (TcpConfig.pacing).
+ * here too (TcpConfig.pacing). The rate is kept all the same, as Linux keeps
+ * sk_pacing_rate: it sizes TSO packets (tso-size.ts).
  */
 
 /** Linux net.ipv4.tcp_pacing_ss_ratio and tcp_pacing_ca_ratio, in percent. */

@@ -11,7 +11,7 @@ import { Tcb } from './tcb.js';
 import { ourMss } from './config.js';
 import { TailLossProbe } from './tlp.js';
 import { PACING_SLACK_MS } from './pacing.js';
-import { tsoBytes } from './wmem.js';
+import { bbrMinTsoSegs, tsoSegs } from './tso-size.js';
 import { CHRONO_BUSY, CHRONO_RWND_LIMITED, CHRONO_SNDBUF_LIMITED } from './chrono.js';
 
 export abstract class TcbSender extends Tcb {
@@ -151,7 +151,7 @@ export abstract class TcbSender extends Tcb {
     this.chronoAfterTransmit(stopped, this.sndNxt !== sndNxtBefore, mss, now);
     if (this.sndNxt !== sndNxtBefore) {
       const sentData = Math.min(this.sendQueue.length, seqSub(this.sndNxt, this.sndUna) - (this.synAcked ? 0 : 1));
-      this.wmem.sent(sentData, tsoBytes(mss, this.pacer.rate * 1000, this.cfg.minTsoSegs), true);
+      this.wmem.sent(sentData, this.tsoSegs(mss) * mss, true); // Linux cuts its skbs where its TSO packets end
     }
     // draft-cheng-iccrg-delivery-rate-estimation §3.4: out of data, nothing to repair, room in cwnd: app-limited.
     if (!stopped && r.rack !== null && !r.rack.hasLost && this.sendQueue.length - seqSub(this.sndNxt, this.sndUna) < mss) r.rate.markAppLimited(r.rack.pipe());
@@ -212,8 +212,9 @@ export abstract class TcbSender extends Tcb {
     const unsent = this.sendQueue.length - offset;
     if (unsent <= 0) return false;
     const usable = Math.min(this.peerWindowRoom(), cwndRoom);
-    // TSO: as many whole segments as fit in one super-segment (the link cuts it).
-    const most = this.cfg.gsoMax > mss ? this.cfg.gsoMax - (this.cfg.gsoMax % mss) : mss;
+    // TSO: as many whole segments as fit in one super-segment (the link cuts
+    // it), no more than Linux puts in one (tso-size.ts).
+    const most = this.cfg.gsoMax > mss ? Math.min(this.cfg.gsoMax - (this.cfg.gsoMax % mss), this.tsoSegs(mss) * mss) : mss;
     let len = Math.min(unsent, most);
     if (usable < len) {
       if (usable >= mss) {
@@ -240,6 +241,16 @@ export abstract class TcbSender extends Tcb {
     return true;
   }
 
+  /** Segments Linux would put in one TSO packet now (tso-size.ts). */
+  private tsoSegs(mss: number): number {
+    // Linux has a pacing rate from the handshake's RTT sample on (tcp_init_transfer).
+    if (this.pacer.rate === 0 && this.rtt.hasSample) this.updatePacingRate();
+    const own = this.cc.pacingRate;
+    const rackMin = this.recovery.rack?.minRtt ?? Infinity;
+    const minRtt = Number.isFinite(rackMin) ? rackMin : this.rtt.srtt; // Linux's min_rtt counts the handshake's sample too
+    return tsoSegs(mss, this.cc.cwnd, this.pacer.rate, minRtt, own !== undefined ? bbrMinTsoSegs(own) : this.cfg.minTsoSegs);
+  }
+
   private corked(): boolean {
     return (this.cfg.cork || this.moreNow) && !this.pushNow;
   }
@@ -263,11 +274,15 @@ export abstract class TcbSender extends Tcb {
     return this.cfg.pacing || this.cc.pacingRate !== undefined;
   }
 
-  /** The algorithm's own pacing rate (BBR), else Linux's from cwnd/SRTT when pacing is configured (pacing.ts). */
+  /**
+   * The algorithm's own pacing rate (BBR), else Linux's from cwnd/SRTT
+   * (pacing.ts). Kept when not pacing too, as Linux keeps sk_pacing_rate:
+   * it sizes TSO packets (tso-size.ts).
+   */
   private updatePacingRate(): void {
     const own = this.cc.pacingRate;
     if (own !== undefined) this.pacer.rate = own;
-    else if (this.cfg.pacing) this.pacer.updateFromCwnd(this.cc.cwnd, this.cc.ssthresh, this.flightSize(), this.rtt.srtt);
+    else this.pacer.updateFromCwnd(this.cc.cwnd, this.cc.ssthresh, this.flightSize(), this.rtt.srtt);
   }
 
   /** New data (and/or our FIN) at SND.NXT. */

@@ -6,17 +6,19 @@
  * size_goal (tcp_xmit_size_goal: half the peer's largest window, at most
  * 64 KB) and starts a new one only while sk_wmem_queued < sk_sndbuf
  * (sk_stream_memory_free), so a write may overshoot the buffer by one skb.
- * tcp_write_xmit cuts a sent skb at the end of what it sends and every
- * tcp_tso_autosize bytes; an ACK frees whole skbs only (Linux 6.18 keeps
- * the truesize of a partly acknowledged skb). This file models just those
- * boundaries, as stream offsets, without touching the bytes (send-queue.ts).
+ * tcp_write_xmit cuts a sent skb at the end of what it sends and where
+ * each TSO packet ends (tso-size.ts, the same size the sender cuts its
+ * super-segments to); an ACK frees whole skbs and trims the payload it
+ * covers off a partly acknowledged one (tcp_trim_head). This file models
+ * just those boundaries, as stream offsets, without touching the bytes
+ * (send-queue.ts). Numbers are from packetdrill against Linux 6.18 under
+ * CUBIC, sk_wmem_queued read with `ss -tm` (its `w`).
  */
+import { GSO_MAX_SIZE } from './tso-size.js';
 
-/** skb truesize minus payload charged per skb; packetdrill against Linux
- * 6.18 puts it in [2490, 2500) (two skbs' worth decide a write's size). */
-export const SKB_OVERHEAD = 2496;
-/** Linux's sk_gso_max_size default (GSO_LEGACY_MAX_SIZE). */
-const GSO_MAX_SIZE = 65536;
+/** skb truesize minus payload charged per skb (Linux 6.18: an skb of 1000
+ * bytes charges 1832). */
+export const SKB_OVERHEAD = 832;
 
 export class WriteQueueMem {
   /** End offsets (bytes written since the start) of the skbs, oldest at `head`. */
@@ -30,9 +32,9 @@ export class WriteQueueMem {
   /** End of the data handed to the link so far. */
   private sentTo = 0;
 
-  /** sk_wmem_queued: payload of live skbs plus their overhead. */
+  /** sk_wmem_queued: unacknowledged payload plus the live skbs' overhead. */
   get queued(): number {
-    return this.written - this.start + (this.tail - this.head) * SKB_OVERHEAD;
+    return this.written - this.acked + (this.tail - this.head) * SKB_OVERHEAD;
   }
 
   /**
@@ -63,7 +65,7 @@ export class WriteQueueMem {
 
   /**
    * Data up to `unackedOffset` bytes past SND.UNA went out. An skb is cut
-   * every `tsoBytes` of what is sent (tcp_tso_autosize); `burstEnd` also cuts
+   * every `tsoBytes` of what is sent (one TSO packet, tso-size.ts); `burstEnd` also cuts
    * at the end of what was sent (tcp_write_xmit's cwnd/window split).
    */
   sent(unackedOffset: number, tsoBytes: number, burstEnd: boolean): void {
@@ -93,7 +95,7 @@ export class WriteQueueMem {
     if (s < to && to < this.ends[i]!) this.insert(i, to);
   }
 
-  /** `n` more bytes acknowledged: fully acknowledged skbs are freed. */
+  /** `n` more bytes acknowledged: fully acknowledged skbs are freed, a partly acknowledged one trimmed. */
   ack(n: number): void {
     this.acked += n;
     while (this.head < this.tail && this.ends[this.head]! <= this.acked) this.start = this.ends[this.head++]!;
@@ -157,10 +159,4 @@ export function sizeGoal(mss: number, maxSndWnd: number): number {
   const cutoff = maxSndWnd > 536 ? maxSndWnd >> 1 : maxSndWnd;
   const bound = cutoff > 0 && GSO_MAX_SIZE > cutoff ? Math.max(cutoff, 68) : GSO_MAX_SIZE;
   return Math.max(mss, bound - (bound % mss));
-}
-
-/** tcp_tso_autosize: bytes per sent skb, from the pacing rate (bytes per second). */
-export function tsoBytes(mss: number, pacingRateBps: number, minTsoSegs: number): number {
-  const segs = Math.max(Math.floor(Math.floor(pacingRateBps / 1024) / mss), minTsoSegs);
-  return segs * mss;
 }

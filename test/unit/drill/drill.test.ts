@@ -89,6 +89,11 @@ test('sysctl lines are read, never run: known knobs map, the rest is listed as i
   readCommand(q, 'tc qdisc delete dev tun0 root 2>/dev/null ; tc qdisc add dev tun0 root pfifo', tmp);
   assert.equal(q.tcp, { pacing: false });
   assert.throws(() => readCommand(q, 'tc qdisc replace dev tun0 root pfifo limit 0', tmp), (err: Error) => err instanceof DrillSkip && /local congestion/.test(err.message));
+  // A backslash continues a command on the next line (slow_start/slow-start-after-idle.pkt).
+  const c: SysctlEffect = { tcp: {}, ignored: [] };
+  readCommand(c, '../common/set_sysctls.py /proc/sys/net/ipv4/tcp_frto=0 \\\n\t\t /proc/sys/net/ipv4/tcp_min_tso_segs=10', tmp);
+  assert.equal(c.tcp, { frto: false, minTsoSegs: 10 });
+  assert.equal(c.ignored, []);
 });
 
 test('ip route lines set advmss, mtu and initcwnd; backslash lines continue; tcp_mtu_probing=2 and the search sysctls map', () => {

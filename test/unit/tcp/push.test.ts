@@ -54,7 +54,7 @@ test('a write that grows unsent bytes takes their PSH (Linux clears it on the ta
 });
 
 test('every super-segment of more than one MSS carries PSH (Linux forces it on TSO/GSO packets)', () => {
-  const t = established({ ...SMALL, gsoMax: 4000 });
+  const t = established({ ...SMALL, gsoMax: 4000, minTsoSegs: 4 }); // 4000-byte super-segments (tso-size.ts)
   t.write(200, 10000);
   // 0.200 > P. 1:4001(4000) ack 1 win 4000        (the device keeps PSH on its last piece)
   // 0.200 > P. 4001:8001(4000) ack 1 win 4000
@@ -63,6 +63,21 @@ test('every super-segment of more than one MSS carries PSH (Linux forces it on T
     { f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 4000 },
     { f: 'P.', seq: U(4001), ack: P(1), win: 4000, len: 4000 },
     { f: 'P.', seq: U(8001), ack: P(1), win: 4000, len: 2000 },
+  );
+});
+
+test('a super-segment is cut as Linux tcp_tso_autosize cuts a TSO packet: ~1 ms at 200 % of cwnd/SRTT, at least 2 MSS; each carries PSH', () => {
+  const t = established({ ...SMALL, gsoMax: 64000 });
+  t.write(200, 7000);
+  // 0.200 > P. 1:2001(2000) ack 1 win 4000        (10 segments per 100 ms RTT: 2 segments a packet)
+  // 0.200 > P. 2001:4001(2000) ack 1 win 4000
+  // 0.200 > P. 4001:6001(2000) ack 1 win 4000
+  // 0.200 > P. 6001:7001(1000) ack 1 win 4000      (end of the write)
+  t.expect(
+    { f: 'P.', seq: U(1), ack: P(1), win: 4000, len: 2000 },
+    { f: 'P.', seq: U(2001), ack: P(1), win: 4000, len: 2000 },
+    { f: 'P.', seq: U(4001), ack: P(1), win: 4000, len: 2000 },
+    { f: 'P.', seq: U(6001), ack: P(1), win: 4000, len: 1000 },
   );
 });
 

@@ -63,27 +63,29 @@ test('§3.7.4 Nagle: a short tail waits for ALL outstanding data, not just some'
 });
 
 test('§3.10.2 SEND: write() returns false once Linux would charge cfg.sndBuf (wmem.ts), then "drain" once the free space is half of what is charged (Linux sk_stream_write_space)', () => {
-  // Each skb costs its payload plus SKB_OVERHEAD (2496); sending cuts an skb where it stops.
-  const t = established({ ...SMALL, sndBuf: 8000 });
-  assert.is(t.write(200, 1500), true, '[1,1001) [1001,1501): 1500 + 2 * 2496 < 8000');
+  // Each skb costs its payload plus SKB_OVERHEAD (832); sending cuts an skb where it stops.
+  const t = established({ ...SMALL, sndBuf: 4000 });
+  assert.is(t.write(200, 1500), true, '[1,1001) [1001,1501): 1500 + 2 * 832 < 4000');
   // 0.200 > . 1:1001(1000) ack 1 win 4000       (500-byte tail held by Nagle)
   t.expect({ f: '.', seq: U(1), ack: P(1), win: 4000, len: 1000 });
-  assert.is(t.write(210, 1000), false, '[1,1001) [1001,2001) [2001,2501): 2500 + 3 * 2496 >= 8000');
+  assert.is(t.write(210, 1000), false, '[1,1001) [1001,2001) [2001,2501): 2500 + 3 * 832 >= 4000');
   // 0.210 > . 1001:2001(1000) ack 1 win 4000
   t.expect({ f: '.', seq: U(1001), ack: P(1), win: 4000, len: 1000 });
   t.events();
-  // 0.300 < . 1:1(0) ack 1001 win 65535: 1500 + 2 * 2496 charged, 3 * 6492 > 2 * 8000: not yet
+  // 0.300 < . 1:1(0) ack 1001 win 65535: 1500 + 2 * 832 charged, 3 * 3164 > 2 * 4000: not yet
   t.recv(300, { f: '.', seq: P(1), ack: U(1001) });
   t.expect();
   t.events();
   assert.is(t.conn.bufferedToSend, 1500);
-  // 0.310 < . 1:1(0) ack 1501 win 65535: a partly acknowledged skb keeps its charge
+  // 0.310 < . 1:1(0) ack 1501 win 65535: a partly acknowledged skb gives back
+  // what the ACK covers (tcp_trim_head): 1000 + 2 * 832, 3 * 2664 <= 2 * 4000
   t.recv(310, { f: '.', seq: P(1), ack: U(1501) });
-  t.events();
-  // 0.320 < . 1:1(0) ack 2001 win 65535: 500 + 2496 charged; the Nagle tail goes, with PSH
+  t.expect();
+  t.events('drain');
+  // 0.320 < . 1:1(0) ack 2001 win 65535: the Nagle tail goes, with PSH
   t.recv(320, { f: '.', seq: P(1), ack: U(2001) });
   t.expect({ f: 'P.', seq: U(2001), ack: P(1), win: 4000, len: 500 });
-  t.events('drain');
+  t.events();
   assert.is(t.conn.bufferedToSend, 500);
 });
 

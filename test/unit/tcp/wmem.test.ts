@@ -1,17 +1,19 @@
 // Send-buffer accounting as Linux 6.18 does it (wmem.ts): skbs of size_goal,
-// SKB_OVERHEAD per skb, cut where sending stops and every tso bytes; ACKs
-// free whole skbs. Numbers from packetdrill against Linux 6.18 (sndbuf-skb.pkt).
+// SKB_OVERHEAD per skb, cut where sending stops and where each TSO packet
+// ends; ACKs free whole skbs and trim a partly acknowledged one. Numbers from
+// packetdrill against Linux 6.18 under CUBIC (sk_wmem_queued read with
+// `ss -tm`; sndbuf-skb.pkt).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SKB_OVERHEAD, WriteQueueMem, sizeGoal, tsoBytes } from '../../../src/tcp/wmem.js';
+import { SKB_OVERHEAD, WriteQueueMem, sizeGoal } from '../../../src/tcp/wmem.js';
 
-/** tcp_sendmsg with `len` bytes, pushing `cwnd` bytes after the first skb fills. */
-function write(w: WriteQueueMem, sndBuf: number, goal: number, len: number, sent: () => number): number {
+/** tcp_sendmsg with `len` bytes, pushing `cwnd` bytes in TSO packets of `tso` after the first skb fills. */
+function write(w: WriteQueueMem, sndBuf: number, goal: number, len: number, sent: () => number, tso = 10_000): number {
   let done = 0;
   for (let n = Math.min(w.nextPiece(sndBuf, goal), len); n > 0; n = Math.min(w.nextPiece(sndBuf, goal), len - done)) {
     w.append(n, goal);
     done += n;
-    w.sent(sent(), 10_000, true);
+    w.sent(sent(), tso, true);
   }
   return done;
 }
@@ -20,35 +22,48 @@ test('size_goal: half the largest window, whole segments, at most 64 KB', () => 
   assert.is(sizeGoal(1000, 50_000), 25_000);
   assert.is(sizeGoal(1000, 10_000 << 8), 65_000);
   assert.is(sizeGoal(1460, 500), 1460);
-  assert.is(tsoBytes(1000, 200_000, 10), 10_000);
-  assert.is(tsoBytes(1000, 200_000, 2), 2000);
 });
 
 test('a write takes whole skbs while below SO_SNDBUF, overshooting by one', () => {
-  for (const [buf, took] of [[39_980, 35_000], [40_000, 60_000], [42_000, 60_000], [80_000, 85_000]] as const) {
+  // cwnd 10 sends two TSO packets of 5000 off the first skb; its unsent rest
+  // fills up to size_goal again: 35000 in 3 skbs, then 60000 in 4.
+  for (const [buf, took] of [[37_496, 35_000], [37_497, 60_000], [42_000, 60_000], [63_329, 85_000]] as const) {
     const w = new WriteQueueMem();
-    assert.is(write(w, buf, 25_000, 100_000, () => 10_000), took, `sndbuf ${buf}`);
+    assert.is(write(w, buf, 25_000, 100_000, () => 10_000, 5000), took, `sndbuf ${buf}`);
+    if (buf === 42_000) assert.is(w.queued, 63_328); // Linux: skmem w63328
   }
 });
 
-test('ACKs free whole skbs only; cuts every tso bytes and at the burst end', () => {
+test('an skb costs 832 bytes beyond its payload; a partial ACK gives back the bytes it covers', () => {
   const w = new WriteQueueMem();
-  write(w, 42_000, 25_000, 61_000, () => 10_000);
-  assert.is(w.queued, 60_000 + 3 * SKB_OVERHEAD);
+  w.append(5000, 25_000);
+  w.sent(5000, 5000, true);
+  assert.is(w.queued, 5832); // Linux: w5832
+  w.ack(2000);
+  assert.is(w.queued, 3832); // Linux: w3832
+});
+
+test('ACKs free whole skbs and trim the first; cuts every tso bytes and at the burst end', () => {
+  // sndbuf-skb.pkt's course.
+  const w = new WriteQueueMem();
+  write(w, 42_000, 25_000, 61_000, () => 10_000, 5000);
+  assert.is(w.queued, 60_000 + 4 * SKB_OVERHEAD); // [0,5000) [5000,10000) [10000,35000) [35000,60000)
   w.ack(10_000);
   w.sent(20_000, 10_000, true); // cwnd 20: [10000,20000) [20000,30000) [30000,35000)
-  assert.is(w.queued, 50_000 + 4 * SKB_OVERHEAD);
+  assert.is(w.queued, 50_000 + 4 * SKB_OVERHEAD); // Linux: w53328
   w.ack(20_000);
-  w.sent(30_000, 10_000, true); // the rest: [30000,35000) and three skbs of C
+  w.sent(30_000, 10_000, true); // the rest: [30000,35000) [35000,45000) [45000,55000) [55000,60000)
   assert.is(w.queued, 30_000 + 4 * SKB_OVERHEAD);
-  w.ack(6000); // 36000: C's first skb only partly
-  assert.is(w.queued, 25_000 + 3 * SKB_OVERHEAD);
+  w.ack(6000); // 36000: [35000,45000) only partly
+  assert.is(w.queued, 24_000 + 3 * SKB_OVERHEAD);
+  assert.ok(w.queued * 3 <= 42_000 * 2); // the writer wakes
+  w.append(1000, 25_000);
+  w.sent(25_000, 10_000, true);
   w.ack(4000);
-  assert.is(w.queued, 25_000 + 3 * SKB_OVERHEAD);
+  assert.is(w.queued, 21_000 + 4 * SKB_OVERHEAD);
   w.ack(5000);
-  assert.is(w.queued, 15_000 + 2 * SKB_OVERHEAD);
-  assert.ok(w.queued * 3 <= 42_000 * 2);
-  w.ack(15_000);
+  assert.is(w.queued, 16_000 + 3 * SKB_OVERHEAD); // Linux: w18496
+  w.ack(16_000);
   assert.is(w.queued, 0);
 });
 
