@@ -7,7 +7,7 @@
  * unpredictable. SipHash allocates nothing: a createHmac per connection cost
  * about 4 % of the server's CPU at the connection rate of `npm run bench`.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ipToNumber } from '../wire/ipv4.js';
 import { ip6ToBytes } from '../wire/ipv6.js';
 import { sipHash24, sipKey, word32, type SipKey } from './siphash.js';
@@ -19,8 +19,10 @@ export class IsnGenerator {
   /** The 4-tuple as 32-bit words: both addresses (4 words each over IPv6), then the ports. */
   private readonly words = new Uint32Array(9);
 
+  /** `key`: any length (StackOptions.isnKey); one shorter than SipHash's 16 bytes is hashed up to it. */
   constructor(key?: Buffer) {
-    this.key = sipKey(key ?? randomBytes(16));
+    const k = key ?? randomBytes(16);
+    this.key = sipKey(k.length >= 16 ? k : createHash('sha256').update(k).digest());
   }
 
   isn(nowMs: number, localIp: string, localPort: number, remoteIp: string, remotePort: number): number {
