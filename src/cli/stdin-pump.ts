@@ -111,7 +111,9 @@ function pumpStream(out: Writable, onError: (err: NodeJS.ErrnoException) => void
     return !paused;
   };
   // `onread` is net.Socket's (Node >= 12), missing from @types/node's constructor options.
-  const opts = { fd, readable: true, writable: false, onread: { buffer: next, callback: onData } };
+  // allowHalfOpen: EOF must not end() the handle, whose shutdown(SHUT_WR) would
+  // half-close a socket that is stdout too (inetd-style fd 0 and 1).
+  const opts = { fd, readable: true, writable: false, allowHalfOpen: true, onread: { buffer: next, callback: onData } };
   const src = new Socket(opts as ConstructorParameters<typeof Socket>[0]);
   src.on('end', () => {
     done = true;

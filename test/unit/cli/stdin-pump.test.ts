@@ -106,7 +106,7 @@ test('a pipe (`cat file | tuntcp connect`): every byte in order, in a few buffer
   for (const delay of [() => 0, () => Math.floor(Math.random() * 3)]) {
     const cat = spawn('sh', ['-c', `cat '${path}' > '${fifo}'`], { stdio: 'ignore' });
     const catExited = new Promise((r) => cat.once('exit', r));
-    // Blocks until cat has the other end; no FileHandle: the pump's net.Socket closes the fd at EOF.
+    // Blocks until cat has the other end. A plain fd: the pump's net.Socket owns it from here on.
     const fd = openSync(fifo, 'r');
     const k = sink(delay);
     await pump(fd, k);
