@@ -9,6 +9,9 @@
  * connection's start to its close: node's start-up and the device's creation
  * are left out, as the API row leaves them out). For the pipe, cat's CPU is
  * not counted: it is the producer, not the stack.
+ *
+ * TUNTCP_CLI_NODE_FLAGS (space-separated) goes to the CLI's node, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
  */
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,7 +54,8 @@ export async function cliRow(bytes: number, mtu: number, pipe: boolean, dev: str
   const input = inputFile(bytes);
   // The device (and LINUX on it) appears only when the CLI starts: listen on every address.
   const peer = await startPeer({ role: 'recv', mode: 'listen', host: '0.0.0.0', port: PORT, bytes });
-  const args = [CLI, 'connect', LINUX, String(PORT), '--json', '--tun', dev, '--addr', ADDR, '--peer', `${LINUX}/24`, '--mtu', String(mtu), '--msl', '1'];
+  const flags = (process.env.TUNTCP_CLI_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const args = [...flags, CLI, 'connect', LINUX, String(PORT), '--json', '--tun', dev, '--addr', ADDR, '--peer', `${LINUX}/24`, '--mtu', String(mtu), '--msl', '1'];
   const quoted = [process.execPath, ...args].map((a) => `'${a}'`).join(' ');
   // Through sh either way, so the two differ only in what fd 0 is.
   const child = spawnTied('sh', ['-c', pipe ? `cat '${input}' | ${quoted}` : `${quoted} < '${input}'`], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -10,8 +10,9 @@ import { demoCommand } from './demo.js';
 import { compareCommand } from './compare.js';
 import { drillCommand } from './drill.js';
 import { reportCommand } from './report.js';
+import { skipHelpCache } from './help-cache.js';
 
-await yargs(hideBin(process.argv))
+await skipHelpCache(yargs(hideBin(process.argv)))
   .scriptName('tuntcp')
   .command(upCommand)
   .command(listenCommand)

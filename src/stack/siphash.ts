@@ -17,6 +17,11 @@ export function sipKey(bytes: Buffer): SipKey {
   return [bytes.readUInt32LE(0), bytes.readUInt32LE(4), bytes.readUInt32LE(8), bytes.readUInt32LE(12)];
 }
 
+/** The big-endian 32-bit word at b[i] (an address or part of one, as a message word). */
+export function word32(b: Uint8Array, i: number): number {
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+}
+
 /** The high 32 bits of the last sipHash24 result (the low 32 bits are returned). */
 export let sipHashHi = 0;
 

@@ -40,7 +40,7 @@ import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_SYN, type TcpFields, type TcpOptions, ty
 import { DEFAULT_PEER_MSS, ourMss, rcvWscaleFor, type TcpConfig } from '../tcp/config.js';
 import { ourSynWindow, synOptions } from '../tcp/options.js';
 import { tsOffsetFor, tsValue } from '../tcp/timestamps.js';
-import { sipHash24, sipKey, type SipKey } from './siphash.js';
+import { sipHash24, sipKey, word32, type SipKey } from './siphash.js';
 
 /** The MSS values a cookie can say (Linux's msstab): the largest not above the SYN's MSS. */
 export const MSS_TABLE: readonly number[] = [536, 1300, 1440, 1460];
@@ -113,10 +113,6 @@ export class SynCookies {
     this.words[this.n] = tick;
     return sipHash24(this.key, this.words, this.n + 1);
   }
-}
-
-function word32(b: Uint8Array, i: number): number {
-  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
 }
 
 /**

@@ -149,6 +149,14 @@ test('RFC 6528 ISNs: same 4-tuple increases with the 4 µs clock, other 4-tuples
   assert.ok(Math.abs(((b0 - a0) | 0)) > 1_000_000, 'a neighbouring port gives a far-away ISN');
   const other = new IsnGenerator(Buffer.alloc(16, 2)).isn(1000, US, 80, PEER, 40000);
   assert.is.not(other, a0, 'another key, another ISN');
+  // IPv6: the addresses count whole, their first words too.
+  const v6 = g.isn(1000, '2001:db8::2', 80, '2001:db8::1', 40000);
+  assert.is.not(g.isn(1000, '2001:db9::2', 80, '2001:db8::1', 40000), v6, 'our address');
+  assert.is.not(g.isn(1000, '2001:db8::2', 80, '2001:db9::1', 40000), v6, 'the peer address');
+  assert.is((g.isn(1001, '2001:db8::2', 80, '2001:db8::1', 40000) - v6 + 2 ** 32) % 2 ** 32, 250);
+  // A key shorter than SipHash's 16 bytes still works (StackOptions.isnKey takes any Buffer).
+  const short = new IsnGenerator(Buffer.from('k'));
+  assert.is.not(short.isn(1000, US, 80, PEER, 40000), short.isn(1000, US, 80, PEER, 40001));
 });
 
 test.run();
