@@ -11,12 +11,16 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { TunLink } from '../../src/link/tun.js';
 import { configureTun } from '../../src/link/netdev.js';
-import { exitOf } from './lab.js';
+import { startStack } from '../../src/cli/start-stack.js';
+import { echoThrough, listenKernel, sha, type AnySocket } from './echo.js';
+import { exitOf, stackArgs } from './lab.js';
 import { sleep, udpHeader, waitFor } from './tun-packets.js';
 
 const PEER = '10.56.0.1';
@@ -181,6 +185,47 @@ test('the writer thread does not hold the process: an unref\'d link mid-flood ex
   // Ctrl-C mid-flood: Node's default SIGINT ends it at once (the thread takes no signals).
   const interrupted = await child('tx5', `setTimeout(() => process.kill(process.pid, 'SIGINT'), 300);`);
   assert.is(interrupted, -1);
+});
+
+/** Threads of this process named tuntcp-tx. */
+function writerThreads(): number {
+  return readdirSync('/proc/self/task').filter((t) => {
+    try {
+      return readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'tuntcp-tx';
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+test('the stack with --tx-thread: 8 MiB echoed intact both ways, with and without offload; close joins the thread', async () => {
+  const data = randomBytes(8 * 1024 * 1024);
+  for (const offload of [false, true]) {
+    const r = startStack(stackArgs({ tun: offload ? 'tx6o' : 'tx6', addr: '10.56.6.2', peer: '10.56.6.1/24', offload, txThread: true }));
+    const sockets: AnySocket[] = [];
+    const ks = createServer({ allowHalfOpen: true }, (s) => {
+      sockets.push(s);
+      s.pipe(s);
+    });
+    try {
+      assert.is(writerThreads(), 1);
+      r.stack.createServer({ allowHalfOpen: true }, (s) => {
+        sockets.push(s);
+        s.pipe(s);
+      }).listen(7);
+      await listenKernel(ks, 7007, '10.56.6.1');
+      for (const sock of [connect({ host: '10.56.6.2', port: 7, allowHalfOpen: true }), r.stack.connect({ port: 7007, host: '10.56.6.1', allowHalfOpen: true })]) {
+        sockets.push(sock);
+        const { got } = await echoThrough(sock, data, 60, () => `offload ${offload}`);
+        assert.is(sha(got), sha(data));
+      }
+    } finally {
+      for (const s of sockets) s.destroy();
+      ks.close();
+      r.shutdown();
+    }
+    assert.is(writerThreads(), 0, 'the writer thread outlived shutdown');
+  }
 });
 
 test.run();
