@@ -153,6 +153,18 @@ static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return 0;
 }
 
+/* A packet's pieces argv[1..3] (a, b, c); an absent or undefined one is NULL, 0. */
+static int get_pieces(napi_env env, size_t argc, napi_value *argv, uint8_t *d[3], size_t l[3]) {
+  for (size_t i = 0; i < 3; i++) {
+    d[i] = NULL;
+    l[i] = 0;
+    napi_valuetype vt;
+    if (i + 1 >= argc || (napi_typeof(env, argv[i + 1], &vt) == napi_ok && vt == napi_undefined)) continue;
+    if (get_bytes(env, argv[i + 1], &d[i], &l[i]) != 0) return -1;
+  }
+  return 0;
+}
+
 static napi_value num(napi_env env, double d) {
   napi_value v;
   napi_create_double(env, d, &v);
@@ -472,16 +484,15 @@ static napi_value js_writev(napi_env env, napi_callback_info info) {
   tun_t *t = get_tun(env, argv[0]);
   if (t == NULL) return NULL;
 #ifdef __linux__
+  uint8_t *d[3];
+  size_t l[3];
+  if (get_pieces(env, argc, argv, d, l) != 0) return NULL;
   struct iovec iov[3];
   int n_iov = 0;
-  for (size_t i = 1; i < argc && i < 4; i++) {
-    uint8_t *d;
-    size_t l;
-    napi_valuetype vt;
-    if (napi_typeof(env, argv[i], &vt) == napi_ok && vt == napi_undefined) continue; /* absent piece */
-    if (get_bytes(env, argv[i], &d, &l) != 0) return NULL;
-    iov[n_iov].iov_base = d;
-    iov[n_iov].iov_len = l;
+  for (int i = 0; i < 3; i++) {
+    if (d[i] == NULL) continue;
+    iov[n_iov].iov_base = d[i];
+    iov[n_iov].iov_len = l[i];
     n_iov++;
   }
   if (t->fd < 0) return num(env, -EBADF);
@@ -550,13 +561,9 @@ static napi_value js_tx_push(napi_env env, napi_callback_info info) {
   }
   tun_t *t = get_tun(env, argv[0]);
   if (t == NULL) return NULL;
-  uint8_t *d[3] = {NULL, NULL, NULL};
-  size_t l[3] = {0, 0, 0};
-  for (size_t i = 1; i < argc && i < 4; i++) {
-    napi_valuetype vt;
-    if (napi_typeof(env, argv[i], &vt) == napi_ok && vt == napi_undefined) continue; /* absent piece */
-    if (get_bytes(env, argv[i], &d[i - 1], &l[i - 1]) != 0) return NULL;
-  }
+  uint8_t *d[3];
+  size_t l[3];
+  if (get_pieces(env, argc, argv, d, l) != 0) return NULL;
   if (t->tx == NULL || t->closing) return num(env, -EBADF);
   if (l[0] + l[1] > TX_HDR_MAX) return num(env, -EMSGSIZE);
   return num(env, tx_push(t->tx, d[0], l[0], d[1], l[1], d[2], l[2]));
