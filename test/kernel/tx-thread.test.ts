@@ -20,7 +20,7 @@ import { TunLink } from '../../src/link/tun.js';
 import { configureTun } from '../../src/link/netdev.js';
 import { startStack } from '../../src/cli/start-stack.js';
 import { echoThrough, listenKernel, sha, type AnySocket } from './echo.js';
-import { exitOf, stackArgs } from './lab.js';
+import { CLI, exitOf, linkExists, stackArgs, stackFlags, waitForLine } from './lab.js';
 import { sleep, udpHeader, waitFor } from './tun-packets.js';
 
 const PEER = '10.56.0.1';
@@ -187,11 +187,11 @@ test('the writer thread does not hold the process: an unref\'d link mid-flood ex
   assert.is(interrupted, -1);
 });
 
-/** Threads of this process named tuntcp-tx. */
-function writerThreads(): number {
-  return readdirSync('/proc/self/task').filter((t) => {
+/** Threads of a process (this one by default) named tuntcp-tx. */
+function writerThreads(pid: number | 'self' = 'self'): number {
+  return readdirSync(`/proc/${pid}/task`).filter((t) => {
     try {
-      return readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'tuntcp-tx';
+      return readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() === 'tuntcp-tx';
     } catch {
       return false;
     }
@@ -225,6 +225,31 @@ test('the stack with --tx-thread: 8 MiB echoed intact both ways, with and withou
       r.shutdown();
     }
     assert.is(writerThreads(), 0, 'the writer thread outlived shutdown');
+  }
+});
+
+test('tuntcp listen --echo --tx-thread: echoes, and Ctrl-C mid-transfer ends it at once', async () => {
+  const child = spawn(process.execPath, [CLI, 'listen', '7', '--echo', '--tx-thread', ...stackFlags(59, 'tx7')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await waitForLine(child, /^ready/);
+    assert.is(writerThreads(child.pid!), 1, 'the flag started no writer thread');
+    const c = connect({ host: '10.59.0.2', port: 7 });
+    c.on('error', () => {}); // reset when the stack goes away
+    let echoed = 0;
+    c.on('data', (d: Buffer) => (echoed += d.length));
+    const chunk = randomBytes(64 * 1024);
+    const pump = setInterval(() => c.write(chunk), 1);
+    assert.ok(await waitFor(() => echoed > 4 << 20, 20_000), `only ${echoed} bytes echoed`);
+    const t0 = Date.now();
+    child.kill('SIGINT');
+    const code = await exitOf(child);
+    clearInterval(pump);
+    c.destroy();
+    assert.ok(Date.now() - t0 < 3000, `exit took ${Date.now() - t0} ms`);
+    assert.ok(code !== null, 'no exit');
+    assert.not.ok(linkExists('tx7'), 'device removed');
+  } finally {
+    child.kill('SIGKILL');
   }
 });
 
