@@ -8,7 +8,7 @@
  * headers (the stack reuses its header buffer at once) and a pointer to the
  * payload, which is not copied: the Link contract says a payload is never
  * changed after send, and JavaScript keeps the Buffer referenced until the
- * consumer's index has passed the slot (src/link/tun.ts). One thread per fd
+ * consumer's index has passed the slot (src/link/tx-ring.ts). One thread per fd
  * writes in ring order, so packets reach the kernel in the order sent.
  *
  * Sleep and wake: when the ring is empty the writer sleeps on a futex. The
@@ -152,12 +152,12 @@ int tx_push(tx_t *tx, const uint8_t *a, size_t a_len, const uint8_t *b, size_t b
   s->hdr_len = (uint32_t)(a_len + b_len);
   s->body = body;
   s->body_len = (uint32_t)body_len;
-  /* seq_cst store, then read-modify-write of `waiting`: pairs with the
-   * writer's store of `waiting` and load of `tail` (one sees the other). */
+  /* seq_cst store, then seq_cst load of `waiting`: pairs with the writer's
+   * store of `waiting` and load of `tail` (one sees the other). The exchange:
+   * one wake per sleep, not one per packet while the writer is still on its
+   * way back to a core. */
   atomic_store(&tx->tail, t + 1);
-  /* Exchange: one wake per sleep, not one per packet while the writer is
-   * still on its way back to a core. */
-  if (atomic_load_explicit(&tx->waiting, memory_order_relaxed) && atomic_exchange(&tx->waiting, 0)) {
+  if (atomic_load(&tx->waiting) && atomic_exchange(&tx->waiting, 0)) {
     state_add(tx->state, TX_STATE_WAKEUPS, 1);
     wake(tx);
   }
