@@ -8,7 +8,8 @@
  *   start(handle, pool, meta, onBatch)   begin watching the fd with uv_poll
  *   writev(handle, a[, b[, c]])       -> bytes written or -errno (one packet)
  *   txStart(handle, state, keep)         start the writer thread (tx-thread.c)
- *   txPush(handle, a, b, c)              -> 1 queued, 0 ring full, -errno
+ *   txPush(handle, a, b, c)              -> 1 queued, 2 queued + kick, 0 ring full, -errno
+ *   txKick(handle)                       wake the writer thread if it sleeps
  *   close(handle)                        idempotent
  *   setRef(handle, bool)                 whether the fd keeps Node alive
  *   READ_MAX, BATCH_MAX                  sizes the JS side must respect
@@ -569,6 +570,14 @@ static napi_value js_tx_push(napi_env env, napi_callback_info info) {
   return num(env, tx_push(t->tx, d[0], l[0], d[1], l[1], d[2], l[2]));
 }
 
+static napi_value js_tx_kick(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  tun_t *t = argc >= 1 ? get_tun(env, argv[0]) : NULL;
+  if (t == NULL) return NULL;
+  if (t->tx != NULL && !t->closing) tx_kick(t->tx);
+  return undefined(env);
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   tun_t *t = argc >= 1 ? get_tun(env, argv[0]) : NULL;
@@ -598,6 +607,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"writev", NULL, js_writev, NULL, NULL, NULL, napi_enumerable, NULL},
       {"txStart", NULL, js_tx_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"txPush", NULL, js_tx_push, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"txKick", NULL, js_tx_kick, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setRef", NULL, js_set_ref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"READ_MAX", NULL, NULL, NULL, NULL, num(env, READ_MAX), napi_enumerable, NULL},

@@ -40,10 +40,14 @@ tx_t *tx_start(int fd, uint32_t *state);
 
 /* Queue one packet: `a` then `b` (a_len + b_len <= TX_HDR_MAX, copied now),
  * then `body` (not copied: the caller keeps it unchanged and alive until the
- * state's head has passed this descriptor). Returns 1 when queued, 0 when the
- * ring is full. Only one thread (the JS thread) may call it. */
+ * state's head has passed this descriptor). Returns 1 when queued, 2 when
+ * queued and the writer sleeps (call tx_kick, once, after the burst), 0 when
+ * the ring is full. Only one thread (the JS thread) may call it. */
 int tx_push(tx_t *tx, const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len, const uint8_t *body,
             size_t body_len);
+
+/* Wake the writer if it sleeps (from the thread that calls tx_push). */
+void tx_kick(tx_t *tx);
 
 /* Write what is queued, then stop and join the thread and free it. After it
  * returns the thread has no pointer into the fd, the state or any body. */

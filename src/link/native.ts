@@ -45,8 +45,11 @@ export interface NativeTun {
   txStart(handle: TunHandle, state: Uint32Array, keep: unknown[]): void;
   /** Queue one packet: a and b copied (TX_HDR_MAX bytes together at most), c
    * (the payload) not: keep it unchanged and referenced until the state's head
-   * passes it. 1: queued; 0: ring full; -errno: closed (-EBADF) or too long. */
+   * passes it. 1: queued; 2: queued, and the thread sleeps (call txKick
+   * after the burst); 0: ring full; -errno: closed (-EBADF) or too long. */
   txPush(handle: TunHandle, a: Uint8Array | undefined, b: Uint8Array, c?: Uint8Array): number;
+  /** Wake the writer thread if it sleeps. */
+  txKick(handle: TunHandle): void;
   /** Stop polling and close the fd (after the writer thread wrote what was
    * queued and exited). Idempotent; no onBatch call after it. */
   close(handle: TunHandle): void;

@@ -26,7 +26,7 @@ const ERRORS = 3;
 const WAKEUPS = 4;
 const STATE_WORDS = 5;
 
-export type TxAddon = Pick<NativeTun, 'txStart' | 'txPush' | 'TX_SLOTS' | 'TX_HDR_MAX'>;
+export type TxAddon = Pick<NativeTun, 'txStart' | 'txPush' | 'txKick' | 'TX_SLOTS' | 'TX_HDR_MAX'>;
 
 export class TxRing {
   private readonly state = new Uint32Array(STATE_WORDS);
@@ -38,6 +38,12 @@ export class TxRing {
   private released = 0;
   private nRingFull = 0;
   private nRefused = 0;
+  /** A kick is queued for the end of this task. */
+  private kickPending = false;
+  private readonly kick = (): void => {
+    this.kickPending = false;
+    this.addon.txKick(this.handle);
+  };
 
   constructor(
     private readonly addon: TxAddon,
@@ -75,9 +81,17 @@ export class TxRing {
       }
     }
     const r = this.addon.txPush(this.handle, vnet, header, body);
-    if (r === 1) {
+    if (r >= 1) {
       keep[this.tail & mask] = body;
       this.tail = (this.tail + 1) >>> 0;
+      // The thread sleeps: wake it once, when this task has sent what it will
+      // (a wake-up is a system call and a cross-CPU interrupt; one per packet
+      // cost as much as the write itself). A microtask runs before the event
+      // loop goes on: after the batch being processed, before any timer or I/O.
+      if (r === 2 && !this.kickPending) {
+        this.kickPending = true;
+        queueMicrotask(this.kick);
+      }
       return true;
     }
     if (r === 0) this.nRingFull++;

@@ -23,11 +23,18 @@ class FakeAddon implements TxAddon {
     this.state = state;
     this.keep = keep;
   }
+  /** The thread sleeps (txPush says 2) until kicked. */
+  sleeping = false;
+  kicks = 0;
   txPush(_h: TunHandle, a: Uint8Array | undefined, b: Uint8Array, c?: Uint8Array): number {
     if (this.tail - this.state[0]! >= SLOTS) return 0;
     this.queued.push({ a, b: Buffer.from(b), c });
     this.tail++;
-    return 1;
+    return this.sleeping ? 2 : 1;
+  }
+  txKick(): void {
+    this.kicks++;
+    this.sleeping = false;
   }
   /** The thread writes n descriptors. */
   write(n: number): void {
@@ -98,6 +105,23 @@ test('refused by the addon (closed): an error, not a queued packet', () => {
   assert.is(ring.errors, 1);
   assert.is(ring.queued, 0);
   assert.equal(addon.keep.slice(0, 1), [undefined]);
+});
+
+test('a sleeping thread is kicked once per task, after the burst', async () => {
+  const { addon, ring } = rig();
+  addon.sleeping = true;
+  for (let i = 0; i < 5; i++) ring.push(undefined, header, undefined);
+  assert.is(addon.kicks, 0, 'not in the middle of the burst');
+  await Promise.resolve();
+  assert.is(addon.kicks, 1);
+  ring.push(undefined, header, undefined); // awake now: no kick
+  await Promise.resolve();
+  assert.is(addon.kicks, 1);
+  addon.write(6);
+  addon.sleeping = true;
+  ring.push(undefined, header, undefined);
+  await Promise.resolve();
+  assert.is(addon.kicks, 2);
 });
 
 test.run();
