@@ -7,6 +7,9 @@
  *   open(name, exclusive, offload, multiQueue) -> { handle, name }
  *   start(handle, pool, meta, onBatch)   begin watching the fd with uv_poll
  *   writev(handle, a[, b[, c]])       -> bytes written or -errno (one packet)
+ *   txStart(handle, state, keep)         start the writer thread (tx-thread.c)
+ *   txPush(handle, a, b, c)              -> 1 queued, 2 queued + kick, 0 ring full, -errno
+ *   txKick(handle)                       wake the writer thread if it sleeps
  *   close(handle)                        idempotent
  *   setRef(handle, bool)                 whether the fd keeps Node alive
  *   READ_MAX, BATCH_MAX                  sizes the JS side must respect
@@ -24,6 +27,8 @@
  */
 #include <node_api.h>
 #include <uv.h>
+
+#include "tx-thread.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -68,6 +73,8 @@ typedef struct tun_s {
   size_t pool_len;
   uint32_t *meta;
   uint32_t batch_max;
+  tx_t *tx;                    /* the writer thread, once txStart ran */
+  napi_ref tx_state_ref, tx_keep_ref; /* held until the thread is joined */
 } tun_t;
 
 /* Marks externals made by this addon, so a stray external from elsewhere is a
@@ -147,6 +154,18 @@ static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return 0;
 }
 
+/* A packet's pieces argv[1..3] (a, b, c); an absent or undefined one is NULL, 0. */
+static int get_pieces(napi_env env, size_t argc, napi_value *argv, uint8_t *d[3], size_t l[3]) {
+  for (size_t i = 0; i < 3; i++) {
+    d[i] = NULL;
+    l[i] = 0;
+    napi_valuetype vt;
+    if (i + 1 >= argc || (napi_typeof(env, argv[i + 1], &vt) == napi_ok && vt == napi_undefined)) continue;
+    if (get_bytes(env, argv[i + 1], &d[i], &l[i]) != 0) return -1;
+  }
+  return 0;
+}
+
 static napi_value num(napi_env env, double d) {
   napi_value v;
   napi_create_double(env, d, &v);
@@ -183,6 +202,12 @@ static void tun_shutdown(tun_t *t) {
   if (t->closing) return;
   t->closing = 1;
   uv_poll_stop(&t->poll); /* the fd must not be closed while it is polled */
+  /* Nor while the writer may write to it: it writes what is queued, then exits. */
+  if (t->tx != NULL) tx_stop(t->tx);
+  t->tx = NULL;
+  if (t->tx_state_ref != NULL) napi_delete_reference(t->env, t->tx_state_ref);
+  if (t->tx_keep_ref != NULL) napi_delete_reference(t->env, t->tx_keep_ref);
+  t->tx_state_ref = t->tx_keep_ref = NULL;
 #ifdef __linux__
   if (t->fd >= 0) close(t->fd);
 #endif
@@ -460,16 +485,15 @@ static napi_value js_writev(napi_env env, napi_callback_info info) {
   tun_t *t = get_tun(env, argv[0]);
   if (t == NULL) return NULL;
 #ifdef __linux__
+  uint8_t *d[3];
+  size_t l[3];
+  if (get_pieces(env, argc, argv, d, l) != 0) return NULL;
   struct iovec iov[3];
   int n_iov = 0;
-  for (size_t i = 1; i < argc && i < 4; i++) {
-    uint8_t *d;
-    size_t l;
-    napi_valuetype vt;
-    if (napi_typeof(env, argv[i], &vt) == napi_ok && vt == napi_undefined) continue; /* absent piece */
-    if (get_bytes(env, argv[i], &d, &l) != 0) return NULL;
-    iov[n_iov].iov_base = d;
-    iov[n_iov].iov_len = l;
+  for (int i = 0; i < 3; i++) {
+    if (d[i] == NULL) continue;
+    iov[n_iov].iov_base = d[i];
+    iov[n_iov].iov_len = l[i];
     n_iov++;
   }
   if (t->fd < 0) return num(env, -EBADF);
@@ -479,6 +503,79 @@ static napi_value js_writev(napi_env env, napi_callback_info info) {
 #else
   return num(env, -EBADF);
 #endif
+}
+
+/* txStart(handle, state: Uint32Array(TX_STATE_WORDS), keep: object): from now
+ * on txPush queues packets for a writer thread. `keep` is the JS array that
+ * holds each queued payload: referenced from here too, so the payloads outlive
+ * the thread even if the TunLink is collected without close(). */
+static napi_value js_tx_start(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  if (argc < 3) {
+    napi_throw_type_error(env, "EINVAL", "txStart(handle, state, keep)");
+    return NULL;
+  }
+  tun_t *t = get_tun(env, argv[0]);
+  if (t == NULL) return NULL;
+  if (t->closing || t->fd < 0) {
+    throw_coded(env, "EBADF", 0, NULL, "tun device is closed");
+    return NULL;
+  }
+  if (t->tx != NULL) {
+    throw_coded(env, "EINVAL", 0, NULL, "the writer thread is already started");
+    return NULL;
+  }
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *state = NULL;
+  if (napi_is_typedarray(env, argv[1], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[1], &type, &len, &state, NULL, NULL) != napi_ok ||
+      type != napi_uint32_array || len < TX_STATE_WORDS) {
+    napi_throw_type_error(env, "EINVAL", "state must be a Uint32Array of TX_STATE_WORDS elements");
+    return NULL;
+  }
+  napi_valuetype vt;
+  napi_typeof(env, argv[2], &vt);
+  if (vt != napi_object) {
+    napi_throw_type_error(env, "EINVAL", "keep must be an array");
+    return NULL;
+  }
+  t->tx = tx_start(t->fd, (uint32_t *)state);
+  if (t->tx == NULL) {
+    int e = errno;
+    throw_coded(env, errno_code(e), e, "pthread_create", "cannot start the writer thread: %s", strerror(e));
+    return NULL;
+  }
+  napi_create_reference(env, argv[1], 1, &t->tx_state_ref);
+  napi_create_reference(env, argv[2], 1, &t->tx_keep_ref);
+  return undefined(env);
+}
+
+/* Queue one packet for the writer: a and b (optional, <= TX_HDR_MAX bytes
+ * together) are copied; c, the payload, is not (JS keeps it in `keep`). */
+static napi_value js_tx_push(napi_env env, napi_callback_info info) {
+  GET_ARGS(4);
+  if (argc < 2) {
+    napi_throw_type_error(env, "EINVAL", "txPush(handle, a[, b[, c]])");
+    return NULL;
+  }
+  tun_t *t = get_tun(env, argv[0]);
+  if (t == NULL) return NULL;
+  uint8_t *d[3];
+  size_t l[3];
+  if (get_pieces(env, argc, argv, d, l) != 0) return NULL;
+  if (t->tx == NULL || t->closing) return num(env, -EBADF);
+  if (l[0] + l[1] > TX_HDR_MAX) return num(env, -EMSGSIZE);
+  return num(env, tx_push(t->tx, d[0], l[0], d[1], l[1], d[2], l[2]));
+}
+
+static napi_value js_tx_kick(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  tun_t *t = argc >= 1 ? get_tun(env, argv[0]) : NULL;
+  if (t == NULL) return NULL;
+  if (t->tx != NULL && !t->closing) tx_kick(t->tx);
+  return undefined(env);
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
@@ -508,10 +605,15 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writev", NULL, js_writev, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"txStart", NULL, js_tx_start, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"txPush", NULL, js_tx_push, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"txKick", NULL, js_tx_kick, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setRef", NULL, js_set_ref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"READ_MAX", NULL, NULL, NULL, NULL, num(env, READ_MAX), napi_enumerable, NULL},
       {"BATCH_MAX", NULL, NULL, NULL, NULL, num(env, BATCH_MAX), napi_enumerable, NULL},
+      {"TX_SLOTS", NULL, NULL, NULL, NULL, num(env, TX_SLOTS), napi_enumerable, NULL},
+      {"TX_HDR_MAX", NULL, NULL, NULL, NULL, num(env, TX_HDR_MAX), napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

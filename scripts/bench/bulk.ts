@@ -44,7 +44,7 @@ export async function tuntcpRows(bytes: number, mtu: number, offload: boolean, d
 }
 
 /** Linux sends, tuntcp counts. */
-async function receive(r: RunningStack, path: BulkPath, bytes: number, mtu: number): Promise<BulkRow> {
+export async function receive(r: RunningStack, path: BulkPath, bytes: number, mtu: number): Promise<BulkRow> {
   const k = sink();
   const server = r.stack.createServer(k.handler);
   server.listen(PORT);
@@ -65,7 +65,7 @@ async function receive(r: RunningStack, path: BulkPath, bytes: number, mtu: numb
 }
 
 /** tuntcp sends, Linux counts. */
-async function send(r: RunningStack, path: BulkPath, bytes: number, mtu: number): Promise<BulkRow> {
+export async function send(r: RunningStack, path: BulkPath, bytes: number, mtu: number): Promise<BulkRow> {
   const peer = await startPeer({ role: 'recv', mode: 'listen', host: LINUX, port: PORT + 1, bytes });
   const rtx0 = r.stack.counters.get('tcp_retransmitted_segments');
   const cpu0 = process.cpuUsage();

@@ -72,6 +72,12 @@ export const stackOptions = {
       'kernel checksum and segmentation offload on the TUN (IFF_VNET_HDR, TSO): up to 64 KiB per packet; ' +
       'on unless a fault flag is given; --no-offload: one packet per segment, as on the wire',
   },
+  'tx-thread': {
+    type: 'boolean',
+    describe:
+      'write packets to the TUN from a thread of the addon, so the kernel work of each write runs beside the stack ' +
+      '(off by default; --tx-thread: on)',
+  },
 } satisfies Record<string, Options>;
 
 export interface StackArgs {
@@ -112,6 +118,8 @@ export interface StackArgs {
    * checksum offload and TSO/GSO, so one read or write carries up to 64 KiB.
    * Absent: on, unless a fault is injected (see offloadWanted). */
   offload?: boolean;
+  /** TunOpenOptions.txThread: TUN writes from the addon's writer thread (absent: off). */
+  txThread?: boolean;
 }
 
 /** Offload as Linux has it for its devices, on by default; off when faults

@@ -78,7 +78,7 @@ export function startStack(a: StackArgs, shard?: ShardPlace): RunningStack {
     throw Object.assign(new Error('offload cannot be combined with fault injection'), { code: 'EINVAL' });
   }
   const ipv6 = ipv6Wanted(a);
-  const tun = TunLink.open({ name: a.tun, mtu: a.mtu, offload: offloadWanted(a), multiQueue: shard !== undefined, exclusive: shard === undefined });
+  const tun = TunLink.open({ name: a.tun, mtu: a.mtu, offload: offloadWanted(a), multiQueue: shard !== undefined, exclusive: shard === undefined, txThread: a.txThread ?? false });
   const removeTun = (): void => {
     if (shard === undefined) deleteTun(tun.name);
   };

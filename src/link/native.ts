@@ -38,7 +38,20 @@ export interface NativeTun {
   /** Write one packet from one to three pieces with writev(2). Returns bytes
    * written or -errno (-EAGAIN: queue full). */
   writev(handle: TunHandle, a: Uint8Array, b?: Uint8Array, c?: Uint8Array): number;
-  /** Stop polling and close the fd. Idempotent; no onBatch call after it. */
+  /** Start the writer thread (native/tx-thread.c): from now on txPush queues
+   * packets for it. The thread updates `state` (5 words: head, packets,
+   * EAGAIN drops, errors, wake-ups); `keep` is the array that holds queued
+   * payloads, referenced by the addon until the thread is joined. */
+  txStart(handle: TunHandle, state: Uint32Array, keep: unknown[]): void;
+  /** Queue one packet: a and b copied (TX_HDR_MAX bytes together at most), c
+   * (the payload) not: keep it unchanged and referenced until the state's head
+   * passes it. 1: queued; 2: queued, and the thread sleeps (call txKick
+   * after the burst); 0: ring full; -errno: closed (-EBADF) or too long. */
+  txPush(handle: TunHandle, a: Uint8Array | undefined, b: Uint8Array, c?: Uint8Array): number;
+  /** Wake the writer thread if it sleeps. */
+  txKick(handle: TunHandle): void;
+  /** Stop polling and close the fd (after the writer thread wrote what was
+   * queued and exited). Idempotent; no onBatch call after it. */
   close(handle: TunHandle): void;
   /** false: the open device does not keep the event loop alive. */
   setRef(handle: TunHandle, ref: boolean): void;
@@ -46,6 +59,10 @@ export interface NativeTun {
   readonly READ_MAX: number;
   /** Upper bound on packets delivered per wakeup. */
   readonly BATCH_MAX: number;
+  /** Descriptors in the writer thread's ring (a power of two). */
+  readonly TX_SLOTS: number;
+  /** Header bytes a ring slot holds (txPush's a and b together). */
+  readonly TX_HDR_MAX: number;
 }
 
 const ADDON_FILE = 'tuntcp_native.node';

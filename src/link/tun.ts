@@ -10,7 +10,8 @@
  *
  * Send: one writev(2) per packet, header and payload as separate pieces so the
  * payload is never copied. A full device queue (EAGAIN) drops the packet and
- * counts it: TCP retransmits, nothing blocks, nothing throws.
+ * counts it: TCP retransmits, nothing blocks, nothing throws. With `txThread`
+ * the writev(2)s run on a writer thread of the addon instead (tx-ring.ts).
  *
  * Offload (IFF_VNET_HDR + TUNSETOFFLOAD, opt-in): every packet both ways
  * starts with a 10-byte struct virtio_net_hdr (include/uapi/linux/virtio_net.h,
@@ -26,6 +27,7 @@ import { constants as osConstants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import type { Link } from './link.js';
 import { loadNative, type NativeTun, type TunHandle } from './native.js';
+import { TxRing } from './tx-ring.js';
 
 export interface TunOpenOptions {
   /** Interface name, at most 15 bytes; '' or 'tun%d' lets the kernel pick. */
@@ -43,6 +45,10 @@ export interface TunOpenOptions {
    * first open creates the device, each open of the same name with
    * exclusive false attaches one more queue. Default false. */
   multiQueue?: boolean;
+  /** Write packets from a thread of the addon (native/tx-thread.c) instead
+   * of the JavaScript thread: the kernel's receive path, which a TUN write
+   * runs, then runs beside the stack. Default false. */
+  txThread?: boolean;
 }
 
 /** Snapshot of a TunLink's counters, named as `netstat -s` prints them. */
@@ -53,6 +59,10 @@ export interface TunCounters {
   tun_tx_packets: number;
   tun_tx_dropped: number;
   tun_tx_errors: number;
+  /** Dropped: the writer thread's ring was full (txThread only). */
+  tun_tx_ring_full: number;
+  /** Sends that woke the sleeping writer thread (txThread only). */
+  tun_tx_wakeups: number;
 }
 
 const DEFAULT_MAX_BATCH = 256;
@@ -102,6 +112,8 @@ export class TunLink implements Link {
   private readonly trusted: Uint8Array;
   /** The virtio header in front of each packet we write (offload only). */
   private readonly vnetHdr = Buffer.alloc(VNET_HDR_LEN);
+  /** The writer thread's ring, with txThread. */
+  private readonly tx: TxRing | null;
   private isClosed = false;
   private failure: Error | null = null;
   private nRxPackets = 0;
@@ -111,7 +123,7 @@ export class TunLink implements Link {
   private nTxDropped = 0;
   private nTxErrors = 0;
 
-  private constructor(addon: NativeTun, handle: TunHandle, name: string, mtu: number, maxBatch: number, offload: boolean) {
+  private constructor(addon: NativeTun, handle: TunHandle, name: string, mtu: number, maxBatch: number, offload: boolean, txThread: boolean) {
     this.addon = addon;
     this.handle = handle;
     this.name = name;
@@ -126,6 +138,7 @@ export class TunLink implements Link {
     this.meta = new Uint32Array(2 * maxBatch);
     this.ranges = new Uint32Array(2 * maxBatch);
     addon.start(handle, this.pool, this.meta, (count, errno) => this.deliver(count, errno));
+    this.tx = txThread ? new TxRing(addon, handle) : null;
   }
 
   /** Open the device and start receiving. Throws an Error with `code`:
@@ -143,7 +156,7 @@ export class TunLink implements Link {
     const offload = opts.offload ?? false;
     const { handle, name } = addon.open(opts.name, opts.exclusive ?? true, offload, opts.multiQueue ?? false);
     try {
-      return new TunLink(addon, handle, name, mtu, maxBatch, offload);
+      return new TunLink(addon, handle, name, mtu, maxBatch, offload, opts.txThread ?? false);
     } catch (err) {
       addon.close(handle);
       throw err;
@@ -152,11 +165,17 @@ export class TunLink implements Link {
 
   get rxPackets(): number { return this.nRxPackets; }
   get rxBatches(): number { return this.nRxBatches; }
-  get txPackets(): number { return this.nTxPackets; }
-  /** Packets not written because the device queue was full (EAGAIN). */
-  get txDropped(): number { return this.nTxDropped; }
+  /** Packets written (with txThread: by the thread, so far). */
+  get txPackets(): number { return this.nTxPackets + (this.tx?.packets ?? 0); }
+  /** Packets not written because the device queue (EAGAIN) or the writer
+   * thread's ring was full, or the link was closed. */
+  get txDropped(): number { return this.nTxDropped + (this.tx === null ? 0 : this.tx.again + this.tx.ringFull); }
   /** Packets the kernel refused for another reason (e.g. EINVAL: not IP). */
-  get txErrors(): number { return this.nTxErrors; }
+  get txErrors(): number { return this.nTxErrors + (this.tx?.errors ?? 0); }
+  /** Whether packets are written by the addon's writer thread. */
+  get txThread(): boolean { return this.tx !== null; }
+  /** With txThread: packets queued for the thread, not yet written. */
+  get txQueued(): number { return this.tx?.queued ?? 0; }
   get closed(): boolean { return this.isClosed; }
   /** The error that stopped receiving, if any. */
   get error(): Error | null { return this.failure; }
@@ -166,9 +185,11 @@ export class TunLink implements Link {
       tun_rx_packets: this.nRxPackets,
       tun_rx_batches: this.nRxBatches,
       tun_rx_unclaimed: this.nRxUnclaimed,
-      tun_tx_packets: this.nTxPackets,
-      tun_tx_dropped: this.nTxDropped,
-      tun_tx_errors: this.nTxErrors,
+      tun_tx_packets: this.txPackets,
+      tun_tx_dropped: this.txDropped,
+      tun_tx_errors: this.txErrors,
+      tun_tx_ring_full: this.tx?.ringFull ?? 0,
+      tun_tx_wakeups: this.tx?.wakeups ?? 0,
     };
   }
 
@@ -178,9 +199,13 @@ export class TunLink implements Link {
       return;
     }
     const body = payload !== undefined && payload.length > 0 ? payload : undefined;
+    if (this.offload) this.fillVnetHdr(header, gsoSize);
+    if (this.tx !== null) {
+      this.tx.push(this.offload ? this.vnetHdr : undefined, header, body); // counts its own drops
+      return;
+    }
     let r: number;
     if (this.offload) {
-      this.fillVnetHdr(header, gsoSize);
       r = this.addon.writev(this.handle, this.vnetHdr, header, body);
     } else {
       r = this.addon.writev(this.handle, header, body);
