@@ -479,7 +479,10 @@ export class Bbr implements CongestionControl {
   private adaptUpperBounds(rs: RateSample, c: RateContext): void {
     if (this.ackPhase === 'probeStarting' && this.roundStart) this.ackPhase = 'probeFeedback';
     if (this.ackPhase === 'probeStopping' && this.roundStart) {
+      // Once per cycle: left in probeStopping, every round would age max_bw
+      // out and it would follow the latest round (draft AdaptLongTermModel).
       this.bwProbeSamples = false;
+      this.ackPhase = 'init';
       if (this.isInProbeBwState() && !rs.isAppLimited) this.advanceMaxBwFilter();
     }
     if (this.checkInflightTooHigh(rs, c)) return;

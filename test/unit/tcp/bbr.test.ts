@@ -272,4 +272,18 @@ test('in a connection: BBR counts cwnd in packets as Linux does (tcp_cwnd_test):
   assert.is(more.reduce((n, o) => n + (o.payload?.length ?? 0), 0), 90, 'the 90 bytes written meanwhile');
 });
 
+
+test('max_bw is a max over two ProbeBW cycles: rounds of CRUISE with a lower delivery rate do not age it out', () => {
+  const p = new Path();
+  p.toProbeBw();
+  assert.is(p.bbr.state, 'ProbeBW_CRUISE');
+  assert.is(p.bbr.maxBw, 1000);
+  // Ten rounds delivering 70 % of the estimate, without loss: the filter's
+  // window is cycles, not rounds, so the estimate holds (draft AdvanceMaxBwFilter
+  // once per cycle, when the probe's samples end).
+  for (let i = 0; i < 10; i++) assert.is(p.round({ bw: 700, inFlight: 70_000 }), 'ProbeBW_CRUISE');
+  assert.is(p.bbr.maxBw, 1000);
+  assert.ok(Math.abs(p.bbr.pacingRate - 1000 * 0.99) < 1e-6, `pacing rate ${p.bbr.pacingRate}`);
+});
+
 test.run();
