@@ -145,6 +145,7 @@ export abstract class TcbSender extends Tcb {
       }
       break;
     }
+    if (this.paceAt === Infinity) this.pacer.idle(); // stopped by cwnd, the window or the data: no pacing debt
     // RFC 7661 §4.3: note how much of cwnd this pass used (Linux tcp_cwnd_validate after tcp_write_xmit).
     const stopped = this.cwndRoom(mss) < mss;
     if (stopped || this.sndNxt !== sndNxtBefore) r.cwndUsage.validate(this.sndUna, this.sndNxt, seqSub(this.sndNxt, this.sndUna), stopped);
