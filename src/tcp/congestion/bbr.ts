@@ -72,6 +72,8 @@ const WHY: Record<BbrState, string> = {
 export class Bbr implements CongestionControl {
   readonly name = 'bbr';
   readonly cwndInPackets = true;
+  /** Linux bbr_sndbuf_expand: BBR may grow cwnd in recovery, so the buffer holds 3 windows. */
+  readonly sndBufWindows = 3;
   cwnd: number;
   /** BBR has no ssthresh: Infinity (Linux: TCP_INFINITE_SSTHRESH), NewReno's while it stands in. */
   get ssthresh(): number {
