@@ -525,6 +525,7 @@ export abstract class Tcb {
     return this.wmem.nextPiece(this.cfg.sndBuf, sizeGoal(this.effMss, this.maxSndWnd));
   }
 
+  /** A write found the send buffer full and no 'drain' has followed yet (Linux SOCK_NOSPACE). */
   get writeWaiting(): boolean {
     return this.writeBlocked;
   }
