@@ -245,6 +245,9 @@ export class Bbr implements CongestionControl {
 
   private updateLatestDeliverySignals(rs: RateSample, c: RateContext): void {
     this.lossRoundStart = false;
+    // NoteLoss: the first loss of a round starts the loss round anew, so the
+    // response reads a full round of delivery after it (Linux bbr_note_loss).
+    if (rs.newlyLost > 0 && !this.lossInRound) this.lossRoundDelivered = c.rate.delivered;
     this.bwLatest = Math.max(this.bwLatest, rs.deliveryRate);
     this.inflightLatest = Math.max(this.inflightLatest, rs.delivered);
     if (rs.hasData && rs.priorDelivered >= this.lossRoundDelivered) {
