@@ -266,7 +266,10 @@ export class Syscalls {
       case 'SO_REUSEADDR':
       case 'SO_KEEPALIVE':
         return { ret: 0 };
-      case 'SO_SNDBUF': set('sndBuf', 2 * v); return { ret: 0 }; // Linux doubles it (socket(7))
+      case 'SO_SNDBUF': // Linux doubles it (socket(7)) and locks it: no autotuning (SOCK_SNDBUF_LOCK)
+        set('sndBuf', 2 * v);
+        set('sndBufMax', 2 * v);
+        return { ret: 0 };
       case 'SO_RCVBUF':
         if (conn !== undefined) throw new DrillSkip('SO_RCVBUF on a connected socket is not supported');
         set('rcvBuf', 2 * v);

@@ -57,7 +57,10 @@ function apply(e: SysctlEffect, name: string, value: string): void {
       if (words.length === 3 && words.every((w) => Number.isInteger(w) && w > 0)) e.tcp.tcpRmem = [words[0]!, words[1]!, words[2]!];
       return;
     case 'tcp_wmem':
-      if (words.length === 3 && words.every(Number.isFinite)) e.tcp.sndBuf = words[1]!;
+      if (words.length === 3 && words.every(Number.isFinite)) {
+        e.tcp.sndBuf = words[1]!;
+        e.tcp.sndBufMax = words[2]!; // autotuning grows the buffer up to it (tcp_sndbuf_expand)
+      }
       return;
     default:
       e.ignored.push(`${name}=${value}`);

@@ -18,6 +18,9 @@ export interface TcpConfig {
   /** Send buffer (Linux sk_sndbuf): write() returns false once the queue's
    * Linux-style accounting (wmem.ts: payload plus per-skb overhead) reaches it. */
   sndBuf: number;
+  /** Linux net.ipv4.tcp_wmem[2]: the send buffer grows with cwnd up to this
+   * (sndbuf.ts, tcp_sndbuf_expand); SO_SNDBUF sets it to sndBuf (no growth). */
+  sndBufMax: number;
   /** Linux tcp_min_tso_segs: fewest segments in a sent skb (wmem.ts). */
   minTsoSegs: number;
   /** Maximum segment lifetime in ms; TIME_WAIT lasts 2*msl (Linux: 60 s in all). */
@@ -115,6 +118,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   rcvBuf: 0,
   tcpRmem: [4096, 131072, 6291456],
   sndBuf: 256 * 1024,
+  sndBufMax: 4 * 1024 * 1024,
   minTsoSegs: 2,
   msl: 30_000,
   rto: DEFAULT_RTO,

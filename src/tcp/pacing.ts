@@ -25,12 +25,23 @@ export const PACING_CA_RATIO = 120;
  * of data, as Linux's fq releases a small quantum at once.
  */
 export const PACING_SLACK_MS = 1;
+/**
+ * A wakeup that comes late (Node's timers fire a millisecond or more after
+ * their time, several on a loaded machine) sends everything that fell due
+ * meanwhile, so a late timer does not lower the rate: Linux's hrtimers are
+ * precise to microseconds and forgive the rest (tcp_update_skb_after_send's
+ * credit, fq's drift allowance); a userspace pacer must catch up instead.
+ * At most this many ms of sending at once (a bounded burst).
+ */
+export const PACING_MAX_CREDIT_MS = 10;
 
 export class Pacer {
   /** Pacing rate in bytes per ms (0: not yet known, nothing is held back). */
   rate = 0;
   /** Earliest time the next segment may leave (ms). */
   nextSendAt = 0;
+  /** The sender is waiting for nextSendAt (its wakeup is armed): the time a late wakeup overslept is owed. */
+  private held = false;
 
   /** Linux tcp_update_pacing_rate: ratio * max(cwnd, in flight) / SRTT. */
   updateFromCwnd(cwnd: number, ssthresh: number, inFlight: number, srtt: number): void {
@@ -41,12 +52,25 @@ export class Pacer {
 
   /** May a segment leave at `now`? */
   maySend(now: number): boolean {
-    return this.rate <= 0 || this.nextSendAt <= now + PACING_SLACK_MS;
+    if (this.rate <= 0 || this.nextSendAt <= now + PACING_SLACK_MS) return true;
+    this.held = true;
+    return false;
   }
 
-  /** A segment of `len` bytes left at `now`: the next one waits len / rate. */
+  /**
+   * A segment of `len` bytes left at `now`: the next one waits len / rate
+   * after this one's due time. A sender that waited for the pacer keeps the
+   * time its wakeup came late (up to PACING_MAX_CREDIT_MS); one that was
+   * idle or held back by something else keeps at most the slack.
+   */
   sent(len: number, now: number): void {
     if (this.rate <= 0 || len <= 0) return;
-    this.nextSendAt = Math.max(this.nextSendAt, now - PACING_SLACK_MS) + len / this.rate;
+    const credit = this.held ? PACING_MAX_CREDIT_MS : PACING_SLACK_MS;
+    this.nextSendAt = Math.max(this.nextSendAt, now - credit) + len / this.rate;
+  }
+
+  /** The sender stopped for another reason than pacing (cwnd, the peer's window, no data): nothing is owed. */
+  idle(): void {
+    this.held = false;
   }
 }

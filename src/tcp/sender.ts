@@ -76,7 +76,13 @@ export abstract class TcbSender extends Tcb {
       this.ecn.reduced(this.sndNxt, false);
     }
     this.schedulePto(now);
-    // Writable again once the free space is at least half of what is queued (Linux sk_stream_write_space).
+    // Linux tcp_new_space: a writer waits for room and what it queued cannot fill cwnd: the buffer grows with cwnd.
+    if (this.writeBlocked && this.sendQueue.length - seqSub(this.sndNxt, this.sndUna) < this.cwndRoom(this.effMss)) this.expandSndBuf();
+    this.checkWriteSpace(now);
+  }
+
+  /** Writable again once the free space is at least half of what is queued (Linux sk_stream_write_space). */
+  private checkWriteSpace(now: number): void {
     if (this.writeBlocked && this.wmem.queued * 3 <= this.cfg.sndBuf * 2) {
       this.writeBlocked = false;
       this.chrono.stop(CHRONO_SNDBUF_LIMITED, now, this.sendQueue.length === 0); // Linux tcp_check_space
@@ -145,6 +151,7 @@ export abstract class TcbSender extends Tcb {
       }
       break;
     }
+    if (this.paceAt === Infinity) this.pacer.idle(); // stopped by cwnd, the window or the data: no pacing debt
     // RFC 7661 §4.3: note how much of cwnd this pass used (Linux tcp_cwnd_validate after tcp_write_xmit).
     const stopped = this.cwndRoom(mss) < mss;
     if (stopped || this.sndNxt !== sndNxtBefore) r.cwndUsage.validate(this.sndUna, this.sndNxt, seqSub(this.sndNxt, this.sndUna), stopped);

@@ -26,6 +26,7 @@ import { TailLossProbe } from './tlp.js';
 import { AckPolicy } from './ack-policy.js';
 import { EcnState } from './ecn.js';
 import { Pacer } from './pacing.js';
+import { expandedSndBuf } from './sndbuf.js';
 
 /** A segment to send; the stack fills in addresses and ports. */
 export interface OutSegment {
@@ -498,7 +499,10 @@ export abstract class Tcb {
     const from = this.state;
     if (from === to) return;
     this.state = to;
-    if (to === 'ESTABLISHED') this.establishedAt = this.now;
+    if (to === 'ESTABLISHED') {
+      this.establishedAt = this.now;
+      this.expandSndBuf(); // Linux tcp_init_buffer_space
+    }
     this.events.push({ type: 'state', from, to, cause });
   }
 
@@ -508,12 +512,20 @@ export abstract class Tcb {
   /** When the connection reached ESTABLISHED (Linux sets lrcvtime then: tcp_finish_connect, tcp_create_openreq_child). */
   establishedAt = 0;
 
-  /** A write found the send buffer full and no 'drain' has followed yet (Linux SOCK_NOSPACE). */
+  /** Send-buffer autotuning (sndbuf.ts, Linux tcp_sndbuf_expand): the buffer follows cwnd. */
+  protected expandSndBuf(): void {
+    const next = expandedSndBuf(this.cfg.sndBuf, this.cfg.sndBufMax, this.sndMss, this.cc.cwnd / this.effMss, this.recovery.reordering, this.cc.sndBufWindows ?? 2);
+    if (next <= this.cfg.sndBuf) return;
+    this.cfg.sndBuf = next;
+    this.counters.inc('tcp_sndbuf_expanded');
+  }
+
   /** Bytes a write may queue next, as Linux's tcp_sendmsg takes them (wmem.ts). */
   get sendPiece(): number {
     return this.wmem.nextPiece(this.cfg.sndBuf, sizeGoal(this.effMss, this.maxSndWnd));
   }
 
+  /** A write found the send buffer full and no 'drain' has followed yet (Linux SOCK_NOSPACE). */
   get writeWaiting(): boolean {
     return this.writeBlocked;
   }

@@ -93,7 +93,8 @@ test('half-close: the side in CLOSE_WAIT keeps sending', async () => {
 });
 
 test('write() returns false when buffers fill, drain follows; a paused reader stops the sender', async () => {
-  const sim = simPair({ tcp: { rcvBuf: 64 * 1024, sndBuf: 64 * 1024 } });
+  // Fixed buffers (SO_RCVBUF, SO_SNDBUF): autotuning would grow the send buffer with cwnd.
+  const sim = simPair({ tcp: { rcvBuf: 64 * 1024, sndBuf: 64 * 1024, sndBufMax: 64 * 1024 } });
   let serverSock: Socket | null = null;
   let received = 0;
   sim.b.createServer((s) => {

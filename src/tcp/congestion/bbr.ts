@@ -72,6 +72,8 @@ const WHY: Record<BbrState, string> = {
 export class Bbr implements CongestionControl {
   readonly name = 'bbr';
   readonly cwndInPackets = true;
+  /** Linux bbr_sndbuf_expand: BBR may grow cwnd in recovery, so the buffer holds 3 windows. */
+  readonly sndBufWindows = 3;
   cwnd: number;
   /** BBR has no ssthresh: Infinity (Linux: TCP_INFINITE_SSTHRESH), NewReno's while it stands in. */
   get ssthresh(): number {
@@ -243,6 +245,9 @@ export class Bbr implements CongestionControl {
 
   private updateLatestDeliverySignals(rs: RateSample, c: RateContext): void {
     this.lossRoundStart = false;
+    // NoteLoss: the first loss of a round starts the loss round anew, so the
+    // response reads a full round of delivery after it (Linux bbr_note_loss).
+    if (rs.newlyLost > 0 && !this.lossInRound) this.lossRoundDelivered = c.rate.delivered;
     this.bwLatest = Math.max(this.bwLatest, rs.deliveryRate);
     this.inflightLatest = Math.max(this.inflightLatest, rs.delivered);
     if (rs.hasData && rs.priorDelivered >= this.lossRoundDelivered) {
@@ -479,7 +484,10 @@ export class Bbr implements CongestionControl {
   private adaptUpperBounds(rs: RateSample, c: RateContext): void {
     if (this.ackPhase === 'probeStarting' && this.roundStart) this.ackPhase = 'probeFeedback';
     if (this.ackPhase === 'probeStopping' && this.roundStart) {
+      // Once per cycle: left in probeStopping, every round would age max_bw
+      // out and it would follow the latest round (draft AdaptLongTermModel).
       this.bwProbeSamples = false;
+      this.ackPhase = 'init';
       if (this.isInProbeBwState() && !rs.isAppLimited) this.advanceMaxBwFilter();
     }
     if (this.checkInflightTooHigh(rs, c)) return;

@@ -53,6 +53,8 @@ export interface CongestionControl {
    * bytes, and tiny segments would otherwise fill a byte window by thousands.
    */
   readonly cwndInPackets?: boolean;
+  /** Windows of segments the send buffer holds (Linux ca_ops->sndbuf_expand; absent: 2). */
+  readonly sndBufWindows?: number;
   /** Its own pacing rate in bytes per ms (BBR; 0: none yet); absent: pacing.ts derives one from cwnd if configured. */
   readonly pacingRate?: number;
 }

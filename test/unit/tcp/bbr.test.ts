@@ -186,6 +186,9 @@ test('Startup ends on high loss (v3): 6 loss events in a round losing more than 
     p.bbr.onRateSample(rs, { now: p.now, inFlight: 300_000, cwndLimited: true, srtt: 100, rate: p.rate });
   }
   assert.is(p.bbr.state, 'Startup', 'judged at the end of the loss round');
+  // The loss round began at the first loss (NoteLoss): one full round of recovery first.
+  p.round({ bw: 1000, inFlight: 300_000, lost: 10_000, txInFlight: 100_000, acks: 1 });
+  assert.is(p.bbr.state, 'Startup', 'the round that began before the first loss ends: not yet');
   p.round({ bw: 1000, inFlight: 300_000, lost: 10_000, txInFlight: 100_000, acks: 1 });
   assert.is(p.bbr.state, 'Drain');
   assert.is(p.counts.get('tcp_bbr_startup_loss_exits'), 1);
@@ -270,6 +273,32 @@ test('in a connection: BBR counts cwnd in packets as Linux does (tcp_cwnd_test):
   const more = t.takeOut();
   assert.is(more.length, 1, `one segment: ${more.length}`);
   assert.is(more.reduce((n, o) => n + (o.payload?.length ?? 0), 0), 90, 'the 90 bytes written meanwhile');
+});
+
+
+test('max_bw is a max over two ProbeBW cycles: rounds of CRUISE with a lower delivery rate do not age it out', () => {
+  const p = new Path();
+  p.toProbeBw();
+  assert.is(p.bbr.state, 'ProbeBW_CRUISE');
+  assert.is(p.bbr.maxBw, 1000);
+  // Ten rounds delivering 70 % of the estimate, without loss: the filter's
+  // window is cycles, not rounds, so the estimate holds (draft AdvanceMaxBwFilter
+  // once per cycle, when the probe's samples end).
+  for (let i = 0; i < 10; i++) assert.is(p.round({ bw: 700, inFlight: 70_000 }), 'ProbeBW_CRUISE');
+  assert.is(p.bbr.maxBw, 1000);
+  assert.ok(Math.abs(p.bbr.pacingRate - 1000 * 0.99) < 1e-6, `pacing rate ${p.bbr.pacingRate}`);
+});
+
+test('loss outside probing: the short-term model is cut a full round after the first loss (NoteLoss restarts the loss round), not at once', () => {
+  const p = new Path();
+  p.toProbeBw();
+  assert.is(p.bbr.state, 'ProbeBW_CRUISE');
+  p.round({ bw: 1000, inFlight: 90_000, lost: 1000 });
+  assert.is(p.bbr.bwLo, Infinity, 'the loss round began at the loss: no response yet');
+  assert.is(p.bbr.inflightLo, Infinity);
+  p.round({ bw: 1000, inFlight: 90_000 });
+  assert.is(p.bbr.bwLo, 1000, 'max(bw_latest, BETA * max_bw)');
+  assert.ok(p.bbr.inflightLo < Infinity, `inflight_lo ${p.bbr.inflightLo}`);
 });
 
 test.run();

@@ -64,7 +64,8 @@ test('§3.7.4 Nagle: a short tail waits for ALL outstanding data, not just some'
 
 test('§3.10.2 SEND: write() returns false once Linux would charge cfg.sndBuf (wmem.ts), then "drain" once the free space is half of what is charged (Linux sk_stream_write_space)', () => {
   // Each skb costs its payload plus SKB_OVERHEAD (832); sending cuts an skb where it stops.
-  const t = established({ ...SMALL, sndBuf: 4000 });
+  // A fixed buffer, as SO_SNDBUF sets it (no autotuning: sndbuf.ts).
+  const t = established({ ...SMALL, sndBuf: 4000, sndBufMax: 4000 });
   assert.is(t.write(200, 1500), true, '[1,1001) [1001,1501): 1500 + 2 * 832 < 4000');
   // 0.200 > . 1:1001(1000) ack 1 win 4000       (500-byte tail held by Nagle)
   t.expect({ f: '.', seq: U(1), ack: P(1), win: 4000, len: 1000 });
