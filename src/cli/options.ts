@@ -2,6 +2,7 @@
  * Options shared by every command that starts a stack, and their checks.
  * Fault flags apply on the stack's side of the link, in both directions.
  */
+import { availableParallelism } from 'node:os';
 import { isIPv4 } from 'node:net';
 import type { Options } from 'yargs';
 import { hasFaults } from '../link/fault.js';
@@ -76,7 +77,7 @@ export const stackOptions = {
     type: 'boolean',
     describe:
       'write packets to the TUN from a thread of the addon, so the kernel work of each write runs beside the stack ' +
-      '(off by default; --tx-thread: on)',
+      '(default: on when the machine has a core beyond the stack threads (--queues); --no-tx-thread: off)',
   },
 } satisfies Record<string, Options>;
 
@@ -118,7 +119,7 @@ export interface StackArgs {
    * checksum offload and TSO/GSO, so one read or write carries up to 64 KiB.
    * Absent: on, unless a fault is injected (see offloadWanted). */
   offload?: boolean;
-  /** TunOpenOptions.txThread: TUN writes from the addon's writer thread (absent: off). */
+  /** TunOpenOptions.txThread: TUN writes from the addon's writer thread (absent: txThreadWanted decides). */
   txThread?: boolean;
 }
 
@@ -126,6 +127,16 @@ export interface StackArgs {
  * are injected, since the fault injector passes no offload metadata. */
 export function offloadWanted(a: StackArgs): boolean {
   return a.offload ?? !hasFaults(a);
+}
+
+/**
+ * The writer thread pays when it has a core of its own: each TUN write runs
+ * the kernel's receive path, which then leaves the stack's thread (npm run
+ * bench:txthread). With as many stack threads (--queues) as cores it would
+ * only take turns with them, so it is off there unless asked for.
+ */
+export function txThreadWanted(a: StackArgs, queues: number, cores = availableParallelism()): boolean {
+  return a.txThread ?? cores > queues;
 }
 
 /** Returns an error message for the first bad option, or null. */

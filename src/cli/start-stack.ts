@@ -18,7 +18,7 @@ import { TcpdumpFormatter } from '../trace/tcpdump.js';
 import { formatClock } from '../trace/time.js';
 import { openControlSocket } from '../trace/control.js';
 import { explainCc, explainRecovery, explainTransition } from '../trace/explain.js';
-import { offloadWanted, type StackArgs } from './options.js';
+import { offloadWanted, txThreadWanted, type StackArgs } from './options.js';
 import { planIPv6, type IPv6Plan } from './addr6.js';
 import { IPV6_MIN_MTU } from '../wire/ipv6.js';
 import { readFileSync } from 'node:fs';
@@ -78,7 +78,7 @@ export function startStack(a: StackArgs, shard?: ShardPlace): RunningStack {
     throw Object.assign(new Error('offload cannot be combined with fault injection'), { code: 'EINVAL' });
   }
   const ipv6 = ipv6Wanted(a);
-  const tun = TunLink.open({ name: a.tun, mtu: a.mtu, offload: offloadWanted(a), multiQueue: shard !== undefined, exclusive: shard === undefined, txThread: a.txThread ?? false });
+  const tun = TunLink.open({ name: a.tun, mtu: a.mtu, offload: offloadWanted(a), multiQueue: shard !== undefined, exclusive: shard === undefined, txThread: txThreadWanted(a, shard?.count ?? 1) });
   const removeTun = (): void => {
     if (shard === undefined) deleteTun(tun.name);
   };
