@@ -598,10 +598,10 @@ export class LossRecovery {
    * RFC 6582 step 2): the one at SND.UNA up to the next SACKed range, or
    * with RACK the first one it marked lost and not yet resent, or none:
    * recovery can start again while every lost segment's retransmission is
-   * still in flight (they keep their lost marks), and resending SND.UNA
-   * then would be a needless copy whose ACK, taken for its own, moves
-   * RACK.xmit_ts far ahead (Linux tcp_xmit_retransmit_queue skips such
-   * segments too).
+   * still in flight (they keep their lost marks), and a copy of SND.UNA
+   * then is needless, and worse: the ACK of the copy before it, taken for
+   * the new one's, moves RACK.xmit_ts ahead and the whole flight is marked
+   * lost (Linux tcp_xmit_retransmit_queue skips such segments too).
    */
   headRetransmission(sndUna: number, sndNxt: number, mss: number): Retransmission | null {
     if (this.rack !== null) return this.nextRetransmission(sndUna, sndNxt, mss, false);
