@@ -596,13 +596,15 @@ export class LossRecovery {
   /**
    * The segment that goes at once when recovery starts (RFC 6675 §5 (4.3),
    * RFC 6582 step 2): the one at SND.UNA up to the next SACKed range, or
-   * with RACK the first one it marked lost.
+   * with RACK the first one it marked lost and not yet resent, or none:
+   * recovery can start again while every lost segment's retransmission is
+   * still in flight (they keep their lost marks), and a copy of SND.UNA
+   * then is needless, and worse: the ACK of the copy before it, taken for
+   * the new one's, moves RACK.xmit_ts ahead and the whole flight is marked
+   * lost (Linux tcp_xmit_retransmit_queue skips such segments too).
    */
   headRetransmission(sndUna: number, sndNxt: number, mss: number): Retransmission | null {
-    if (this.rack !== null) {
-      const rx = this.nextRetransmission(sndUna, sndNxt, mss, false);
-      if (rx !== null) return rx;
-    }
+    if (this.rack !== null) return this.nextRetransmission(sndUna, sndNxt, mss, false);
     const end = this.scoreboard.nextSackedAfter(sndUna, sndNxt);
     return seqLt(sndUna, end) ? { seq: sndUna, len: Math.min(mss, seqSub(end, sndUna)) } : null;
   }

@@ -94,6 +94,33 @@ test('RFC 8985 §6.2: a lost retransmission is detected (a segment sent after it
   assert.is(t.conn.recovery.phase, 'recovery');
 });
 
+test('Linux tcp_xmit_retransmit_queue: recovery ends and starts again while the lost segments are being resent: SND.UNA is not sent once more', () => {
+  const t = open();
+  t.write(200, 20000);
+  expect(t, ...firstFlight(10, false));
+  peerAck(t, 300, 1, [1001, 2001]);
+  expect(t, D(300, 10001));
+  t.timerAt(325);
+  expect(t, D(325, 1, PT(300))); // recovery; the recovery point is 11001
+  peerAck(t, 330, 1, [1001, 8001]);
+  expect(t, D(330, 11001)); // new data, above the recovery point
+  // 0.430 < . 1:1(0) ack 1 <sack 1001:12001>   11001:12001 (sent at 0.330) arrived: the resent 1:1001 (0.325) is lost.
+  peerAck(t, 430, 1, [1001, 12001]);
+  expect(t, D(430, 1), D(430, 12001), D(430, 13001), D(430, 14001), D(430, 15001));
+  // 0.530 < . 1:1(0) ack 1 <sack 13001:14001 1001:12001>   12001:13001 and 1:1001 (sent before 13001:14001) are lost.
+  peerAck(t, 530, 1, [13001, 14001], [1001, 12001]);
+  expect(t, D(530, 1), D(530, 12001), D(530, 16001));
+  // 0.540 < . 1:1(0) ack 12001 <sack 13001:14001>   the recovery point is acknowledged: recovery ends,
+  // and starts again at once, since 12001:13001 keeps its lost mark (Linux lost_out). But its
+  // retransmission of 0.530 is in flight and nothing else is lost: no retransmission, only new
+  // data. A third copy of SND.UNA would come back as a D-SACK, and the ACK of the copy before it,
+  // taken for the new copy's (sent later, RTT above min_RTT), would make RACK think everything
+  // sent before 0.540 lost.
+  peerAck(t, 540, 12001, [13001, 14001]);
+  expect(t, D(540, 17001));
+  assert.is(t.conn.recovery.phase, 'recovery');
+});
+
 test('RFC 8985 §6.2 step 3: a segment delivered below RACK.fack that was sent once shows reordering: reo_wnd stays min_RTT/4', () => {
   const t = open();
   t.write(200, 10000);
