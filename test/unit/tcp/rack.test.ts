@@ -72,7 +72,11 @@ test('RFC 8985 §6.2 step 4: DupThresh segments SACKed: reo_wnd is 0, the loss i
   assert.is(t.counters.get('tcp_rack_reorder_timeouts'), 0);
 });
 
-test('RFC 8985 §6.2: a lost retransmission is detected (a segment sent after it was SACKed) and sent again', () => {
+/**
+ * 20000 bytes written, 1:1001 lost: 0.325 resends it (recovery, whose point
+ * is 11001), and 0.330 sends 11001:12001, new data above that point.
+ */
+function lostHeadResent(): ReturnType<typeof open> {
   const t = open();
   t.write(200, 20000);
   expect(t, ...firstFlight(10, false));
@@ -85,6 +89,11 @@ test('RFC 8985 §6.2: a lost retransmission is detected (a segment sent after it
   // one new segment under cwnd 5000. The retransmission was sent after every SACKed segment: not lost.
   peerAck(t, 330, 1, [1001, 8001]);
   expect(t, D(330, 11001));
+  return t;
+}
+
+test('RFC 8985 §6.2: a lost retransmission is detected (a segment sent after it was SACKed) and sent again', () => {
+  const t = lostHeadResent();
   // 0.400 < . 1:1(0) ack 1 <sack 11001:12001 1001:8001>   11001:12001 (sent at 0.330) arrived, the
   // retransmission of 1:1001 (sent at 0.325) did not: lost again; so are 8001:11001 (sent before).
   // In recovery reo_wnd = 0. pipe = 0: all four go again, then new data.
@@ -95,15 +104,7 @@ test('RFC 8985 §6.2: a lost retransmission is detected (a segment sent after it
 });
 
 test('Linux tcp_xmit_retransmit_queue: recovery ends and starts again while the lost segments are being resent: SND.UNA is not sent once more', () => {
-  const t = open();
-  t.write(200, 20000);
-  expect(t, ...firstFlight(10, false));
-  peerAck(t, 300, 1, [1001, 2001]);
-  expect(t, D(300, 10001));
-  t.timerAt(325);
-  expect(t, D(325, 1, PT(300))); // recovery; the recovery point is 11001
-  peerAck(t, 330, 1, [1001, 8001]);
-  expect(t, D(330, 11001)); // new data, above the recovery point
+  const t = lostHeadResent();
   // 0.430 < . 1:1(0) ack 1 <sack 1001:12001>   11001:12001 (sent at 0.330) arrived: the resent 1:1001 (0.325) is lost.
   peerAck(t, 430, 1, [1001, 12001]);
   expect(t, D(430, 1), D(430, 12001), D(430, 13001), D(430, 14001), D(430, 15001));
